@@ -1,0 +1,1 @@
+"""diffbench: latent vs pixel-space diffusion benchmark."""

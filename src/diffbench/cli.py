@@ -1,0 +1,186 @@
+"""`diffbench <stage>`: run one stage of the DAG by hand, with the same paths Snakemake uses."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from diffbench.config import ConfigError, all_seeds, load_config, runs, shard_ranges, shard_seeds
+from diffbench.errors import DataError, ModelError
+from diffbench.paths import Layout
+
+config_option = click.option(
+    "-c", "--config", "config_path", default="config/config.yaml", show_default=True,
+    type=click.Path(dir_okay=False), help="Experiment config (validated against the schema).",
+)
+
+
+def _load(config_path: str) -> tuple[dict, Layout]:
+    config = load_config(config_path)
+    return config, Layout(config["results_dir"])
+
+
+def _entry(config: dict, section: str, name: str) -> dict:
+    if name not in config[section]:
+        raise click.BadParameter(f"{name!r} is not in config key '{section}' (known: {sorted(config[section])})")
+    return config[section][name]
+
+
+@click.group()
+def cli() -> None:
+    """diffbench: latent versus pixel-space diffusion, quality versus compute."""
+
+
+@cli.command()
+@click.argument("config_path", type=click.Path(dir_okay=False))
+def validate(config_path: str) -> None:
+    """Validate CONFIG_PATH and print it with every default filled in."""
+    click.echo(json.dumps(load_config(config_path), indent=2))
+
+
+@cli.command("runs")
+@config_option
+def list_runs(config_path: str) -> None:
+    """List every (model, sampler, steps) run and its shards."""
+    config, _ = _load(config_path)
+    sampling = config["sampling"]
+    shards = len(shard_ranges(sampling["num_samples"], sampling["images_per_shard"]))
+    for run in runs(config):
+        click.echo(f"{run['model']}\t{run['sampler']}\t{run['steps']}\t{shards} shard(s)")
+
+
+@cli.command("prepare-data")
+@config_option
+@click.argument("dataset")
+def prepare_data(config_path: str, dataset: str) -> None:
+    """Split DATASET into training and reference images."""
+    from diffbench.data.prepare import prepare_dataset
+
+    config, layout = _load(config_path)
+    info = prepare_dataset(
+        dataset, _entry(config, "datasets", dataset), layout.train_images(dataset),
+        layout.reference_images(dataset), layout.data_info(dataset),
+    )
+    click.echo(json.dumps({k: info[k] for k in ("train", "reference")}, indent=2))
+
+
+@cli.command("train-autoencoder")
+@config_option
+@click.argument("model")
+def train_autoencoder(config_path: str, model: str) -> None:
+    """Train the first-stage autoencoder of latent MODEL."""
+    from diffbench.training.autoencoder import train_autoencoder as run
+
+    config, layout = _load(config_path)
+    spec = _entry(config, "models", model)
+    if spec["family"] != "latent" or spec["source"] != "train":
+        raise click.BadParameter(f"model {model!r} is not a trained latent model")
+    record = run(
+        name=model, model_spec=spec, dataset_spec=config["datasets"][spec["dataset"]],
+        train_images=layout.train_images(spec["dataset"]), device=config["device"], precision=config["precision"],
+        out_dir=layout.autoencoder_dir(model), out_record=layout.autoencoder_record(model),
+        out_loss=layout.autoencoder_loss(model),
+    )
+    click.echo(json.dumps(record, indent=2))
+
+
+@cli.command()
+@config_option
+@click.argument("model")
+def train(config_path: str, model: str) -> None:
+    """Train the diffusion UNet of MODEL (latent models need their autoencoder first)."""
+    from diffbench.training.diffusion import train_diffusion
+
+    config, layout = _load(config_path)
+    spec = _entry(config, "models", model)
+    if spec["source"] != "train":
+        raise click.BadParameter(f"model {model!r} has source: {spec['source']}; use import-pretrained")
+    record = train_diffusion(
+        name=model, model_spec=spec, dataset_spec=config["datasets"][spec["dataset"]],
+        train_images=layout.train_images(spec["dataset"]),
+        autoencoder_dir=layout.autoencoder_dir(model) if spec["family"] == "latent" else None,
+        device=config["device"], precision=config["precision"], out_dir=layout.pipeline_dir(model),
+        out_record=layout.training_record(model), out_loss=layout.training_loss(model),
+    )
+    click.echo(json.dumps(record, indent=2))
+
+
+@cli.command("import-pretrained")
+@config_option
+@click.argument("model")
+def import_pretrained(config_path: str, model: str) -> None:
+    """Load pretrained MODEL from its hub id or folder and save it in the results layout."""
+    from diffbench.models.pretrained import import_pretrained as run
+
+    config, layout = _load(config_path)
+    spec = _entry(config, "models", model)
+    if spec["source"] != "pretrained":
+        raise click.BadParameter(f"model {model!r} has source: {spec['source']}; use train")
+    record = run(
+        name=model, model_spec=spec, dataset_spec=config["datasets"][spec["dataset"]],
+        out_dir=layout.pipeline_dir(model), out_record=layout.training_record(model),
+    )
+    click.echo(json.dumps(record, indent=2))
+
+
+@cli.command()
+@config_option
+@click.argument("model")
+@click.argument("sampler")
+@click.argument("steps", type=int)
+@click.option("--shard", type=int, default=0, show_default=True, help="Shard index (see `diffbench runs`).")
+def sample(config_path: str, model: str, sampler: str, steps: int, shard: int) -> None:
+    """Generate one shard of seeded samples of MODEL with SAMPLER at STEPS."""
+    from diffbench.sampling.run import sample_shard
+
+    config, layout = _load(config_path)
+    _entry(config, "models", model)
+    sampling = config["sampling"]
+    ranges = shard_ranges(sampling["num_samples"], sampling["images_per_shard"])
+    if not 0 <= shard < len(ranges):
+        raise click.BadParameter(f"--shard must be in 0..{len(ranges) - 1}")
+    record = sample_shard(
+        model_dir=layout.pipeline_dir(model), sampler=_entry(sampling, "samplers", sampler), steps=steps,
+        seeds=shard_seeds(sampling, shard), batch_size=sampling["batch_size"],
+        device=config["device"], precision=config["precision"],
+        out_images=layout.shard_images(model, sampler, steps, shard),
+        out_record=layout.shard_record(model, sampler, steps, shard),
+    )
+    click.echo(json.dumps(record, indent=2))
+
+
+@cli.command("merge-samples")
+@config_option
+@click.argument("model")
+@click.argument("sampler")
+@click.argument("steps", type=int)
+def merge_samples(config_path: str, model: str, sampler: str, steps: int) -> None:
+    """Merge the shards of (MODEL, SAMPLER, STEPS) into images.npz, PNGs and sampling.json."""
+    from diffbench.sampling.merge import merge_shards
+
+    config, layout = _load(config_path)
+    sampling = config["sampling"]
+    shards = range(len(shard_ranges(sampling["num_samples"], sampling["images_per_shard"])))
+    record = merge_shards(
+        shard_images=[layout.shard_images(model, sampler, steps, k) for k in shards],
+        shard_records=[layout.shard_record(model, sampler, steps, k) for k in shards],
+        expected_seeds=all_seeds(sampling),
+        run={"model": model, "sampler": sampler, "steps": steps},
+        out_images=layout.samples(model, sampler, steps), out_png_dir=layout.sample_pngs(model, sampler, steps),
+        out_record=layout.sampling_record(model, sampler, steps),
+    )
+    click.echo(json.dumps(record, indent=2))
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except (ConfigError, DataError, ModelError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

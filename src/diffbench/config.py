@@ -1,0 +1,188 @@
+"""Experiment config: load, validate against the JSON schema, fill defaults, check semantics.
+
+The schema (workflow/schemas/config.schema.yaml) is the single reference for keys, types,
+choices and defaults. Checks that JSON Schema cannot express (cross references, divisibility)
+live in `_check_semantics`. Every error names the offending key as a dotted path.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message names the key and what to do."""
+
+
+def schema() -> dict:
+    text = resources.files("diffbench").joinpath("schemas/config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _with_defaults(validator_class):
+    """Extend a jsonschema validator so that missing properties get their schema default.
+
+    jsonschema validates but never fills defaults; this is the documented extension recipe.
+    Defaults are deep-copied so that no two entries share one mutable default.
+    """
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unexpected = sorted(set(error.instance) - set(allowed))
+        where = f"config key '{key}'" if error.absolute_path else "the config"
+        return (
+            f"{where} has unknown key(s) {unexpected}; allowed keys: {allowed}. "
+            "Check the spelling against workflow/schemas/config.schema.yaml."
+        )
+    if error.validator == "enum":
+        return f"config key '{key}': {error.instance!r} is not one of {error.validator_value}."
+    if error.validator == "required":
+        return f"config key '{key}': {error.message}."
+    return f"config key '{key}': {error.message}."
+
+
+def validate_config(config: dict) -> dict:
+    """Validate `config` in place (filling defaults) and return it; raise ConfigError."""
+    raw = copy.deepcopy(config)
+    errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        # The most specific error first: it names the deepest key.
+        best = max(errors, key=lambda e: len(e.absolute_path))
+        raise ConfigError(_describe(best))
+    _check_semantics(config, raw)
+    return config
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist (pass --config / --configfile).")
+    with path.open() as fh:
+        config = yaml.safe_load(fh) or {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(config).__name__}.")
+    return validate_config(config)
+
+
+def _check_semantics(config: dict, raw: dict) -> None:
+    if config["precision"] == "fp16" and config["device"] == "cpu":
+        raise ConfigError("config key 'precision': fp16 needs device: cuda (use bf16 or fp32 on CPU).")
+    for name, model in config["models"].items():
+        key = f"models.{name}"
+        given = raw.get("models", {}).get(name, {})
+        if model["dataset"] not in config["datasets"]:
+            raise ConfigError(
+                f"config key '{key}.dataset': {model['dataset']!r} is not a datasets entry "
+                f"(known: {sorted(config['datasets'])})."
+            )
+        if model["source"] == "pretrained":
+            if not model["pretrained"]["id"]:
+                raise ConfigError(f"config key '{key}.pretrained.id': set a hub id or local folder for source: pretrained.")
+            for trained_only in ("autoencoder", "unet", "diffusion", "training"):
+                if trained_only in given:
+                    raise ConfigError(
+                        f"config key '{key}.{trained_only}' only applies to source: train; "
+                        "a pretrained model brings its own architecture and schedule."
+                    )
+            if model["family"] == "pixel" and model["pretrained"]["latent_scaling_factor"] is not None:
+                raise ConfigError(f"config key '{key}.pretrained.latent_scaling_factor' only applies to family: latent.")
+            continue
+        if "pretrained" in given:
+            raise ConfigError(f"config key '{key}.pretrained' only applies to source: pretrained.")
+        if model["family"] == "pixel" and "autoencoder" in given:
+            raise ConfigError(f"config key '{key}.autoencoder' only applies to family: latent.")
+        _check_budget(model["training"], f"{key}.training")
+        dataset = config["datasets"][model["dataset"]]
+        side = dataset["resolution"]
+        if model["family"] == "latent":
+            ae = model["autoencoder"]
+            _check_budget(ae["training"], f"{key}.autoencoder.training")
+            f = ae["downsampling_factor"]
+            if side % f:
+                raise ConfigError(
+                    f"config key '{key}.autoencoder.downsampling_factor': resolution {side} of dataset "
+                    f"{model['dataset']!r} is not divisible by f={f}."
+                )
+            if ae["max_channels"] < ae["base_channels"]:
+                raise ConfigError(f"config key '{key}.autoencoder.max_channels' must be >= base_channels.")
+            side //= f
+        levels = len(model["unet"]["channel_mult"])
+        if side % 2 ** (levels - 1) or side < 2 ** (levels - 1):
+            raise ConfigError(
+                f"config key '{key}.unet.channel_mult': {levels} levels downsample {levels - 1} times, "
+                f"but the UNet input is {side}x{side}; use at most {int(math.log2(side & -side)) + 1} levels."
+            )
+    for name, sampler in config["sampling"]["samplers"].items():
+        if sampler["type"] != "ddim" and sampler["eta"] != 0:
+            raise ConfigError(f"config key 'sampling.samplers.{name}.eta' only applies to type: ddim.")
+
+
+def _check_budget(training: dict, key: str) -> None:
+    if training["max_steps"] is None and training["max_seconds"] is None:
+        raise ConfigError(f"config key '{key}': set max_steps or max_seconds (both are null).")
+
+
+# --- the run matrix -------------------------------------------------------------------------
+
+
+def shard_ranges(num_samples: int, images_per_shard: int | None) -> list[tuple[int, int]]:
+    """Half-open image-index ranges, one per sampling job."""
+    per = images_per_shard or num_samples
+    return [(start, min(start + per, num_samples)) for start in range(0, num_samples, per)]
+
+
+def shard_seeds(sampling: dict, shard: int) -> list[int]:
+    """Seeds of the images in one shard: image k has seed `sampling.seed + k`."""
+    start, stop = shard_ranges(sampling["num_samples"], sampling["images_per_shard"])[shard]
+    return list(range(sampling["seed"] + start, sampling["seed"] + stop))
+
+
+def all_seeds(sampling: dict) -> list[int]:
+    return list(range(sampling["seed"], sampling["seed"] + sampling["num_samples"]))
+
+
+def runs(config: dict) -> list[dict[str, Any]]:
+    """Every (model, sampler, steps) run of the experiment."""
+    sampling = config["sampling"]
+    return [
+        {"model": model, "sampler": sampler, "steps": steps}
+        for model in config["models"]
+        for sampler in sampling["samplers"]
+        for steps in sampling["steps"]
+    ]
+
+
+def models_where(config: dict, **conditions: str) -> list[str]:
+    """Model names whose spec matches every key=value condition (e.g. source='train')."""
+    return [
+        name
+        for name, spec in config["models"].items()
+        if all(spec[k] == v for k, v in conditions.items())
+    ]

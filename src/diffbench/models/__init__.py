@@ -1,0 +1,1 @@
+"""Models: builders, the autoencoder registry, and diffusers-format save/load."""

@@ -1,0 +1,110 @@
+"""First-stage autoencoder kinds (KL and VQ), behind one registry with explicit signatures.
+
+Each kind says how to build the diffusers model, its training loss, how to encode images to
+the latent distribution the UNet learns, and how to decode latents back to pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL, VQModel
+from diffusers.models.modeling_utils import ModelMixin
+
+
+def norm_groups(channels: int) -> int:
+    """Largest GroupNorm group count (<= 32) dividing `channels`."""
+    return next(g for g in (32, 16, 8, 4, 2, 1) if channels % g == 0)
+
+
+def level_channels(spec: dict) -> list[int]:
+    levels = int(math.log2(spec["downsampling_factor"])) + 1
+    return [min(spec["base_channels"] * 2**i, spec["max_channels"]) for i in range(levels)]
+
+
+def _common_kwargs(spec: dict, image_channels: int, resolution: int) -> dict:
+    channels = level_channels(spec)
+    return dict(
+        in_channels=image_channels,
+        out_channels=image_channels,
+        down_block_types=["DownEncoderBlock2D"] * len(channels),
+        up_block_types=["UpDecoderBlock2D"] * len(channels),
+        block_out_channels=channels,
+        layers_per_block=spec["layers_per_block"],
+        latent_channels=spec["latent_channels"],
+        norm_num_groups=min(norm_groups(c) for c in channels),
+        sample_size=resolution,
+    )
+
+
+def _build_kl(spec: dict, image_channels: int, resolution: int) -> AutoencoderKL:
+    return AutoencoderKL(**_common_kwargs(spec, image_channels, resolution))
+
+
+def _build_vq(spec: dict, image_channels: int, resolution: int) -> VQModel:
+    return VQModel(
+        **_common_kwargs(spec, image_channels, resolution),
+        num_vq_embeddings=spec["num_vq_embeddings"],
+        vq_embed_dim=spec["latent_channels"],
+    )
+
+
+def _kl_loss(model: AutoencoderKL, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor, dict]:
+    # As the LDM paper's KL-reg first stage: per-image sums of |x - x_hat| and of the KL,
+    # averaged over the batch (its perceptual and adversarial terms are left out at this scale).
+    posterior = model.encode(x).latent_dist
+    reconstruction = model.decode(posterior.sample()).sample
+    rec = (x - reconstruction).abs().sum(dim=(1, 2, 3)).mean()
+    kl = posterior.kl().mean()
+    return rec + spec["kl_weight"] * kl, {"reconstruction": rec.item(), "kl": kl.item()}
+
+
+def _vq_loss(model: VQModel, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor, dict]:
+    # As taming-transformers' VQGAN: mean |x - x_hat| plus the quantiser's codebook/commitment loss.
+    output = model(x)
+    rec = F.l1_loss(output.sample, x)
+    commit = output.commit_loss.mean()
+    return rec + commit, {"reconstruction": rec.item(), "codebook": commit.item()}
+
+
+def _kl_encode(model: AutoencoderKL, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    dist = model.encode(x).latent_dist
+    return dist.mean, dist.std
+
+
+def _vq_encode(model: VQModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # The UNet learns pre-quantisation latents; decode() quantises them (as in LDM's VQ-reg models).
+    latents = model.encode(x).latents
+    return latents, torch.zeros_like(latents)
+
+
+@dataclass(frozen=True)
+class AutoencoderKind:
+    name: str
+    model_class: type[ModelMixin]
+    component: str  # sub-folder name in a saved pipeline (CompVis LDM checkpoints use "vqvae")
+    build: Callable[[dict, int, int], ModelMixin]
+    loss: Callable[[ModelMixin, torch.Tensor, dict], tuple[torch.Tensor, dict]]
+    encode: Callable[[ModelMixin, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # (mean, std) of z
+
+
+AUTOENCODERS: dict[str, AutoencoderKind] = {
+    "kl": AutoencoderKind("kl", AutoencoderKL, "vae", _build_kl, _kl_loss, _kl_encode),
+    "vq": AutoencoderKind("vq", VQModel, "vqvae", _build_vq, _vq_loss, _vq_encode),
+}
+
+
+def kind_of(model: ModelMixin) -> AutoencoderKind:
+    for kind in AUTOENCODERS.values():
+        if isinstance(model, kind.model_class):
+            return kind
+    raise TypeError(f"not a supported first-stage autoencoder: {type(model).__name__}")
+
+
+def decode(model: ModelMixin, latents: torch.Tensor) -> torch.Tensor:
+    """Unscaled latents -> images in [-1, 1] (VQ models quantise first)."""
+    return model.decode(latents).sample

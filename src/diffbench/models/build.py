@@ -1,0 +1,47 @@
+"""Build fresh models from a config entry: the UNet and the training noise scheduler."""
+
+from __future__ import annotations
+
+from diffusers import DDPMScheduler, UNet2DModel
+
+from diffbench.models.autoencoders import norm_groups
+
+
+def unet_input(model_spec: dict, dataset_spec: dict) -> tuple[int, int]:
+    """(channels, side) of what the UNet denoises: pixels, or latents of the autoencoder."""
+    if model_spec["family"] == "latent":
+        ae = model_spec["autoencoder"]
+        return ae["latent_channels"], dataset_spec["resolution"] // ae["downsampling_factor"]
+    return dataset_spec["channels"], dataset_spec["resolution"]
+
+
+def build_unet(spec: dict, channels: int, side: int) -> UNet2DModel:
+    widths = [spec["base_channels"] * m for m in spec["channel_mult"]]
+    attention = spec["attention"]
+    down = ["DownBlock2D"] * (len(widths) - 1) + ["AttnDownBlock2D" if attention else "DownBlock2D"]
+    up = ["AttnUpBlock2D" if attention else "UpBlock2D"] + ["UpBlock2D"] * (len(widths) - 1)
+    return UNet2DModel(
+        sample_size=side,
+        in_channels=channels,
+        out_channels=channels,
+        block_out_channels=widths,
+        down_block_types=down,
+        up_block_types=up,
+        layers_per_block=spec["layers_per_block"],
+        dropout=spec["dropout"],
+        add_attention=attention,
+        norm_num_groups=min(norm_groups(w) for w in widths),
+        attention_head_dim=min(8, widths[-1]),
+    )
+
+
+def build_noise_scheduler(spec: dict, family: str) -> DDPMScheduler:
+    return DDPMScheduler(
+        num_train_timesteps=spec["num_train_timesteps"],
+        beta_schedule=spec["beta_schedule"],
+        beta_start=spec["beta_start"],
+        beta_end=spec["beta_end"],
+        prediction_type=spec["prediction_type"],
+        # Pixels live in [-1, 1] and may be clipped; latents are unbounded.
+        clip_sample=family == "pixel",
+    )

@@ -1,0 +1,68 @@
+"""The result layout, in one place: Snakemake rules and the CLI both build paths here.
+
+Call with real names for a file, or with "{model}"-style strings for a Snakemake pattern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: str = "results"
+
+    # data
+    def train_images(self, dataset: str) -> str:
+        return f"{self.root}/data/{dataset}/train.npz"
+
+    def reference_images(self, dataset: str) -> str:
+        return f"{self.root}/data/{dataset}/reference.npz"
+
+    def data_info(self, dataset: str) -> str:
+        return f"{self.root}/data/{dataset}/info.json"
+
+    # models
+    def autoencoder_dir(self, model: str) -> str:
+        return f"{self.root}/models/{model}/autoencoder"
+
+    def autoencoder_record(self, model: str) -> str:
+        return f"{self.root}/models/{model}/autoencoder_training.json"
+
+    def autoencoder_loss(self, model: str) -> str:
+        return f"{self.root}/models/{model}/autoencoder_loss.csv"
+
+    def pipeline_dir(self, model: str) -> str:
+        return f"{self.root}/models/{model}/pipeline"
+
+    def training_record(self, model: str) -> str:
+        return f"{self.root}/models/{model}/training.json"
+
+    def training_loss(self, model: str) -> str:
+        return f"{self.root}/models/{model}/loss.csv"
+
+    # samples
+    def sample_dir(self, model: str, sampler: str, steps) -> str:
+        return f"{self.root}/samples/{model}/{sampler}/{steps}"
+
+    def shard_images(self, model: str, sampler: str, steps, shard) -> str:
+        return f"{self.sample_dir(model, sampler, steps)}/shards/{shard}.npz"
+
+    def shard_record(self, model: str, sampler: str, steps, shard) -> str:
+        return f"{self.sample_dir(model, sampler, steps)}/shards/{shard}.json"
+
+    def samples(self, model: str, sampler: str, steps) -> str:
+        return f"{self.sample_dir(model, sampler, steps)}/images.npz"
+
+    def sample_pngs(self, model: str, sampler: str, steps) -> str:
+        return f"{self.sample_dir(model, sampler, steps)}/png"
+
+    def sampling_record(self, model: str, sampler: str, steps) -> str:
+        return f"{self.sample_dir(model, sampler, steps)}/sampling.json"
+
+    # logs and benchmarks of the rules
+    def log(self, stage: str, *keys) -> str:
+        return f"{self.root}/logs/{stage}/{'/'.join(str(k) for k in keys)}.log"
+
+    def benchmark(self, stage: str, *keys) -> str:
+        return f"{self.root}/benchmarks/{stage}/{'/'.join(str(k) for k in keys)}.tsv"

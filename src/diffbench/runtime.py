@@ -1,0 +1,88 @@
+"""Device, precision, timing and peak-memory helpers shared by training and sampling."""
+
+from __future__ import annotations
+
+import platform
+import resource
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+from diffbench.errors import ConfigError
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(setting: str) -> torch.device:
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "config key 'device' is cuda, but no CUDA GPU is visible (CUDA_VISIBLE_DEVICES="
+            "and the driver); set device: auto or cpu to run on the CPU."
+        )
+    return torch.device(setting)
+
+
+def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError(f"config key 'precision' is fp16, which needs a CUDA device (running on {device}); use bf16 or fp32.")
+    return DTYPES[precision]
+
+
+def autocast(device: torch.device, precision: str):
+    """Mixed-precision context for training (weights stay fp32); fp32 = no autocast."""
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=DTYPES[precision])
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_info(device: torch.device) -> dict:
+    info = {"device": device.type, "torch": torch.__version__, "host": platform.node()}
+    if device.type == "cuda":
+        info["device_name"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    else:
+        info["device_name"] = platform.processor() or platform.machine()
+        info["cpu_threads"] = torch.get_num_threads()
+    return info
+
+
+@dataclass
+class Stopwatch:
+    """Accumulates wall time of named phases, synchronising CUDA so GPU work is counted."""
+
+    device: torch.device
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        synchronize(self.device)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            synchronize(self.device)
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory(device: torch.device) -> dict:
+    """Peak GPU memory allocated by torch since the last reset, and the process's peak RSS."""
+    # ru_maxrss is in KiB on Linux; it is the whole process's peak, baseline included.
+    out = {"peak_host_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if device.type == "cuda":
+        out["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return out

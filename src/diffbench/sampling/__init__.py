@@ -1,0 +1,1 @@
+"""Sampling: scheduler registry, seeded sampler, shard and merge stages."""

@@ -1,0 +1,80 @@
+"""Merge the shards of a sample set; kept free of torch so the merge job starts fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from diffbench.io import atomic_dir, read_json, write_json, write_npz
+
+
+def merge_shards(
+    *,
+    shard_images: list[str | Path],
+    shard_records: list[str | Path],
+    expected_seeds: list[int],
+    run: dict,
+    out_images: str | Path,
+    out_png_dir: str | Path,
+    out_record: str | Path,
+) -> dict:
+    """Concatenate shards in seed order; the result equals a single-job run of the same seeds."""
+    images, seeds = [], []
+    for path in shard_images:
+        with np.load(path) as data:
+            images.append(data["images"])
+            seeds.append(data["seeds"])
+    images, seeds = np.concatenate(images), np.concatenate(seeds)
+    if seeds.tolist() != list(expected_seeds):
+        raise RuntimeError(
+            f"shards of {run} hold seeds {seeds[:3].tolist()}...{seeds[-3:].tolist()} ({len(seeds)}), expected "
+            f"{expected_seeds[0]}..{expected_seeds[-1]} ({len(expected_seeds)}); rerun the sample_shard jobs."
+        )
+    records = [read_json(p) for p in shard_records]
+    write_npz(out_images, images=images, seeds=seeds)
+    with atomic_dir(out_png_dir) as tmp:
+        for seed, image in zip(seeds, images):
+            Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(tmp / f"{seed:06d}.png")
+    record = summarise(records, run)
+    write_json(out_record, record)
+    return record
+
+
+def summarise(records: list[dict], run: dict) -> dict:
+    """Costs of a whole sample set from its shards' records."""
+    n = sum(r["num_images"] for r in records)
+    denoise = sum(r["denoise_s"] for r in records)
+    decode = sum(r["decode_s"] for r in records)
+    first = records[0]
+    total = denoise + decode
+    summary = {
+        **run,
+        "sampler_type": first["sampler"]["type"],
+        "sampler_options": {k: v for k, v in first["sampler"].items() if k != "type"},
+        "num_images": n,
+        "seed_first": records[0]["seed_first"],
+        "seed_last": records[-1]["seed_last"],
+        "num_shards": len(records),
+        "batch_size": first["batch_size"],
+        "precision": first["precision"],
+        "nfe_per_image": first["nfe_per_image"],
+        "denoise_s": denoise,
+        "decode_s": decode,
+        "total_s": total,
+        "seconds_per_image": total / n,
+        "images_per_s": n / total if total > 0 else None,
+        "decode_share": decode / total if total > 0 else 0.0,
+        "unet_gflops_per_nfe": first["unet_gflops_per_nfe"],
+        "decoder_gflops": first["decoder_gflops"],
+        "gflops_per_image": first["unet_gflops_per_nfe"] * first["nfe_per_image"] + first["decoder_gflops"],
+        "nonfinite_images": sum(r["nonfinite_images"] for r in records),
+        "peak_host_rss_mb": max(r["peak_host_rss_mb"] for r in records),
+        "devices": sorted({f"{r['device']}:{r['device_name']}" for r in records}),
+        "device": first["device"],
+        "device_name": first["device_name"],
+    }
+    if all("peak_gpu_memory_mb" in r for r in records):
+        summary["peak_gpu_memory_mb"] = max(r["peak_gpu_memory_mb"] for r in records)
+    return summary

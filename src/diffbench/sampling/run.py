@@ -1,0 +1,53 @@
+"""Sampling stage: one shard of seeded images per job (merged by diffbench.sampling.merge)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from diffbench.io import write_json, write_npz
+from diffbench.models.pipelines import load_model
+from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, resolve_dtype
+from diffbench.sampling.sampler import flops_per_image, generate, warm_up
+from diffbench.sampling.schedulers import make_scheduler, step_kwargs
+
+
+def sample_shard(
+    *,
+    model_dir: str | Path,
+    sampler: dict,
+    steps: int,
+    seeds: list[int],
+    batch_size: int,
+    device: str,
+    precision: str,
+    out_images: str | Path,
+    out_record: str | Path,
+) -> dict:
+    torch_device = resolve_device(device)
+    dtype = resolve_dtype(precision, torch_device)
+    model = load_model(model_dir).to(torch_device, dtype)
+    template = make_scheduler(sampler, model.scheduler)
+    warm_up(model, min(batch_size, len(seeds)), torch_device, dtype)
+    reset_peak_memory(torch_device)
+    images, stats = generate(
+        model, template, step_kwargs(sampler), steps, seeds, batch_size, torch_device, dtype, progress=True
+    )
+    record = {
+        "sampler": sampler,
+        "steps": steps,
+        "seed_first": seeds[0],
+        "seed_last": seeds[-1],
+        "batch_size": batch_size,
+        "precision": precision,
+        **stats,
+        **peak_memory(torch_device),
+        **flops_per_image(model, torch_device, dtype),
+        **device_info(torch_device),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_npz(out_images, images=images, seeds=np.asarray(seeds, dtype=np.int64))
+    write_json(out_record, record)
+    return record

@@ -1,0 +1,133 @@
+"""Seeded sampling: image k comes from its own generator, so it does not depend on batching.
+
+As in NVlabs/edm, every image owns a CPU torch.Generator seeded with its seed; its initial
+noise and every stochastic step draw from it alone. Batches only group images for speed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import torch
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils.torch_utils import randn_tensor
+from tqdm.auto import tqdm
+
+from diffbench.data.prepare import to_uint8
+from diffbench.models.autoencoders import decode
+from diffbench.models.pipelines import DiffusionModel
+from diffbench.runtime import Stopwatch
+
+
+def _accepts_generator(scheduler: SchedulerMixin) -> bool:
+    return "generator" in inspect.signature(scheduler.step).parameters
+
+
+def denoise(
+    model: DiffusionModel,
+    template: SchedulerMixin,
+    step_options: dict,
+    steps: int,
+    seeds: list[int],
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[torch.Tensor, int]:
+    """One batch: returns (final latents or pixels in float32, number of UNet evaluations)."""
+    scheduler = template.__class__.from_config(template.config)  # fresh state per batch (multistep solvers)
+    scheduler.set_timesteps(steps, device=device)
+    generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+    cfg = model.unet.config
+    shape = (len(seeds), cfg.in_channels, cfg.sample_size, cfg.sample_size)
+    x = randn_tensor(shape, generator=generators, device=device, dtype=torch.float32)
+    x = x * scheduler.init_noise_sigma
+    kwargs = dict(step_options)
+    if _accepts_generator(scheduler):
+        kwargs["generator"] = generators
+    nfe = 0
+    for t in scheduler.timesteps:
+        model_input = scheduler.scale_model_input(x, t)
+        prediction = model.unet(model_input.to(dtype), t).sample.float()
+        nfe += 1
+        x = scheduler.step(prediction, t, x, **kwargs).prev_sample
+    return x, nfe
+
+
+def to_images(model: DiffusionModel, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Denoised latents or pixels -> pixels in [-1, 1] (float32)."""
+    if model.autoencoder is None:
+        return x
+    return decode(model.autoencoder, (x / model.scaling_factor).to(dtype)).float()
+
+
+@torch.no_grad()
+def generate(
+    model: DiffusionModel,
+    template: SchedulerMixin,
+    step_options: dict,
+    steps: int,
+    seeds: list[int],
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = False,
+) -> tuple[np.ndarray, dict]:
+    """uint8 images (N, H, W, C) for `seeds`, and timing/NFE statistics."""
+    clock = Stopwatch(device)
+    chunks, nfe_per_image, nonfinite = [], None, 0
+    bar = tqdm(total=len(seeds), desc="sampling", unit="img", disable=not progress, mininterval=2)
+    for start in range(0, len(seeds), batch_size):
+        batch = seeds[start : start + batch_size]
+        with clock.phase("denoise"):
+            x, nfe = denoise(model, template, step_options, steps, batch, device, dtype)
+        with clock.phase("decode"):
+            pixels = to_images(model, x, dtype)
+        finite = torch.isfinite(pixels).flatten(1).all(dim=1)
+        nonfinite += int((~finite).sum())
+        chunks.append(to_uint8(torch.nan_to_num(pixels)))
+        assert nfe_per_image in (None, nfe), "every batch runs the same schedule"
+        nfe_per_image = nfe
+        bar.update(len(batch))
+        elapsed = sum(clock.seconds.values())
+        bar.set_postfix(img_per_s=f"{(start + len(batch)) / max(elapsed, 1e-9):.2f}")
+    bar.close()
+    stats = {
+        "num_images": len(seeds),
+        "nfe_per_image": nfe_per_image,
+        "denoise_s": clock.seconds.get("denoise", 0.0),
+        "decode_s": clock.seconds.get("decode", 0.0),
+        "nonfinite_images": nonfinite,
+    }
+    return np.concatenate(chunks) if chunks else np.zeros((0,)), stats
+
+
+def flops_per_image(model: DiffusionModel, device: torch.device, dtype: torch.dtype) -> dict:
+    """FLOPs of one UNet evaluation and of one decode, for a single image (torch's FLOP counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = model.unet.config
+    x = torch.zeros(1, cfg.in_channels, cfg.sample_size, cfg.sample_size, device=device, dtype=dtype)
+    t = torch.tensor([1], device=device)
+    with torch.no_grad():
+        with FlopCounterMode(display=False) as unet_counter:
+            model.unet(x, t)
+        decoder_flops = 0
+        if model.autoencoder is not None:
+            with FlopCounterMode(display=False) as decoder_counter:
+                decode(model.autoencoder, x)
+            decoder_flops = decoder_counter.get_total_flops()
+    return {"unet_gflops_per_nfe": unet_counter.get_total_flops() / 1e9, "decoder_gflops": decoder_flops / 1e9}
+
+
+def warm_up(model: DiffusionModel, batch_size: int, device: torch.device, dtype: torch.dtype) -> None:
+    """One untimed UNet and decoder pass, so kernel selection and allocation are not timed."""
+    cfg = model.unet.config
+    x = torch.zeros(batch_size, cfg.in_channels, cfg.sample_size, cfg.sample_size, device=device)
+    with torch.no_grad():
+        model.unet(x.to(dtype), torch.tensor([1], device=device))
+        to_images(model, x, dtype)
+
+
+def num_batches(n: int, batch_size: int) -> int:
+    return math.ceil(n / batch_size)

@@ -1,0 +1,43 @@
+"""Sampler registry: a config `type` -> a diffusers scheduler built from the model's own schedule.
+
+Each sampler is created with `from_config(model scheduler config)`, so its betas, timestep count
+and prediction type are the ones the model was trained with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerDiscreteScheduler,
+    HeunDiscreteScheduler,
+)
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
+
+@dataclass(frozen=True)
+class SamplerKind:
+    scheduler_class: type[SchedulerMixin]
+    overrides: dict = field(default_factory=dict)  # scheduler config changes that define the sampler
+    step_options: tuple[str, ...] = ()  # sampler spec keys passed to scheduler.step()
+
+
+SAMPLERS: dict[str, SamplerKind] = {
+    "ddpm": SamplerKind(DDPMScheduler),
+    "ddim": SamplerKind(DDIMScheduler, step_options=("eta",)),
+    "dpm_solver_pp": SamplerKind(DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    "euler": SamplerKind(EulerDiscreteScheduler),
+    "heun": SamplerKind(HeunDiscreteScheduler),
+}
+
+
+def make_scheduler(sampler: dict, base: SchedulerMixin) -> SchedulerMixin:
+    kind = SAMPLERS[sampler["type"]]
+    return kind.scheduler_class.from_config(base.config, **kind.overrides)
+
+
+def step_kwargs(sampler: dict) -> dict:
+    return {name: sampler[name] for name in SAMPLERS[sampler["type"]].step_options}

@@ -1,0 +1,1 @@
+"""Training stages: the first-stage autoencoder and the diffusion UNet."""

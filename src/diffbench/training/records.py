@@ -1,0 +1,27 @@
+"""What every training stage records next to its model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from diffbench.io import atomic_path, write_json
+from diffbench.runtime import device_info, peak_memory
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def write_training_outputs(
+    *, table: pd.DataFrame, summary: dict, extra: dict, device: torch.device, out_record: str | Path, out_loss: str | Path
+) -> dict:
+    record = {**extra, **summary, **peak_memory(device), **device_info(device),
+              "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    with atomic_path(out_loss) as tmp:
+        table.to_csv(tmp, index=False)
+    write_json(out_record, record)
+    return record

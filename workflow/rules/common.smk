@@ -1,0 +1,37 @@
+import re
+
+from diffbench.config import all_seeds, models_where, runs, shard_ranges, shard_seeds, validate_config
+from diffbench.paths import Layout
+
+# Fails here, before any job, naming the key, when the config is wrong; fills every default.
+validate_config(config)
+
+layout = Layout(config["results_dir"])
+SAMPLING = config["sampling"]
+SHARDS = list(range(len(shard_ranges(SAMPLING["num_samples"], SAMPLING["images_per_shard"]))))
+
+
+def one_of(names):
+    """Wildcard regex matching exactly these config names (none: a regex that never matches)."""
+    names = [str(n) for n in names]
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+wildcard_constraints:
+    dataset=one_of(config["datasets"]),
+    model=one_of(config["models"]),
+    sampler=one_of(SAMPLING["samplers"]),
+    steps=one_of(SAMPLING["steps"]),
+    shard=one_of(SHARDS),
+
+
+def model_dataset(wildcards):
+    return config["models"][wildcards.model]["dataset"]
+
+
+def all_targets():
+    targets = []
+    for run in runs(config):
+        keys = (run["model"], run["sampler"], run["steps"])
+        targets += [layout.samples(*keys), layout.sampling_record(*keys), layout.sample_pngs(*keys)]
+    return targets

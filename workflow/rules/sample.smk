@@ -1,0 +1,41 @@
+rule sample_shard:
+    input:
+        model=layout.pipeline_dir("{model}"),
+    output:
+        images=temp(layout.shard_images("{model}", "{sampler}", "{steps}", "{shard}")),
+        record=temp(layout.shard_record("{model}", "{sampler}", "{steps}", "{shard}")),
+    params:
+        sampler=lambda w: SAMPLING["samplers"][w.sampler],
+        seeds=lambda w: shard_seeds(SAMPLING, int(w.shard)),
+        batch_size=SAMPLING["batch_size"],
+        device=config["device"],
+        precision=config["precision"],
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}"),
+    benchmark:
+        layout.benchmark("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}")
+    script:
+        "../scripts/sample_shard.py"
+
+
+rule merge_samples:
+    input:
+        images=expand(layout.shard_images("{{model}}", "{{sampler}}", "{{steps}}", "{shard}"), shard=SHARDS),
+        records=expand(layout.shard_record("{{model}}", "{{sampler}}", "{{steps}}", "{shard}"), shard=SHARDS),
+    output:
+        images=layout.samples("{model}", "{sampler}", "{steps}"),
+        pngs=directory(layout.sample_pngs("{model}", "{sampler}", "{steps}")),
+        record=layout.sampling_record("{model}", "{sampler}", "{steps}"),
+    params:
+        seeds=all_seeds(SAMPLING),
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("merge_samples", "{model}", "{sampler}", "{steps}"),
+    script:
+        "../scripts/merge_samples.py"

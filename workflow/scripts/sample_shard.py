@@ -1,0 +1,15 @@
+from diffbench.jobs import job
+from diffbench.sampling.run import sample_shard
+
+with job(snakemake.log[0], snakemake.threads):
+    sample_shard(
+        model_dir=snakemake.input.model,
+        sampler=snakemake.params.sampler,
+        steps=int(snakemake.wildcards.steps),
+        seeds=snakemake.params.seeds,
+        batch_size=snakemake.params.batch_size,
+        device=snakemake.params.device,
+        precision=snakemake.params.precision,
+        out_images=snakemake.output.images,
+        out_record=snakemake.output.record,
+    )

@@ -1,0 +1,16 @@
+from diffbench.jobs import job
+from diffbench.training.diffusion import train_diffusion
+
+with job(snakemake.log[0], snakemake.threads):
+    train_diffusion(
+        name=snakemake.wildcards.model,
+        model_spec=snakemake.params.spec,
+        dataset_spec=snakemake.params.dataset_spec,
+        train_images=snakemake.input.train,
+        autoencoder_dir=snakemake.input.autoencoder[0] if snakemake.input.autoencoder else None,
+        device=snakemake.params.device,
+        precision=snakemake.params.precision,
+        out_dir=snakemake.output.model,
+        out_record=snakemake.output.record,
+        out_loss=snakemake.output.loss,
+    )

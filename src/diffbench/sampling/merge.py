@@ -53,6 +53,8 @@ def summarise(records: list[dict], run: dict) -> dict:
         **run,
         "sampler_type": first["sampler"]["type"],
         "sampler_options": {k: v for k, v in first["sampler"].items() if k != "type"},
+        "scheduler_class": first["scheduler_class"],
+        "scheduler_config": first["scheduler_config"],
         "num_images": n,
         "seed_first": records[0]["seed_first"],
         "seed_last": records[-1]["seed_last"],

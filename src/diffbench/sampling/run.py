@@ -11,7 +11,7 @@ from diffbench.io import write_json, write_npz
 from diffbench.models.pipelines import load_model
 from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, resolve_dtype
 from diffbench.sampling.sampler import flops_per_image, generate, warm_up
-from diffbench.sampling.schedulers import make_scheduler, step_kwargs
+from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs
 
 
 def sample_shard(
@@ -37,6 +37,8 @@ def sample_shard(
     )
     record = {
         "sampler": sampler,
+        "scheduler_class": type(template).__name__,
+        "scheduler_config": sampler_config(template),
         "steps": steps,
         "seed_first": seeds[0],
         "seed_last": seeds[-1],

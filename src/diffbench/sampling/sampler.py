@@ -81,8 +81,11 @@ def generate(
         batch = seeds[start : start + batch_size]
         with clock.phase("denoise"):
             x, nfe = denoise(model, template, step_options, steps, batch, device, dtype)
-        with clock.phase("decode"):
-            pixels = to_images(model, x, dtype)
+        if model.autoencoder is None:
+            pixels = x  # nothing to decode, and no decode time to record
+        else:
+            with clock.phase("decode"):
+                pixels = to_images(model, x, dtype)
         finite = torch.isfinite(pixels).flatten(1).all(dim=1)
         nonfinite += int((~finite).sum())
         chunks.append(to_uint8(torch.nan_to_num(pixels)))

@@ -1,7 +1,9 @@
 """Sampler registry: a config `type` -> a diffusers scheduler built from the model's own schedule.
 
 Each sampler is created with `from_config(model scheduler config)`, so its betas, timestep count
-and prediction type are the ones the model was trained with.
+and prediction type are the ones the model was trained with. As in diffusers, settings the model's
+saved config left at their default (`_use_default_values`, e.g. `timestep_spacing`) take the
+sampler's own default; `sampler_config` records the settings actually used.
 """
 
 from __future__ import annotations
@@ -41,3 +43,8 @@ def make_scheduler(sampler: dict, base: SchedulerMixin) -> SchedulerMixin:
 
 def step_kwargs(sampler: dict) -> dict:
     return {name: sampler[name] for name in SAMPLERS[sampler["type"]].step_options}
+
+
+def sampler_config(scheduler: SchedulerMixin) -> dict:
+    """The scheduler's effective settings, for the run's record."""
+    return {k: v for k, v in scheduler.config.items() if not k.startswith("_")}

@@ -1,0 +1,1 @@
+"""Datasets: image sources, the deterministic train/reference split, and array files."""

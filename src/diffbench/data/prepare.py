@@ -1,0 +1,63 @@
+"""Prepare a dataset: split deterministically and write uint8 arrays for training and reference."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diffbench.data.sources import open_source
+from diffbench.errors import DataError
+from diffbench.io import write_json, write_npz
+
+# Pixel values are mapped to [-1, 1]: the convention of diffusers' pipelines and schedulers
+# (clip_sample, DDPMPipeline's output mapping), so trained and pretrained models agree.
+
+
+def split_indices(size: int, num_reference: int, num_train: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint reference and train indices from a seeded permutation of the source."""
+    order = np.random.default_rng(seed).permutation(size)
+    return np.sort(order[:num_reference]), np.sort(order[num_reference : num_reference + num_train])
+
+
+def prepare_dataset(name: str, spec: dict, train_path: Path, reference_path: Path, info_path: Path) -> dict:
+    source = open_source(name, spec)
+    needed = spec["num_reference"] + spec["num_train"]
+    if len(source) < needed:
+        raise DataError(
+            f"datasets.{name}: the source has {len(source)} images but num_reference + num_train = "
+            f"{spec['num_reference']} + {spec['num_train']} = {needed}; lower them "
+            f"(config keys 'datasets.{name}.num_reference' / 'num_train')."
+        )
+    reference_idx, train_idx = split_indices(len(source), spec["num_reference"], spec["num_train"], spec["seed"])
+    info = {"dataset": name, "spec": spec, "source_size": len(source)}
+    for split, indices, path in (("reference", reference_idx, reference_path), ("train", train_idx, train_path)):
+        images = source.load(indices)
+        write_npz(path, images=images, source_indices=indices)
+        info[split] = {
+            "count": int(len(images)),
+            "shape": list(images.shape),
+            "sha256": hashlib.sha256(images.tobytes()).hexdigest(),
+            "mean_pixel": float(images.mean()),
+        }
+    write_json(info_path, info)
+    return info
+
+
+def load_images(path: str | Path) -> np.ndarray:
+    """uint8 (N, H, W, C) images from a prepared .npz."""
+    with np.load(path) as data:
+        return data["images"]
+
+
+def to_model_range(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC (array or tensor, on any device) -> float32 NCHW in [-1, 1]."""
+    return torch.as_tensor(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_uint8(samples: torch.Tensor) -> np.ndarray:
+    """float NCHW in [-1, 1] -> uint8 NHWC (clipped, rounded as DDPMPipeline does)."""
+    images = (samples.float().clamp(-1, 1) + 1) * 127.5
+    return images.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

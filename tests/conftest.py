@@ -1,0 +1,60 @@
+"""Shared fixtures: tiny configs, prepared data and trained models made by the tests themselves."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from diffbench.config import validate_config
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
+SHARED_MNIST = REPO.parent / "shared" / "data" / "MNIST" / "raw"
+
+# Tests never reach the network: hub look-ups fail fast instead of hanging.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def tiny_raw() -> dict:
+    """The tiny experiment as written (no defaults filled)."""
+    return yaml.safe_load(TINY_CONFIG.read_text())
+
+
+@pytest.fixture
+def tiny_config(tiny_raw) -> dict:
+    return validate_config(copy.deepcopy(tiny_raw))
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> dict:
+    """Prepared tiny data and one trained model per family (pixel, KL latent, VQ latent)."""
+    from diffbench.data.prepare import prepare_dataset
+    from diffbench.paths import Layout
+    from diffbench.training.autoencoder import train_autoencoder
+    from diffbench.training.diffusion import train_diffusion
+
+    root = tmp_path_factory.mktemp("trained")
+    config = validate_config(yaml.safe_load(TINY_CONFIG.read_text()))
+    layout = Layout(str(root))
+    spec = config["datasets"]["tiny"]
+    prepare_dataset("tiny", spec, layout.train_images("tiny"), layout.reference_images("tiny"), layout.data_info("tiny"))
+    records = {}
+    for name, model in config["models"].items():
+        if model["family"] == "latent":
+            train_autoencoder(
+                name=name, model_spec=model, dataset_spec=spec, train_images=layout.train_images("tiny"),
+                device="cpu", precision="fp32", out_dir=layout.autoencoder_dir(name),
+                out_record=layout.autoencoder_record(name), out_loss=layout.autoencoder_loss(name),
+            )
+        records[name] = train_diffusion(
+            name=name, model_spec=model, dataset_spec=spec, train_images=layout.train_images("tiny"),
+            autoencoder_dir=layout.autoencoder_dir(name) if model["family"] == "latent" else None,
+            device="cpu", precision="fp32", out_dir=layout.pipeline_dir(name),
+            out_record=layout.training_record(name), out_loss=layout.training_loss(name),
+        )
+    return {"config": config, "layout": layout, "records": records}

@@ -1,0 +1,103 @@
+import copy
+
+import pytest
+import yaml
+
+from diffbench.config import (
+    ConfigError, all_seeds, load_config, models_where, runs, schema, shard_ranges, shard_seeds, validate_config,
+)
+from conftest import REPO
+
+
+def walk_properties(node, path=""):
+    """Every (key path, schema) under `properties`, following $refs into $defs."""
+    defs = schema()["$defs"]
+    if "$ref" in node:
+        node = {**defs[node["$ref"].split("/")[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    for name, sub in node.get("properties", {}).items():
+        yield f"{path}.{name}".lstrip("."), sub, name in node.get("required", [])
+        yield from walk_properties(sub, f"{path}.{name}")
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        yield from walk_properties(extra, f"{path}.<name>")
+
+
+def test_every_key_has_description_and_default():
+    defs = schema()["$defs"]
+    seen = 0
+    for key, sub, required in walk_properties(schema()):
+        resolved = {**defs[sub["$ref"].split("/")[-1]], **sub} if "$ref" in sub else sub
+        assert "description" in resolved, f"{key} has no description"
+        assert required or "default" in resolved, f"{key} has no default"
+        seen += 1
+    assert seen > 50
+
+
+def test_defaults_are_filled(tiny_config):
+    model = tiny_config["models"]["kl"]
+    assert model["source"] == "train"
+    assert model["autoencoder"]["kl_weight"] == 1e-6
+    assert model["training"]["learning_rate"] == 0.0002
+    assert tiny_config["sampling"]["samplers"]["heun"]["eta"] == 0.0
+    assert tiny_config["precision"] == "fp32"
+
+
+def test_empty_config_gets_a_runnable_default():
+    config = validate_config({})
+    assert config["models"]["pixel"]["dataset"] == "shapes"
+    assert config["datasets"]["shapes"]["source"] == "synthetic"
+
+
+def test_shipped_configs_are_valid():
+    paths = [REPO / "config" / "config.yaml", *sorted((REPO / "config" / "experiments").glob("*.yaml"))]
+    assert len(paths) >= 3
+    for path in paths:
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c.update(colour="red"), "unknown key(s) ['colour']"),
+        (lambda c: c["models"]["kl"]["autoencoder"].update(kind="kl"), "config key 'models.kl.autoencoder' has unknown key(s) ['kind']"),
+        (lambda c: c["models"]["kl"]["training"].update(max_steps="ten"), "config key 'models.kl.training.max_steps'"),
+        (lambda c: c["sampling"]["samplers"]["ddim"].update(type="ddimm"), "'sampling.samplers.ddim.type': 'ddimm' is not one of"),
+        (lambda c: c["sampling"].update(steps=[0]), "config key 'sampling.steps.0'"),
+        (lambda c: c["models"]["kl"]["autoencoder"].update(downsampling_factor=3), "'models.kl.autoencoder.downsampling_factor': 3 is not one of"),
+        (lambda c: c["models"]["kl"]["autoencoder"].update(downsampling_factor=16), "resolution 8 of dataset 'tiny' is not divisible by f=16"),
+        (lambda c: c["models"]["pix"]["unet"].update(channel_mult=[1, 1, 1, 1, 1]), "config key 'models.pix.unet.channel_mult'"),
+        (lambda c: c["models"]["pix"].update(dataset="nope"), "'models.pix.dataset': 'nope' is not a datasets entry"),
+        (lambda c: c["models"]["pix"]["training"].update(max_steps=None), "'models.pix.training': set max_steps or max_seconds"),
+        (lambda c: c["sampling"]["samplers"]["heun"].update(eta=0.5), "'sampling.samplers.heun.eta' only applies to type: ddim"),
+        (lambda c: c.update(precision="fp16"), "fp16 needs device: cuda"),
+        (lambda c: c["models"]["pix"].update(source="pretrained"), "'models.pix.pretrained.id'"),
+        (lambda c: c["models"]["pix"].update(autoencoder={"type": "kl"}), "'models.pix.autoencoder' only applies to family: latent"),
+        (lambda c: c["models"].update({"bad/name": c["models"]["pix"]}), "does not match"),
+        (lambda c: c["models"]["pix"].pop("dataset"), "'dataset' is a required property"),
+    ],
+)
+def test_bad_config_names_the_key(tiny_raw, mutate, message):
+    config = copy.deepcopy(tiny_raw)
+    mutate(config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert message in str(err.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_shards_cover_every_image_once():
+    assert shard_ranges(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert shard_ranges(10, None) == [(0, 10)]
+    sampling = {"num_samples": 10, "images_per_shard": 4, "seed": 7}
+    joined = sum((shard_seeds(sampling, k) for k in range(3)), [])
+    assert joined == all_seeds(sampling) == list(range(7, 17))
+
+
+def test_run_matrix(tiny_config):
+    keys = {(r["model"], r["sampler"], r["steps"]) for r in runs(tiny_config)}
+    assert len(keys) == 3 * 2 * 1
+    assert models_where(tiny_config, family="latent") == ["kl", "vq"]

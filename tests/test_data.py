@@ -1,0 +1,155 @@
+import gzip
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from diffbench.data.prepare import load_images, prepare_dataset, split_indices, to_model_range, to_uint8
+from diffbench.data.sources import open_source
+from diffbench.data.synthetic import render_shapes
+from diffbench.errors import DataError
+from conftest import SHARED_MNIST
+
+
+def spec(**overrides):
+    base = dict(source="synthetic", root="data", download=False, split="train", resolution=16, channels=3,
+                num_train=6, num_reference=4, seed=3)
+    return {**base, **overrides}
+
+
+def prepare(tmp_path, name="d", **overrides):
+    return prepare_dataset(name, spec(**overrides), tmp_path / "train.npz", tmp_path / "reference.npz", tmp_path / "info.json")
+
+
+def test_synthetic_image_depends_only_on_seed_and_index():
+    a = render_shapes(3, 5, 16)
+    assert a.shape == (16, 16, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, render_shapes(3, 5, 16))
+    assert not np.array_equal(a, render_shapes(3, 6, 16))
+    assert not np.array_equal(a, render_shapes(4, 5, 16))
+    assert a.std() > 10  # not a flat image
+
+
+def test_split_is_deterministic_and_disjoint():
+    ref, train = split_indices(100, 10, 30, seed=1)
+    ref2, train2 = split_indices(100, 10, 30, seed=1)
+    np.testing.assert_array_equal(ref, ref2)
+    np.testing.assert_array_equal(train, train2)
+    assert len(set(ref) | set(train)) == 40
+    assert not np.array_equal(ref, split_indices(100, 10, 30, seed=2)[0])
+
+
+def test_prepare_synthetic(tmp_path):
+    info = prepare(tmp_path)
+    train, reference = load_images(tmp_path / "train.npz"), load_images(tmp_path / "reference.npz")
+    assert train.shape == (6, 16, 16, 3) and reference.shape == (4, 16, 16, 3)
+    assert info["train"]["count"] == 6 and len(info["train"]["sha256"]) == 64
+    info2 = prepare(tmp_path / "again")
+    assert info2["train"]["sha256"] == info["train"]["sha256"]
+
+
+def test_grayscale_conversion(tmp_path):
+    prepare(tmp_path, channels=1)
+    assert load_images(tmp_path / "train.npz").shape == (6, 16, 16, 1)
+
+
+def test_model_range_round_trip():
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 4, 4, 3), dtype=np.uint8)
+    x = to_model_range(images)
+    assert x.shape == (2, 3, 4, 4) and x.min() >= -1 and x.max() <= 1
+    np.testing.assert_array_equal(to_uint8(x), images)
+
+
+def write_images(folder, sizes, mode="RGB"):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i, (w, h) in enumerate(sizes):
+        data = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        Image.fromarray(data).convert(mode).save(folder / f"img{i:02d}.png")
+
+
+def test_imagefolder_resizes_and_crops(tmp_path):
+    write_images(tmp_path / "imgs" / "sub", [(40, 20), (20, 40), (16, 16), (33, 17)] * 3, mode="L")
+    (tmp_path / "imgs" / "notes.txt").write_text("not an image")
+    prepare(tmp_path, source="imagefolder", root=str(tmp_path / "imgs"), num_train=8, num_reference=4)
+    assert load_images(tmp_path / "train.npz").shape == (8, 16, 16, 3)
+
+
+def test_imagefolder_names_a_corrupt_file(tmp_path):
+    write_images(tmp_path / "imgs", [(16, 16)] * 10)
+    (tmp_path / "imgs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(DataError, match="broken.png"):
+        prepare(tmp_path, source="imagefolder", root=str(tmp_path / "imgs"), num_train=7, num_reference=4)
+
+
+def test_imagefolder_empty_and_missing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no image files"):
+        prepare(tmp_path, source="imagefolder", root=str(tmp_path / "empty"))
+    with pytest.raises(DataError, match="does not exist.*datasets.d.root"):
+        prepare(tmp_path, source="imagefolder", root=str(tmp_path / "absent"))
+
+
+def test_too_few_images_is_a_clear_error(tmp_path):
+    write_images(tmp_path / "imgs", [(16, 16)] * 5)
+    with pytest.raises(DataError, match="has 5 images but num_reference"):
+        prepare(tmp_path, source="imagefolder", root=str(tmp_path / "imgs"))
+
+
+def write_idx(path, array):
+    """The MNIST idx format (big-endian header), as torchvision reads it."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def fake_mnist(root, n_train=12, n_test=12):
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, size=(n, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, size=(n,)))
+    return raw
+
+
+def test_mnist_through_torchvision_offline(tmp_path):
+    fake_mnist(tmp_path / "root")
+    prepare(tmp_path, source="mnist", root=str(tmp_path / "root"), download=False, channels=1, resolution=32)
+    assert load_images(tmp_path / "train.npz").shape == (6, 32, 32, 1)
+
+
+def test_mnist_missing_root_names_the_key(tmp_path):
+    with pytest.raises(DataError, match=r"datasets.d.root.*set download: true"):
+        prepare(tmp_path, source="mnist", root=str(tmp_path / "nothing"), download=False)
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="the real MNIST test set is not on this machine")
+def test_real_mnist_test_split(tmp_path):
+    raw = fake_mnist(tmp_path / "root", n_test=1)  # torchvision checks all four files exist
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        with gzip.open(SHARED_MNIST / f"{name}.gz") as src, open(raw / name, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    source = open_source("m", spec(source="mnist", root=str(tmp_path / "root"), split="test", channels=1, resolution=28))
+    assert len(source) == 10_000
+    digits = source.load(np.arange(100))
+    assert digits.shape == (100, 28, 28, 1)
+    assert 20 < digits.mean() < 50  # dark background, bright strokes: real digits
+
+
+def test_cifar10_through_torchvision(tmp_path, monkeypatch):
+    from torchvision.datasets import CIFAR10
+
+    folder = tmp_path / "root" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name, _ in CIFAR10.train_list + CIFAR10.test_list:
+        batch = {"data": rng.integers(0, 256, size=(5, 3072), dtype=np.uint8), "labels": list(range(5))}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [str(i) for i in range(10)]}))
+    # The real files are checked against their md5 sums; these stand-ins cannot match them.
+    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *args, **kwargs: True)
+    prepare(tmp_path, source="cifar10", root=str(tmp_path / "root"), download=False, resolution=32)
+    train = load_images(tmp_path / "train.npz")
+    assert train.shape == (6, 32, 32, 3)

@@ -1,0 +1,148 @@
+import json
+
+import pytest
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, DDPMPipeline, DDPMScheduler, DiffusionPipeline, UNet2DModel, VQModel
+
+from diffbench.config import validate_config
+from diffbench.errors import ModelError
+from diffbench.models.autoencoders import AUTOENCODERS, level_channels
+from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
+from diffbench.models.pipelines import DiffusionModel, LatentDiffusionPipeline, load_model, save_model
+from diffbench.models.pretrained import import_pretrained
+
+
+def latent_spec(f, kind="kl", resolution=16):
+    config = validate_config({
+        "datasets": {"d": {"resolution": resolution}},
+        "models": {"m": {"dataset": "d", "family": "latent", "unet": {"channel_mult": [1]},
+                         "autoencoder": {"type": kind, "downsampling_factor": f, "base_channels": 8, "max_channels": 16}}},
+    })
+    return config["models"]["m"], config["datasets"]["d"]
+
+
+@pytest.mark.parametrize("f", [1, 2, 4, 8])
+@pytest.mark.parametrize("kind", ["kl", "vq"])
+def test_autoencoder_downsamples_by_f(f, kind):
+    model_spec, dataset_spec = latent_spec(f, kind)
+    ae = AUTOENCODERS[kind].build(model_spec["autoencoder"], 3, 16)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    mean, std = AUTOENCODERS[kind].encode(ae, x)
+    assert mean.shape == (2, 4, 16 // f, 16 // f)
+    assert unet_input(model_spec, dataset_spec) == (4, 16 // f)
+    assert ae.decode(mean).sample.shape == x.shape
+    loss, parts = AUTOENCODERS[kind].loss(ae, x, model_spec["autoencoder"])
+    assert loss.ndim == 0 and torch.isfinite(loss) and "reconstruction" in parts
+
+
+def test_level_channels_double_up_to_the_cap():
+    assert level_channels({"downsampling_factor": 8, "base_channels": 8, "max_channels": 32}) == [8, 16, 32, 32]
+
+
+def test_unet_shapes_and_schedule():
+    spec = {"base_channels": 8, "channel_mult": [1, 2], "layers_per_block": 1, "attention": True, "dropout": 0.0}
+    unet = build_unet(spec, 3, 8)
+    assert unet(torch.zeros(2, 3, 8, 8), torch.tensor([3, 4])).sample.shape == (2, 3, 8, 8)
+    diffusion = {"num_train_timesteps": 100, "beta_schedule": "linear", "beta_start": 1e-4, "beta_end": 0.02,
+                 "prediction_type": "epsilon"}
+    assert build_noise_scheduler(diffusion, "pixel").config.clip_sample is True
+    assert build_noise_scheduler(diffusion, "latent").config.clip_sample is False
+
+
+def tiny_unet(channels=3, side=8):
+    return UNet2DModel(sample_size=side, in_channels=channels, out_channels=channels, block_out_channels=(8, 8),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       layers_per_block=1, norm_num_groups=4, add_attention=False)
+
+
+def tiny_vq():
+    return VQModel(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                   up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 8), latent_channels=2,
+                   num_vq_embeddings=16, vq_embed_dim=2, norm_num_groups=4, sample_size=8)
+
+
+def test_pixel_model_is_a_standard_ddpm_pipeline(tmp_path):
+    save_model(DiffusionModel(tiny_unet(), DDPMScheduler(num_train_timesteps=10)), tmp_path / "m")
+    pipeline = DiffusionPipeline.from_pretrained(tmp_path / "m")  # plain diffusers, no diffbench code
+    assert isinstance(pipeline, DDPMPipeline)
+    loaded = load_model(tmp_path / "m")
+    assert loaded.family == "pixel"
+    for a, b in zip(loaded.unet.parameters(), pipeline.unet.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_latent_model_components_load_with_from_pretrained(tmp_path):
+    vae = AutoencoderKL(in_channels=3, out_channels=3, block_out_channels=(8, 8), latent_channels=2,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        norm_num_groups=4, sample_size=8)
+    vae.register_to_config(scaling_factor=0.5)
+    save_model(DiffusionModel(tiny_unet(2, 4), DDPMScheduler(num_train_timesteps=10), vae), tmp_path / "m")
+    index = json.loads((tmp_path / "m" / "model_index.json").read_text())
+    assert index["vae"] == ["diffusers", "AutoencoderKL"] and index.get("vqvae") in (None, [None, None])
+    assert AutoencoderKL.from_pretrained(tmp_path / "m", subfolder="vae").config.scaling_factor == 0.5
+    assert UNet2DModel.from_pretrained(tmp_path / "m", subfolder="unet").config.in_channels == 2
+    loaded = load_model(tmp_path / "m")
+    assert loaded.family == "latent" and loaded.scaling_factor == 0.5
+    assert isinstance(LatentDiffusionPipeline.from_pretrained(tmp_path / "m").vae, AutoencoderKL)
+
+
+def ldm_style_checkpoint(folder):
+    """The layout of CompVis/ldm-celebahq-256: LDMPipeline with vqvae + unet + DDIMScheduler."""
+    unet = tiny_unet(2, 4)
+    unet.save_pretrained(folder / "unet")
+    tiny_vq().save_pretrained(folder / "vqvae")
+    DDIMScheduler(num_train_timesteps=10).save_pretrained(folder / "scheduler")
+    (folder / "model_index.json").write_text(json.dumps({
+        "_class_name": "LDMPipeline", "_diffusers_version": "0.0.4",
+        "scheduler": ["diffusers", "DDIMScheduler"], "unet": ["diffusers", "UNet2DModel"],
+        "vqvae": ["diffusers", "VQModel"],
+    }))
+
+
+def import_spec(pretrained_id, family, resolution=8, channels=3, scale=None):
+    config = validate_config({
+        "datasets": {"d": {"resolution": resolution, "channels": channels}},
+        "models": {"m": {"dataset": "d", "family": family, "source": "pretrained",
+                         "pretrained": {"id": str(pretrained_id), "latent_scaling_factor": scale}}},
+    })
+    return dict(name="m", model_spec=config["models"]["m"], dataset_spec=config["datasets"]["d"])
+
+
+def test_import_ldm_style_checkpoint(tmp_path):
+    ldm_style_checkpoint(tmp_path / "ldm")
+    record = import_pretrained(**import_spec(tmp_path / "ldm", "latent", scale=1.0),
+                               out_dir=tmp_path / "out", out_record=tmp_path / "out.json")
+    assert record["scheduler"] == "DDIMScheduler" and record["scaling_factor"] == 1.0
+    loaded = load_model(tmp_path / "out")
+    assert isinstance(loaded.autoencoder, VQModel) and loaded.scaling_factor == 1.0
+
+
+def test_import_ddpm_style_checkpoint(tmp_path):
+    DDPMPipeline(unet=tiny_unet(), scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(tmp_path / "ddpm")
+    record = import_pretrained(**import_spec(tmp_path / "ddpm", "pixel"), out_dir=tmp_path / "out",
+                               out_record=tmp_path / "out.json")
+    assert record["family"] == "pixel" and record["parameters"] > 0
+    assert (tmp_path / "out" / "unet" / "config.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "family, resolution, channels, message",
+    [
+        ("latent", 8, 3, "is a pixel model .* family: latent"),
+        ("pixel", 8, 1, "makes 3-channel images but dataset 'd' has channels: 1"),
+        ("pixel", 16, 3, "makes 8x8 images but dataset 'd' has resolution: 16"),
+    ],
+)
+def test_import_mismatch_names_the_entry(tmp_path, family, resolution, channels, message):
+    DDPMPipeline(unet=tiny_unet(), scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(tmp_path / "ddpm")
+    with pytest.raises(ModelError, match=message):
+        import_pretrained(**import_spec(tmp_path / "ddpm", family, resolution, channels),
+                          out_dir=tmp_path / "out", out_record=tmp_path / "out.json")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("missing", ["folder", "hub id"])
+def test_import_missing_model_names_the_key(tmp_path, missing):
+    pretrained_id = str(tmp_path / "nowhere") if missing == "folder" else "no-such-org/no-such-model"
+    with pytest.raises(ModelError, match=r"models.m.pretrained.id"):
+        import_pretrained(**import_spec(pretrained_id, "pixel"), out_dir=tmp_path / "out", out_record=tmp_path / "o.json")

@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+import torch
+from diffusers import DDPMScheduler, DiffusionPipeline
+
+from diffbench.io import read_json
+from diffbench.models.pipelines import DiffusionModel, LatentDiffusionPipeline, load_model, save_model
+from diffbench.sampling.merge import merge_shards
+from diffbench.sampling.run import sample_shard
+from diffbench.sampling.sampler import denoise, generate
+from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs
+from test_models import tiny_unet, tiny_vq
+
+CPU = torch.device("cpu")
+SAMPLER_SPECS = {
+    "ddpm": {"type": "ddpm", "eta": 0.0},
+    "ddim": {"type": "ddim", "eta": 0.0},
+    "ddim_eta1": {"type": "ddim", "eta": 1.0},
+    "dpm_solver_pp": {"type": "dpm_solver_pp", "eta": 0.0},
+    "euler": {"type": "euler", "eta": 0.0},
+    "heun": {"type": "heun", "eta": 0.0},
+}
+
+
+def random_model(family="pixel"):
+    torch.manual_seed(0)
+    scheduler = DDPMScheduler(num_train_timesteps=50, clip_sample=family == "pixel")
+    if family == "pixel":
+        return DiffusionModel(tiny_unet(), scheduler).to(CPU)
+    vq = tiny_vq()
+    vq.register_to_config(scaling_factor=0.7)
+    return DiffusionModel(tiny_unet(2, 4), scheduler, vq).to(CPU)
+
+
+def test_every_registered_sampler_is_tested():
+    assert {s["type"] for s in SAMPLER_SPECS.values()} == set(SAMPLERS)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLER_SPECS))
+def test_image_k_does_not_depend_on_batch_size(name):
+    spec, model = SAMPLER_SPECS[name], random_model()
+    template, options = make_scheduler(spec, model.scheduler), step_kwargs(spec)
+    seeds = [11, 12, 13, 14, 15]
+    together, nfe = denoise(model, template, options, 3, seeds, CPU, torch.float32)
+    alone = torch.cat([denoise(model, template, options, 3, [s], CPU, torch.float32)[0] for s in seeds])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(together[0], together[1])  # different seeds, different images
+    assert nfe == (5 if spec["type"] == "heun" else 3)  # Heun evaluates the UNet twice per step but the last
+
+
+def test_latent_sampling_is_batch_independent_and_decodes():
+    model = random_model("latent")
+    template = make_scheduler(SAMPLER_SPECS["ddim_eta1"], model.scheduler)
+    a, stats = generate(model, template, {"eta": 1.0}, 3, [1, 2, 3], batch_size=3, device=CPU)
+    b, _ = generate(model, template, {"eta": 1.0}, 3, [1, 2, 3], batch_size=1, device=CPU)
+    assert a.shape == (3, 8, 8, 3) and a.dtype == np.uint8  # decoded from 4x4 latents to 8x8 pixels
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    assert stats["nfe_per_image"] == 3 and stats["decode_s"] > 0
+
+
+def test_saved_model_reloads_and_gives_the_same_samples(tmp_path):
+    for family in ("pixel", "latent"):
+        model = random_model(family)
+        save_model(model, tmp_path / family)
+        reloaded = load_model(tmp_path / family).to(CPU)
+        for a, b in zip(model.unet.state_dict().values(), reloaded.unet.state_dict().values()):
+            assert torch.equal(a, b)
+        samples = [
+            generate(m, make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], m.scheduler), {}, 4, [0, 1], 2, CPU)[0]
+            for m in (reloaded, load_model(tmp_path / family).to(CPU))
+        ]
+        np.testing.assert_array_equal(*samples)
+    # The pixel folder is a plain diffusers pipeline: loaded without diffbench, it samples the same.
+    pipeline = DiffusionPipeline.from_pretrained(tmp_path / "pixel")
+    plain = DiffusionModel(pipeline.unet, pipeline.scheduler).to(CPU)
+    ours = load_model(tmp_path / "pixel").to(CPU)
+    np.testing.assert_array_equal(
+        *(generate(m, make_scheduler(SAMPLER_SPECS["ddim"], m.scheduler), {}, 3, [5, 6], 2, CPU)[0] for m in (plain, ours))
+    )
+
+
+def test_latent_pipeline_call(tmp_path):
+    save_model(random_model("latent"), tmp_path / "m")
+    pipeline = LatentDiffusionPipeline.from_pretrained(tmp_path / "m")
+    images = pipeline(seeds=[3, 4], num_inference_steps=2, batch_size=1)
+    assert images.shape == (2, 8, 8, 3)
+
+
+def test_shards_merge_to_the_single_job_result(tmp_path):
+    save_model(random_model("pixel"), tmp_path / "m")
+    common = dict(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim_eta1"], steps=3, batch_size=2,
+                  device="cpu", precision="fp32")
+    shards = [[20, 21, 22, 23], [24, 25]]
+    for k, seeds in enumerate(shards):
+        sample_shard(**common, seeds=seeds, out_images=tmp_path / f"{k}.npz", out_record=tmp_path / f"{k}.json")
+    sample_shard(**common, seeds=list(range(20, 26)), out_images=tmp_path / "all.npz", out_record=tmp_path / "all.json")
+    run = {"model": "m", "sampler": "ddim_eta1", "steps": 3}
+    record = merge_shards(
+        shard_images=[tmp_path / "0.npz", tmp_path / "1.npz"], shard_records=[tmp_path / "0.json", tmp_path / "1.json"],
+        expected_seeds=list(range(20, 26)), run=run, out_images=tmp_path / "merged.npz",
+        out_png_dir=tmp_path / "png", out_record=tmp_path / "sampling.json",
+    )
+    merged, single = np.load(tmp_path / "merged.npz"), np.load(tmp_path / "all.npz")
+    np.testing.assert_array_equal(merged["images"], single["images"])
+    np.testing.assert_array_equal(merged["seeds"], np.arange(20, 26))
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == [f"{s:06d}.png" for s in range(20, 26)]
+    assert record["num_images"] == 6 and record["num_shards"] == 2 and record["nfe_per_image"] == 3
+    assert record["seconds_per_image"] > 0 and 0 <= record["decode_share"] <= 1
+    assert record["gflops_per_image"] == pytest.approx(3 * record["unet_gflops_per_nfe"])
+    assert read_json(tmp_path / "0.json")["device"] == "cpu"
+
+
+def test_merge_refuses_missing_images(tmp_path):
+    save_model(random_model("pixel"), tmp_path / "m")
+    sample_shard(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=2, seeds=[0, 1], batch_size=2,
+                 device="cpu", precision="fp32", out_images=tmp_path / "0.npz", out_record=tmp_path / "0.json")
+    with pytest.raises(RuntimeError, match="expected 0..2"):
+        merge_shards(shard_images=[tmp_path / "0.npz"], shard_records=[tmp_path / "0.json"], expected_seeds=[0, 1, 2],
+                     run={"model": "m"}, out_images=tmp_path / "x.npz", out_png_dir=tmp_path / "png",
+                     out_record=tmp_path / "x.json")
+    assert not (tmp_path / "x.npz").exists()

@@ -1,0 +1,89 @@
+import copy
+
+import pandas as pd
+import pytest
+import torch
+
+from diffbench.data.prepare import load_images, to_model_range
+from diffbench.io import read_json
+from diffbench.models.autoencoders import AUTOENCODERS
+from diffbench.models.pipelines import load_model
+from diffbench.training.diffusion import train_diffusion
+from diffbench.training.loop import Budget, NonFiniteLoss, batch_indices, fit
+
+
+def test_records_and_loss_curves(trained):
+    layout, config = trained["layout"], trained["config"]
+    for name, model in config["models"].items():
+        record = read_json(layout.training_record(name))
+        steps, batch = model["training"]["max_steps"], model["training"]["batch_size"]
+        assert record["steps"] == steps and record["images_seen"] == steps * batch
+        assert record["stop_reason"] == "max_steps" and record["family"] == model["family"]
+        assert record["parameters"] > 0 and record["wall_time_s"] > 0 and record["images_per_s"] > 0
+        assert record["device"] == "cpu" and record["peak_host_rss_mb"] > 0 and record["precision"] == "fp32"
+        loss = pd.read_csv(layout.training_loss(name))
+        assert list(loss["step"]) == list(range(1, steps + 1))
+        assert {"loss", "learning_rate", "images_seen", "elapsed_s"} <= set(loss.columns)
+        assert load_model(layout.pipeline_dir(name)).family == model["family"]
+
+
+def test_latent_scaling_gives_unit_variance(trained):
+    layout, config = trained["layout"], trained["config"]
+    for name in ("kl", "vq"):
+        kind = AUTOENCODERS[config["models"][name]["autoencoder"]["type"]]
+        record = read_json(layout.autoencoder_record(name))
+        model = load_model(layout.pipeline_dir(name))
+        assert model.scaling_factor == pytest.approx(record["scaling_factor"])
+        images = to_model_range(load_images(layout.train_images("tiny")))
+        with torch.no_grad():
+            mean, std = kind.encode(model.autoencoder, images)
+        z = (mean + std * torch.randn_like(mean)) * model.scaling_factor
+        assert 0.8 < z.std().item() < 1.25
+
+
+def train_pixel(tmp_path, trained, **training):
+    config, layout = trained["config"], trained["layout"]
+    spec = copy.deepcopy(config["models"]["pix"])
+    spec["training"].update(training)
+    return train_diffusion(
+        name="pix", model_spec=spec, dataset_spec=config["datasets"]["tiny"], train_images=layout.train_images("tiny"),
+        autoencoder_dir=None, device="cpu", precision="fp32", out_dir=tmp_path / "m",
+        out_record=tmp_path / "r.json", out_loss=tmp_path / "l.csv",
+    )
+
+
+def test_training_is_deterministic(tmp_path, trained):
+    train_pixel(tmp_path / "a", trained, ema_decay=0.9)
+    train_pixel(tmp_path / "b", trained, ema_decay=0.9)
+    a, b = load_model(tmp_path / "a" / "m").unet, load_model(tmp_path / "b" / "m").unet
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(x, y)
+    assert pd.read_csv(tmp_path / "a" / "l.csv")["loss"].equals(pd.read_csv(tmp_path / "b" / "l.csv")["loss"])
+
+
+def test_wall_clock_budget(tmp_path, trained):
+    record = train_pixel(tmp_path, trained, max_steps=None, max_seconds=1.5)
+    assert record["stop_reason"] == "max_seconds" and record["wall_time_s"] >= 1.5 and record["steps"] > 1
+
+
+def test_budget_and_batches():
+    assert Budget(3, None).exhausted(3, 0.0) == "max_steps"
+    assert Budget(None, 2.0).exhausted(100, 2.5) == "max_seconds"
+    assert Budget(10, 2.0).exhausted(5, 1.0) is None
+    batches = batch_indices(10, 4, torch.Generator().manual_seed(0))
+    epoch = torch.cat([next(batches), next(batches)])
+    assert len(set(epoch.tolist())) == 8  # no repeats within an epoch
+
+
+def test_nonfinite_loss_stops_with_the_step():
+    weight = torch.nn.Parameter(torch.ones(1))
+    spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None, "batch_size": 1}
+    calls = []
+
+    def loss_fn(indices, generator):
+        calls.append(1)
+        return weight.sum() * (float("nan") if len(calls) == 3 else 1.0), {}
+
+    with pytest.raises(NonFiniteLoss, match="at step 3"):
+        fit(parameters=[weight], loss_fn=loss_fn, num_images=4, spec=spec, device=torch.device("cpu"),
+            precision="fp32", description="toy")

@@ -119,3 +119,13 @@ def test_merge_refuses_missing_images(tmp_path):
                      run={"model": "m"}, out_images=tmp_path / "x.npz", out_png_dir=tmp_path / "png",
                      out_record=tmp_path / "x.json")
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_bf16_sampling_on_cpu(tmp_path):
+    save_model(random_model("latent"), tmp_path / "m")
+    record = sample_shard(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=2, seeds=[0, 1], batch_size=2,
+                          device="cpu", precision="bf16", out_images=tmp_path / "0.npz", out_record=tmp_path / "0.json")
+    assert record["precision"] == "bf16" and record["nonfinite_images"] == 0
+    with pytest.raises(Exception, match="fp16, which needs a CUDA device"):
+        sample_shard(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=2, seeds=[0], batch_size=1,
+                     device="cpu", precision="fp16", out_images=tmp_path / "1.npz", out_record=tmp_path / "1.json")

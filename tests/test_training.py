@@ -87,3 +87,14 @@ def test_nonfinite_loss_stops_with_the_step():
     with pytest.raises(NonFiniteLoss, match="at step 3"):
         fit(parameters=[weight], loss_fn=loss_fn, num_images=4, spec=spec, device=torch.device("cpu"),
             precision="fp32", description="toy")
+
+
+def test_bf16_autocast_training_on_cpu(tmp_path, trained):
+    config, layout = trained["config"], trained["layout"]
+    record = train_diffusion(
+        name="pix", model_spec=config["models"]["pix"], dataset_spec=config["datasets"]["tiny"],
+        train_images=layout.train_images("tiny"), autoencoder_dir=None, device="cpu", precision="bf16",
+        out_dir=tmp_path / "m", out_record=tmp_path / "r.json", out_loss=tmp_path / "l.csv",
+    )
+    assert record["precision"] == "bf16" and record["steps"] == config["models"]["pix"]["training"]["max_steps"]
+    assert all(p.dtype == torch.float32 for p in load_model(tmp_path / "m").unet.parameters())  # fp32 master weights

@@ -94,3 +94,23 @@ def test_lint():
     result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", str(TINY_CONFIG)],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_pretrained_model_through_the_dag(tmp_path):
+    from test_models import ldm_style_checkpoint
+
+    ldm_style_checkpoint(tmp_path / "ckpt")
+    config = {
+        "device": "cpu",
+        "datasets": {"tiny": {"resolution": 8, "num_train": 1, "num_reference": 2}},
+        "models": {"ldm": {"dataset": "tiny", "family": "latent", "source": "pretrained",
+                           "pretrained": {"id": str(tmp_path / "ckpt"), "latent_scaling_factor": 1.0}}},
+        "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [2], "num_samples": 2, "batch_size": 2},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("--configfile", "c.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "results/models/ldm/training.json").read_text())
+    assert record["source"] == "pretrained" and record["scaling_factor"] == 1.0
+    sampling = json.loads((tmp_path / "results/samples/ldm/ddim/2/sampling.json").read_text())
+    assert sampling["scheduler_class"] == "DDIMScheduler" and sampling["num_images"] == 2

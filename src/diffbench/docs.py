@@ -53,12 +53,10 @@ def reference() -> str:
     return "\n".join([BEGIN, *table, END])
 
 
-def update(readme: Path) -> bool:
+def update(readme: Path) -> None:
     text = readme.read_text()
     start, stop = text.index(BEGIN), text.index(END) + len(END)
-    new = text[:start] + reference() + text[stop:]
-    readme.write_text(new)
-    return new != text
+    readme.write_text(text[:start] + reference() + text[stop:])
 
 
 if __name__ == "__main__":

@@ -65,9 +65,21 @@ class DiffusionModel:
         return [m for m in (self.unet, self.autoencoder) if m is not None]
 
     def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> "DiffusionModel":
-        for module in self.modules():
-            module.to(device=device, dtype=dtype).eval()
+        """Move to `device`; the UNet (where the NFEs are spent) takes `dtype`.
+
+        The autoencoder stays in fp32 when its config asks for it (AutoencoderKL's
+        `force_upcast`, honoured by diffusers' own pipelines) and always for VQModel, whose
+        nearest-codebook search should not run in reduced precision.
+        """
+        self.unet.to(device=device, dtype=dtype).eval()
+        if self.autoencoder is not None:
+            upcast = isinstance(self.autoencoder, VQModel) or getattr(self.autoencoder.config, "force_upcast", False)
+            self.autoencoder.to(device=device, dtype=torch.float32 if upcast else dtype).eval()
         return self
+
+    @property
+    def decoder_dtype(self) -> torch.dtype | None:
+        return None if self.autoencoder is None else self.autoencoder.dtype
 
 
 def autoencoder_component(autoencoder: ModelMixin) -> str:

@@ -61,6 +61,7 @@ def summarise(records: list[dict], run: dict) -> dict:
         "num_shards": len(records),
         "batch_size": first["batch_size"],
         "precision": first["precision"],
+        "decoder_precision": first["decoder_precision"],
         "nfe_per_image": first["nfe_per_image"],
         "denoise_s": denoise,
         "decode_s": decode,

@@ -44,6 +44,7 @@ def sample_shard(
         "seed_last": seeds[-1],
         "batch_size": batch_size,
         "precision": precision,
+        "decoder_precision": str(model.decoder_dtype).removeprefix("torch.") if model.autoencoder else None,
         **stats,
         **peak_memory(torch_device),
         **flops_per_image(model, torch_device, dtype),

@@ -54,11 +54,11 @@ def denoise(
     return x, nfe
 
 
-def to_images(model: DiffusionModel, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def to_images(model: DiffusionModel, x: torch.Tensor) -> torch.Tensor:
     """Denoised latents or pixels -> pixels in [-1, 1] (float32)."""
     if model.autoencoder is None:
         return x
-    return decode(model.autoencoder, (x / model.scaling_factor).to(dtype)).float()
+    return decode(model.autoencoder, (x / model.scaling_factor).to(model.decoder_dtype)).float()
 
 
 @torch.no_grad()
@@ -85,7 +85,7 @@ def generate(
             pixels = x  # nothing to decode, and no decode time to record
         else:
             with clock.phase("decode"):
-                pixels = to_images(model, x, dtype)
+                pixels = to_images(model, x)
         finite = torch.isfinite(pixels).flatten(1).all(dim=1)
         nonfinite += int((~finite).sum())
         chunks.append(to_uint8(torch.nan_to_num(pixels)))
@@ -118,7 +118,7 @@ def flops_per_image(model: DiffusionModel, device: torch.device, dtype: torch.dt
         decoder_flops = 0
         if model.autoencoder is not None:
             with FlopCounterMode(display=False) as decoder_counter:
-                decode(model.autoencoder, x)
+                decode(model.autoencoder, x.to(model.decoder_dtype))
             decoder_flops = decoder_counter.get_total_flops()
     return {"unet_gflops_per_nfe": unet_counter.get_total_flops() / 1e9, "decoder_gflops": decoder_flops / 1e9}
 
@@ -129,7 +129,7 @@ def warm_up(model: DiffusionModel, batch_size: int, device: torch.device, dtype:
     x = torch.zeros(batch_size, cfg.in_channels, cfg.sample_size, cfg.sample_size, device=device)
     with torch.no_grad():
         model.unet(x.to(dtype), torch.tensor([1], device=device))
-        to_images(model, x, dtype)
+        to_images(model, x)
 
 
 def num_batches(n: int, batch_size: int) -> int:

@@ -129,3 +129,13 @@ def test_bf16_sampling_on_cpu(tmp_path):
     with pytest.raises(Exception, match="fp16, which needs a CUDA device"):
         sample_shard(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=2, seeds=[0], batch_size=1,
                      device="cpu", precision="fp16", out_images=tmp_path / "1.npz", out_record=tmp_path / "1.json")
+
+
+def test_pixel_models_clip_x0_in_every_sampler_that_can():
+    pixel, latent = random_model("pixel"), random_model("latent")
+    dpm = make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], pixel.scheduler)
+    assert dpm.config.thresholding and dpm.config.sample_max_value == 1.0
+    assert dpm.config.algorithm_type == "dpmsolver++" and dpm.config.solver_order == 2
+    assert make_scheduler(SAMPLER_SPECS["ddim"], pixel.scheduler).config.clip_sample
+    assert not make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], latent.scheduler).config.thresholding
+    assert not make_scheduler(SAMPLER_SPECS["ddim"], latent.scheduler).config.clip_sample

@@ -33,6 +33,16 @@ def cli() -> None:
     """diffbench: latent versus pixel-space diffusion, quality versus compute."""
 
 
+def _model_stage(config_path: str, model: str, source: str, family: str | None = None) -> tuple[dict, Layout, dict]:
+    """Config, layout and keyword arguments shared by the model stages, after checking MODEL fits the stage."""
+    config, layout = _load(config_path)
+    spec = _entry(config, "models", model)
+    if spec["source"] != source or (family and spec["family"] != family):
+        raise click.BadParameter(f"model {model!r} ({spec['family']}, source: {spec['source']}) has no such stage")
+    common = dict(name=model, model_spec=spec, dataset_spec=config["datasets"][spec["dataset"]])
+    return config, layout, common
+
+
 @cli.command()
 @click.argument("config_path", type=click.Path(dir_okay=False))
 def validate(config_path: str) -> None:
@@ -73,13 +83,10 @@ def train_autoencoder(config_path: str, model: str) -> None:
     """Train the first-stage autoencoder of latent MODEL."""
     from diffbench.training.autoencoder import train_autoencoder as run
 
-    config, layout = _load(config_path)
-    spec = _entry(config, "models", model)
-    if spec["family"] != "latent" or spec["source"] != "train":
-        raise click.BadParameter(f"model {model!r} is not a trained latent model")
+    config, layout, common = _model_stage(config_path, model, source="train", family="latent")
     record = run(
-        name=model, model_spec=spec, dataset_spec=config["datasets"][spec["dataset"]],
-        train_images=layout.train_images(spec["dataset"]), device=config["device"], precision=config["precision"],
+        **common, train_images=layout.train_images(common["model_spec"]["dataset"]),
+        device=config["device"], precision=config["precision"],
         out_dir=layout.autoencoder_dir(model), out_record=layout.autoencoder_record(model),
         out_loss=layout.autoencoder_loss(model),
     )
@@ -93,13 +100,10 @@ def train(config_path: str, model: str) -> None:
     """Train the diffusion UNet of MODEL (latent models need their autoencoder first)."""
     from diffbench.training.diffusion import train_diffusion
 
-    config, layout = _load(config_path)
-    spec = _entry(config, "models", model)
-    if spec["source"] != "train":
-        raise click.BadParameter(f"model {model!r} has source: {spec['source']}; use import-pretrained")
+    config, layout, common = _model_stage(config_path, model, source="train")
+    spec = common["model_spec"]
     record = train_diffusion(
-        name=model, model_spec=spec, dataset_spec=config["datasets"][spec["dataset"]],
-        train_images=layout.train_images(spec["dataset"]),
+        **common, train_images=layout.train_images(spec["dataset"]),
         autoencoder_dir=layout.autoencoder_dir(model) if spec["family"] == "latent" else None,
         device=config["device"], precision=config["precision"], out_dir=layout.pipeline_dir(model),
         out_record=layout.training_record(model), out_loss=layout.training_loss(model),
@@ -114,14 +118,8 @@ def import_pretrained(config_path: str, model: str) -> None:
     """Load pretrained MODEL from its hub id or folder and save it in the results layout."""
     from diffbench.models.pretrained import import_pretrained as run
 
-    config, layout = _load(config_path)
-    spec = _entry(config, "models", model)
-    if spec["source"] != "pretrained":
-        raise click.BadParameter(f"model {model!r} has source: {spec['source']}; use train")
-    record = run(
-        name=model, model_spec=spec, dataset_spec=config["datasets"][spec["dataset"]],
-        out_dir=layout.pipeline_dir(model), out_record=layout.training_record(model),
-    )
+    _, layout, common = _model_stage(config_path, model, source="pretrained")
+    record = run(**common, out_dir=layout.pipeline_dir(model), out_record=layout.training_record(model))
     click.echo(json.dumps(record, indent=2))
 
 

@@ -8,6 +8,7 @@ sampler's own default; `sampler_config` records the settings actually used.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 from diffusers import (
@@ -38,7 +39,21 @@ SAMPLERS: dict[str, SamplerKind] = {
 
 def make_scheduler(sampler: dict, base: SchedulerMixin) -> SchedulerMixin:
     kind = SAMPLERS[sampler["type"]]
-    return kind.scheduler_class.from_config(base.config, **kind.overrides)
+    return kind.scheduler_class.from_config(base.config, **kind.overrides, **_clipping(kind, base))
+
+
+def _clipping(kind: SamplerKind, base: SchedulerMixin) -> dict:
+    """Keep predicted x0 in the data range for pixel-space models, as their DDPM/DDIM schedule does.
+
+    A model whose schedule clips samples (`clip_sample`, set for pixel models) gets the same
+    clipping in samplers that only offer it as `thresholding` (DPM-Solver++, as diffusers
+    recommends for pixel space): with sample_max_value = clip_sample_range the dynamic threshold
+    is the static clip. Latent models never clip. Euler and Heun offer no clipping in diffusers.
+    """
+    accepts = inspect.signature(kind.scheduler_class.__init__).parameters
+    if not base.config.get("clip_sample", False) or "thresholding" not in accepts or "clip_sample" in accepts:
+        return {}
+    return {"thresholding": True, "sample_max_value": base.config.get("clip_sample_range", 1.0)}
 
 
 def step_kwargs(sampler: dict) -> dict:

@@ -172,6 +172,18 @@ def merge_samples(config_path: str, model: str, sampler: str, steps: int) -> Non
     click.echo(json.dumps(record, indent=2))
 
 
+@cli.command("fetch-assets")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
+              help="Where to put the FID Inception weights (default: the torch hub cache under TORCH_HOME).")
+def fetch_assets(inception_weights: str | None) -> None:
+    """Download the evaluation assets (FID Inception-v3 weights) so later runs work offline."""
+    from pathlib import Path
+
+    from diffbench.features.inception import fetch_weights
+
+    click.echo(f"Inception-v3 FID weights: {fetch_weights(Path(inception_weights) if inception_weights else None)}")
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

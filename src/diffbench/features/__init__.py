@@ -1,0 +1,1 @@
+"""Feature extractors for distribution metrics, selected by name from a small registry."""

@@ -1,0 +1,1 @@
+"""Metrics as pure functions: features -> statistics -> value, returning plain dicts."""

@@ -122,5 +122,8 @@ def test_fetch_assets_downloads_once(tmp_path, monkeypatch):
     for _ in range(2):
         result = CliRunner().invoke(cli, ["fetch-assets"])
         assert result.exit_code == 0, result.output
-    assert calls == ["https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"]
+    assert calls == [
+        "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
+        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    ]
     assert resolve_weights(None).is_file()

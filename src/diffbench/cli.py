@@ -175,13 +175,18 @@ def merge_samples(config_path: str, model: str, sampler: str, steps: int) -> Non
 @cli.command("fetch-assets")
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="Where to put the FID Inception weights (default: the torch hub cache under TORCH_HOME).")
-def fetch_assets(inception_weights: str | None) -> None:
-    """Download the evaluation assets (FID Inception-v3 weights) so later runs work offline."""
+@click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), multiple=True, default=["alex"],
+              show_default=True, help="LPIPS backbones to fetch (repeat the option for several).")
+def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...]) -> None:
+    """Download the evaluation assets (FID Inception-v3, LPIPS backbones) so later runs work offline."""
     from pathlib import Path
 
     from diffbench.features.inception import fetch_weights
+    from diffbench.metrics.lpips import fetch_backbone
 
     click.echo(f"Inception-v3 FID weights: {fetch_weights(Path(inception_weights) if inception_weights else None)}")
+    for net in lpips_net:
+        click.echo(f"LPIPS {net} backbone: {fetch_backbone(net)}")
 
 
 def main() -> None:

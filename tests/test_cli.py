@@ -4,7 +4,7 @@ import sys
 
 import yaml
 
-from conftest import REPO, TINY_CONFIG
+from conftest import TINY_CONFIG
 
 
 def diffbench(*args, cwd):

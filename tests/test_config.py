@@ -1,7 +1,6 @@
 import copy
 
 import pytest
-import yaml
 
 from diffbench.config import (
     ConfigError, all_seeds, load_config, models_where, runs, schema, shard_ranges, shard_seeds, validate_config,

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import scipy.linalg
-import torch
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 
 from diffbench.metrics.bootstrap import FrechetToReference, frechet_bootstrap

@@ -67,7 +67,7 @@ def test_pixel_model_is_a_standard_ddpm_pipeline(tmp_path):
     assert isinstance(pipeline, DDPMPipeline)
     loaded = load_model(tmp_path / "m")
     assert loaded.family == "pixel"
-    for a, b in zip(loaded.unet.parameters(), pipeline.unet.parameters()):
+    for a, b in zip(loaded.unet.parameters(), pipeline.unet.parameters(), strict=True):
         assert torch.equal(a, b)
 
 

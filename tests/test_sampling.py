@@ -63,7 +63,7 @@ def test_saved_model_reloads_and_gives_the_same_samples(tmp_path):
         model = random_model(family)
         save_model(model, tmp_path / family)
         reloaded = load_model(tmp_path / family).to(CPU)
-        for a, b in zip(model.unet.state_dict().values(), reloaded.unet.state_dict().values()):
+        for a, b in zip(model.unet.state_dict().values(), reloaded.unet.state_dict().values(), strict=True):
             assert torch.equal(a, b)
         samples = [
             generate(m, make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], m.scheduler), {}, 4, [0, 1], 2, CPU)[0]

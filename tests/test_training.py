@@ -56,7 +56,7 @@ def test_training_is_deterministic(tmp_path, trained):
     train_pixel(tmp_path / "a", trained, ema_decay=0.9)
     train_pixel(tmp_path / "b", trained, ema_decay=0.9)
     a, b = load_model(tmp_path / "a" / "m").unet, load_model(tmp_path / "b" / "m").unet
-    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+    for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
         assert torch.equal(x, y)
     assert pd.read_csv(tmp_path / "a" / "l.csv")["loss"].equals(pd.read_csv(tmp_path / "b" / "l.csv")["loss"])
 

@@ -35,7 +35,7 @@ def merge_shards(
     records = [read_json(p) for p in shard_records]
     write_npz(out_images, images=images, seeds=seeds)
     with atomic_dir(out_png_dir) as tmp:
-        for seed, image in zip(seeds, images):
+        for seed, image in zip(seeds, images, strict=True):
             Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(tmp / f"{seed:06d}.png")
     record = summarise(records, run)
     write_json(out_record, record)

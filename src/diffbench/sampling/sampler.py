@@ -7,7 +7,6 @@ noise and every stochastic step draw from it alone. Batches only group images fo
 from __future__ import annotations
 
 import inspect
-import math
 
 import numpy as np
 import torch
@@ -130,7 +129,3 @@ def warm_up(model: DiffusionModel, batch_size: int, device: torch.device, dtype:
     with torch.no_grad():
         model.unet(x.to(dtype), torch.tensor([1], device=device))
         to_images(model, x)
-
-
-def num_batches(n: int, batch_size: int) -> int:
-    return math.ceil(n / batch_size)

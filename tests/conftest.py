@@ -58,3 +58,48 @@ def trained(tmp_path_factory) -> dict:
             out_record=layout.training_record(name), out_loss=layout.training_loss(name),
         )
     return {"config": config, "layout": layout, "records": records}
+
+
+def calibrated_inception_state(images):
+    """torch-fidelity's FID Inception, randomly initialised, with BatchNorm statistics calibrated on
+    `images` (uint8 NHWC): a plainly random Inception gives pool3 features of ~1e-8 and FID ~ 0 for
+    any inputs, so metric tests could not fail."""
+    from unittest import mock
+
+    import torch
+    from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
+
+    with mock.patch.object(tf_inception, "load_state_dict_from_url", lambda *a, **k: None), \
+            mock.patch.object(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None):
+        torch.manual_seed(0)
+        model = tf_inception.FeatureExtractorInceptionV3("calibration", ["2048"])
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average over the calibration batch
+            module.train()
+    with torch.no_grad():
+        model(torch.from_numpy(images).permute(0, 3, 1, 2))
+    return model.eval().state_dict()
+
+
+@pytest.fixture(scope="session")
+def torch_home(tmp_path_factory):
+    """A TORCH_HOME whose hub cache holds every evaluation weight file, made here, in the exact
+    layout torch-fidelity, lpips and torchvision load: calibrated FID Inception, random AlexNet and
+    SqueezeNet backbones (lpips' linear heads ship inside the lpips package)."""
+    import numpy as np
+    import torch
+    from torchvision import models
+
+    from diffbench.data.synthetic import render_shapes
+
+    home = tmp_path_factory.mktemp("torch_home")
+    checkpoints = home / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    images = np.stack([render_shapes(1, i, 32) for i in range(1000, 1012)])
+    torch.save(calibrated_inception_state(images), checkpoints / "weights-inception-2015-12-05-6726825d.pth")
+    torch.manual_seed(0)
+    torch.save(models.alexnet().state_dict(), checkpoints / "alexnet-owt-7be5be79.pth")
+    torch.save(models.squeezenet1_1().state_dict(), checkpoints / "squeezenet1_1-b8a52dc0.pth")
+    return home

@@ -1,17 +1,12 @@
 """Inception features: torch-fidelity's network, weights from the torch hub cache, no network.
 
-The weights are a randomly initialised Inception in the exact file layout torch-fidelity loads,
-with BatchNorm statistics calibrated on a few images: a plainly random Inception gives pool3
-features of ~1e-8 and FID ~ 0 for any inputs, so the tests could not fail.
+The weights are conftest's calibrated random Inception in the exact file layout torch-fidelity loads.
 """
-
-from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 import torch_fidelity
-from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
 
 from diffbench.data.synthetic import render_shapes
 from diffbench.features.inception import (
@@ -24,27 +19,6 @@ CPU = torch.device("cpu")
 
 def shapes(n, start=0, resolution=32):
     return np.stack([render_shapes(1, i, resolution) for i in range(start, start + n)])
-
-
-@pytest.fixture(scope="session")
-def torch_home(tmp_path_factory):
-    """A TORCH_HOME whose hub cache holds calibrated random FID Inception weights."""
-    home = tmp_path_factory.mktemp("torch_home")
-    with mock.patch.object(tf_inception, "load_state_dict_from_url", lambda *a, **k: None), \
-            mock.patch.object(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None):
-        torch.manual_seed(0)
-        model = tf_inception.FeatureExtractorInceptionV3("calibration", ["2048"])
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative average over the calibration batch
-            module.train()
-    with torch.no_grad():
-        model(torch.from_numpy(shapes(12, start=1000)).permute(0, 3, 1, 2))
-    path = home / "hub" / "checkpoints" / "weights-inception-2015-12-05-6726825d.pth"
-    path.parent.mkdir(parents=True)
-    torch.save(model.eval().state_dict(), path)
-    return home
 
 
 @pytest.fixture
@@ -117,6 +91,7 @@ def test_fetch_assets_downloads_once(tmp_path, monkeypatch):
     from diffbench.cli import cli
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # no config/config.yaml here: only the weights are fetched
     calls = []
     monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, dst, progress: (calls.append(url), open(dst, "wb").close()))
     for _ in range(2):

@@ -4,32 +4,19 @@ backbones in the torch hub cache layout; lpips' own linear heads ship inside the
 import numpy as np
 import pytest
 import torch
-from torchvision import models
 
 from diffbench.data.synthetic import render_shapes
 from diffbench.features.inception import MissingWeights
-from diffbench.metrics.lpips import backbone_path, convergence, diversity, load_lpips, paired_distances, require_backbone
+from diffbench.metrics.lpips import convergence, diversity, load_lpips, paired_distances, require_backbone
 from diffbench.metrics.reconstruction import psnr_ssim, reconstruct
 from test_models import tiny_vq
 
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module")
-def lpips_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("torch_home_lpips")
-    torch.manual_seed(0)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TORCH_HOME", str(home))
-        for net, build in (("alex", models.alexnet), ("squeeze", models.squeezenet1_1)):
-            backbone_path(net).parent.mkdir(parents=True, exist_ok=True)
-            torch.save(build().state_dict(), backbone_path(net))
-    return home
-
-
 @pytest.fixture
-def alex(lpips_home, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(lpips_home))
+def alex(torch_home, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
     return load_lpips("alex", CPU)
 
 
@@ -60,8 +47,8 @@ def test_diversity_and_convergence(alex):
     assert near < far
 
 
-def test_other_backbones_are_selectable(lpips_home, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(lpips_home))
+def test_other_backbones_are_selectable(torch_home, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
     squeeze = load_lpips("squeeze", CPU)
     assert paired_distances(shapes(2), shapes(2, start=9), squeeze, CPU).min() > 0
     with pytest.raises(MissingWeights, match=r"vgg16-397923af.pth.*fetch-assets"):

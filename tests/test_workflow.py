@@ -1,6 +1,7 @@
 """The Snakemake DAG end to end on the tiny config: every output exists and is well formed."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -18,17 +19,19 @@ from conftest import REPO, TINY_CONFIG
 pytestmark = pytest.mark.e2e
 
 
-def snakemake(*args, cwd):
+def snakemake(*args, cwd, torch_home=None):
     # Heavy rules ask for every core; one thread each lets the tiny jobs run two at a time.
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "2",
-               "--set-threads", "train_autoencoder=1", "train_diffusion=1", "sample_shard=1", *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+               "--set-threads", "train_autoencoder=1", "train_diffusion=1", "sample_shard=1",
+               "reference_features=1", "sample_features=1", "reconstruction_metrics=1", *args]
+    env = {**os.environ, "TORCH_HOME": str(torch_home or cwd / "empty_torch_home")}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, torch_home):
     workdir = tmp_path_factory.mktemp("e2e")
-    result = snakemake("--configfile", str(TINY_CONFIG), cwd=workdir)
+    result = snakemake("--configfile", str(TINY_CONFIG), cwd=workdir, torch_home=torch_home)
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir, validate_config(yaml.safe_load(TINY_CONFIG.read_text()))
 
@@ -73,9 +76,44 @@ def test_models_records_logs_and_benchmarks(run):
     assert json.loads((workdir / layout.data_info("tiny")).read_text())["reference"]["count"] == 16
 
 
-def test_a_finished_run_has_nothing_left_to_do(run):
+def test_quality_metrics_for_every_run(run):
+    workdir, config = run
+    layout = Layout(str(workdir / "results"))
+    for model, spec in config["models"].items():
+        for sampler in config["sampling"]["samplers"]:
+            for steps in config["sampling"]["steps"]:
+                keys = (model, sampler, steps)
+                dist = json.loads((workdir / layout.distribution_metrics(*keys)).read_text())
+                assert dist["fid"] > 0 and dist["fid_ci_low"] <= dist["fid_ci_high"] and dist["fid_bootstrap_resamples"] == 3
+                assert dist["n_generated"] == 6 and dist["n_reference"] == 16 and dist["dataset"] == "tiny"
+                assert dist["feature_extractor"] == "inception-v3-compat" and dist["resize"] == "tf-bilinear"
+                assert dist["seed_first"] == 100 and dist["seed_last"] == 105 and dist["steps"] == steps
+                assert "kid_mean" in dist and 0 <= dist["precision"] <= 1 and 0 <= dist["recall"] <= 1
+                assert any("singular" in w for w in dist["warnings"])  # 6 samples for 2048-d features
+                lp = json.loads((workdir / layout.lpips_metrics(*keys)).read_text())
+                assert lp["lpips_diversity_mean"] > 0 and lp["convergence_reference_steps"] == max(config["sampling"]["steps"])
+        if spec["family"] == "latent":
+            rec = json.loads((workdir / layout.reconstruction_metrics(model)).read_text())
+            assert rec["psnr_db"] > 0 and 0 < rec["lpips_mean"] and rec["rfid"] > 0 and rec["num_images"] == 16
+    with np.load(workdir / layout.reference_features("tiny", "inception-v3-compat-tf-bilinear")) as ref:
+        assert ref["features"].shape == (16, 2048) and int(ref["count"]) == 16
+
+
+def test_missing_weights_fail_naming_the_fix(tmp_path, monkeypatch):
+    # Any download attempt goes to a closed loopback port, so this never reaches the network.
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    result = snakemake("--configfile", str(TINY_CONFIG), "--until", "fetch_assets", cwd=tmp_path,
+                       torch_home=tmp_path / "empty")
+    assert result.returncode != 0
+    log = (tmp_path / "results/logs/fetch_assets/assets.log").read_text()
+    assert "could not download evaluation weights" in log and "evaluation.inception_weights" in log
+    assert not (tmp_path / "results/assets/assets.json").exists()
+
+
+def test_a_finished_run_has_nothing_left_to_do(run, torch_home):
     workdir, _ = run
-    result = snakemake("--configfile", str(TINY_CONFIG), "-n", cwd=workdir)
+    result = snakemake("--configfile", str(TINY_CONFIG), "-n", cwd=workdir, torch_home=torch_home)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -108,7 +146,7 @@ def test_pretrained_model_through_the_dag(tmp_path):
         "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [2], "num_samples": 2, "batch_size": 2},
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake("--configfile", "c.yaml", cwd=tmp_path)
+    result = snakemake("--configfile", "c.yaml", "--until", "merge_samples", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((tmp_path / "results/models/ldm/training.json").read_text())
     assert record["source"] == "pretrained" and record["scaling_factor"] == 1.0

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from diffbench.config import ConfigError, all_seeds, load_config, runs, shard_ranges, shard_seeds
+from diffbench.config import ConfigError, all_seeds, load_config, run_key, runs, shard_ranges, shard_seeds
 from diffbench.errors import DataError, ModelError
 from diffbench.paths import Layout
 
@@ -172,13 +172,62 @@ def merge_samples(config_path: str, model: str, sampler: str, steps: int) -> Non
     click.echo(json.dumps(record, indent=2))
 
 
+@cli.command("reference-features")
+@config_option
+@click.argument("dataset")
+def reference_features(config_path: str, dataset: str) -> None:
+    """Extract features of DATASET's reference images (needs fetch-assets first)."""
+    from diffbench.evaluation import extract_features
+    from diffbench.features import features_key
+
+    config, layout = _load(config_path)
+    _entry(config, "datasets", dataset)
+    evaluation = config["evaluation"]
+    extract_features(images=layout.reference_images(dataset), assets=layout.assets_record(), evaluation=evaluation,
+                     device=config["device"], out_features=layout.reference_features(dataset, features_key(evaluation)))
+
+
+@cli.command()
+@config_option
+@click.argument("model")
+@click.argument("sampler")
+@click.argument("steps", type=int)
+def evaluate(config_path: str, model: str, sampler: str, steps: int) -> None:
+    """Features, FID/KID/precision-recall and LPIPS of one sample set (after reference-features)."""
+    from diffbench.evaluation import distribution_metrics, extract_features, lpips_metrics
+    from diffbench.features import features_key
+
+    config, layout = _load(config_path)
+    evaluation, run = config["evaluation"], run_key(config, model, sampler, steps)
+    key = features_key(evaluation)
+    extract_features(images=layout.samples(model, sampler, steps), assets=layout.assets_record(),
+                     evaluation=evaluation, device=config["device"],
+                     out_features=layout.sample_features(model, sampler, steps, key))
+    record = distribution_metrics(
+        sample_features=layout.sample_features(model, sampler, steps, key),
+        reference_features=layout.reference_features(run["dataset"], key), run=run, evaluation=evaluation,
+        out_record=layout.distribution_metrics(model, sampler, steps),
+    )
+    reference_steps = max(config["sampling"]["steps"])
+    record.update(lpips_metrics(
+        images=layout.samples(model, sampler, steps), reference_run_images=layout.samples(model, sampler, reference_steps),
+        reference_steps=reference_steps, assets=layout.assets_record(), run=run, evaluation=evaluation,
+        device=config["device"], out_record=layout.lpips_metrics(model, sampler, steps),
+    ))
+    click.echo(json.dumps(record, indent=2))
+
+
 @cli.command("fetch-assets")
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="Where to put the FID Inception weights (default: the torch hub cache under TORCH_HOME).")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), multiple=True, default=["alex"],
               show_default=True, help="LPIPS backbones to fetch (repeat the option for several).")
-def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...]) -> None:
-    """Download the evaluation assets (FID Inception-v3, LPIPS backbones) so later runs work offline."""
+@config_option
+def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...], config_path: str) -> None:
+    """Download the evaluation assets (FID Inception-v3, LPIPS backbones) so later runs work offline.
+
+    Also writes the results' assets record when the config file exists, as the fetch_assets rule does.
+    """
     from pathlib import Path
 
     from diffbench.features.inception import fetch_weights
@@ -187,6 +236,11 @@ def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...]) -> N
     click.echo(f"Inception-v3 FID weights: {fetch_weights(Path(inception_weights) if inception_weights else None)}")
     for net in lpips_net:
         click.echo(f"LPIPS {net} backbone: {fetch_backbone(net)}")
+    if Path(config_path).is_file():
+        from diffbench.evaluation import fetch_assets as record_assets
+
+        config, layout = _load(config_path)
+        record_assets(config["evaluation"], layout.assets_record())
 
 
 def main() -> None:

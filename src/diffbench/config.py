@@ -179,6 +179,21 @@ def runs(config: dict) -> list[dict[str, Any]]:
     ]
 
 
+def run_key(config: dict, model: str, sampler: str, steps: int) -> dict[str, Any]:
+    """What defines a sample set, written into each of its result files."""
+    spec, sampling = config["models"][model], config["sampling"]
+    return {
+        "dataset": spec["dataset"],
+        "model": model,
+        "family": spec["family"],
+        "sampler": sampler,
+        "sampler_type": sampling["samplers"][sampler]["type"],
+        "steps": int(steps),
+        "seed_first": sampling["seed"],
+        "seed_last": sampling["seed"] + sampling["num_samples"] - 1,
+    }
+
+
 def models_where(config: dict, **conditions: str) -> list[str]:
     """Model names whose spec matches every key=value condition (e.g. source='train')."""
     return [

@@ -60,6 +60,25 @@ class Layout:
     def sampling_record(self, model: str, sampler: str, steps) -> str:
         return f"{self.sample_dir(model, sampler, steps)}/sampling.json"
 
+    # evaluation
+    def assets_record(self) -> str:
+        return f"{self.root}/assets/assets.json"
+
+    def reference_features(self, dataset: str, extractor: str) -> str:
+        return f"{self.root}/features/{dataset}/reference-{extractor}.npz"
+
+    def sample_features(self, model: str, sampler: str, steps, extractor: str) -> str:
+        return f"{self.root}/features/{model}/{sampler}/{steps}/{extractor}.npz"
+
+    def distribution_metrics(self, model: str, sampler: str, steps) -> str:
+        return f"{self.root}/metrics/{model}/{sampler}/{steps}/distribution.json"
+
+    def lpips_metrics(self, model: str, sampler: str, steps) -> str:
+        return f"{self.root}/metrics/{model}/{sampler}/{steps}/lpips.json"
+
+    def reconstruction_metrics(self, model: str) -> str:
+        return f"{self.root}/metrics/{model}/reconstruction.json"
+
     # logs and benchmarks of the rules
     def log(self, stage: str, *keys) -> str:
         return f"{self.root}/logs/{stage}/{'/'.join(str(k) for k in keys)}.log"

@@ -1,6 +1,7 @@
 import re
 
-from diffbench.config import all_seeds, models_where, runs, shard_ranges, shard_seeds, validate_config
+from diffbench.config import all_seeds, models_where, run_key, runs, shard_ranges, shard_seeds, validate_config
+from diffbench.features import features_key
 from diffbench.paths import Layout
 
 # Fails here, before any job, naming the key, when the config is wrong; fills every default.
@@ -9,6 +10,9 @@ validate_config(config)
 layout = Layout(config["results_dir"])
 SAMPLING = config["sampling"]
 SHARDS = list(range(len(shard_ranges(SAMPLING["num_samples"], SAMPLING["images_per_shard"]))))
+EVALUATION = config["evaluation"]
+FEATURES = features_key(EVALUATION)
+MAX_STEPS = max(SAMPLING["steps"])  # the reference step count for LPIPS convergence
 
 
 def one_of(names):
@@ -29,9 +33,15 @@ def model_dataset(wildcards):
     return config["models"][wildcards.model]["dataset"]
 
 
+def run_key_of(wildcards):
+    return run_key(config, wildcards.model, wildcards.sampler, wildcards.steps)
+
+
 def all_targets():
     targets = []
     for run in runs(config):
         keys = (run["model"], run["sampler"], run["steps"])
-        targets += [layout.samples(*keys), layout.sampling_record(*keys), layout.sample_pngs(*keys)]
+        targets += [layout.samples(*keys), layout.sampling_record(*keys), layout.sample_pngs(*keys),
+                    layout.distribution_metrics(*keys), layout.lpips_metrics(*keys)]
+    targets += [layout.reconstruction_metrics(m) for m in models_where(config, family="latent")]
     return targets

@@ -1,0 +1,164 @@
+"""Evaluation stages: fetch assets, extract features, FID/KID/precision-recall, LPIPS, reconstruction.
+
+Each stage reads and writes files; the numbers come from the pure functions in
+diffbench.metrics. Every result JSON carries the settings that define it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from diffbench.data.prepare import load_images
+from diffbench.features import EXTRACTORS, features_key
+from diffbench.features.inception import MissingWeights
+from diffbench.io import read_json, write_json, write_npz
+from diffbench.metrics.bootstrap import frechet_bootstrap
+from diffbench.metrics.frechet import Moments, frechet_distance, sample_size_warning
+from diffbench.metrics.kid import kernel_distance
+from diffbench.metrics.lpips import convergence, diversity, fetch_backbone, load_lpips, paired_distances
+from diffbench.metrics.precision_recall import precision_recall
+from diffbench.metrics.reconstruction import psnr_ssim, reconstruct
+from diffbench.runtime import device_info, resolve_device
+
+
+def fetch_assets(evaluation: dict, out_record: str | Path) -> dict:
+    """Make every weight file the evaluation needs present (download when absent) and record where."""
+    extractor = EXTRACTORS[evaluation["feature_extractor"]]
+    configured = evaluation["inception_weights"]
+    try:
+        weights = extractor.resolve_weights(configured) if configured else extractor.fetch_weights(None)
+        backbone = fetch_backbone(evaluation["lpips_net"])
+    except MissingWeights:
+        raise
+    except OSError as err:  # URLError and friends: no network, proxy, disk
+        raise MissingWeights(
+            f"could not download evaluation weights ({err}). On a machine with internet run `diffbench fetch-assets` "
+            "and copy $TORCH_HOME/hub/checkpoints here, or set 'evaluation.inception_weights' to a local file."
+        ) from err
+    record = {
+        "feature_extractor": extractor.name,
+        "feature_weights": str(weights),
+        "feature_weights_bytes": weights.stat().st_size,
+        "lpips_net": evaluation["lpips_net"],
+        "lpips_backbone": str(backbone),
+        "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(out_record, record)
+    return record
+
+
+def extract_features(
+    *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
+) -> dict:
+    """float32 features of a set of images plus their exact float64 moments."""
+    extractor = EXTRACTORS[evaluation["feature_extractor"]]
+    weights = extractor.resolve_weights(read_json(assets)["feature_weights"])
+    torch_device = resolve_device(device)
+    model = extractor.load(weights, torch_device)
+    features = extractor.extract(load_images(images), model, torch_device, evaluation["batch_size"])
+    write_npz(out_features, features=features.astype(np.float32), **Moments.of(features).to_npz())
+    return {"num_images": len(features), "dim": features.shape[1], **device_info(torch_device)}
+
+
+def _settings(evaluation: dict) -> dict:
+    return {"feature_extractor": evaluation["feature_extractor"], "resize": evaluation["resize"],
+            "features_key": features_key(evaluation)}
+
+
+def distribution_metrics(
+    *, sample_features: str | Path, reference_features: str | Path, run: dict, evaluation: dict,
+    out_record: str | Path,
+) -> dict:
+    """FID (with bootstrap CI), KID and precision/recall of one sample set against the reference set."""
+    with np.load(sample_features) as gen, np.load(reference_features) as ref:
+        generated, reference = gen["features"], ref["features"]
+        gen_stats, ref_stats = Moments.from_npz(gen).statistics(), Moments.from_npz(ref).statistics()
+    fd = frechet_distance(gen_stats["mu"], gen_stats["sigma"], ref_stats["mu"], ref_stats["sigma"])
+    if evaluation["bootstrap_resamples"]:
+        ci = frechet_bootstrap(generated, ref_stats, evaluation["bootstrap_resamples"], evaluation["confidence"])
+    else:
+        ci = {"ci_low": None, "ci_high": None, "ci_level": None, "bootstrap_resamples": 0, "bootstrap_std": None}
+    warnings = [w for w in [sample_size_warning(min(len(generated), len(reference)), generated.shape[1])] if w]
+    if fd["sqrt_fixup"]:
+        warnings.append(f"the matrix square root discarded {fd['sqrt_discarded']:.2e} of its trace (round-off or rank deficiency)")
+    record = {
+        **run,
+        **_settings(evaluation),
+        "n_generated": int(len(generated)),
+        "n_reference": int(len(reference)),
+        "fid": fd["fd"],
+        "fid_ci_low": ci["ci_low"],
+        "fid_ci_high": ci["ci_high"],
+        "fid_ci_level": ci["ci_level"],
+        "fid_bootstrap_resamples": ci["bootstrap_resamples"],
+        "fid_bootstrap_std": ci["bootstrap_std"],
+        "fid_sqrt_discarded": fd["sqrt_discarded"],
+        **kernel_distance(generated, reference, evaluation["kid_subsets"], evaluation["kid_subset_size"]),
+        **precision_recall(generated, reference, evaluation["pr_neighborhood"]),
+        "warnings": warnings,
+    }
+    write_json(out_record, record)
+    return record
+
+
+def lpips_metrics(
+    *, images: str | Path, reference_run_images: str | Path, reference_steps: int, assets: str | Path,
+    run: dict, evaluation: dict, device: str, out_record: str | Path,
+) -> dict:
+    """LPIPS diversity of one sample set and its convergence towards the same seeds at `reference_steps`."""
+    read_json(assets)  # the backbone must have been fetched
+    torch_device = resolve_device(device)
+    model = load_lpips(evaluation["lpips_net"], torch_device)
+    with np.load(images) as a, np.load(reference_run_images) as b:
+        if a["seeds"].tolist() != b["seeds"].tolist():
+            raise RuntimeError(f"{images} and {reference_run_images} hold different seeds; rerun the sampling")
+        these, reference = a["images"], b["images"]
+    side = evaluation["lpips_min_side"]
+    record = {
+        **run,
+        "lpips_net": evaluation["lpips_net"],
+        **diversity(these, model, torch_device, evaluation["diversity_pairs"], min_side=side),
+        **convergence(these, reference, model, torch_device, min_side=side),
+        "convergence_reference_steps": reference_steps,
+    }
+    write_json(out_record, record)
+    return record
+
+
+def reconstruction_metrics(
+    *, model_dir: str | Path, reference_images: str | Path, reference_features: str | Path, assets: str | Path,
+    model: str, evaluation: dict, device: str, out_record: str | Path,
+) -> dict:
+    """The first stage's quality on held-out images: LPIPS, PSNR, SSIM and rFID of x vs D(E(x))."""
+    from diffbench.models.pipelines import load_model
+
+    torch_device = resolve_device(device)
+    autoencoder = load_model(model_dir).to(torch_device).autoencoder
+    originals = load_images(reference_images)
+    rebuilt = reconstruct(autoencoder, originals, torch_device, evaluation["batch_size"])
+    lpips_model = load_lpips(evaluation["lpips_net"], torch_device)
+    distances = paired_distances(originals, rebuilt, lpips_model, torch_device, evaluation["batch_size"],
+                                 evaluation["lpips_min_side"])
+    extractor = EXTRACTORS[evaluation["feature_extractor"]]
+    weights = extractor.resolve_weights(read_json(assets)["feature_weights"])
+    features = extractor.extract(rebuilt, extractor.load(weights, torch_device), torch_device, evaluation["batch_size"])
+    with np.load(reference_features) as ref:
+        ref_stats = Moments.from_npz(ref).statistics()
+    rec_stats = Moments.of(features).statistics()
+    rfid = frechet_distance(rec_stats["mu"], rec_stats["sigma"], ref_stats["mu"], ref_stats["sigma"])
+    record = {
+        "model": model,
+        **_settings(evaluation),
+        "autoencoder": type(autoencoder).__name__,
+        **psnr_ssim(originals, rebuilt),
+        "lpips_net": evaluation["lpips_net"],
+        "lpips_mean": float(distances.mean()),
+        "lpips_side": evaluation["lpips_min_side"],
+        "rfid": rfid["fd"],
+        "warnings": [w for w in [sample_size_warning(len(originals), extractor.dim)] if w],
+    }
+    write_json(out_record, record)
+    return record

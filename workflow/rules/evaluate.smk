@@ -1,0 +1,125 @@
+# Evaluation. Reference features are computed once per (dataset, extractor, resize mode) and
+# shared by every model; sample features once per sample set. Assets are fetched on the
+# submitting machine (a local rule), so compute jobs never need the network.
+localrules:
+    fetch_assets,
+
+
+rule fetch_assets:
+    output:
+        record=layout.assets_record(),
+    params:
+        evaluation=EVALUATION,
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("fetch_assets", "assets"),
+    script:
+        "../scripts/fetch_assets.py"
+
+
+rule reference_features:
+    input:
+        images=layout.reference_images("{dataset}"),
+        assets=layout.assets_record(),
+    output:
+        features=layout.reference_features("{dataset}", FEATURES),
+    params:
+        evaluation=EVALUATION,
+        device=config["device"],
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("reference_features", "{dataset}"),
+    benchmark:
+        layout.benchmark("reference_features", "{dataset}")
+    script:
+        "../scripts/extract_features.py"
+
+
+rule sample_features:
+    input:
+        images=layout.samples("{model}", "{sampler}", "{steps}"),
+        assets=layout.assets_record(),
+    output:
+        features=layout.sample_features("{model}", "{sampler}", "{steps}", FEATURES),
+    params:
+        evaluation=EVALUATION,
+        device=config["device"],
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("sample_features", "{model}", "{sampler}", "{steps}"),
+    benchmark:
+        layout.benchmark("sample_features", "{model}", "{sampler}", "{steps}")
+    script:
+        "../scripts/extract_features.py"
+
+
+rule distribution_metrics:
+    input:
+        sample=layout.sample_features("{model}", "{sampler}", "{steps}", FEATURES),
+        reference=lambda w: layout.reference_features(model_dataset(w), FEATURES),
+    output:
+        record=layout.distribution_metrics("{model}", "{sampler}", "{steps}"),
+    params:
+        evaluation=EVALUATION,
+        run=run_key_of,
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("distribution_metrics", "{model}", "{sampler}", "{steps}"),
+    benchmark:
+        layout.benchmark("distribution_metrics", "{model}", "{sampler}", "{steps}")
+    script:
+        "../scripts/distribution_metrics.py"
+
+
+rule lpips_metrics:
+    input:
+        images=layout.samples("{model}", "{sampler}", "{steps}"),
+        reference=layout.samples("{model}", "{sampler}", MAX_STEPS),
+        assets=layout.assets_record(),
+    output:
+        record=layout.lpips_metrics("{model}", "{sampler}", "{steps}"),
+    params:
+        evaluation=EVALUATION,
+        device=config["device"],
+        run=run_key_of,
+        reference_steps=MAX_STEPS,
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("lpips_metrics", "{model}", "{sampler}", "{steps}"),
+    script:
+        "../scripts/lpips_metrics.py"
+
+
+rule reconstruction_metrics:
+    input:
+        model=layout.pipeline_dir("{model}"),
+        images=lambda w: layout.reference_images(model_dataset(w)),
+        features=lambda w: layout.reference_features(model_dataset(w), FEATURES),
+        assets=layout.assets_record(),
+    output:
+        record=layout.reconstruction_metrics("{model}"),
+    params:
+        evaluation=EVALUATION,
+        device=config["device"],
+    wildcard_constraints:
+        model=one_of(models_where(config, family="latent")),
+    threads: workflow.cores
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("reconstruction_metrics", "{model}"),
+    benchmark:
+        layout.benchmark("reconstruction_metrics", "{model}")
+    script:
+        "../scripts/reconstruction_metrics.py"

@@ -1,0 +1,11 @@
+from diffbench.evaluation import distribution_metrics
+from diffbench.jobs import job
+
+with job(snakemake.log[0], snakemake.threads):
+    distribution_metrics(
+        sample_features=snakemake.input.sample,
+        reference_features=snakemake.input.reference,
+        run=snakemake.params.run,
+        evaluation=snakemake.params.evaluation,
+        out_record=snakemake.output.record,
+    )

@@ -1,0 +1,14 @@
+from diffbench.evaluation import lpips_metrics
+from diffbench.jobs import job
+
+with job(snakemake.log[0], snakemake.threads):
+    lpips_metrics(
+        images=snakemake.input.images,
+        reference_run_images=snakemake.input.reference,
+        reference_steps=snakemake.params.reference_steps,
+        assets=snakemake.input.assets,
+        run=snakemake.params.run,
+        evaluation=snakemake.params.evaluation,
+        device=snakemake.params.device,
+        out_record=snakemake.output.record,
+    )

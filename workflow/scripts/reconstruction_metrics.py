@@ -1,0 +1,14 @@
+from diffbench.evaluation import reconstruction_metrics
+from diffbench.jobs import job
+
+with job(snakemake.log[0], snakemake.threads):
+    reconstruction_metrics(
+        model_dir=snakemake.input.model,
+        reference_images=snakemake.input.images,
+        reference_features=snakemake.input.features,
+        assets=snakemake.input.assets,
+        model=snakemake.wildcards.model,
+        evaluation=snakemake.params.evaluation,
+        device=snakemake.params.device,
+        out_record=snakemake.output.record,
+    )

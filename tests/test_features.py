@@ -102,3 +102,55 @@ def test_fetch_assets_downloads_once(tmp_path, monkeypatch):
         "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     ]
     assert resolve_weights(None).is_file()
+
+
+def test_clean_mode_enters_the_same_network(weights):
+    model = load_inception(weights, CPU)
+    # At 299x299 both resizes are the identity, so both paths must give the same features.
+    images = np.stack([render_shapes(1, i, 299) for i in range(2)])
+    np.testing.assert_allclose(
+        inception_features(images, model, CPU, resize="clean"), inception_features(images, model, CPU),
+        rtol=1e-4, atol=1e-5,
+    )
+    small = shapes(3, resolution=16)
+    clean, tf = (inception_features(small, model, CPU, resize=mode) for mode in ("clean", "tf-bilinear"))
+    assert clean.shape == tf.shape and not np.allclose(clean, tf, rtol=1e-3)
+    with pytest.raises(ValueError, match="unknown resize mode"):
+        inception_features(small, model, CPU, resize="nearest")
+
+
+FAKE_DINOV2_HUBCONF = """
+# Stands in for the facebookresearch/dinov2 hub repo (not downloadable here): same entry point,
+# weights read from the hub cache by URL as the real hubconf does.
+import torch
+
+def dinov2_vitl14(pretrained=True, **kwargs):
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 1024, 14, 14), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    if pretrained:
+        url = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth"
+        model.load_state_dict(torch.hub.load_state_dict_from_url(url))
+    return model
+"""
+
+
+def test_dinov2_loads_from_the_torch_hub_cache(tmp_path, monkeypatch):
+    from diffbench.features import EXTRACTORS
+    from diffbench.features.dinov2 import cache_paths
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")  # torch.hub's probe of GitHub fails at once, offline
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    extractor = EXTRACTORS["dinov2-vit-l-14"]
+    with pytest.raises(MissingWeights, match=r"facebookresearch_dinov2_main.*dinov2_vitl14_pretrain.pth.*fetch-assets"):
+        extractor.resolve_weights(None)
+    code, weights = cache_paths()
+    code.mkdir(parents=True)
+    (code / "hubconf.py").write_text(FAKE_DINOV2_HUBCONF)
+    weights.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 1024, 14, 14)).state_dict(), weights)
+    model = extractor.load(extractor.resolve_weights(None), CPU)
+    images = shapes(3, resolution=16)
+    for resize in ("tf-bilinear", "clean"):
+        features = extractor.extract(images, model, CPU, 2, resize)
+        assert features.shape == (3, 1024) and features.std(axis=0).mean() > 0

@@ -139,6 +139,11 @@ def _check_semantics(config: dict, raw: dict) -> None:
                 f"config key '{key}.unet.channel_mult': {levels} levels downsample {levels - 1} times, "
                 f"but the UNet input is {side}x{side}; use at most {int(math.log2(side & -side)) + 1} levels."
             )
+    evaluation = config["evaluation"]
+    if evaluation["inception_weights"] and evaluation["feature_extractor"] != "inception-v3-compat":
+        raise ConfigError(
+            "config key 'evaluation.inception_weights' only applies to feature_extractor: inception-v3-compat."
+        )
     for name, sampler in config["sampling"]["samplers"].items():
         if sampler["type"] != "ddim" and sampler["eta"] != 0:
             raise ConfigError(f"config key 'sampling.samplers.{name}.eta' only applies to type: ddim.")

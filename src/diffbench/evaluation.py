@@ -50,15 +50,26 @@ def fetch_assets(evaluation: dict, out_record: str | Path) -> dict:
     return record
 
 
+def _fetched_weights(assets: str | Path, extractor: str) -> Path:
+    """The weights file fetch_assets recorded for `extractor`; it must still be there."""
+    record = read_json(assets)
+    path = Path(record["feature_weights"])
+    if record["feature_extractor"] != extractor or not path.is_file():
+        raise MissingWeights(
+            f"{assets} records {record['feature_extractor']} weights at {path}, but {extractor} is configured or the "
+            "file is gone; rerun the fetch_assets rule (`diffbench fetch-assets`)."
+        )
+    return path
+
+
 def extract_features(
     *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
 ) -> dict:
     """float32 features of a set of images plus their exact float64 moments."""
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
-    weights = extractor.resolve_weights(read_json(assets)["feature_weights"])
     torch_device = resolve_device(device)
-    model = extractor.load(weights, torch_device)
-    features = extractor.extract(load_images(images), model, torch_device, evaluation["batch_size"])
+    model = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
+    features = extractor.extract(load_images(images), model, torch_device, evaluation["batch_size"], evaluation["resize"])
     write_npz(out_features, features=features.astype(np.float32), **Moments.of(features).to_npz())
     return {"num_images": len(features), "dim": features.shape[1], **device_info(torch_device)}
 
@@ -143,8 +154,9 @@ def reconstruction_metrics(
     distances = paired_distances(originals, rebuilt, lpips_model, torch_device, evaluation["batch_size"],
                                  evaluation["lpips_min_side"])
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
-    weights = extractor.resolve_weights(read_json(assets)["feature_weights"])
-    features = extractor.extract(rebuilt, extractor.load(weights, torch_device), torch_device, evaluation["batch_size"])
+    model = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
+    features = extractor.extract(rebuilt, model, torch_device, evaluation["batch_size"],
+                                 evaluation["resize"])
     with np.load(reference_features) as ref:
         ref_stats = Moments.from_npz(ref).statistics()
     rec_stats = Moments.of(features).statistics()

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from diffbench.features import inception
+from diffbench.features import dinov2, inception
 
 
 @dataclass(frozen=True)
@@ -20,18 +20,29 @@ class FeatureExtractor:
     resolve_weights: Callable[[str | None], Path]  # configured path or cache -> existing file, else MissingWeights
     fetch_weights: Callable[[Path | None], Path]  # download into the cache (or the given path) when absent
     load: Callable[[Path, torch.device], torch.nn.Module]
-    extract: Callable[[np.ndarray, torch.nn.Module, torch.device, int], np.ndarray]  # uint8 NHWC -> float64 (N, dim)
+    # (uint8 NHWC images, model, device, batch size, resize mode) -> float64 (N, dim)
+    extract: Callable[[np.ndarray, torch.nn.Module, torch.device, int, str], np.ndarray]
 
 
 EXTRACTORS: dict[str, FeatureExtractor] = {
     "inception-v3-compat": FeatureExtractor(
         name="inception-v3-compat",
         dim=inception.FEATURE_DIM,
-        resize_modes=("tf-bilinear",),
+        resize_modes=inception.RESIZE_MODES,
         resolve_weights=inception.resolve_weights,
         fetch_weights=inception.fetch_weights,
         load=inception.load_inception,
         extract=inception.inception_features,
+    ),
+    # dgm-eval's recommendation (Stein et al. 2023): less biased towards ImageNet classes than Inception.
+    "dinov2-vit-l-14": FeatureExtractor(
+        name="dinov2-vit-l-14",
+        dim=dinov2.FEATURE_DIM,
+        resize_modes=dinov2.RESIZE_MODES,
+        resolve_weights=dinov2.resolve_weights,
+        fetch_weights=dinov2.fetch_weights,
+        load=dinov2.load_dinov2,
+        extract=dinov2.dinov2_features,
     ),
 }
 

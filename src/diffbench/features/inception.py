@@ -1,7 +1,8 @@
 """Inception-v3 pool3 features with the TF-ported FID weights, through torch-fidelity.
 
-This is the network and the resize (TF1-compatible bilinear to 299x299 from uint8 images) that
-pytorch-fid, torch-fidelity and torchmetrics use, so FIDs are comparable with the DDPM/LDM papers.
+This is the network and (in the default "tf-bilinear" mode) the resize, TF1-compatible bilinear
+to 299x299 from uint8 images, that pytorch-fid, torch-fidelity and torchmetrics use, so FIDs are
+comparable with the DDPM/LDM papers. The "clean" mode resizes as clean-fid does instead.
 Weights come from a configured file or from the torch hub cache ($TORCH_HOME/hub/checkpoints);
 they are never swapped for other weights.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -53,16 +55,63 @@ def load_inception(weights: Path, device: torch.device) -> FeatureExtractorIncep
     return model.to(device).eval()
 
 
+# torch-fidelity's forward pass after its resize and normalisation, up to pool3.
+_POOL3_LAYERS = (
+    "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1", "Conv2d_4a_3x3", "MaxPool_2",
+    "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
+    "Mixed_7a", "Mixed_7b", "Mixed_7c", "AvgPool",
+)
+
+
+def pool3_of_resized(model: FeatureExtractorInceptionV3, x: torch.Tensor) -> torch.Tensor:
+    """Pool3 features of float images already at 299x299 in [0, 255].
+
+    torch-fidelity's forward only takes uint8 input (then resizes and normalises); the clean mode
+    feeds unquantised floats, so it enters the same layers after that first step.
+    """
+    x = (x.to(model.feature_extractor_internal_dtype) - 128) / 128
+    for name in _POOL3_LAYERS:
+        x = getattr(model, name)(x)
+    return torch.flatten(x, 1)
+
+
+def clean_resize(batch: np.ndarray, side: int) -> torch.Tensor:
+    """clean-fid's resize of uint8 NHWC RGB images: PIL bicubic per channel in float, no
+    quantisation (Parmar et al. 2022). Returns float NCHW in [0, 255]."""
+    from cleanfid.resize import make_resizer
+
+    resize = make_resizer("PIL", False, "bicubic", (side, side))
+    return torch.from_numpy(np.stack([resize(image) for image in batch])).permute(0, 3, 1, 2)
+
+
+def rgb_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Contiguous uint8 NHWC batches with grayscale repeated to RGB, as both extractors expect."""
+    for start in range(0, len(images), batch_size):
+        batch = np.ascontiguousarray(images[start : start + batch_size])
+        yield np.repeat(batch, 3, axis=-1) if batch.shape[-1] == 1 else batch
+
+
+INPUT_SIDE = 299
+RESIZE_MODES = ("tf-bilinear", "clean")
+
+
 @torch.no_grad()
 def inception_features(
-    images: np.ndarray, model: FeatureExtractorInceptionV3, device: torch.device, batch_size: int = 64
+    images: np.ndarray, model: FeatureExtractorInceptionV3, device: torch.device, batch_size: int = 64,
+    resize: str = "tf-bilinear",
 ) -> np.ndarray:
-    """uint8 (N, H, W, C) images -> float64 (N, 2048) pool3 features. Grayscale is repeated to RGB."""
-    out = []
-    for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).permute(0, 3, 1, 2)
-        if batch.shape[1] == 1:
-            batch = batch.repeat(1, 3, 1, 1)
-        (features,) = model(batch.to(device))
+    """uint8 (N, H, W, C) images -> float64 (N, 2048) pool3 features. Grayscale is repeated to RGB.
+
+    resize: "tf-bilinear" = torch-fidelity's TF1-compatible bilinear resize of the uint8 images
+    (pytorch-fid / torch-fidelity / the DDPM and LDM papers); "clean" = clean-fid's resize.
+    """
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"unknown resize mode {resize!r} (known: {RESIZE_MODES})")
+    out = [np.zeros((0, FEATURE_DIM))]
+    for batch in rgb_batches(images, batch_size):
+        if resize == "clean":
+            features = pool3_of_resized(model, clean_resize(batch, INPUT_SIDE).to(device))
+        else:
+            (features,) = model(torch.from_numpy(batch).permute(0, 3, 1, 2).to(device))
         out.append(features.double().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM))
+    return np.concatenate(out)

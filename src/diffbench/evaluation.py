@@ -68,8 +68,9 @@ def extract_features(
     """float32 features of a set of images plus their exact float64 moments."""
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
     torch_device = resolve_device(device)
-    model = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
-    features = extractor.extract(load_images(images), model, torch_device, evaluation["batch_size"], evaluation["resize"])
+    network = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
+    features = extractor.extract(load_images(images), network, torch_device, evaluation["batch_size"],
+                                 evaluation["resize"])
     write_npz(out_features, features=features.astype(np.float32), **Moments.of(features).to_npz())
     return {"num_images": len(features), "dim": features.shape[1], **device_info(torch_device)}
 
@@ -91,7 +92,8 @@ def distribution_metrics(
     if evaluation["bootstrap_resamples"]:
         ci = frechet_bootstrap(generated, ref_stats, evaluation["bootstrap_resamples"], evaluation["confidence"])
     else:
-        ci = {"ci_low": None, "ci_high": None, "ci_level": None, "bootstrap_resamples": 0, "bootstrap_std": None}
+        ci = {"ci_low": None, "ci_high": None, "ci_level": None, "bootstrap_resamples": 0, "bootstrap_std": None,
+              "bootstrap_bias": None}
     warnings = [w for w in [sample_size_warning(min(len(generated), len(reference)), generated.shape[1])] if w]
     if fd["sqrt_fixup"]:
         warnings.append(f"the matrix square root discarded {fd['sqrt_discarded']:.2e} of its trace (round-off or rank deficiency)")
@@ -106,6 +108,7 @@ def distribution_metrics(
         "fid_ci_level": ci["ci_level"],
         "fid_bootstrap_resamples": ci["bootstrap_resamples"],
         "fid_bootstrap_std": ci["bootstrap_std"],
+        "fid_bootstrap_bias": ci["bootstrap_bias"],
         "fid_sqrt_discarded": fd["sqrt_discarded"],
         **kernel_distance(generated, reference, evaluation["kid_subsets"], evaluation["kid_subset_size"]),
         **precision_recall(generated, reference, evaluation["pr_neighborhood"]),
@@ -154,9 +157,8 @@ def reconstruction_metrics(
     distances = paired_distances(originals, rebuilt, lpips_model, torch_device, evaluation["batch_size"],
                                  evaluation["lpips_min_side"])
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
-    model = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
-    features = extractor.extract(rebuilt, model, torch_device, evaluation["batch_size"],
-                                 evaluation["resize"])
+    network = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
+    features = extractor.extract(rebuilt, network, torch_device, evaluation["batch_size"], evaluation["resize"])
     with np.load(reference_features) as ref:
         ref_stats = Moments.from_npz(ref).statistics()
     rec_stats = Moments.of(features).statistics()

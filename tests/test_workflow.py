@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -84,7 +86,7 @@ def test_quality_metrics_for_every_run(run):
             for steps in config["sampling"]["steps"]:
                 keys = (model, sampler, steps)
                 dist = json.loads((workdir / layout.distribution_metrics(*keys)).read_text())
-                assert dist["fid"] > 0 and dist["fid_ci_low"] <= dist["fid_ci_high"] and dist["fid_bootstrap_resamples"] == 3
+                assert dist["fid"] > 0 and dist["fid_ci_low"] <= dist["fid"] <= dist["fid_ci_high"] and dist["fid_bootstrap_resamples"] == 3
                 assert dist["n_generated"] == 6 and dist["n_reference"] == 16 and dist["dataset"] == "tiny"
                 assert dist["feature_extractor"] == "inception-v3-compat" and dist["resize"] == "tf-bilinear"
                 assert dist["seed_first"] == 100 and dist["seed_last"] == 105 and dist["steps"] == steps
@@ -97,6 +99,36 @@ def test_quality_metrics_for_every_run(run):
             assert rec["psnr_db"] > 0 and 0 < rec["lpips_mean"] and rec["rfid"] > 0 and rec["num_images"] == 16
     with np.load(workdir / layout.reference_features("tiny", "inception-v3-compat-tf-bilinear")) as ref:
         assert ref["features"].shape == (16, 2048) and int(ref["count"]) == 16
+
+
+def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):
+    from diffbench.report.outputs import ReportPaths
+
+    workdir, config = run
+    paths = ReportPaths.of({**config, "results_dir": str(workdir / "results")})
+    runs = pd.read_csv(paths.runs_csv)
+    assert len(runs) == 6 and runs.fid.notna().all() and runs.sampling_s_per_image.gt(0).all()
+    assert (runs.nfe == runs.sampler.map({"ddim": 3, "heun": 5})).all()
+    models = pd.read_csv(paths.models_csv).set_index("model")
+    assert models.loc["kl", "train_wall_time_s"] > models.loc["kl", "unet_train_wall_time_s"] > 0
+    assert models.loc[["kl", "vq"], "reconstruction_psnr_db"].gt(0).all()
+    provenance = json.loads(open(paths.provenance).read())
+    assert provenance["missing"] == []
+    html = open(paths.html, encoding="utf-8").read()
+    assert '<section id="summary">' in html and "Best latent run" in html and "Best pixel run" in html
+    static = provenance["static_figures"]
+    if shutil.which("chromium") or shutil.which("google-chrome"):
+        assert static["error"] is None and "fid_vs_time.svg" in static["written"]
+        assert (workdir / paths.figures_dir / "fid_vs_time.svg").read_text().lstrip().startswith("<svg")
+    else:
+        assert "kaleido could not render" in static["error"]
+
+    result = snakemake("--configfile", str(TINY_CONFIG), "--report", "snakemake-report.zip", cwd=workdir,
+                       torch_home=torch_home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = zipfile.ZipFile(workdir / "snakemake-report.zip").namelist()
+    assert any(name.endswith("/report.html") and "/raw/" in name for name in names), names
+    assert any(name.endswith("ddim-3.png") for name in names), names
 
 
 def test_missing_weights_fail_naming_the_fix(tmp_path, monkeypatch):

@@ -243,6 +243,25 @@ def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...], conf
         record_assets(config["evaluation"], layout.assets_record())
 
 
+@cli.command()
+@config_option
+@click.option("--workflow-dir", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="The diffbench checkout, for the git commit recorded in the provenance.")
+def report(config_path: str, workflow_dir: str) -> None:
+    """Tables, figures and the HTML report from the results present (names what is missing)."""
+    from diffbench.report.build import ReportPaths, build_report
+
+    config, _ = _load(config_path)
+    provenance = build_report(config, workflow_dir)
+    click.echo(f"report: {ReportPaths.of(config).html}")
+    if provenance["missing"]:
+        click.echo(f"{len(provenance['missing'])} expected result files are missing (listed in the report):", err=True)
+        for path in provenance["missing"]:
+            click.echo(f"  {path}", err=True)
+    if provenance["static_figures"]["error"]:
+        click.echo(provenance["static_figures"]["error"], err=True)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -79,6 +79,13 @@ class Layout:
     def reconstruction_metrics(self, model: str) -> str:
         return f"{self.root}/metrics/{model}/reconstruction.json"
 
+    # report
+    def report(self, name: str) -> str:
+        return f"{self.root}/report/{name}"
+
+    def sample_grid(self, sampler: str, steps) -> str:
+        return f"{self.root}/report/grids/{sampler}-{steps}.png"
+
     # logs and benchmarks of the rules
     def log(self, stage: str, *keys) -> str:
         return f"{self.root}/logs/{stage}/{'/'.join(str(k) for k in keys)}.log"

@@ -3,6 +3,7 @@ import re
 from diffbench.config import all_seeds, models_where, run_key, runs, shard_ranges, shard_seeds, validate_config
 from diffbench.features import features_key
 from diffbench.paths import Layout
+from diffbench.report.outputs import ReportPaths, result_files
 
 # Fails here, before any job, naming the key, when the config is wrong; fills every default.
 validate_config(config)
@@ -44,4 +45,4 @@ def all_targets():
         targets += [layout.samples(*keys), layout.sampling_record(*keys), layout.sample_pngs(*keys),
                     layout.distribution_metrics(*keys), layout.lpips_metrics(*keys)]
     targets += [layout.reconstruction_metrics(m) for m in models_where(config, family="latent")]
-    return targets
+    return targets + [ReportPaths.of(config).html]

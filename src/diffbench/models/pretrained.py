@@ -57,6 +57,7 @@ def import_pretrained(
         "source": "pretrained",
         "pretrained_id": source["id"],
         "revision": source["revision"],
+        "downsampling_factor": side // model.unet.config.sample_size,
         "parameters": count_parameters(model.unet),
         "autoencoder_parameters": count_parameters(model.autoencoder) if model.autoencoder else 0,
         "scaling_factor": model.scaling_factor if model.autoencoder else None,

@@ -1,0 +1,105 @@
+"""The report's summary in words, computed from the runs table: which family wins where."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+
+def pareto_front(cost: pd.Series, quality: pd.Series) -> pd.Series:
+    """True for runs no other run beats on both cost and quality (lower is better for both).
+
+    Hand-written: a sort and a running minimum; no library offers a plain 2-D frontier on a frame.
+    """
+    valid = cost.notna() & quality.notna()
+    order = pd.DataFrame({"cost": cost[valid], "quality": quality[valid]}).sort_values(["cost", "quality"])
+    on_front, best = [], math.inf
+    for index, row in order.iterrows():
+        if row.quality < best:
+            on_front.append(index)
+            best = row.quality
+    return pd.Series(cost.index.isin(on_front), index=cost.index)
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}g}"
+
+
+def run_label(row: pd.Series) -> str:
+    return f"{row.model} ({row.sampler}, {int(row.steps)} steps)"
+
+
+def fid_with_ci(row: pd.Series) -> str:
+    if pd.notna(row.get("fid_ci_low")):
+        return f"{fmt(row.fid)} [{fmt(row.fid_ci_low)}, {fmt(row.fid_ci_high)}]"
+    return fmt(row.fid)
+
+
+def _cis_overlap(a: pd.Series, b: pd.Series) -> bool | None:
+    if pd.isna(a.get("fid_ci_low")) or pd.isna(b.get("fid_ci_low")):
+        return None
+    return not (a.fid_ci_high < b.fid_ci_low or b.fid_ci_high < a.fid_ci_low)
+
+
+def _compare(best: dict[str, pd.Series]) -> str:
+    (fam_a, a), (fam_b, b) = sorted(best.items(), key=lambda item: item[1].fid)
+    overlap = _cis_overlap(a, b)
+    verdict = {True: "the confidence intervals overlap, so this is not a clear difference",
+               False: "the confidence intervals do not overlap",
+               None: "no confidence intervals were computed"}[overlap]
+    return (f"{fam_a} {run_label(a)} reaches FID {fid_with_ci(a)} vs {fam_b} {run_label(b)} "
+            f"{fid_with_ci(b)}; {verdict}.")
+
+
+def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
+    """Plain sentences for the top of the report; every number comes from `runs` / `models`."""
+    done = runs.dropna(subset=["fid"])
+    if done.empty:
+        return ["No run has an FID yet: see 'Provenance' for the result files that are missing."]
+    level = done.fid_ci_level.dropna()
+    ci_text = f" Brackets are {int(round(level.iloc[0] * 100))}% bootstrap intervals." if len(level) else ""
+    lines = [
+        f"{len(done)} of {len(runs)} runs evaluated: {done.model.nunique()} models "
+        f"({', '.join(f'{n} {fam}' for fam, n in done.groupby('family').model.nunique().items())}) on "
+        f"{', '.join(sorted(done.dataset.unique()))}, FID from {fmt(done.n_samples.min(), 6)}"
+        + (f"–{fmt(done.n_samples.max(), 6)}" if done.n_samples.nunique() > 1 else "")
+        + f" samples against {fmt(done.n_reference.min(), 6)} reference images"
+        f" ({done.feature_extractor.iloc[0]}, {done.resize.iloc[0]} resize).{ci_text}"
+    ]
+    best = {family: group.loc[group.fid.idxmin()] for family, group in done.groupby("family")}
+    for family, row in sorted(best.items()):
+        lines.append(f"Best {family} run: {run_label(row)}, FID {fid_with_ci(row)} at "
+                     f"{fmt(row.sampling_s_per_image)} s/image ({fmt(row.nfe, 4)} NFE).")
+    if len(best) == 2:
+        lines.append("Best of each family: " + _compare(best))
+        # The smallest sampling budget at which both families have a run.
+        budget = max(group.sampling_s_per_image.min() for _, group in done.groupby("family"))
+        within = done[done.sampling_s_per_image <= budget]
+        at_budget = {family: group.loc[group.fid.idxmin()] for family, group in within.groupby("family")}
+        if len(at_budget) == 2:
+            lines.append(f"At a sampling budget of {fmt(budget)} s/image (the cheapest at which both families "
+                         "have a run): " + _compare(at_budget))
+    front = done[pareto_front(done.sampling_s_per_image, done.fid)]
+    families = ", ".join(f"{n} {fam}" for fam, n in front.family.value_counts().items())
+    points = "; ".join(f"{run_label(r)} at {fmt(r.sampling_s_per_image)} s/image, FID {fmt(r.fid)}"
+                       for _, r in front.sort_values("sampling_s_per_image").iterrows())
+    lines.append(f"{len(front)} runs are on the FID-vs-time Pareto frontier ({families}): {points}.")
+    trained = models.dropna(subset=["train_wall_time_s"])
+    if not trained.empty:
+        lines.append("Training compute (denoiser plus first stage): " + "; ".join(
+            f"{row.model} {fmt(row.train_wall_time_s)} s ({fmt(row.unet_train_images_seen, 6)} images seen by the UNet)"
+            for row in trained.itertuples()) + ".")
+    diverse = done.dropna(subset=["lpips_diversity"])
+    if not diverse.empty:
+        low, high = diverse.loc[diverse.lpips_diversity.idxmin()], diverse.loc[diverse.lpips_diversity.idxmax()]
+        lines.append(f"Sample diversity (mean pairwise LPIPS) ranges from {fmt(low.lpips_diversity)} "
+                     f"({run_label(low)}) to {fmt(high.lpips_diversity)} ({run_label(high)}); "
+                     "a value far below the others points to mode collapse.")
+    if bool(np.any(done.fid_samples_below_feature_dim)):
+        lines.append("Caution: some FIDs use fewer samples than feature dimensions, so they are strongly biased "
+                     "upward and only comparable within this report (equal sample counts), not with papers.")
+    return lines

@@ -1,0 +1,56 @@
+"""The report's output files and the result files it reads, from the config (light imports:
+Snakemake loads this when it parses the workflow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from diffbench.config import runs
+from diffbench.paths import Layout
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Every file the report writes, from the result layout."""
+
+    html: str
+    runs_csv: str
+    runs_parquet: str
+    models_csv: str
+    models_parquet: str
+    curves_csv: str
+    provenance: str
+    figures_dir: str
+    grids: dict[tuple[str, int], str]
+
+    @classmethod
+    def of(cls, config: dict) -> "ReportPaths":
+        layout = Layout(config["results_dir"])
+        sampling = config["sampling"]
+        return cls(
+            html=layout.report("report.html"), runs_csv=layout.report("runs.csv"),
+            runs_parquet=layout.report("runs.parquet"), models_csv=layout.report("models.csv"),
+            models_parquet=layout.report("models.parquet"), curves_csv=layout.report("training_curves.csv"),
+            provenance=layout.report("provenance.json"), figures_dir=layout.report("figures"),
+            grids={(sampler, int(steps)): layout.sample_grid(sampler, steps)
+                   for sampler in sampling["samplers"] for steps in sampling["steps"]},
+        )
+
+
+def result_files(config: dict) -> list[str]:
+    """Every result file the report reads: its inputs in the DAG, its 'missing' list by hand."""
+    layout = Layout(config["results_dir"])
+    files = []
+    for run in runs(config):
+        keys = (run["model"], run["sampler"], run["steps"])
+        files += [layout.samples(*keys), layout.sampling_record(*keys), layout.distribution_metrics(*keys),
+                  layout.lpips_metrics(*keys)]
+    for model, spec in config["models"].items():
+        files.append(layout.training_record(model))
+        if spec["source"] == "train":
+            files.append(layout.training_loss(model))
+            if spec["family"] == "latent":
+                files += [layout.autoencoder_record(model), layout.autoencoder_loss(model)]
+        if spec["family"] == "latent":
+            files.append(layout.reconstruction_metrics(model))
+    return files

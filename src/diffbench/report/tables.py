@@ -1,0 +1,217 @@
+"""Tidy tables of every result file: one row per run, one row per model, training curves.
+
+Columns carry their unit in the name (`_s`, `_mb`, `_gflops`, `_db`). A result file that is
+missing (a failed or not yet run job) leaves NaN in its columns and is listed in `missing`, so a
+report can be built from a partial run and says what it lacks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from diffbench.config import runs
+from diffbench.io import atomic_path, read_json
+from diffbench.paths import Layout
+
+RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "sampler_type", "steps"]
+
+# (record, its key -> our column). Renaming here is the single place units enter column names.
+SAMPLING_COLUMNS = {
+    "nfe_per_image": "nfe",
+    "num_images": "n_samples",
+    "seed_first": "seed_first",
+    "seed_last": "seed_last",
+    "num_shards": "num_shards",
+    "seconds_per_image": "sampling_s_per_image",
+    "images_per_s": "sampling_images_per_s",
+    "denoise_s": "sampling_denoise_s",
+    "decode_s": "sampling_decode_s",
+    "decode_share": "sampling_decode_share",
+    "peak_gpu_memory_mb": "sampling_peak_gpu_memory_mb",
+    "peak_host_rss_mb": "sampling_peak_host_rss_mb",
+    "unet_gflops_per_nfe": "unet_gflops_per_nfe",
+    "decoder_gflops": "decoder_gflops",
+    "gflops_per_image": "sampling_gflops_per_image",
+    "nonfinite_images": "nonfinite_images",
+    "device": "sampling_device",
+    "device_name": "sampling_device_name",
+    "precision": "sampling_precision",
+}
+DISTRIBUTION_COLUMNS = {
+    "feature_extractor": "feature_extractor",
+    "resize": "resize",
+    "n_reference": "n_reference",
+    "fid": "fid",
+    "fid_ci_low": "fid_ci_low",
+    "fid_ci_high": "fid_ci_high",
+    "fid_ci_level": "fid_ci_level",
+    "fid_bootstrap_resamples": "fid_bootstrap_resamples",
+    "kid_mean": "kid",
+    "kid_std": "kid_std",
+    "precision": "precision",
+    "recall": "recall",
+}
+LPIPS_COLUMNS = {
+    "lpips_net": "lpips_net",
+    "lpips_diversity_mean": "lpips_diversity",
+    "lpips_diversity_std": "lpips_diversity_std",
+    "lpips_convergence_mean": "lpips_convergence",
+    "lpips_convergence_std": "lpips_convergence_std",
+    "convergence_reference_steps": "lpips_convergence_reference_steps",
+}
+RECONSTRUCTION_COLUMNS = {
+    "autoencoder": "autoencoder_class",
+    "num_images": "reconstruction_n_images",
+    "lpips_mean": "reconstruction_lpips",
+    "psnr_db": "reconstruction_psnr_db",
+    "ssim": "reconstruction_ssim",
+    "rfid": "reconstruction_rfid",
+}
+
+
+@dataclass
+class Tables:
+    runs: pd.DataFrame
+    models: pd.DataFrame
+    curves: pd.DataFrame
+    missing: list[str] = field(default_factory=list)  # expected result files that are absent
+    warnings: list[str] = field(default_factory=list)  # warnings recorded by the jobs, with their run
+
+
+def _load(path: str, missing: list[str]) -> dict:
+    if not Path(path).is_file():
+        missing.append(path)
+        return {}
+    return read_json(path)
+
+
+def _pick(record: dict, columns: dict[str, str]) -> dict:
+    return {ours: record.get(theirs, math.nan) for theirs, ours in columns.items()}
+
+
+def model_table(config: dict, layout: Layout, missing: list[str], warnings: list[str]) -> pd.DataFrame:
+    """One row per model: parameters, training cost (denoiser and first stage), reconstruction."""
+    rows = []
+    for name, spec in config["models"].items():
+        train = _load(layout.training_record(name), missing)
+        row = {
+            "model": name,
+            "dataset": spec["dataset"],
+            "family": spec["family"],
+            "source": spec["source"],
+            "downsampling_factor": train.get("downsampling_factor", 1 if spec["family"] == "pixel" else math.nan),
+            "unet_parameters": train.get("parameters", math.nan),
+            "autoencoder_parameters": train.get("autoencoder_parameters", math.nan),
+            "unet_train_steps": train.get("steps", math.nan),
+            "unet_train_images_seen": train.get("images_seen", math.nan),
+            "unet_train_wall_time_s": train.get("wall_time_s", math.nan),
+            "unet_train_images_per_s": train.get("images_per_s", math.nan),
+            "unet_final_loss": train.get("final_loss", math.nan),
+            "train_device": train.get("device", ""),
+            "train_device_name": train.get("device_name", ""),
+            "train_precision": train.get("precision", ""),
+            "train_peak_gpu_memory_mb": train.get("peak_gpu_memory_mb", math.nan),
+            "train_peak_host_rss_mb": train.get("peak_host_rss_mb", math.nan),
+            "train_finished_at": train.get("finished_at", ""),
+            "pretrained_id": train.get("pretrained_id", ""),
+        }
+        autoencoder = {}
+        if spec["family"] == "latent" and spec["source"] == "train":
+            autoencoder = _load(layout.autoencoder_record(name), missing)
+        row.update(
+            autoencoder_type=autoencoder.get("autoencoder_type", ""),
+            autoencoder_train_steps=autoencoder.get("steps", math.nan),
+            autoencoder_train_wall_time_s=autoencoder.get("wall_time_s", math.nan),
+            autoencoder_final_loss=autoencoder.get("final_loss", math.nan),
+            latent_scaling_factor=autoencoder.get("scaling_factor", train.get("scaling_factor", math.nan)),
+        )
+        # Training compute of the whole model: an LDM pays for its first stage too.
+        parts = [row["unet_train_wall_time_s"], row["autoencoder_train_wall_time_s"]]
+        row["train_wall_time_s"] = (
+            math.nan if math.isnan(parts[0]) else parts[0] + (0.0 if math.isnan(parts[1]) else parts[1])
+        )
+        recon = _load(layout.reconstruction_metrics(name), missing) if spec["family"] == "latent" else {}
+        row.update(_pick(recon, RECONSTRUCTION_COLUMNS))
+        warnings += [f"{name} reconstruction: {w}" for w in recon.get("warnings", [])]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_table(config: dict, layout: Layout, models: pd.DataFrame, missing: list[str],
+              warnings: list[str]) -> pd.DataFrame:
+    """One row per (model, sampler, steps) with every metric and cost, plus the model's training cost."""
+    rows = []
+    per_model = models.set_index("model")
+    for run in runs(config):
+        keys = (run["model"], run["sampler"], run["steps"])
+        spec = config["models"][run["model"]]
+        row = {
+            "dataset": spec["dataset"],
+            "model": run["model"],
+            "family": spec["family"],
+            "downsampling_factor": per_model.loc[run["model"], "downsampling_factor"],
+            "sampler": run["sampler"],
+            "sampler_type": config["sampling"]["samplers"][run["sampler"]]["type"],
+            "steps": int(run["steps"]),
+        }
+        sampling = _load(layout.sampling_record(*keys), missing)
+        distribution = _load(layout.distribution_metrics(*keys), missing)
+        lpips = _load(layout.lpips_metrics(*keys), missing)
+        row.update(_pick(sampling, SAMPLING_COLUMNS))
+        row.update(_pick(distribution, DISTRIBUTION_COLUMNS))
+        row.update(_pick(lpips, LPIPS_COLUMNS))
+        for column in ("train_wall_time_s", "unet_train_images_seen", "unet_parameters", "autoencoder_parameters",
+                       "train_device", "train_precision"):
+            row[column] = per_model.loc[run["model"], column]
+        row["fid_samples_below_feature_dim"] = bool(distribution.get("warnings")) and any(
+            "samples for" in w for w in distribution.get("warnings", []))
+        run_name = "/".join(str(k) for k in keys)
+        warnings += [f"{run_name}: {w}" for w in distribution.get("warnings", [])]
+        if sampling.get("nonfinite_images"):
+            warnings.append(f"{run_name}: {sampling['nonfinite_images']} images with NaN/inf values")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def curve_table(config: dict, layout: Layout, missing: list[str]) -> pd.DataFrame:
+    """Long table of training losses: model, stage (unet/autoencoder), step, loss, images seen, time."""
+    frames = []
+    for name, spec in config["models"].items():
+        if spec["source"] != "train":
+            continue
+        stages = [("unet", layout.training_loss(name))]
+        if spec["family"] == "latent":
+            stages.append(("autoencoder", layout.autoencoder_loss(name)))
+        for stage, path in stages:
+            if not Path(path).is_file():
+                missing.append(path)
+                continue
+            curve = pd.read_csv(path)[["step", "loss", "images_seen", "elapsed_s"]]
+            frames.append(curve.assign(model=name, family=spec["family"], stage=stage))
+    columns = ["model", "family", "stage", "step", "loss", "images_seen", "elapsed_s"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def collect(config: dict) -> Tables:
+    layout = Layout(config["results_dir"])
+    missing: list[str] = []
+    warnings: list[str] = []
+    models = model_table(config, layout, missing, warnings)
+    run_rows = run_table(config, layout, models, missing, warnings)
+    return Tables(runs=run_rows, models=models, curves=curve_table(config, layout, missing),
+                  missing=missing, warnings=warnings)
+
+
+def write_tables(tables: Tables, out: dict[str, str | Path]) -> None:
+    """out: {"runs_csv", "runs_parquet", "models_csv", "models_parquet", "curves_csv"} -> paths."""
+    for name, frame in (("runs", tables.runs), ("models", tables.models)):
+        with atomic_path(out[f"{name}_csv"]) as tmp:
+            frame.to_csv(tmp, index=False)
+        with atomic_path(out[f"{name}_parquet"]) as tmp:
+            frame.to_parquet(tmp, index=False)
+    with atomic_path(out["curves_csv"]) as tmp:
+        tables.curves.to_csv(tmp, index=False)

@@ -1,0 +1,33 @@
+# The comparison report: tidy tables, figures, sample grids and one self-contained HTML file,
+# built from every result of the run. Outputs marked report() also go into
+# `snakemake --report report.html`.
+REPORT = ReportPaths.of(config)
+
+
+rule report:
+    input:
+        result_files(config),
+    output:
+        html=report(REPORT.html, caption="../report/comparison.rst", category="1. Comparison report"),
+        runs_csv=report(REPORT.runs_csv, caption="../report/runs.rst", category="2. Tables"),
+        runs_parquet=REPORT.runs_parquet,
+        models_csv=report(REPORT.models_csv, caption="../report/models.rst", category="2. Tables"),
+        models_parquet=REPORT.models_parquet,
+        curves_csv=report(REPORT.curves_csv, caption="../report/curves.rst", category="2. Tables"),
+        provenance=REPORT.provenance,
+        figures=directory(REPORT.figures_dir),
+        grids=[
+            report(path, caption="../report/grid.rst", category="3. Samples", labels={"sampler": s, "steps": str(n)})
+            for (s, n), path in REPORT.grids.items()
+        ],
+    params:
+        config=config,
+        workflow_dir=workflow.basedir,
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("report", "report"),
+    benchmark:
+        layout.benchmark("report", "report")
+    script:
+        "../scripts/report.py"

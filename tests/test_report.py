@@ -129,8 +129,8 @@ def test_summary_states_the_comparison_from_the_data(results):
     assert "Best latent run: latent_f4 (ddim, 20 steps), FID 44 [42, 46]" in text
     assert "Best pixel run: pixel (ddim, 20 steps), FID 40 [38, 42]" in text
     # Cheapest budget where both families have a run: the pixel model's 0.01 s/image.
-    assert re.search(r"At a sampling budget of 0\.01 s/image .*latent latent_f4 \(ddim, 10 steps\) reaches FID 45 "
-                     r"\[43, 47\] vs pixel pixel \(ddim, 5 steps\) 80 \[78, 82\]; the confidence intervals do not overlap",
+    assert re.search(r"At a sampling budget of 0\.01 s/image .*latent model latent_f4 \(ddim, 10 steps\) reaches "
+                     r"FID 45 \[43, 47\] vs pixel model pixel \(ddim, 5 steps\) 80 \[78, 82\]; the confidence intervals do not overlap",
                      text)
     assert "4 runs are on the FID-vs-time Pareto frontier (3 latent, 1 pixel)" in text
     assert "Caution: some FIDs use fewer samples than feature dimensions" in text

@@ -4,6 +4,11 @@
 REPORT = ReportPaths.of(config)
 
 
+# Small and CPU-only: on a cluster it runs where snakemake runs.
+localrules:
+    report,
+
+
 rule report:
     input:
         result_files(config),

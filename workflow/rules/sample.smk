@@ -23,6 +23,11 @@ rule sample_shard:
         "../scripts/sample_shard.py"
 
 
+# Merging is a few seconds of file I/O: on a cluster it runs where snakemake runs.
+localrules:
+    merge_samples,
+
+
 rule merge_samples:
     input:
         images=expand(layout.shard_images("{{model}}", "{{sampler}}", "{{steps}}", "{shard}"), shard=SHARDS),

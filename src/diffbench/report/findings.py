@@ -51,7 +51,7 @@ def _compare(best: dict[str, pd.Series]) -> str:
     verdict = {True: "the confidence intervals overlap, so this is not a clear difference",
                False: "the confidence intervals do not overlap",
                None: "no confidence intervals were computed"}[overlap]
-    return (f"{fam_a} {run_label(a)} reaches FID {fid_with_ci(a)} vs {fam_b} {run_label(b)} "
+    return (f"{fam_a} model {run_label(a)} reaches FID {fid_with_ci(a)} vs {fam_b} model {run_label(b)} "
             f"{fid_with_ci(b)}; {verdict}.")
 
 
@@ -80,7 +80,8 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
         budget = max(group.sampling_s_per_image.min() for _, group in done.groupby("family"))
         within = done[done.sampling_s_per_image <= budget]
         at_budget = {family: group.loc[group.fid.idxmin()] for family, group in within.groupby("family")}
-        if len(at_budget) == 2:
+        same_as_best = all(at_budget[f].equals(best[f]) for f in at_budget) if len(at_budget) == 2 else True
+        if not same_as_best:
             lines.append(f"At a sampling budget of {fmt(budget)} s/image (the cheapest at which both families "
                          "have a run): " + _compare(at_budget))
     front = done[pareto_front(done.sampling_s_per_image, done.fid)]

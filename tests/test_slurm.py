@@ -1,0 +1,98 @@
+"""The tiny DAG through a real SLURM (single node on loopback, started by .ci/local-slurm):
+the same results as a local run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import REPO, TINY_CONFIG
+
+pytestmark = pytest.mark.e2e
+SCRIPT = REPO / ".ci" / "local-slurm"
+
+
+def _why_no_slurm() -> str | None:
+    if os.geteuid() != 0:
+        return "starting a local SLURM needs root (.ci/local-slurm; CI runs as root)"
+    if not shutil.which("slurmctld") and not shutil.which("apt-get"):
+        return "SLURM is not installed and there is no apt-get to install it"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    reason = _why_no_slurm()
+    if reason:
+        pytest.skip(reason)
+    state = tmp_path_factory.mktemp("slurm")
+    started = subprocess.run([str(SCRIPT), "start", str(state)], capture_output=True, text=True, timeout=600)
+    if started.returncode == 3:  # the script's "cannot run here" (not root, no apt-get, another SLURM)
+        pytest.skip(started.stderr.strip())
+    if started.returncode != 0:
+        logs = "\n".join(p.read_text()[-2000:] for p in state.rglob("*.log"))
+        subprocess.run([str(SCRIPT), "stop", str(state)])
+        pytest.fail(f"local SLURM did not start:\n{started.stdout[-3000:]}\n{started.stderr[-3000:]}\n{logs}")
+    yield {"SLURM_CONF": str(state / "slurm.conf")}
+    subprocess.run([str(SCRIPT), "stop", str(state)], check=True)
+
+
+def small_config(tmp_path) -> str:
+    """The tiny config cut to one pixel and one latent model, one sampler, one shard: a job of
+    every rule goes through the scheduler, few enough to keep the test short."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["models"] = {name: config["models"][name] for name in ("pix", "kl")}
+    config["sampling"]["samplers"] = {"ddim": config["sampling"]["samplers"]["ddim"]}
+    config["sampling"]["images_per_shard"] = None  # sharded = unsharded is tested without SLURM
+    config["report"]["static_formats"] = []
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+# One thread per job on both sides: the node has few CPUs, and equal thread counts keep CPU
+# arithmetic, hence trained weights and samples, identical between the two runs.
+SUBMITTED_RULES = ("prepare_data", "train_autoencoder", "train_diffusion", "sample_shard", "reference_features",
+                   "sample_features", "reconstruction_metrics", "distribution_metrics", "lpips_metrics")
+ONE_THREAD = ["--set-threads", *[f"{rule}=1" for rule in SUBMITTED_RULES]]
+
+
+def run_snakemake(*args, cwd, env):
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, timeout=1200)
+
+
+def test_the_readme_slurm_command_matches_a_local_run(slurm, tmp_path, torch_home):
+    config = small_config(tmp_path)
+    env = {"TORCH_HOME": str(torch_home), **slurm}
+    (tmp_path / "slurm").mkdir()
+    (tmp_path / "local").mkdir()
+    # The README's command, plus what this test cluster needs: no accounting (squeue for status,
+    # no account), its partition, a quick first status check, and memory the small node has.
+    result = run_snakemake(
+        "--workflow-profile", str(REPO / "profiles" / "slurm"), "--configfile", config,
+        "--default-resources", "slurm_partition=debug", "--slurm-no-account", "--slurm-status-command", "squeue",
+        "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5", "--retries", "0",
+        *ONE_THREAD, "--set-resources", *[f"{rule}:mem_mb=1500" for rule in SUBMITTED_RULES],
+        "--jobs", "4", cwd=tmp_path / "slurm", env=env,
+    )
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-5000:])
+    submitted = result.stdout + result.stderr
+    assert submitted.count("has been submitted with SLURM jobid") == 12  # every job but the local rules
+
+    local = run_snakemake("--configfile", config, "--cores", "2", *ONE_THREAD, "--until", "merge_samples",
+                          cwd=tmp_path / "local", env=env)
+    assert local.returncode == 0, local.stderr[-5000:]
+    for model in ("pix", "kl"):
+        name = f"results/samples/{model}/ddim/3/images.npz"
+        with np.load(tmp_path / "slurm" / name) as a, np.load(tmp_path / "local" / name) as b:
+            np.testing.assert_array_equal(a["images"], b["images"])
+            np.testing.assert_array_equal(a["seeds"], b["seeds"])
+    assert (tmp_path / "slurm" / "results/report/report.html").is_file()
+    assert submitted.count("Group job fid") == 2  # the profile's group: features + metrics per sample set

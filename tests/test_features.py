@@ -154,3 +154,28 @@ def test_dinov2_loads_from_the_torch_hub_cache(tmp_path, monkeypatch):
     for resize in ("tf-bilinear", "clean"):
         features = extractor.extract(images, model, CPU, 2, resize)
         assert features.shape == (3, 1024) and features.std(axis=0).mean() > 0
+
+
+def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path):
+    from diffbench.evaluation import extract_features, merge_features
+    from diffbench.io import write_json, write_npz
+    from diffbench.metrics.frechet import Moments
+
+    images = shapes(6, resolution=16)
+    write_json(tmp_path / "assets.json", {"feature_extractor": "inception-v3-compat", "feature_weights": str(weights)})
+    evaluation = {"feature_extractor": "inception-v3-compat", "resize": "tf-bilinear", "batch_size": 3}
+    parts = []
+    for name, chunk in (("whole", images), ("0", images[:4]), ("1", images[4:])):
+        write_npz(tmp_path / f"{name}.npz", images=chunk)
+        extract_features(images=tmp_path / f"{name}.npz", assets=tmp_path / "assets.json", evaluation=evaluation,
+                         device="cpu", out_features=tmp_path / f"{name}-features.npz")
+        parts.append(tmp_path / f"{name}-features.npz")
+    assert merge_features(parts[1:], tmp_path / "merged.npz") == {"num_images": 6, "shards": 2}
+    with np.load(parts[0]) as whole, np.load(tmp_path / "merged.npz") as merged:
+        np.testing.assert_allclose(merged["features"], whole["features"], rtol=1e-4, atol=1e-5)
+        a, b = Moments.from_npz(merged).statistics(), Moments.from_npz(whole).statistics()
+        assert int(merged["count"]) == 6
+        np.testing.assert_allclose(a["sigma"], b["sigma"], rtol=1e-3, atol=1e-6)
+        # Merging is exact arithmetic on the shards' own sums (up to float64 addition order).
+        direct = Moments.of(merged["features"].astype(np.float64))
+        np.testing.assert_allclose(Moments.from_npz(merged).outer, direct.outer, rtol=1e-5)

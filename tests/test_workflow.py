@@ -25,7 +25,7 @@ def snakemake(*args, cwd, torch_home=None):
     # Heavy rules ask for every core; one thread each lets the tiny jobs run two at a time.
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "2",
                "--set-threads", "train_autoencoder=1", "train_diffusion=1", "sample_shard=1",
-               "reference_features=1", "sample_features=1", "reconstruction_metrics=1", *args]
+               "reference_features=1", "sample_feature_shard=1", "reconstruction_metrics=1", *args]
     env = {**os.environ, "TORCH_HOME": str(torch_home or cwd / "empty_torch_home")}
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
 

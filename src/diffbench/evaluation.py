@@ -75,6 +75,25 @@ def extract_features(
     return {"num_images": len(features), "dim": features.shape[1], **device_info(torch_device)}
 
 
+def merge_features(parts: list[str | Path], out_features: str | Path) -> dict:
+    """Features of shards (in seed order) -> the features of the whole set.
+
+    The moments are sums in float64, so the merged statistics equal a single job's up to the
+    order of float64 additions; the features themselves are concatenated unchanged.
+    """
+    features, moments = [], None
+    for part in parts:
+        with np.load(part) as data:
+            features.append(data["features"])
+            shard = Moments.from_npz(data)
+        moments = shard if moments is None else moments.merge(shard)
+    assert moments is not None, "merge_features needs at least one shard"
+    merged = np.concatenate(features)
+    assert moments.count == len(merged), "shard moments and features disagree"
+    write_npz(out_features, features=merged, **moments.to_npz())
+    return {"num_images": len(merged), "shards": len(parts)}
+
+
 def _settings(evaluation: dict) -> dict:
     return {"feature_extractor": evaluation["feature_extractor"], "resize": evaluation["resize"],
             "features_key": features_key(evaluation)}

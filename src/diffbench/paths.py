@@ -70,6 +70,9 @@ class Layout:
     def sample_features(self, model: str, sampler: str, steps, extractor: str) -> str:
         return f"{self.root}/features/{model}/{sampler}/{steps}/{extractor}.npz"
 
+    def sample_feature_shard(self, model: str, sampler: str, steps, shard, extractor: str) -> str:
+        return f"{self.root}/features/{model}/{sampler}/{steps}/shards/{shard}-{extractor}.npz"
+
     def distribution_metrics(self, model: str, sampler: str, steps) -> str:
         return f"{self.root}/metrics/{model}/{sampler}/{steps}/distribution.json"
 

@@ -40,12 +40,14 @@ rule reference_features:
         "../scripts/extract_features.py"
 
 
-rule sample_features:
+# Features per sampling shard, on the node that has the GPU, then merged exactly (float64 sums)
+# on the submitting machine: a sharded sample set needs no job that reads all of it.
+rule sample_feature_shard:
     input:
-        images=layout.samples("{model}", "{sampler}", "{steps}"),
+        images=layout.shard_images("{model}", "{sampler}", "{steps}", "{shard}"),
         assets=layout.assets_record(),
     output:
-        features=layout.sample_features("{model}", "{sampler}", "{steps}", FEATURES),
+        features=temp(layout.sample_feature_shard("{model}", "{sampler}", "{steps}", "{shard}", FEATURES)),
     params:
         evaluation=EVALUATION,
         device=config["device"],
@@ -55,11 +57,31 @@ rule sample_features:
     conda:
         "../../environment.yml"
     log:
-        layout.log("sample_features", "{model}", "{sampler}", "{steps}"),
+        layout.log("sample_feature_shard", "{model}", "{sampler}", "{steps}", "{shard}"),
     benchmark:
-        layout.benchmark("sample_features", "{model}", "{sampler}", "{steps}")
+        layout.benchmark("sample_feature_shard", "{model}", "{sampler}", "{steps}", "{shard}")
     script:
         "../scripts/extract_features.py"
+
+
+localrules:
+    sample_features,
+
+
+rule sample_features:
+    input:
+        parts=expand(
+            layout.sample_feature_shard("{{model}}", "{{sampler}}", "{{steps}}", "{shard}", FEATURES),
+            shard=SHARDS,
+        ),
+    output:
+        features=layout.sample_features("{model}", "{sampler}", "{steps}", FEATURES),
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("sample_features", "{model}", "{sampler}", "{steps}"),
+    script:
+        "../scripts/merge_features.py"
 
 
 rule distribution_metrics:

@@ -21,6 +21,7 @@ def test_records_and_loss_curves(trained):
         assert record["stop_reason"] == "max_steps" and record["family"] == model["family"]
         assert record["parameters"] > 0 and record["wall_time_s"] > 0 and record["images_per_s"] > 0
         assert record["device"] == "cpu" and record["peak_host_rss_mb"] > 0 and record["precision"] == "fp32"
+        assert record["device_setting"] == "cpu" and record["cpu_fallback"] is False
         loss = pd.read_csv(layout.training_loss(name))
         assert list(loss["step"]) == list(range(1, steps + 1))
         assert {"loss", "learning_rate", "images_seen", "elapsed_s"} <= set(loss.columns)
@@ -98,3 +99,17 @@ def test_bf16_autocast_training_on_cpu(tmp_path, trained):
     )
     assert record["precision"] == "bf16" and record["steps"] == config["models"]["pix"]["training"]["max_steps"]
     assert all(p.dtype == torch.float32 for p in load_model(tmp_path / "m").unet.parameters())  # fp32 master weights
+
+
+def test_device_auto_falls_back_to_the_cpu_and_says_so(monkeypatch, caplog):
+    from diffbench.errors import ConfigError
+    from diffbench.runtime import device_info, resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    device = resolve_device("auto")
+    assert device.type == "cpu" and "running on the CPU" in caplog.text
+    assert device_info(device, "auto")["cpu_fallback"] is True
+    assert device_info(device, "cpu")["cpu_fallback"] is False
+    with pytest.raises(ConfigError, match=r"config key 'device' is cuda.*CUDA_VISIBLE_DEVICES=;.*device: auto or cpu"):
+        resolve_device("cuda")

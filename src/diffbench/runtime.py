@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import platform
 import resource
 import time
@@ -16,13 +18,23 @@ from diffbench.errors import ConfigError
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def _visible_devices() -> str:
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
+
+
 def resolve_device(setting: str) -> torch.device:
+    """The config's device; torch sees only the GPUs in CUDA_VISIBLE_DEVICES (what SLURM grants)."""
     if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        logging.getLogger(__name__).warning(
+            "device: auto found no CUDA GPU (CUDA_VISIBLE_DEVICES=%s); running on the CPU, as recorded.",
+            _visible_devices())
+        return torch.device("cpu")
     if setting == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
-            "config key 'device' is cuda, but no CUDA GPU is visible (CUDA_VISIBLE_DEVICES="
-            "and the driver); set device: auto or cpu to run on the CPU."
+            f"config key 'device' is cuda, but no CUDA GPU is visible (CUDA_VISIBLE_DEVICES={_visible_devices()}; "
+            "check the driver and the job's GPU request); set device: auto or cpu to allow the CPU."
         )
     return torch.device(setting)
 
@@ -45,8 +57,12 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def device_info(device: torch.device) -> dict:
-    info = {"device": device.type, "torch": torch.__version__, "host": platform.node()}
+def device_info(device: torch.device, setting: str | None = None) -> dict:
+    """What ran the job. With the config's `setting`, also whether it fell back to the CPU."""
+    info = {"device": device.type, "torch": torch.__version__, "host": platform.node(),
+            "cuda_visible_devices": _visible_devices()}
+    if setting is not None:
+        info.update(device_setting=setting, cpu_fallback=setting == "auto" and device.type == "cpu")
     if device.type == "cuda":
         info["device_name"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda

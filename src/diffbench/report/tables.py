@@ -39,6 +39,7 @@ SAMPLING_COLUMNS = {
     "nonfinite_images": "nonfinite_images",
     "device": "sampling_device",
     "device_name": "sampling_device_name",
+    "cpu_fallback": "sampling_cpu_fallback",
     "precision": "sampling_precision",
 }
 DISTRIBUTION_COLUMNS = {
@@ -113,6 +114,7 @@ def model_table(config: dict, layout: Layout, missing: list[str], warnings: list
             "unet_final_loss": train.get("final_loss", math.nan),
             "train_device": train.get("device", ""),
             "train_device_name": train.get("device_name", ""),
+            "train_cpu_fallback": train.get("cpu_fallback", math.nan),
             "train_precision": train.get("precision", ""),
             "train_peak_gpu_memory_mb": train.get("peak_gpu_memory_mb", math.nan),
             "train_peak_host_rss_mb": train.get("peak_host_rss_mb", math.nan),

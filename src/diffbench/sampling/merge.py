@@ -77,6 +77,8 @@ def summarise(records: list[dict], run: dict) -> dict:
         "devices": sorted({f"{r['device']}:{r['device_name']}" for r in records}),
         "device": first["device"],
         "device_name": first["device_name"],
+        "device_setting": first.get("device_setting"),
+        "cpu_fallback": any(r.get("cpu_fallback", False) for r in records),
     }
     if all("peak_gpu_memory_mb" in r for r in records):
         summary["peak_gpu_memory_mb"] = max(r["peak_gpu_memory_mb"] for r in records)

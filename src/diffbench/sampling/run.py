@@ -48,7 +48,7 @@ def sample_shard(
         **stats,
         **peak_memory(torch_device),
         **flops_per_image(model, torch_device, dtype),
-        **device_info(torch_device),
+        **device_info(torch_device, device),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_npz(out_images, images=images, seeds=np.asarray(seeds, dtype=np.int64))

@@ -79,5 +79,6 @@ def train_autoencoder(
         "precision": precision,
     }
     return write_training_outputs(
-        table=table, summary=summary, extra=extra, device=torch_device, out_record=out_record, out_loss=out_loss
+        table=table, summary=summary, extra=extra, device=torch_device, device_setting=device,
+        out_record=out_record, out_loss=out_loss,
     )

@@ -67,9 +67,10 @@ def build_report(config: dict, workflow_dir: str | Path) -> dict:
     layout = Layout(config["results_dir"])
     grids = []
     for (sampler, steps), png in paths.grids.items():
-        rows = sample_grid({m: layout.samples(m, sampler, steps) for m in config["models"]}, settings["grid_seeds"], png)
-        grids.append({"sampler": sampler, "steps": steps, "rows": rows, "cell": CELL, "gap": GAP,
-                      "png_base64": base64.b64encode(Path(png).read_bytes()).decode()})
+        files = {m: layout.samples(m, sampler, steps) for m in config["models"]}
+        png_bytes = sample_grid(files, settings["grid_seeds"], png)
+        grids.append({"sampler": sampler, "steps": steps, "rows": list(files), "cell": CELL, "gap": GAP,
+                      "png_base64": base64.b64encode(png_bytes).decode()})
     prov = provenance(config, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
     html = render_html(tables, summary(tables.runs, tables.models), figures, grids, prov, settings["grid_seeds"])
     with atomic_path(paths.html) as tmp:

@@ -3,6 +3,7 @@ initial noise, so a column compares models on the same seed."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,9 @@ def grid_array(rows: list[np.ndarray | None], columns: int) -> np.ndarray:
     return canvas
 
 
-def sample_grid(sample_files: dict[str, str | Path], columns: int, out_png: str | Path) -> list[str]:
-    """Write the grid of the first `columns` seeds of each model's sample set; returns the row labels."""
+def sample_grid(sample_files: dict[str, str | Path], columns: int, out_png: str | Path) -> bytes:
+    """Write the grid of the first `columns` seeds of each model's sample set (rows in the order of
+    `sample_files`); returns the PNG bytes, for embedding."""
     rows = []
     for path in sample_files.values():
         if Path(path).is_file():
@@ -42,6 +44,8 @@ def sample_grid(sample_files: dict[str, str | Path], columns: int, out_png: str 
                 rows.append(data["images"][:columns])
         else:
             rows.append(None)
+    buffer = io.BytesIO()
+    Image.fromarray(grid_array(rows, columns)).save(buffer, format="PNG")
     with atomic_path(out_png) as tmp:
-        Image.fromarray(grid_array(rows, columns)).save(tmp, format="PNG")
-    return list(sample_files)
+        tmp.write_bytes(buffer.getvalue())
+    return buffer.getvalue()

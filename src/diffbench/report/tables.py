@@ -15,9 +15,14 @@ import pandas as pd
 
 from diffbench.config import runs
 from diffbench.io import atomic_path, read_json
+from diffbench.features import EXTRACTORS
 from diffbench.paths import Layout
+from diffbench.report.outputs import result_files
 
 RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "sampler_type", "steps"]
+# The model's training cost, repeated on each of its runs so one row tells the whole cost.
+MODEL_COLUMNS_IN_RUNS = ["train_wall_time_s", "unet_train_images_seen", "unet_parameters", "autoencoder_parameters",
+                         "train_device", "train_precision", "train_cpu_fallback"]
 
 # (record, its key -> our column). Renaming here is the single place units enter column names.
 SAMPLING_COLUMNS = {
@@ -83,22 +88,20 @@ class Tables:
     warnings: list[str] = field(default_factory=list)  # warnings recorded by the jobs, with their run
 
 
-def _load(path: str, missing: list[str]) -> dict:
-    if not Path(path).is_file():
-        missing.append(path)
-        return {}
-    return read_json(path)
+def _load(path: str) -> dict:
+    """A result record, or {} when it is missing (listed once, by `collect`)."""
+    return read_json(path) if Path(path).is_file() else {}
 
 
 def _pick(record: dict, columns: dict[str, str]) -> dict:
     return {ours: record.get(theirs, math.nan) for theirs, ours in columns.items()}
 
 
-def model_table(config: dict, layout: Layout, missing: list[str], warnings: list[str]) -> pd.DataFrame:
+def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFrame:
     """One row per model: parameters, training cost (denoiser and first stage), reconstruction."""
     rows = []
     for name, spec in config["models"].items():
-        train = _load(layout.training_record(name), missing)
+        train = _load(layout.training_record(name))
         row = {
             "model": name,
             "dataset": spec["dataset"],
@@ -123,7 +126,7 @@ def model_table(config: dict, layout: Layout, missing: list[str], warnings: list
         }
         autoencoder = {}
         if spec["family"] == "latent" and spec["source"] == "train":
-            autoencoder = _load(layout.autoencoder_record(name), missing)
+            autoencoder = _load(layout.autoencoder_record(name))
         row.update(
             autoencoder_type=autoencoder.get("autoencoder_type", ""),
             autoencoder_train_steps=autoencoder.get("steps", math.nan),
@@ -136,18 +139,16 @@ def model_table(config: dict, layout: Layout, missing: list[str], warnings: list
         row["train_wall_time_s"] = (
             math.nan if math.isnan(parts[0]) else parts[0] + (0.0 if math.isnan(parts[1]) else parts[1])
         )
-        recon = _load(layout.reconstruction_metrics(name), missing) if spec["family"] == "latent" else {}
+        recon = _load(layout.reconstruction_metrics(name)) if spec["family"] == "latent" else {}
         row.update(_pick(recon, RECONSTRUCTION_COLUMNS))
         warnings += [f"{name} reconstruction: {w}" for w in recon.get("warnings", [])]
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def run_table(config: dict, layout: Layout, models: pd.DataFrame, missing: list[str],
-              warnings: list[str]) -> pd.DataFrame:
+def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     """One row per (model, sampler, steps) with every metric and cost, plus the model's training cost."""
     rows = []
-    per_model = models.set_index("model")
     for run in runs(config):
         keys = (run["model"], run["sampler"], run["steps"])
         spec = config["models"][run["model"]]
@@ -155,31 +156,28 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, missing: list[
             "dataset": spec["dataset"],
             "model": run["model"],
             "family": spec["family"],
-            "downsampling_factor": per_model.loc[run["model"], "downsampling_factor"],
             "sampler": run["sampler"],
             "sampler_type": config["sampling"]["samplers"][run["sampler"]]["type"],
             "steps": int(run["steps"]),
         }
-        sampling = _load(layout.sampling_record(*keys), missing)
-        distribution = _load(layout.distribution_metrics(*keys), missing)
-        lpips = _load(layout.lpips_metrics(*keys), missing)
+        sampling = _load(layout.sampling_record(*keys))
+        distribution = _load(layout.distribution_metrics(*keys))
         row.update(_pick(sampling, SAMPLING_COLUMNS))
         row.update(_pick(distribution, DISTRIBUTION_COLUMNS))
-        row.update(_pick(lpips, LPIPS_COLUMNS))
-        for column in ("train_wall_time_s", "unet_train_images_seen", "unet_parameters", "autoencoder_parameters",
-                       "train_device", "train_precision"):
-            row[column] = per_model.loc[run["model"], column]
-        row["fid_samples_below_feature_dim"] = bool(distribution.get("warnings")) and any(
-            "samples for" in w for w in distribution.get("warnings", []))
+        row.update(_pick(_load(layout.lpips_metrics(*keys)), LPIPS_COLUMNS))
         run_name = "/".join(str(k) for k in keys)
         warnings += [f"{run_name}: {w}" for w in distribution.get("warnings", [])]
         if sampling.get("nonfinite_images"):
             warnings.append(f"{run_name}: {sampling['nonfinite_images']} images with NaN/inf values")
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    dims = frame.feature_extractor.map(lambda name: EXTRACTORS[name].dim if name in EXTRACTORS else math.nan)
+    frame["fid_samples_below_feature_dim"] = frame.n_samples <= dims  # covariance singular: FID strongly biased
+    frame = frame.merge(models[["model", "downsampling_factor", *MODEL_COLUMNS_IN_RUNS]], on="model", how="left")
+    return frame[RUN_KEY + [c for c in frame.columns if c not in RUN_KEY]]
 
 
-def curve_table(config: dict, layout: Layout, missing: list[str]) -> pd.DataFrame:
+def curve_table(config: dict, layout: Layout) -> pd.DataFrame:
     """Long table of training losses: model, stage (unet/autoencoder), step, loss, images seen, time."""
     frames = []
     for name, spec in config["models"].items():
@@ -190,7 +188,6 @@ def curve_table(config: dict, layout: Layout, missing: list[str]) -> pd.DataFram
             stages.append(("autoencoder", layout.autoencoder_loss(name)))
         for stage, path in stages:
             if not Path(path).is_file():
-                missing.append(path)
                 continue
             curve = pd.read_csv(path)[["step", "loss", "images_seen", "elapsed_s"]]
             frames.append(curve.assign(model=name, family=spec["family"], stage=stage))
@@ -200,12 +197,10 @@ def curve_table(config: dict, layout: Layout, missing: list[str]) -> pd.DataFram
 
 def collect(config: dict) -> Tables:
     layout = Layout(config["results_dir"])
-    missing: list[str] = []
     warnings: list[str] = []
-    models = model_table(config, layout, missing, warnings)
-    run_rows = run_table(config, layout, models, missing, warnings)
-    return Tables(runs=run_rows, models=models, curves=curve_table(config, layout, missing),
-                  missing=missing, warnings=warnings)
+    models = model_table(config, layout, warnings)
+    return Tables(runs=run_table(config, layout, models, warnings), models=models, curves=curve_table(config, layout),
+                  missing=[path for path in result_files(config) if not Path(path).exists()], warnings=warnings)
 
 
 def write_tables(tables: Tables, out: dict[str, str | Path]) -> None:

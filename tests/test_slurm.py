@@ -73,11 +73,11 @@ def test_the_readme_slurm_command_matches_a_local_run(slurm, tmp_path, torch_hom
     env = {"TORCH_HOME": str(torch_home), **slurm}
     (tmp_path / "slurm").mkdir()
     (tmp_path / "local").mkdir()
-    # The README's command, plus what this test cluster needs: no accounting (squeue for status,
-    # no account), its partition, a quick first status check, and memory the small node has.
+    # The README's command with this cluster's partition and account (job status through sacct,
+    # as by default), plus a quick first status check and memory the small node has.
     result = run_snakemake(
         "--workflow-profile", str(REPO / "profiles" / "slurm"), "--configfile", config,
-        "--default-resources", "slurm_partition=debug", "--slurm-no-account", "--slurm-status-command", "squeue",
+        "--default-resources", "slurm_partition=debug", "slurm_account=diffbench",
         "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5", "--retries", "0",
         *ONE_THREAD, "--set-resources", *[f"{rule}:mem_mb=1500" for rule in SUBMITTED_RULES],
         "--jobs", "4", cwd=tmp_path / "slurm", env=env,

@@ -21,13 +21,14 @@ from conftest import REPO, TINY_CONFIG
 pytestmark = pytest.mark.e2e
 
 
-def snakemake(*args, cwd, torch_home=None):
+def snakemake(*args, cwd, torch_home=None, env=None):
     # Heavy rules ask for every core; one thread each lets the tiny jobs run two at a time.
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "2",
                "--set-threads", "train_autoencoder=1", "train_diffusion=1", "sample_shard=1",
                "reference_features=1", "sample_feature_shard=1", "reconstruction_metrics=1", *args]
-    env = {**os.environ, "TORCH_HOME": str(torch_home or cwd / "empty_torch_home")}
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    env = {**os.environ, "TORCH_HOME": str(torch_home or cwd / "empty_torch_home"), **(env or {})}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                          env={k: v for k, v in env.items() if v is not None})
 
 
 @pytest.fixture(scope="module")
@@ -166,21 +167,48 @@ def test_lint():
     assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
 
 
-def test_pretrained_model_through_the_dag(tmp_path):
+def test_assets_fetched_once_then_every_job_runs_offline(tmp_path, torch_home):
+    """A hub model (from a stand-in hub) and MNIST files are fetched by the local fetch rules; then
+    the whole DAG runs with the hub still answering and every other address dead: no job asks it."""
+    from hub_fixture import FixtureHub
+    from test_data import fake_mnist
     from test_models import ldm_style_checkpoint
 
-    ldm_style_checkpoint(tmp_path / "ckpt")
+    ldm_style_checkpoint(tmp_path / "repo")
+    fake_mnist(tmp_path / "mnist")  # a populated root: fetch_dataset finds it and downloads nothing
     config = {
         "device": "cpu",
-        "datasets": {"tiny": {"resolution": 8, "num_train": 1, "num_reference": 2}},
-        "models": {"ldm": {"dataset": "tiny", "family": "latent", "source": "pretrained",
-                           "pretrained": {"id": str(tmp_path / "ckpt"), "latent_scaling_factor": 1.0}}},
-        "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [2], "num_samples": 2, "batch_size": 2},
+        "datasets": {"digits": {"source": "mnist", "root": str(tmp_path / "mnist"), "split": "test",
+                                "resolution": 8, "channels": 3, "num_train": 1, "num_reference": 4}},
+        "models": {"hub": {"dataset": "digits", "family": "latent", "source": "pretrained",
+                           "pretrained": {"id": "fixture/tiny-ldm", "latent_scaling_factor": 1.0}}},
+        "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [2], "num_samples": 4, "batch_size": 4},
+        "evaluation": {"bootstrap_resamples": 3, "kid_subsets": 2, "diversity_pairs": 4},
+        "report": {"grid_seeds": 2, "static_formats": []},
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake("--configfile", "c.yaml", "--until", "merge_samples", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    record = json.loads((tmp_path / "results/models/ldm/training.json").read_text())
-    assert record["source"] == "pretrained" and record["scaling_factor"] == 1.0
-    sampling = json.loads((tmp_path / "results/samples/ldm/ddim/2/sampling.json").read_text())
-    assert sampling["scheduler_class"] == "DDIMScheduler" and sampling["num_images"] == 2
+    records = ["results/assets/assets.json", "results/assets/models/hub.json", "results/assets/datasets/digits.json"]
+    hub_env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": None, "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1"}
+    with FixtureHub() as hub:
+        commit = hub.add("fixture/tiny-ldm", tmp_path / "repo")
+        hub_env["HF_ENDPOINT"] = hub.endpoint
+        fetched = snakemake("--configfile=c.yaml", *records, cwd=tmp_path, torch_home=torch_home, env=hub_env)
+        assert fetched.returncode == 0, fetched.stderr[-3000:]
+        assert any("/resolve/" in r for r in hub.requests)
+        fetched_at = [(tmp_path / r).stat().st_mtime for r in records]
+        hub.requests.clear()
+
+        dead = "http://127.0.0.1:9"  # a closed port: any other download fails at once
+        offline = {**hub_env, **{k: dead for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}}
+        result = snakemake("--configfile", "c.yaml", cwd=tmp_path, torch_home=torch_home, env=offline)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert hub.requests == []  # the jobs read HF_HOME only (HF_HUB_OFFLINE=1 from the Snakefile)
+    assert [(tmp_path / r).stat().st_mtime for r in records] == fetched_at  # fetched once
+    record = json.loads((tmp_path / "results/models/hub/training.json").read_text())
+    assert record["source"] == "pretrained" and record["pretrained_id"] == "fixture/tiny-ldm"
+    assert record["pretrained_commit"] == commit == json.loads((tmp_path / records[1]).read_text())["commit"]
+    assert json.loads((tmp_path / "results/data/digits/info.json").read_text())["source_size"] == 12
+    sampling = json.loads((tmp_path / "results/samples/hub/ddim/2/sampling.json").read_text())
+    assert sampling["scheduler_class"] == "DDIMScheduler" and sampling["num_images"] == 4
+    assert json.loads((tmp_path / "results/metrics/hub/ddim/2/distribution.json").read_text())["fid"] > 0
+    assert (tmp_path / "results/report/report.html").is_file()

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from diffbench.config import ConfigError, all_seeds, load_config, run_key, runs, shard_ranges, shard_seeds
+from diffbench.config import ConfigError, all_seeds, load_config, models_where, run_key, runs, shard_ranges, shard_seeds
 from diffbench.errors import DataError, ModelError
 from diffbench.paths import Layout
 
@@ -65,13 +65,14 @@ def list_runs(config_path: str) -> None:
 @config_option
 @click.argument("dataset")
 def prepare_data(config_path: str, dataset: str) -> None:
-    """Split DATASET into training and reference images."""
+    """Split DATASET into training and reference images (downloading it first if allowed)."""
     from diffbench.data.prepare import prepare_dataset
 
     config, layout = _load(config_path)
+    spec = _entry(config, "datasets", dataset)
     info = prepare_dataset(
-        dataset, _entry(config, "datasets", dataset), layout.train_images(dataset),
-        layout.reference_images(dataset), layout.data_info(dataset),
+        dataset, spec, layout.train_images(dataset), layout.reference_images(dataset), layout.data_info(dataset),
+        allow_download=spec["download"],
     )
     click.echo(json.dumps({k: info[k] for k in ("train", "reference")}, indent=2))
 
@@ -224,9 +225,11 @@ def evaluate(config_path: str, model: str, sampler: str, steps: int) -> None:
               show_default=True, help="LPIPS backbones to fetch (repeat the option for several).")
 @config_option
 def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...], config_path: str) -> None:
-    """Download the evaluation assets (FID Inception-v3, LPIPS backbones) so later runs work offline.
+    """Download what runs need from the network, so later runs (and compute nodes) work offline.
 
-    Also writes the results' assets record when the config file exists, as the fetch_assets rule does.
+    Always the evaluation weights (FID Inception-v3, LPIPS backbones) into TORCH_HOME. When the
+    config file exists, also its torchvision datasets (into their roots) and pretrained hub models
+    (into HF_HOME), writing the results' asset records as the fetch rules do.
     """
     from pathlib import Path
 
@@ -236,11 +239,21 @@ def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...], conf
     click.echo(f"Inception-v3 FID weights: {fetch_weights(Path(inception_weights) if inception_weights else None)}")
     for net in lpips_net:
         click.echo(f"LPIPS {net} backbone: {fetch_backbone(net)}")
-    if Path(config_path).is_file():
-        from diffbench.evaluation import fetch_assets as record_assets
+    if not Path(config_path).is_file():
+        return
+    from diffbench.assets import TORCHVISION_SOURCES, fetch_dataset, fetch_pretrained
+    from diffbench.evaluation import fetch_assets as record_assets
 
-        config, layout = _load(config_path)
-        record_assets(config["evaluation"], layout.assets_record())
+    config, layout = _load(config_path)
+    record_assets(config["evaluation"], layout.assets_record())
+    for name, spec in config["datasets"].items():
+        if spec["source"] in TORCHVISION_SOURCES:
+            record = fetch_dataset(name=name, spec=spec, out_record=layout.dataset_assets(name))
+            click.echo(f"dataset {name}: {record['images']} images in {record['root']}")
+    for name in models_where(config, source="pretrained"):
+        record = fetch_pretrained(name=name, pretrained=config["models"][name]["pretrained"],
+                                  out_record=layout.model_assets(name))
+        click.echo(f"model {name}: {record['id']} at {record['path']}")
 
 
 @cli.command()

@@ -60,9 +60,18 @@ class Layout:
     def sampling_record(self, model: str, sampler: str, steps) -> str:
         return f"{self.sample_dir(model, sampler, steps)}/sampling.json"
 
-    # evaluation
+    # assets, fetched on the machine that runs snakemake (compute jobs may have no network)
     def assets_record(self) -> str:
+        """Evaluation weights (Inception or DINOv2, LPIPS backbone)."""
         return f"{self.root}/assets/assets.json"
+
+    def dataset_assets(self, dataset: str) -> str:
+        return f"{self.root}/assets/datasets/{dataset}.json"
+
+    def model_assets(self, model: str) -> str:
+        return f"{self.root}/assets/models/{model}.json"
+
+    # evaluation
 
     def reference_features(self, dataset: str, extractor: str) -> str:
         return f"{self.root}/features/{dataset}/reference-{extractor}.npz"

@@ -1,5 +1,6 @@
 import re
 
+from diffbench.assets import TORCHVISION_SOURCES, hub_offline_for_jobs
 from diffbench.config import all_seeds, models_where, run_key, runs, shard_ranges, shard_seeds, validate_config
 from diffbench.features import features_key
 from diffbench.paths import Layout
@@ -14,6 +15,10 @@ SHARDS = list(range(len(shard_ranges(SAMPLING["num_samples"], SAMPLING["images_p
 EVALUATION = config["evaluation"]
 FEATURES = features_key(EVALUATION)
 MAX_STEPS = max(SAMPLING["steps"])  # the reference step count for LPIPS convergence
+TORCHVISION_DATASETS = [n for n, spec in config["datasets"].items() if spec["source"] in TORCHVISION_SOURCES]
+
+# Jobs read the hub only from the HF_HOME cache; the fetch rules (assets.smk) download first.
+hub_offline_for_jobs()
 
 
 def one_of(names):

@@ -1,4 +1,7 @@
 rule prepare_data:
+    input:
+        # torchvision datasets are downloaded by fetch_dataset, on the machine with the network
+        fetched=lambda w: [layout.dataset_assets(w.dataset)] if w.dataset in TORCHVISION_DATASETS else [],
     output:
         train=layout.train_images("{dataset}"),
         reference=layout.reference_images("{dataset}"),

@@ -1,21 +1,6 @@
 # Evaluation. Reference features are computed once per (dataset, extractor, resize mode) and
-# shared by every model; sample features once per sample set. Assets are fetched on the
-# submitting machine (a local rule), so compute jobs never need the network.
-localrules:
-    fetch_assets,
-
-
-rule fetch_assets:
-    output:
-        record=layout.assets_record(),
-    params:
-        evaluation=EVALUATION,
-    conda:
-        "../../environment.yml"
-    log:
-        layout.log("fetch_assets", "assets"),
-    script:
-        "../scripts/fetch_assets.py"
+# shared by every model; sample features once per sample set. The weights come from the
+# fetch_assets rule (assets.smk).
 
 
 rule reference_features:

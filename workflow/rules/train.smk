@@ -58,6 +58,8 @@ rule train_diffusion:
 
 
 rule import_pretrained:
+    input:
+        fetched=layout.model_assets("{model}"),
     output:
         model=directory(layout.pipeline_dir("{model}")),
         record=layout.training_record("{model}"),

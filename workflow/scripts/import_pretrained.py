@@ -8,4 +8,5 @@ with job(snakemake.log[0], snakemake.threads):
         dataset_spec=snakemake.params.dataset_spec,
         out_dir=snakemake.output.model,
         out_record=snakemake.output.record,
+        fetched=snakemake.input.fetched,
     )

@@ -22,8 +22,10 @@ def split_indices(size: int, num_reference: int, num_train: int, seed: int) -> t
     return np.sort(order[:num_reference]), np.sort(order[num_reference : num_reference + num_train])
 
 
-def prepare_dataset(name: str, spec: dict, train_path: Path, reference_path: Path, info_path: Path) -> dict:
-    source = open_source(name, spec)
+def prepare_dataset(
+    name: str, spec: dict, train_path: Path, reference_path: Path, info_path: Path, allow_download: bool = False
+) -> dict:
+    source = open_source(name, spec, allow_download)
     needed = spec["num_reference"] + spec["num_train"]
     if len(source) < needed:
         raise DataError(

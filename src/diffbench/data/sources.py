@@ -42,26 +42,32 @@ class SyntheticSource:
 
 
 class TorchvisionSource:
-    """MNIST or CIFAR-10 through torchvision, from `root`, downloading only when allowed."""
+    """MNIST or CIFAR-10 through torchvision, read from `root`; downloaded there only when allowed.
 
-    def __init__(self, name: str, spec: dict):
+    In the workflow only the fetch_dataset rule (on the submitting machine) may download; the
+    prepare_data job on a compute node reads the root it left.
+    """
+
+    def __init__(self, name: str, spec: dict, allow_download: bool = False):
         from torchvision import datasets
 
         self.spec = spec
         cls = {"mnist": datasets.MNIST, "cifar10": datasets.CIFAR10}[spec["source"]]
         root = Path(spec["root"]).expanduser()
         try:
-            self.dataset = cls(str(root), train=spec["split"] == "train", download=spec["download"])
+            self.dataset = cls(str(root), train=spec["split"] == "train", download=allow_download)
         except (RuntimeError, OSError) as err:  # torchvision: "Dataset not found"; network errors are OSError
-            hint = (
-                "the download failed; check the network, or populate the root on a machine with internet "
-                "(see README 'Running offline')"
-                if spec["download"]
-                else "set download: true, or populate the root with the torchvision files"
-            )
+            if allow_download:
+                hint = ("the download failed; check the network, or populate the root on a machine with internet "
+                        "(README 'Running offline')")
+            elif spec["download"]:
+                hint = ("the fetch_dataset rule downloads it on the machine that runs snakemake; this job cannot see "
+                        "it there, so the root must be on a filesystem shared with the compute nodes")
+            else:
+                hint = "set download: true, or populate the root with the torchvision files"
             raise DataError(
                 f"datasets.{name}: cannot load {spec['source']} ({spec['split']} split) from root "
-                f"'{root}' (config key 'datasets.{name}.root'): {err}. {hint}."
+                f"'{root.resolve()}' (config key 'datasets.{name}.root'): {str(err).strip()}. {hint}."
             ) from err
 
     def __len__(self) -> int:
@@ -121,5 +127,7 @@ SOURCES: dict[str, Callable[[str, dict], ImageSource]] = {
 }
 
 
-def open_source(name: str, spec: dict) -> ImageSource:
-    return SOURCES[spec["source"]](name, spec)
+def open_source(name: str, spec: dict, allow_download: bool = False) -> ImageSource:
+    """The dataset's images; `allow_download` lets a torchvision source download into its root."""
+    cls = SOURCES[spec["source"]]
+    return cls(name, spec, allow_download) if cls is TorchvisionSource else cls(name, spec)

@@ -7,14 +7,16 @@ import time
 from pathlib import Path
 
 from diffbench.errors import ModelError
-from diffbench.io import write_json
+from diffbench.io import read_json, write_json
 from diffbench.models.pipelines import load_model, save_model
 from diffbench.training.records import count_parameters
 
 
 def import_pretrained(
-    *, name: str, model_spec: dict, dataset_spec: dict, out_dir: str | Path, out_record: str | Path
+    *, name: str, model_spec: dict, dataset_spec: dict, out_dir: str | Path, out_record: str | Path,
+    fetched: str | Path | None = None,
 ) -> dict:
+    """`fetched`: the fetch_pretrained record, whose hub commit is recorded (a branch name moves)."""
     source = model_spec["pretrained"]
     key = f"models.{name}.pretrained.id"
     try:
@@ -57,6 +59,7 @@ def import_pretrained(
         "source": "pretrained",
         "pretrained_id": source["id"],
         "revision": source["revision"],
+        "pretrained_commit": read_json(fetched).get("commit") if fetched else None,
         "downsampling_factor": side // model.unet.config.sample_size,
         "parameters": count_parameters(model.unet),
         "autoencoder_parameters": count_parameters(model.autoencoder) if model.autoencoder else 0,

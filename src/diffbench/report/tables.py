@@ -123,6 +123,7 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
             "train_peak_host_rss_mb": train.get("peak_host_rss_mb", math.nan),
             "train_finished_at": train.get("finished_at", ""),
             "pretrained_id": train.get("pretrained_id", ""),
+            "pretrained_commit": train.get("pretrained_commit") or "",
         }
         autoencoder = {}
         if spec["family"] == "latent" and spec["source"] == "train":

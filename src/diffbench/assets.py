@@ -1,0 +1,102 @@
+"""Fetching what compute jobs read but must not download: hub checkpoints and torchvision datasets.
+
+The fetch rules are local rules: they run where snakemake runs (a workstation, a cluster's login
+node), which has the network. Every other job runs with HF_HUB_OFFLINE=1 and reads the hub only
+from the cache under HF_HOME, and reads datasets only from their root, so on a compute node without
+internet a missing asset fails at once, naming it, instead of hanging on a download.
+The evaluation weights are fetched the same way by `diffbench.evaluation.fetch_assets`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import MutableMapping
+
+from diffbench.errors import DataError, ModelError
+from diffbench.io import write_json
+
+# The user's own HF_HUB_OFFLINE (empty = unset), kept for the fetch rules while jobs get "1".
+USER_HUB_OFFLINE = "DIFFBENCH_USER_HF_HUB_OFFLINE"
+# What load_model reads; a hub repo's other files (README images, flax or onnx weights) are skipped.
+PIPELINE_FILES = ["model_index.json", "unet/*", "scheduler/*", "vae/*", "vqvae/*"]
+OTHER_FRAMEWORKS = ["*.msgpack", "*.h5", "*.onnx", "*.pb"]
+TORCHVISION_SOURCES = ("mnist", "cifar10")
+
+
+def hub_offline_for_jobs(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Make every job started from this process read the hub only from HF_HOME (the Snakefile calls
+    this). The first call keeps the user's value, so a nested snakemake (a SLURM job) keeps it too."""
+    environ.setdefault(USER_HUB_OFFLINE, environ.get("HF_HUB_OFFLINE", ""))
+    environ["HF_HUB_OFFLINE"] = "1"
+
+
+def hub_setting_for_fetch(environ: MutableMapping[str, str] = os.environ) -> None:
+    """In a fetch job: the user's HF_HUB_OFFLINE again (1 there = only check the cache, never download).
+
+    huggingface_hub reads the variable once, at import, so this runs before anything imports it.
+    """
+    assert environ is not os.environ or "huggingface_hub" not in sys.modules, "call before importing huggingface_hub"
+    if USER_HUB_OFFLINE in environ:
+        user = environ[USER_HUB_OFFLINE]
+        if user:
+            environ["HF_HUB_OFFLINE"] = user
+        else:
+            environ.pop("HF_HUB_OFFLINE", None)
+
+
+def is_local_path(source: str) -> bool:
+    """A folder (existing or meant to be), as opposed to a hub id `name` or `owner/name`."""
+    return Path(source).expanduser().exists() or source.startswith(("/", ".", "~")) or source.count("/") > 1
+
+
+def fetch_pretrained(*, name: str, pretrained: dict, out_record: str | Path) -> dict:
+    """Download a hub checkpoint into the HF_HOME cache (or check a local folder) and record where."""
+    source, revision = pretrained["id"], pretrained["revision"]
+    key = f"models.{name}.pretrained.id"
+    record = {"model": name, "id": source, "revision": revision}
+    if is_local_path(source):
+        folder = Path(source).expanduser().resolve()
+        if not (folder / "model_index.json").is_file():
+            raise ModelError(
+                f"models.{name}: '{source}' (config key '{key}') is not a diffusers model folder: "
+                f"{folder / 'model_index.json'} does not exist. Point it at a save_pretrained folder, or use a hub id."
+            )
+        record.update(kind="local folder", path=str(folder))
+    else:
+        from huggingface_hub import constants, snapshot_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+        try:
+            path = Path(snapshot_download(source, revision=revision, allow_patterns=PIPELINE_FILES,
+                                          ignore_patterns=OTHER_FRAMEWORKS))
+        except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as err:
+            offline = " HF_HUB_OFFLINE is set, so only the cache was searched." if constants.HF_HUB_OFFLINE else ""
+            raise ModelError(
+                f"models.{name}: cannot fetch {source!r} (revision {revision or 'default'}, config key '{key}') "
+                f"into the hub cache {constants.HF_HUB_CACHE}: {type(err).__name__}: {err}.{offline}\n"
+                "Check the id and revision and the network. Without internet here, run the fetch on a machine "
+                "that has it and copy its HF_HOME (README 'Running offline')."
+            ) from err
+        files = [p for p in path.rglob("*") if p.is_file()]
+        record.update(kind="hub", commit=path.name, path=str(path), hf_hub_cache=constants.HF_HUB_CACHE,
+                      files=len(files), bytes=sum(p.stat().st_size for p in files))
+    record["fetched_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    write_json(out_record, record)
+    return record
+
+
+def fetch_dataset(*, name: str, spec: dict, out_record: str | Path) -> dict:
+    """Download a torchvision dataset into its root when allowed and missing; record what is there."""
+    from diffbench.data.sources import TorchvisionSource
+
+    if spec["source"] not in TORCHVISION_SOURCES:
+        raise DataError(f"datasets.{name}: source {spec['source']} has nothing to fetch (only {TORCHVISION_SOURCES}).")
+    source = TorchvisionSource(name, spec, allow_download=spec["download"])
+    record = {"dataset": name, "source": spec["source"], "split": spec["split"],
+              "root": str(Path(spec["root"]).expanduser().resolve()), "images": len(source),
+              "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    write_json(out_record, record)
+    return record

@@ -1,0 +1,50 @@
+# Assets: everything a job reads that would otherwise be downloaded (evaluation weights, hub
+# checkpoints, torchvision datasets). These are local rules: they run where snakemake runs, which
+# has the network; compute jobs run with HF_HUB_OFFLINE=1 (common.smk) and only read what these left.
+localrules:
+    fetch_assets,
+    fetch_dataset,
+    fetch_pretrained,
+
+
+rule fetch_assets:
+    output:
+        record=layout.assets_record(),
+    params:
+        evaluation=EVALUATION,
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("fetch_assets", "assets"),
+    script:
+        "../scripts/fetch_assets.py"
+
+
+rule fetch_dataset:
+    output:
+        record=layout.dataset_assets("{dataset}"),
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
+    wildcard_constraints:
+        dataset=one_of(TORCHVISION_DATASETS),
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("fetch_dataset", "{dataset}"),
+    script:
+        "../scripts/fetch_dataset.py"
+
+
+rule fetch_pretrained:
+    output:
+        record=layout.model_assets("{model}"),
+    params:
+        pretrained=lambda w: config["models"][w.model]["pretrained"],
+    wildcard_constraints:
+        model=one_of(models_where(config, source="pretrained")),
+    conda:
+        "../../environment.yml"
+    log:
+        layout.log("fetch_pretrained", "{model}"),
+    script:
+        "../scripts/fetch_pretrained.py"

@@ -73,6 +73,11 @@ def test_shipped_configs_are_valid():
         (lambda c: c["models"]["pix"].update(autoencoder={"type": "kl"}), "'models.pix.autoencoder' only applies to family: latent"),
         (lambda c: c["models"].update({"bad/name": c["models"]["pix"]}), "does not match"),
         (lambda c: c["models"]["pix"].pop("dataset"), "'dataset' is a required property"),
+        (lambda c: c["evaluation"].update(feature_extractor="clip"), "'evaluation.feature_extractor': 'clip' is not one of"),
+        (lambda c: c["sampling"].update(images_per_shard=0), "config key 'sampling.images_per_shard'"),
+        (lambda c: c["sampling"].update(num_samples=-1), "config key 'sampling.num_samples'"),
+        (lambda c: c["models"]["pix"]["training"].update(checkpoint_every=0), "config key 'models.pix.training.checkpoint_every'"),
+        (lambda c: c["datasets"]["tiny"].update(resolution="big"), "config key 'datasets.tiny.resolution'"),
     ],
 )
 def test_bad_config_names_the_key(tiny_raw, mutate, message):

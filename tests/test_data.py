@@ -15,7 +15,7 @@ from conftest import SHARED_MNIST
 
 def spec(**overrides):
     base = dict(source="synthetic", root="data", download=False, split="train", resolution=16, channels=3,
-                num_train=6, num_reference=4, seed=3)
+                num_train=6, num_reference=4, seed=3, unreadable_files="error")
     return {**base, **overrides}
 
 
@@ -77,11 +77,41 @@ def test_imagefolder_resizes_and_crops(tmp_path):
     assert load_images(tmp_path / "train.npz").shape == (8, 16, 16, 3)
 
 
-def test_imagefolder_names_a_corrupt_file(tmp_path):
+def bad_files(folder):
+    """A corrupt file, a truncated one, a text file named .jpg and a 32-bit float image."""
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    whole = folder / "img00.png"
+    (folder / "truncated.png").write_bytes(whole.read_bytes()[: len(whole.read_bytes()) // 2])
+    (folder / "notes.jpg").write_text("not an image")
+    Image.fromarray(np.full((16, 16), 0.5, np.float32)).save(folder / "float.tif")
+    return ["broken.png", "truncated.png", "notes.jpg", "float.tif"]
+
+
+@pytest.mark.parametrize("bad", range(4))
+def test_imagefolder_names_an_unreadable_file(tmp_path, bad):
     write_images(tmp_path / "imgs", [(16, 16)] * 10)
-    (tmp_path / "imgs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    with pytest.raises(DataError, match="broken.png"):
+    names = bad_files(tmp_path / "imgs")
+    for name in names[:bad] + names[bad + 1 :]:
+        (tmp_path / "imgs" / name).unlink()
+    with pytest.raises(DataError, match=rf"datasets.d: cannot read image file '.*{names[bad]}'"):
         prepare(tmp_path, source="imagefolder", root=str(tmp_path / "imgs"), num_train=7, num_reference=4)
+    assert not (tmp_path / "info.json").exists()
+
+
+def test_unreadable_files_can_be_skipped_and_are_listed(tmp_path):
+    write_images(tmp_path / "imgs", [(16, 16)] * 10)
+    names = bad_files(tmp_path / "imgs")
+    info = prepare(tmp_path, source="imagefolder", root=str(tmp_path / "imgs"), num_train=6, num_reference=4,
+                   unreadable_files="skip")
+    assert info["source_size"] == 10 and sorted(p.split(":")[0].rsplit("/", 1)[1] for p in info["skipped_files"]) == sorted(names)
+
+
+def test_sixteen_bit_images_keep_their_range():
+    from diffbench.data.images import to_array
+
+    image = Image.fromarray(np.array([[0, 32896, 65535, 1000]], dtype=np.uint16).repeat(4, 0))
+    assert image.mode.startswith("I;16")
+    assert to_array(image, 4, 1)[0, :, 0].tolist() == [0, 128, 255, 4]
 
 
 def test_imagefolder_empty_and_missing(tmp_path):

@@ -170,7 +170,7 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
         extract_features(images=tmp_path / f"{name}.npz", assets=tmp_path / "assets.json", evaluation=evaluation,
                          device="cpu", out_features=tmp_path / f"{name}-features.npz")
         parts.append(tmp_path / f"{name}-features.npz")
-    assert merge_features(parts[1:], tmp_path / "merged.npz") == {"num_images": 6, "shards": 2}
+    assert merge_features(parts[1:], tmp_path / "merged.npz") == {"num_images": 6, "shards": 2, "nonfinite_excluded": 0}
     with np.load(parts[0]) as whole, np.load(tmp_path / "merged.npz") as merged:
         np.testing.assert_allclose(merged["features"], whole["features"], rtol=1e-4, atol=1e-5)
         a, b = Moments.from_npz(merged).statistics(), Moments.from_npz(whole).statistics()
@@ -179,3 +179,28 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
         # Merging is exact arithmetic on the shards' own sums (up to float64 addition order).
         direct = Moments.of(merged["features"].astype(np.float64))
         np.testing.assert_allclose(Moments.from_npz(merged).outer, direct.outer, rtol=1e-5)
+
+
+def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
+    from diffbench.evaluation import distribution_metrics, extract_features
+    from diffbench.io import write_json, write_npz
+
+    images = shapes(6, resolution=16)
+    finite = np.array([True, False, True, True, False, True])
+    images[~finite] = 0  # what sampling stores for a NaN image
+    write_json(tmp_path / "assets.json", {"feature_extractor": "inception-v3-compat", "feature_weights": str(weights)})
+    evaluation = {"feature_extractor": "inception-v3-compat", "resize": "tf-bilinear", "batch_size": 3,
+                  "bootstrap_resamples": 0, "kid_subsets": 2, "kid_subset_size": 4, "pr_neighborhood": 2}
+    write_npz(tmp_path / "samples.npz", images=images, seeds=np.arange(6), finite=finite)
+    write_npz(tmp_path / "only-finite.npz", images=images[finite])
+    for name in ("samples", "only-finite"):
+        extract_features(images=tmp_path / f"{name}.npz", assets=tmp_path / "assets.json", evaluation=evaluation,
+                         device="cpu", out_features=tmp_path / f"{name}-features.npz")
+    with np.load(tmp_path / "samples-features.npz") as a, np.load(tmp_path / "only-finite-features.npz") as b:
+        assert int(a["nonfinite_excluded"]) == 2 and int(a["count"]) == 4
+        np.testing.assert_allclose(a["features"], b["features"], rtol=1e-5, atol=1e-6)
+    record = distribution_metrics(sample_features=tmp_path / "samples-features.npz",
+                                  reference_features=tmp_path / "only-finite-features.npz", run={"model": "m"},
+                                  evaluation=evaluation, out_record=tmp_path / "d.json")
+    assert record["n_generated"] == 4 and record["n_nonfinite_excluded"] == 2
+    assert any("2 generated images had NaN/inf values" in w for w in record["warnings"])

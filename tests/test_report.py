@@ -48,6 +48,8 @@ def fixture_config(root) -> dict:
 def write_results(config: dict) -> None:
     """Result files with the fields and names the jobs write (see training/, sampling/, evaluation.py)."""
     layout = Layout(config["results_dir"])
+    write_json(layout.data_info("shapes"), {"dataset": "shapes", "source_size": 40,
+                                            "skipped_files": ["data/shapes/broken.png: cannot identify image file"]})
     for model, spec in config["models"].items():
         latent = spec["family"] == "latent"
         write_json(layout.training_record(model), {
@@ -121,6 +123,7 @@ def test_tables_one_row_per_run_with_units(results):
     assert models.loc["latent_f4", "reconstruction_psnr_db"] == 25.0
     assert set(tables.curves.stage) == {"unet", "autoencoder"} and len(tables.curves) == 300
     assert any("latent_f4/ddim/5" in w for w in tables.warnings)
+    assert any("dataset shapes: 1 unreadable image files were skipped" in w for w in tables.warnings)
 
 
 def test_summary_states_the_comparison_from_the_data(results):

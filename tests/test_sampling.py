@@ -139,3 +139,13 @@ def test_pixel_models_clip_x0_in_every_sampler_that_can():
     assert make_scheduler(SAMPLER_SPECS["ddim"], pixel.scheduler).config.clip_sample
     assert not make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], latent.scheduler).config.thresholding
     assert not make_scheduler(SAMPLER_SPECS["ddim"], latent.scheduler).config.clip_sample
+
+
+def test_nan_images_are_counted_and_marked():
+    model = random_model()
+    template = make_scheduler(SAMPLER_SPECS["ddim"], model.scheduler)
+    with torch.no_grad():
+        model.unet.conv_out.bias[0] = float("nan")  # every pixel of every image becomes NaN
+    images, stats = generate(model, template, {}, 2, [1, 2, 3], batch_size=2, device=CPU)
+    assert stats["nonfinite_images"] == 3 and stats["finite"].tolist() == [False, False, False]
+    assert images.dtype == np.uint8  # stored as numbers, marked so that evaluation leaves them out

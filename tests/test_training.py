@@ -9,7 +9,7 @@ from diffbench.io import read_json
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.pipelines import load_model
 from diffbench.training.diffusion import train_diffusion
-from diffbench.training.loop import Budget, NonFiniteLoss, batch_indices, fit
+from diffbench.training.loop import Batches, Budget, NonFiniteLoss, fit
 
 
 def test_records_and_loss_curves(trained):
@@ -71,7 +71,7 @@ def test_budget_and_batches():
     assert Budget(3, None).exhausted(3, 0.0) == "max_steps"
     assert Budget(None, 2.0).exhausted(100, 2.5) == "max_seconds"
     assert Budget(10, 2.0).exhausted(5, 1.0) is None
-    batches = batch_indices(10, 4, torch.Generator().manual_seed(0))
+    batches = Batches(10, 4, torch.Generator().manual_seed(0))
     epoch = torch.cat([next(batches), next(batches)])
     assert len(set(epoch.tolist())) == 8  # no repeats within an epoch
 
@@ -88,6 +88,27 @@ def test_nonfinite_loss_stops_with_the_step():
     with pytest.raises(NonFiniteLoss, match="at step 3"):
         fit(parameters=[weight], loss_fn=loss_fn, num_images=4, spec=spec, device=torch.device("cpu"),
             precision="fp32", description="toy")
+
+
+def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
+    from diffbench.training.checkpoint import Checkpointing
+
+    module = torch.nn.Linear(1, 1)
+    spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None, "batch_size": 1}
+    calls = []
+
+    def loss_fn(indices, generator):
+        calls.append(1)
+        return module.weight.sum() * (float("nan") if len(calls) == 5 else 1.0), {}
+
+    checkpointing = Checkpointing(path=tmp_path / "toy.pt", every=2, fingerprint="toy", modules={"m": module})
+    with pytest.raises(NonFiniteLoss, match=r"at step 5;.*last good checkpoint \(step 4\) is kept at .*toy.pt"):
+        fit(parameters=list(module.parameters()), loss_fn=loss_fn, num_images=4, spec=spec, device=torch.device("cpu"),
+            precision="fp32", description="toy", checkpointing=checkpointing)
+    assert torch.load(tmp_path / "toy.pt", weights_only=True)["step"] == 4
+    # Other settings (another fingerprint) never resume from it.
+    other = Checkpointing(path=tmp_path / "toy.pt", every=2, fingerprint="other", modules={"m": module})
+    assert other.load() is None
 
 
 def test_bf16_autocast_training_on_cpu(tmp_path, trained):

@@ -89,6 +89,7 @@ def train_autoencoder(config_path: str, model: str) -> None:
         **common, train_images=layout.train_images(common["model_spec"]["dataset"]),
         device=config["device"], precision=config["precision"],
         out_dir=layout.autoencoder_dir(model), out_record=layout.autoencoder_record(model),
+        checkpoint=layout.training_checkpoint(model, "autoencoder"),
         out_loss=layout.autoencoder_loss(model),
     )
     click.echo(json.dumps(record, indent=2))
@@ -108,6 +109,7 @@ def train(config_path: str, model: str) -> None:
         autoencoder_dir=layout.autoencoder_dir(model) if spec["family"] == "latent" else None,
         device=config["device"], precision=config["precision"], out_dir=layout.pipeline_dir(model),
         out_record=layout.training_record(model), out_loss=layout.training_loss(model),
+        checkpoint=layout.training_checkpoint(model, "diffusion"),
     )
     click.echo(json.dumps(record, indent=2))
 
@@ -146,6 +148,7 @@ def sample(config_path: str, model: str, sampler: str, steps: int, shard: int) -
         device=config["device"], precision=config["precision"],
         out_images=layout.shard_images(model, sampler, steps, shard),
         out_record=layout.shard_record(model, sampler, steps, shard),
+        batches_dir=layout.shard_batches(model, sampler, steps, shard),
     )
     click.echo(json.dumps(record, indent=2))
 

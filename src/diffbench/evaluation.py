@@ -65,14 +65,29 @@ def _fetched_weights(assets: str | Path, extractor: str) -> Path:
 def extract_features(
     *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
 ) -> dict:
-    """float32 features of a set of images plus their exact float64 moments."""
+    """float32 features of a set of images plus their exact float64 moments.
+
+    Generated images that had NaN/inf values (stored as zeros, marked in `finite`) are left out,
+    so they never enter FID; their count is kept as `nonfinite_excluded`.
+    """
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
     torch_device = resolve_device(device)
     network = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
-    features = extractor.extract(load_images(images), network, torch_device, evaluation["batch_size"],
-                                 evaluation["resize"])
-    write_npz(out_features, features=features.astype(np.float32), **Moments.of(features).to_npz())
-    return {"num_images": len(features), "dim": features.shape[1], **device_info(torch_device)}
+    pixels, finite = _finite_images(images)
+    features = extractor.extract(pixels[finite], network, torch_device, evaluation["batch_size"], evaluation["resize"])
+    excluded = int((~finite).sum())
+    write_npz(out_features, features=features.astype(np.float32), nonfinite_excluded=excluded,
+              **Moments.of(features).to_npz())
+    return {"num_images": len(features), "dim": features.shape[1], "nonfinite_excluded": excluded,
+            **device_info(torch_device)}
+
+
+def _finite_images(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images and their finite mask (all True for data sets, which have none)."""
+    with np.load(path) as data:
+        images = data["images"]
+        finite = data["finite"] if "finite" in data else np.ones(len(images), dtype=bool)
+    return images, finite
 
 
 def merge_features(parts: list[str | Path], out_features: str | Path) -> dict:
@@ -81,17 +96,18 @@ def merge_features(parts: list[str | Path], out_features: str | Path) -> dict:
     The moments are sums in float64, so the merged statistics equal a single job's up to the
     order of float64 additions; the features themselves are concatenated unchanged.
     """
-    features, moments = [], None
+    features, moments, excluded = [], None, 0
     for part in parts:
         with np.load(part) as data:
             features.append(data["features"])
             shard = Moments.from_npz(data)
+            excluded += int(data["nonfinite_excluded"])
         moments = shard if moments is None else moments.merge(shard)
     assert moments is not None, "merge_features needs at least one shard"
     merged = np.concatenate(features)
     assert moments.count == len(merged), "shard moments and features disagree"
-    write_npz(out_features, features=merged, **moments.to_npz())
-    return {"num_images": len(merged), "shards": len(parts)}
+    write_npz(out_features, features=merged, nonfinite_excluded=excluded, **moments.to_npz())
+    return {"num_images": len(merged), "shards": len(parts), "nonfinite_excluded": excluded}
 
 
 def _settings(evaluation: dict) -> dict:
@@ -106,6 +122,12 @@ def distribution_metrics(
     """FID (with bootstrap CI), KID and precision/recall of one sample set against the reference set."""
     with np.load(sample_features) as gen, np.load(reference_features) as ref:
         generated, reference = gen["features"], ref["features"]
+        excluded = int(gen["nonfinite_excluded"])
+        if len(generated) < 2:
+            raise RuntimeError(
+                f"{run}: only {len(generated)} of the generated images are finite ({excluded} had NaN/inf values); "
+                "no distribution metric can be computed. Check the model and sampler (precision: fp32 helps)."
+            )
         gen_stats, ref_stats = Moments.from_npz(gen).statistics(), Moments.from_npz(ref).statistics()
     fd = frechet_distance(gen_stats["mu"], gen_stats["sigma"], ref_stats["mu"], ref_stats["sigma"])
     if evaluation["bootstrap_resamples"]:
@@ -114,12 +136,15 @@ def distribution_metrics(
         ci = {"ci_low": None, "ci_high": None, "ci_level": None, "bootstrap_resamples": 0, "bootstrap_std": None,
               "bootstrap_bias": None}
     warnings = [w for w in [sample_size_warning(min(len(generated), len(reference)), generated.shape[1])] if w]
+    if excluded:
+        warnings.append(f"{excluded} generated images had NaN/inf values and were left out of every metric here")
     if fd["sqrt_fixup"]:
         warnings.append(f"the matrix square root discarded {fd['sqrt_discarded']:.2e} of its trace (round-off or rank deficiency)")
     record = {
         **run,
         **_settings(evaluation),
         "n_generated": int(len(generated)),
+        "n_nonfinite_excluded": excluded,
         "n_reference": int(len(reference)),
         "fid": fd["fd"],
         "fid_ci_low": ci["ci_low"],
@@ -148,14 +173,17 @@ def lpips_metrics(
     with np.load(images) as a, np.load(reference_run_images) as b:
         if a["seeds"].tolist() != b["seeds"].tolist():
             raise RuntimeError(f"{images} and {reference_run_images} hold different seeds; rerun the sampling")
-        these, reference = a["images"], b["images"]
+    these, finite = _finite_images(images)
+    reference, reference_finite = _finite_images(reference_run_images)
+    both = finite & reference_finite  # NaN/inf images (stored as zeros) are left out, as for FID
     side = evaluation["lpips_min_side"]
     record = {
         **run,
         "lpips_net": evaluation["lpips_net"],
-        **diversity(these, model, torch_device, evaluation["diversity_pairs"], min_side=side),
-        **convergence(these, reference, model, torch_device, min_side=side),
+        **diversity(these[finite], model, torch_device, evaluation["diversity_pairs"], min_side=side),
+        **convergence(these[both], reference[both], model, torch_device, min_side=side),
         "convergence_reference_steps": reference_steps,
+        "n_nonfinite_excluded": int((~finite).sum()),
     }
     write_json(out_record, record)
     return record

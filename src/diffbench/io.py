@@ -1,15 +1,17 @@
 """Atomic file writes: a temp name in the same folder, then rename, so a killed job never
-leaves a half-written file under its final name."""
+leaves a half-written file under its final name. And fingerprints of settings and files, which
+decide whether saved partial work may be resumed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -77,3 +79,13 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def fingerprint(*parts: Any, files: tuple[str | Path, ...] = ()) -> str:
+    """sha256 of the settings (JSON) and of the input files' bytes."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    for path in files:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -38,6 +38,10 @@ class Layout:
     def training_record(self, model: str) -> str:
         return f"{self.root}/models/{model}/training.json"
 
+    def training_checkpoint(self, model: str, stage: str) -> str:
+        """Resumable training state (not a Snakemake output, so a failed job leaves it)."""
+        return f"{self.root}/checkpoints/{model}/{stage}.pt"
+
     def training_loss(self, model: str) -> str:
         return f"{self.root}/models/{model}/loss.csv"
 
@@ -47,6 +51,10 @@ class Layout:
 
     def shard_images(self, model: str, sampler: str, steps, shard) -> str:
         return f"{self.sample_dir(model, sampler, steps)}/shards/{shard}.npz"
+
+    def shard_batches(self, model: str, sampler: str, steps, shard) -> str:
+        """Finished batches of a shard being sampled (not a Snakemake output, so a failed job leaves them)."""
+        return f"{self.sample_dir(model, sampler, steps)}/partial/{shard}"
 
     def shard_record(self, model: str, sampler: str, steps, shard) -> str:
         return f"{self.sample_dir(model, sampler, steps)}/shards/{shard}.json"

@@ -10,6 +10,8 @@ rule sample_shard:
         batch_size=SAMPLING["batch_size"],
         device=config["device"],
         precision=config["precision"],
+        # outside the outputs: Snakemake deletes a failed job's outputs, the rerun reuses these
+        batches=lambda w: layout.shard_batches(w.model, w.sampler, w.steps, w.shard),
     threads: workflow.cores
     resources:
         gpu=1 if config["device"] != "cpu" else 0,

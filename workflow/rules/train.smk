@@ -10,6 +10,8 @@ rule train_autoencoder:
         dataset_spec=lambda w: config["datasets"][model_dataset(w)],
         device=config["device"],
         precision=config["precision"],
+        # outside the outputs: Snakemake deletes a failed job's outputs, the rerun resumes from it
+        checkpoint=lambda w: layout.training_checkpoint(w.model, "autoencoder"),
     wildcard_constraints:
         model=one_of(models_where(config, family="latent", source="train")),
     threads: workflow.cores
@@ -42,6 +44,7 @@ rule train_diffusion:
         dataset_spec=lambda w: config["datasets"][model_dataset(w)],
         device=config["device"],
         precision=config["precision"],
+        checkpoint=lambda w: layout.training_checkpoint(w.model, "diffusion"),
     wildcard_constraints:
         model=one_of(models_where(config, source="train")),
     threads: workflow.cores

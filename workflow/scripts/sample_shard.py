@@ -12,4 +12,5 @@ with job(snakemake.log[0], snakemake.threads):
         precision=snakemake.params.precision,
         out_images=snakemake.output.images,
         out_record=snakemake.output.record,
+        batches_dir=snakemake.params.batches,
     )

@@ -12,4 +12,5 @@ with job(snakemake.log[0], snakemake.threads):
         out_dir=snakemake.output.model,
         out_record=snakemake.output.record,
         out_loss=snakemake.output.loss,
+        checkpoint=snakemake.params.checkpoint,
     )

@@ -34,7 +34,8 @@ def prepare_dataset(
             f"(config keys 'datasets.{name}.num_reference' / 'num_train')."
         )
     reference_idx, train_idx = split_indices(len(source), spec["num_reference"], spec["num_train"], spec["seed"])
-    info = {"dataset": name, "spec": spec, "source_size": len(source)}
+    skipped = getattr(source, "skipped", [])
+    info = {"dataset": name, "spec": spec, "source_size": len(source), "skipped_files": skipped}
     for split, indices, path in (("reference", reference_idx, reference_path), ("train", train_idx, train_path)):
         images = source.load(indices)
         write_npz(path, images=images, source_indices=indices)

@@ -96,6 +96,18 @@ class ImageFolderSource:
                 f"datasets.{name}: no image files under '{root}' (config key 'datasets.{name}.root'); "
                 f"looked for {sorted(extensions)[:8]}..."
             )
+        self.skipped: list[str] = []  # "path: reason" of unreadable files left out (unreadable_files: skip)
+        if spec["unreadable_files"] == "skip":
+            readable = []
+            for path in self.paths:
+                try:
+                    self._read(path)
+                    readable.append(path)
+                except DataError as err:
+                    self.skipped.append(f"{path}: {err.__cause__}")
+            self.paths = readable
+            if not readable:
+                raise DataError(f"datasets.{name}: none of the image files under '{root}' can be read: {self.skipped[:3]}")
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -199,6 +199,11 @@ def curve_table(config: dict, layout: Layout) -> pd.DataFrame:
 def collect(config: dict) -> Tables:
     layout = Layout(config["results_dir"])
     warnings: list[str] = []
+    for dataset in sorted({spec["dataset"] for spec in config["models"].values()}):
+        skipped = _load(layout.data_info(dataset)).get("skipped_files", [])
+        if skipped:
+            warnings.append(f"dataset {dataset}: {len(skipped)} unreadable image files were skipped "
+                            f"(listed in {layout.data_info(dataset)})")
     models = model_table(config, layout, warnings)
     return Tables(runs=run_table(config, layout, models, warnings), models=models, curves=curve_table(config, layout),
                   missing=[path for path in result_files(config) if not Path(path).exists()], warnings=warnings)

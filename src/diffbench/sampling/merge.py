@@ -21,19 +21,20 @@ def merge_shards(
     out_record: str | Path,
 ) -> dict:
     """Concatenate shards in seed order; the result equals a single-job run of the same seeds."""
-    images, seeds = [], []
+    images, seeds, finite = [], [], []
     for path in shard_images:
         with np.load(path) as data:
             images.append(data["images"])
             seeds.append(data["seeds"])
-    images, seeds = np.concatenate(images), np.concatenate(seeds)
+            finite.append(data["finite"])
+    images, seeds, finite = np.concatenate(images), np.concatenate(seeds), np.concatenate(finite)
     if seeds.tolist() != list(expected_seeds):
         raise RuntimeError(
             f"shards of {run} hold seeds {seeds[:3].tolist()}...{seeds[-3:].tolist()} ({len(seeds)}), expected "
             f"{expected_seeds[0]}..{expected_seeds[-1]} ({len(expected_seeds)}); rerun the sample_shard jobs."
         )
     records = [read_json(p) for p in shard_records]
-    write_npz(out_images, images=images, seeds=seeds)
+    write_npz(out_images, images=images, seeds=seeds, finite=finite)
     with atomic_dir(out_png_dir) as tmp:
         for seed, image in zip(seeds, images, strict=True):
             Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(tmp / f"{seed:06d}.png")

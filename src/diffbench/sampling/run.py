@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from diffbench.io import write_json, write_npz
+from diffbench.io import fingerprint, write_json, write_npz
 from diffbench.models.pipelines import load_model
 from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, resolve_dtype
+from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import flops_per_image, generate, warm_up
 from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs
 
@@ -25,16 +26,25 @@ def sample_shard(
     precision: str,
     out_images: str | Path,
     out_record: str | Path,
+    batches_dir: str | Path | None = None,
 ) -> dict:
+    """`batches_dir`: where finished batches are kept until the shard is written, so a killed job
+    resumes (None: not kept)."""
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
     model = load_model(model_dir).to(torch_device, dtype)
     template = make_scheduler(sampler, model.scheduler)
+    store = None
+    if batches_dir is not None:
+        weights = sorted(Path(model_dir).rglob("*.safetensors"))
+        store = BatchStore(batches_dir, fingerprint(sampler, steps, precision, torch_device.type, files=weights))
     warm_up(model, min(batch_size, len(seeds)), torch_device, dtype)
     reset_peak_memory(torch_device)
     images, stats = generate(
-        model, template, step_kwargs(sampler), steps, seeds, batch_size, torch_device, dtype, progress=True
+        model, template, step_kwargs(sampler), steps, seeds, batch_size, torch_device, dtype, progress=True,
+        store=store,
     )
+    finite = stats.pop("finite")
     record = {
         "sampler": sampler,
         "scheduler_class": type(template).__name__,
@@ -51,6 +61,8 @@ def sample_shard(
         **device_info(torch_device, device),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_npz(out_images, images=images, seeds=np.asarray(seeds, dtype=np.int64))
+    write_npz(out_images, images=images, seeds=np.asarray(seeds, dtype=np.int64), finite=finite)
     write_json(out_record, record)
+    if store is not None:
+        store.remove()
     return record

@@ -18,6 +18,7 @@ from diffbench.data.prepare import to_uint8
 from diffbench.models.autoencoders import decode
 from diffbench.models.pipelines import DiffusionModel
 from diffbench.runtime import Stopwatch
+from diffbench.sampling.resume import BatchStore
 
 
 def _accepts_generator(scheduler: SchedulerMixin) -> bool:
@@ -71,37 +72,53 @@ def generate(
     device: torch.device,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
+    store: BatchStore | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """uint8 images (N, H, W, C) for `seeds`, and timing/NFE statistics."""
-    clock = Stopwatch(device)
-    chunks, nfe_per_image, nonfinite = [], None, 0
+    """uint8 images (N, H, W, C) for `seeds`, and timing/NFE statistics.
+
+    With a `store`, each finished batch is kept there and batches already in it are reused (their
+    recorded timings count, so the costs are those of computing every image once).
+    """
+    chunks, finite, reused = [], [], 0
+    totals = {"nfe_per_image": None, "denoise_s": 0.0, "decode_s": 0.0, "nonfinite_images": 0}
     bar = tqdm(total=len(seeds), desc="sampling", unit="img", disable=not progress, mininterval=2)
     for start in range(0, len(seeds), batch_size):
         batch = seeds[start : start + batch_size]
-        with clock.phase("denoise"):
-            x, nfe = denoise(model, template, step_options, steps, batch, device, dtype)
-        if model.autoencoder is None:
-            pixels = x  # nothing to decode, and no decode time to record
+        done = store.load(batch) if store is not None else None
+        if done is None:
+            images, batch_stats = _sample_batch(model, template, step_options, steps, batch, device, dtype)
+            if store is not None:
+                store.save(batch, images, batch_stats)
         else:
-            with clock.phase("decode"):
-                pixels = to_images(model, x)
-        finite = torch.isfinite(pixels).flatten(1).all(dim=1)
-        nonfinite += int((~finite).sum())
-        chunks.append(to_uint8(torch.nan_to_num(pixels)))
-        assert nfe_per_image in (None, nfe), "every batch runs the same schedule"
-        nfe_per_image = nfe
+            (images, batch_stats), reused = done, reused + len(batch)
+        assert totals["nfe_per_image"] in (None, batch_stats["nfe_per_image"]), "every batch runs the same schedule"
+        for key in ("denoise_s", "decode_s", "nonfinite_images"):
+            totals[key] += batch_stats[key]
+        totals["nfe_per_image"] = batch_stats["nfe_per_image"]
+        chunks.append(images)
+        finite += batch_stats["finite"]
         bar.update(len(batch))
-        elapsed = sum(clock.seconds.values())
-        bar.set_postfix(img_per_s=f"{(start + len(batch)) / max(elapsed, 1e-9):.2f}")
+        bar.set_postfix(img_per_s=f"{(start + len(batch)) / max(totals['denoise_s'] + totals['decode_s'], 1e-9):.2f}")
     bar.close()
-    stats = {
-        "num_images": len(seeds),
-        "nfe_per_image": nfe_per_image,
-        "denoise_s": clock.seconds.get("denoise", 0.0),
-        "decode_s": clock.seconds.get("decode", 0.0),
-        "nonfinite_images": nonfinite,
-    }
+    # `finite` marks images without NaN/inf (those are stored as zeros): evaluation leaves them out.
+    stats = {"num_images": len(seeds), **totals, "resumed_images": reused, "finite": np.asarray(finite, dtype=bool)}
     return np.concatenate(chunks) if chunks else np.zeros((0,)), stats
+
+
+def _sample_batch(model, template, step_options, steps, seeds, device, dtype) -> tuple[np.ndarray, dict]:
+    clock = Stopwatch(device)
+    with clock.phase("denoise"):
+        x, nfe = denoise(model, template, step_options, steps, seeds, device, dtype)
+    if model.autoencoder is None:
+        pixels = x  # nothing to decode, and no decode time to record
+    else:
+        with clock.phase("decode"):
+            pixels = to_images(model, x)
+    finite = torch.isfinite(pixels).flatten(1).all(dim=1)
+    stats = {"nfe_per_image": nfe, "denoise_s": clock.seconds.get("denoise", 0.0),
+             "decode_s": clock.seconds.get("decode", 0.0), "nonfinite_images": int((~finite).sum()),
+             "finite": finite.tolist()}
+    return to_uint8(torch.nan_to_num(pixels)), stats
 
 
 def flops_per_image(model: DiffusionModel, device: torch.device, dtype: torch.dtype) -> dict:

@@ -7,9 +7,10 @@ from pathlib import Path
 import torch
 
 from diffbench.data.prepare import load_images, to_model_range
-from diffbench.io import atomic_dir
+from diffbench.io import atomic_dir, fingerprint
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.runtime import reset_peak_memory, resolve_device
+from diffbench.training.checkpoint import Checkpointing
 from diffbench.training.loop import fit
 from diffbench.training.records import count_parameters, write_training_outputs
 
@@ -38,7 +39,9 @@ def train_autoencoder(
     out_record: str | Path,
     out_loss: str | Path,
     max_scaling_images: int = 4096,
+    checkpoint: str | Path | None = None,
 ) -> dict:
+    """`checkpoint`: as for train_diffusion."""
     spec = model_spec["autoencoder"]
     torch_device = resolve_device(device)
     kind = AUTOENCODERS[spec["type"]]
@@ -50,6 +53,12 @@ def train_autoencoder(
         x = to_model_range(data[indices.to(torch_device)])
         return kind.loss(autoencoder, x, spec)
 
+    checkpointing = None
+    if checkpoint is not None:
+        checkpointing = Checkpointing(
+            path=Path(checkpoint), every=spec["training"]["checkpoint_every"], modules={"autoencoder": autoencoder},
+            fingerprint=fingerprint("autoencoder", spec, dataset_spec, precision, files=(train_images,)),
+        )
     reset_peak_memory(torch_device)
     table, summary = fit(
         parameters=list(autoencoder.parameters()),
@@ -59,6 +68,7 @@ def train_autoencoder(
         device=torch_device,
         precision=precision,
         description=f"{name} autoencoder",
+        checkpointing=checkpointing,
     )
     autoencoder.eval()
     # The LDM paper scales latents to unit variance: s = 1 / std(z), estimated on training data.
@@ -78,7 +88,10 @@ def train_autoencoder(
         "scaling_factor": scaling_factor,
         "precision": precision,
     }
-    return write_training_outputs(
+    record = write_training_outputs(
         table=table, summary=summary, extra=extra, device=torch_device, device_setting=device,
         out_record=out_record, out_loss=out_loss,
     )
+    if checkpointing is not None:
+        checkpointing.remove()
+    return record

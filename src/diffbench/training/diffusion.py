@@ -9,10 +9,12 @@ import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
 
 from diffbench.data.prepare import load_images, to_model_range
+from diffbench.io import fingerprint
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel, save_model
 from diffbench.runtime import reset_peak_memory, resolve_device
+from diffbench.training.checkpoint import Checkpointing
 from diffbench.training.loop import fit
 from diffbench.training.records import count_parameters, write_training_outputs
 
@@ -40,7 +42,10 @@ def train_diffusion(
     out_dir: str | Path,
     out_record: str | Path,
     out_loss: str | Path,
+    checkpoint: str | Path | None = None,
 ) -> dict:
+    """`checkpoint`: where the training state is saved every `training.checkpoint_every` steps and
+    resumed from (None: not checkpointed)."""
     spec = model_spec["training"]
     torch_device = resolve_device(device)
     torch.manual_seed(spec["seed"])
@@ -84,6 +89,13 @@ def train_diffusion(
         # Warm-up (power 3/4, for runs shorter than ~100k steps) keeps early EMA weights close to the model.
         ema = EMAModel(unet.parameters(), decay=spec["ema_decay"], use_ema_warmup=True, power=3 / 4)
 
+    checkpointing = None
+    if checkpoint is not None:
+        inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
+        checkpointing = Checkpointing(
+            path=Path(checkpoint), every=spec["checkpoint_every"], modules={"unet": unet}, ema=ema,
+            fingerprint=fingerprint("diffusion", model_spec, dataset_spec, precision, files=inputs),
+        )
     reset_peak_memory(torch_device)
     table, summary = fit(
         parameters=list(unet.parameters()),
@@ -94,6 +106,7 @@ def train_diffusion(
         precision=precision,
         description=f"{name} diffusion",
         after_step=(lambda: ema.step(unet.parameters())) if ema else None,
+        checkpointing=checkpointing,
     )
     if ema is not None:
         ema.copy_to(unet.parameters())
@@ -112,7 +125,10 @@ def train_diffusion(
         "ema_decay": spec["ema_decay"],
         "precision": precision,
     }
-    return write_training_outputs(
+    record = write_training_outputs(
         table=table, summary=summary, extra=extra, device=torch_device, device_setting=device,
         out_record=out_record, out_loss=out_loss,
     )
+    if checkpointing is not None:
+        checkpointing.remove()  # the outputs hold everything now
+    return record

@@ -1,0 +1,131 @@
+"""Nothing lost: a training or sampling job killed with SIGKILL at a random moment resumes when
+rerun and ends exactly where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from diffbench.config import validate_config
+from diffbench.data.prepare import prepare_dataset
+from diffbench.paths import Layout
+
+CONFIG = {
+    "device": "cpu",
+    "datasets": {"tiny": {"resolution": 8, "num_train": 32, "num_reference": 4}},
+    "models": {"pix": {"dataset": "tiny", "family": "pixel", "unet": {"base_channels": 8, "channel_mult": [1, 2]},
+                       "diffusion": {"num_train_timesteps": 50},
+                       "training": {"max_steps": 60, "batch_size": 8, "ema_decay": 0.9, "checkpoint_every": 5}}},
+    "sampling": {"samplers": {"ddim": {"type": "ddim", "eta": 0.5}}, "steps": [5], "num_samples": 60,
+                 "batch_size": 2, "seed": 7},
+}
+
+
+def setup_run(root: Path) -> tuple[str, Layout]:
+    config = {**copy.deepcopy(CONFIG), "results_dir": str(root / "results")}
+    path = root / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config))
+    full, layout = validate_config(copy.deepcopy(config)), Layout(config["results_dir"])
+    prepare_dataset("tiny", full["datasets"]["tiny"], layout.train_images("tiny"), layout.reference_images("tiny"),
+                    layout.data_info("tiny"))
+    return str(path), layout
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "diffbench.cli", *args]
+
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same thread count for every run: identical CPU arithmetic
+
+
+def run(*args: str) -> None:
+    result = subprocess.run(cli_command(*args), capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def kill_when(args: tuple[str, ...], ready) -> None:
+    """Start the command, SIGKILL it as soon as `ready()` holds, and check it was killed mid-way."""
+    process = subprocess.Popen(cli_command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    deadline = time.monotonic() + 300
+    while not ready():
+        if process.poll() is not None:
+            pytest.fail(f"the job ended (rc {process.returncode}) before it could be killed: "
+                        f"{process.stderr.read().decode()[-2000:]}")
+        assert time.monotonic() < deadline, "the job made no progress"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+
+def test_killed_training_resumes_to_the_same_weights(tmp_path):
+    config_a, a = setup_run(tmp_path / "a")
+    config_b, b = setup_run(tmp_path / "b")
+    run("train", "-c", config_a, "pix")
+
+    checkpoint = Path(b.training_checkpoint("pix", "diffusion"))
+    kill_when(("train", "-c", config_b, "pix"), checkpoint.is_file)
+    assert not Path(b.training_record("pix")).exists()
+    killed_at = torch.load(checkpoint, weights_only=True)["step"]
+    assert 5 <= killed_at < 60
+    run("train", "-c", config_b, "pix")
+
+    weights = "unet/diffusion_pytorch_model.safetensors"
+    expected, resumed = load_file(Path(a.pipeline_dir("pix")) / weights), load_file(Path(b.pipeline_dir("pix")) / weights)
+    assert expected.keys() == resumed.keys()
+    assert all(torch.equal(expected[k], resumed[k]) for k in expected)  # bit-identical, EMA weights included
+    loss_a, loss_b = pd.read_csv(a.training_loss("pix")), pd.read_csv(b.training_loss("pix"))
+    assert loss_a["step"].tolist() == loss_b["step"].tolist() == list(range(1, 61))
+    assert loss_a["loss"].equals(loss_b["loss"])
+    record = json.loads(Path(b.training_record("pix")).read_text())
+    assert record["resumed_from_step"] >= killed_at and record["steps"] == 60
+    assert json.loads(Path(a.training_record("pix")).read_text())["resumed_from_step"] == 0
+    assert not checkpoint.exists()  # removed once the model is saved
+
+
+def test_killed_sampling_resumes_with_only_the_missing_batches(tmp_path, trained):
+    import shutil
+
+    config_a, a = setup_run(tmp_path / "a")
+    config_b, b = setup_run(tmp_path / "b")
+    for layout in (a, b):  # the same trained model for both
+        shutil.copytree(trained["layout"].pipeline_dir("pix"), layout.pipeline_dir("pix"))
+    run("sample", "-c", config_a, "pix", "ddim", "5")
+
+    batches = Path(b.shard_batches("pix", "ddim", 5, 0))
+    kill_when(("sample", "-c", config_b, "pix", "ddim", "5"), lambda: len(list(batches.glob("*.npz"))) >= 3)
+    assert not Path(b.shard_images("pix", "ddim", 5, 0)).exists()
+    finished = len(list(batches.glob("*.npz")))
+    run("sample", "-c", config_b, "pix", "ddim", "5")
+
+    with np.load(a.shard_images("pix", "ddim", 5, 0)) as x, np.load(b.shard_images("pix", "ddim", 5, 0)) as y:
+        np.testing.assert_array_equal(x["images"], y["images"])
+        np.testing.assert_array_equal(x["seeds"], y["seeds"])
+    record = json.loads(Path(b.shard_record("pix", "ddim", 5, 0)).read_text())
+    assert record["resumed_images"] >= 2 * finished and record["num_images"] == 60
+    assert json.loads(Path(a.shard_record("pix", "ddim", 5, 0)).read_text())["resumed_images"] == 0
+    assert not batches.exists()
+
+
+def test_batches_of_other_settings_are_not_reused(tmp_path):
+    from diffbench.sampling.resume import BatchStore
+
+    store = BatchStore(tmp_path / "p", "settings-1")
+    store.save([1, 2], np.ones((2, 4, 4, 3), np.uint8), {"denoise_s": 1.0})
+    assert BatchStore(tmp_path / "p", "settings-1").load([1, 2])[1] == {"denoise_s": 1.0}
+    assert BatchStore(tmp_path / "p", "settings-1").load([1, 2, 3]) is None  # another batch size
+    assert BatchStore(tmp_path / "p", "settings-2").load([1, 2]) is None

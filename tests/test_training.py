@@ -134,3 +134,16 @@ def test_device_auto_falls_back_to_the_cpu_and_says_so(monkeypatch, caplog):
     assert device_info(device, "cpu")["cpu_fallback"] is False
     with pytest.raises(ConfigError, match=r"config key 'device' is cuda.*CUDA_VISIBLE_DEVICES=;.*device: auto or cpu"):
         resolve_device("cuda")
+
+
+def test_an_autoencoder_of_the_other_kind_is_named(tmp_path, trained):
+    from diffbench.errors import ModelError
+
+    config, layout = trained["config"], trained["layout"]
+    with pytest.raises(ModelError, match=r"models.kl: .* holds a VQModel, but 'models.kl.autoencoder.type' is kl"):
+        train_diffusion(
+            name="kl", model_spec=config["models"]["kl"], dataset_spec=config["datasets"]["tiny"],
+            train_images=layout.train_images("tiny"), autoencoder_dir=layout.autoencoder_dir("vq"), device="cpu",
+            precision="fp32", out_dir=tmp_path / "m", out_record=tmp_path / "r.json", out_loss=tmp_path / "l.csv",
+        )
+    assert not (tmp_path / "r.json").exists()

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
 
 from diffbench.data.prepare import load_images, to_model_range
-from diffbench.io import fingerprint
+from diffbench.errors import ModelError
+from diffbench.io import fingerprint, read_json
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel, save_model
@@ -57,6 +58,13 @@ def train_diffusion(
     autoencoder = None
     if model_spec["family"] == "latent":
         kind = AUTOENCODERS[model_spec["autoencoder"]["type"]]
+        found = read_json(Path(autoencoder_dir) / "config.json").get("_class_name")
+        if found != kind.model_class.__name__:
+            raise ModelError(
+                f"models.{name}: {autoencoder_dir} holds a {found}, but 'models.{name}.autoencoder.type' is "
+                f"{model_spec['autoencoder']['type']} ({kind.model_class.__name__}); train the autoencoder again "
+                "(the train_autoencoder rule, or `diffbench train-autoencoder`)."
+            )
         autoencoder = kind.model_class.from_pretrained(autoencoder_dir).to(torch_device).eval()
         latent_mean, latent_std = encode_dataset(autoencoder, kind, data)
         scale = float(autoencoder.config.scaling_factor)

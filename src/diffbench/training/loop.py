@@ -107,7 +107,7 @@ def fit(
         generator.set_state(saved["generator"])
         _set_global_rng(saved["rng"])
         rows, step, images_seen, elapsed_before = saved["rows"], saved["step"], saved["images_seen"], saved["elapsed_s"]
-    resumed_from, last_saved = step, step if saved is not None else None
+    resumed_from, last_saved, checkpoint_s = step, step if saved is not None else None, 0.0
     bar = tqdm(total=spec["max_steps"], initial=step, desc=description, unit="step", mininterval=2)
     synchronize(device)
     start = time.perf_counter() - elapsed_before  # a resumed run's clock continues
@@ -137,12 +137,18 @@ def fit(
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", img_per_s=f"{images_seen / elapsed:.1f}")
         if checkpointing is not None and checkpointing.every and step % checkpointing.every == 0:
+            saving = time.perf_counter()
             checkpointing.save({
                 **{name: part.state_dict() for name, part in loop_parts.items()},
                 "generator": generator.get_state(), "rng": _global_rng(), "rows": rows, "step": step,
                 "images_seen": images_seen, "elapsed_s": elapsed,
             })
             last_saved = step
+            # Saving is bookkeeping, not training: it does not count towards the time budget or the
+            # reported wall time (which compare models at equal compute).
+            spent = time.perf_counter() - saving
+            checkpoint_s += spent
+            start += spent
     synchronize(device)
     wall = time.perf_counter() - start
     bar.close()
@@ -155,6 +161,7 @@ def fit(
         "images_per_s": images_seen / wall if wall > 0 else None,
         "stop_reason": stop_reason,
         "resumed_from_step": resumed_from,
+        "checkpoint_s": checkpoint_s,
         "final_loss": float(tail.mean()) if len(tail) else None,
         "batch_size": spec["batch_size"],
         "learning_rate": spec["learning_rate"],

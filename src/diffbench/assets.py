@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import MutableMapping
 
+from diffbench.data.sources import TORCHVISION_SOURCES, TorchvisionSource
 from diffbench.errors import DataError, ModelError
 from diffbench.io import write_json
 
@@ -23,7 +24,6 @@ USER_HUB_OFFLINE = "DIFFBENCH_USER_HF_HUB_OFFLINE"
 # What load_model reads; a hub repo's other files (README images, flax or onnx weights) are skipped.
 PIPELINE_FILES = ["model_index.json", "unet/*", "scheduler/*", "vae/*", "vqvae/*"]
 OTHER_FRAMEWORKS = ["*.msgpack", "*.h5", "*.onnx", "*.pb"]
-TORCHVISION_SOURCES = ("mnist", "cifar10")
 
 
 def hub_offline_for_jobs(environ: MutableMapping[str, str] = os.environ) -> None:
@@ -90,8 +90,6 @@ def fetch_pretrained(*, name: str, pretrained: dict, out_record: str | Path) -> 
 
 def fetch_dataset(*, name: str, spec: dict, out_record: str | Path) -> dict:
     """Download a torchvision dataset into its root when allowed and missing; record what is there."""
-    from diffbench.data.sources import TorchvisionSource
-
     if spec["source"] not in TORCHVISION_SOURCES:
         raise DataError(f"datasets.{name}: source {spec['source']} has nothing to fetch (only {TORCHVISION_SOURCES}).")
     source = TorchvisionSource(name, spec, allow_download=spec["download"])

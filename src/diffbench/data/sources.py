@@ -27,7 +27,7 @@ class ImageSource(Protocol):
 class SyntheticSource:
     """Deterministic coloured shapes: image i depends only on (seed, i), never on how many are drawn."""
 
-    def __init__(self, name: str, spec: dict):
+    def __init__(self, name: str, spec: dict, allow_download: bool = False):  # nothing to download
         self.spec = spec
         self.size = spec["num_train"] + spec["num_reference"]
 
@@ -82,7 +82,7 @@ class TorchvisionSource:
 class ImageFolderSource:
     """Every readable image file under `root` (recursive, sorted paths, so the order is stable)."""
 
-    def __init__(self, name: str, spec: dict):
+    def __init__(self, name: str, spec: dict, allow_download: bool = False):  # nothing to download
         self.name, self.spec = name, spec
         root = Path(spec["root"]).expanduser()
         if not root.is_dir():
@@ -131,7 +131,8 @@ def _stack(arrays: list[np.ndarray], resolution: int, channels: int) -> np.ndarr
     return np.stack(arrays)
 
 
-SOURCES: dict[str, Callable[[str, dict], ImageSource]] = {
+# Every source is built as cls(name, spec, allow_download); only torchvision sources download.
+SOURCES: dict[str, Callable[[str, dict, bool], ImageSource]] = {
     "synthetic": SyntheticSource,
     "mnist": TorchvisionSource,
     "cifar10": TorchvisionSource,
@@ -139,7 +140,9 @@ SOURCES: dict[str, Callable[[str, dict], ImageSource]] = {
 }
 
 
+TORCHVISION_SOURCES = tuple(name for name, cls in SOURCES.items() if cls is TorchvisionSource)
+
+
 def open_source(name: str, spec: dict, allow_download: bool = False) -> ImageSource:
     """The dataset's images; `allow_download` lets a torchvision source download into its root."""
-    cls = SOURCES[spec["source"]]
-    return cls(name, spec, allow_download) if cls is TorchvisionSource else cls(name, spec)
+    return SOURCES[spec["source"]](name, spec, allow_download)

@@ -199,6 +199,11 @@ def run_key(config: dict, model: str, sampler: str, steps: int) -> dict[str, Any
     }
 
 
+def datasets_in_use(config: dict) -> list[str]:
+    """Datasets some model is trained or evaluated on, sorted."""
+    return sorted({spec["dataset"] for spec in config["models"].values()})
+
+
 def models_where(config: dict, **conditions: str) -> list[str]:
     """Model names whose spec matches every key=value condition (e.g. source='train')."""
     return [

@@ -73,7 +73,7 @@ def extract_features(
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
     torch_device = resolve_device(device)
     network = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
-    pixels, finite = _finite_images(images)
+    pixels, _, finite = _load_samples(images)
     features = extractor.extract(pixels[finite], network, torch_device, evaluation["batch_size"], evaluation["resize"])
     excluded = int((~finite).sum())
     write_npz(out_features, features=features.astype(np.float32), nonfinite_excluded=excluded,
@@ -82,12 +82,13 @@ def extract_features(
             **device_info(torch_device)}
 
 
-def _finite_images(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images and their finite mask (all True for data sets, which have none)."""
+def _load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Images, their seeds (None for data sets) and finite mask (all True for data sets)."""
     with np.load(path) as data:
         images = data["images"]
+        seeds = data["seeds"] if "seeds" in data else None
         finite = data["finite"] if "finite" in data else np.ones(len(images), dtype=bool)
-    return images, finite
+    return images, seeds, finite
 
 
 def merge_features(parts: list[str | Path], out_features: str | Path) -> dict:
@@ -170,11 +171,10 @@ def lpips_metrics(
     read_json(assets)  # the backbone must have been fetched
     torch_device = resolve_device(device)
     model = load_lpips(evaluation["lpips_net"], torch_device)
-    with np.load(images) as a, np.load(reference_run_images) as b:
-        if a["seeds"].tolist() != b["seeds"].tolist():
-            raise RuntimeError(f"{images} and {reference_run_images} hold different seeds; rerun the sampling")
-    these, finite = _finite_images(images)
-    reference, reference_finite = _finite_images(reference_run_images)
+    these, seeds, finite = _load_samples(images)
+    reference, reference_seeds, reference_finite = _load_samples(reference_run_images)
+    if seeds.tolist() != reference_seeds.tolist():
+        raise RuntimeError(f"{images} and {reference_run_images} hold different seeds; rerun the sampling")
     both = finite & reference_finite  # NaN/inf images (stored as zeros) are left out, as for FID
     side = evaluation["lpips_min_side"]
     record = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diffbench.config import runs
+from diffbench.config import datasets_in_use, runs
 from diffbench.paths import Layout
 
 
@@ -45,7 +45,7 @@ def result_files(config: dict) -> list[str]:
         keys = (run["model"], run["sampler"], run["steps"])
         files += [layout.samples(*keys), layout.sampling_record(*keys), layout.distribution_metrics(*keys),
                   layout.lpips_metrics(*keys)]
-    files += [layout.data_info(dataset) for dataset in sorted({spec["dataset"] for spec in config["models"].values()})]
+    files += [layout.data_info(dataset) for dataset in datasets_in_use(config)]
     for model, spec in config["models"].items():
         files.append(layout.training_record(model))
         if spec["source"] == "train":

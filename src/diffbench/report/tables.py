@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from diffbench.config import runs
+from diffbench.config import datasets_in_use, runs
 from diffbench.io import atomic_path, read_json
 from diffbench.features import EXTRACTORS
 from diffbench.paths import Layout
@@ -199,7 +199,7 @@ def curve_table(config: dict, layout: Layout) -> pd.DataFrame:
 def collect(config: dict) -> Tables:
     layout = Layout(config["results_dir"])
     warnings: list[str] = []
-    for dataset in sorted({spec["dataset"] for spec in config["models"].values()}):
+    for dataset in datasets_in_use(config):
         skipped = _load(layout.data_info(dataset)).get("skipped_files", [])
         if skipped:
             warnings.append(f"dataset {dataset}: {len(skipped)} unreadable image files were skipped "

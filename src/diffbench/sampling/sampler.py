@@ -80,7 +80,7 @@ def generate(
     recorded timings count, so the costs are those of computing every image once).
     """
     chunks, finite, reused = [], [], 0
-    totals = {"nfe_per_image": None, "denoise_s": 0.0, "decode_s": 0.0, "nonfinite_images": 0}
+    totals = {"nfe_per_image": None, "denoise_s": 0.0, "decode_s": 0.0}
     bar = tqdm(total=len(seeds), desc="sampling", unit="img", disable=not progress, mininterval=2)
     for start in range(0, len(seeds), batch_size):
         batch = seeds[start : start + batch_size]
@@ -92,7 +92,7 @@ def generate(
         else:
             (images, batch_stats), reused = done, reused + len(batch)
         assert totals["nfe_per_image"] in (None, batch_stats["nfe_per_image"]), "every batch runs the same schedule"
-        for key in ("denoise_s", "decode_s", "nonfinite_images"):
+        for key in ("denoise_s", "decode_s"):
             totals[key] += batch_stats[key]
         totals["nfe_per_image"] = batch_stats["nfe_per_image"]
         chunks.append(images)
@@ -101,7 +101,9 @@ def generate(
         bar.set_postfix(img_per_s=f"{(start + len(batch)) / max(totals['denoise_s'] + totals['decode_s'], 1e-9):.2f}")
     bar.close()
     # `finite` marks images without NaN/inf (those are stored as zeros): evaluation leaves them out.
-    stats = {"num_images": len(seeds), **totals, "resumed_images": reused, "finite": np.asarray(finite, dtype=bool)}
+    finite = np.asarray(finite, dtype=bool)
+    stats = {"num_images": len(seeds), **totals, "nonfinite_images": int((~finite).sum()), "resumed_images": reused,
+             "finite": finite}
     return np.concatenate(chunks) if chunks else np.zeros((0,)), stats
 
 
@@ -116,8 +118,7 @@ def _sample_batch(model, template, step_options, steps, seeds, device, dtype) ->
             pixels = to_images(model, x)
     finite = torch.isfinite(pixels).flatten(1).all(dim=1)
     stats = {"nfe_per_image": nfe, "denoise_s": clock.seconds.get("denoise", 0.0),
-             "decode_s": clock.seconds.get("decode", 0.0), "nonfinite_images": int((~finite).sum()),
-             "finite": finite.tolist()}
+             "decode_s": clock.seconds.get("decode", 0.0), "finite": finite.tolist()}
     return to_uint8(torch.nan_to_num(pixels)), stats
 
 

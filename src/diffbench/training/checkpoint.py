@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Checkpointing:
     path: Path
-    every: int | None  # steps; None = never save (a present file is still not resumed from)
+    every: int | None  # steps between saves; None = never save
     fingerprint: str
     modules: dict[str, torch.nn.Module]
     ema: Any | None = None  # diffusers EMAModel (state_dict / load_state_dict)

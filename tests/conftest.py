@@ -11,9 +11,7 @@ import yaml
 
 from diffbench.config import validate_config
 
-REPO = Path(__file__).resolve().parents[1]
-TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
-SHARED_MNIST = REPO.parent / "shared" / "data" / "MNIST" / "raw"
+from helpers import TINY_CONFIG, calibrated_inception_state
 
 # Tests never reach the network: hub look-ups fail fast instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -58,29 +56,6 @@ def trained(tmp_path_factory) -> dict:
             out_record=layout.training_record(name), out_loss=layout.training_loss(name),
         )
     return {"config": config, "layout": layout, "records": records}
-
-
-def calibrated_inception_state(images):
-    """torch-fidelity's FID Inception, randomly initialised, with BatchNorm statistics calibrated on
-    `images` (uint8 NHWC): a plainly random Inception gives pool3 features of ~1e-8 and FID ~ 0 for
-    any inputs, so metric tests could not fail."""
-    from unittest import mock
-
-    import torch
-    from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
-
-    with mock.patch.object(tf_inception, "load_state_dict_from_url", lambda *a, **k: None), \
-            mock.patch.object(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None):
-        torch.manual_seed(0)
-        model = tf_inception.FeatureExtractorInceptionV3("calibration", ["2048"])
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.reset_running_stats()
-            module.momentum = None  # cumulative average over the calibration batch
-            module.train()
-    with torch.no_grad():
-        model(torch.from_numpy(images).permute(0, 3, 1, 2))
-    return model.eval().state_dict()
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,7 @@ from diffbench.assets import USER_HUB_OFFLINE, fetch_dataset, fetch_pretrained, 
 from diffbench.data.sources import TorchvisionSource
 from diffbench.errors import DataError, ModelError
 from hub_fixture import FixtureHub
-from test_data import fake_mnist
-from test_models import ldm_style_checkpoint
+from helpers import fake_mnist, ldm_style_checkpoint
 
 MNIST_SPEC = {"source": "mnist", "split": "test", "download": True, "resolution": 28, "channels": 1}
 

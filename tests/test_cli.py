@@ -4,7 +4,7 @@ import sys
 
 import yaml
 
-from conftest import TINY_CONFIG
+from helpers import TINY_CONFIG
 
 
 def diffbench(*args, cwd):

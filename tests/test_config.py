@@ -5,7 +5,7 @@ import pytest
 from diffbench.config import (
     ConfigError, all_seeds, load_config, models_where, runs, schema, shard_ranges, shard_seeds, validate_config,
 )
-from conftest import REPO
+from helpers import REPO
 
 
 def walk_properties(node, path=""):

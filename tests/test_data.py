@@ -10,7 +10,7 @@ from diffbench.data.prepare import load_images, prepare_dataset, split_indices, 
 from diffbench.data.sources import open_source
 from diffbench.data.synthetic import render_shapes
 from diffbench.errors import DataError
-from conftest import SHARED_MNIST
+from helpers import SHARED_MNIST, fake_mnist, write_idx
 
 
 def spec(**overrides):
@@ -126,22 +126,6 @@ def test_too_few_images_is_a_clear_error(tmp_path):
     write_images(tmp_path / "imgs", [(16, 16)] * 5)
     with pytest.raises(DataError, match="has 5 images but num_reference"):
         prepare(tmp_path, source="imagefolder", root=str(tmp_path / "imgs"))
-
-
-def write_idx(path, array):
-    """The MNIST idx format (big-endian header), as torchvision reads it."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def fake_mnist(root, n_train=12, n_test=12):
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, size=(n, 28, 28)))
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, size=(n,)))
-    return raw
 
 
 def test_mnist_through_torchvision_offline(tmp_path):

@@ -1,5 +1,5 @@
 from diffbench.docs import BEGIN, END, reference
-from conftest import REPO
+from helpers import REPO
 
 
 def test_readme_config_reference_is_generated_from_the_schema():

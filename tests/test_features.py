@@ -13,6 +13,7 @@ from diffbench.features.inception import (
     MissingWeights, default_weights_path, inception_features, load_inception, resolve_weights,
 )
 from diffbench.metrics.frechet import frechet_distance, gaussian_statistics
+from helpers import assert_rows_close, rows_relative_difference
 
 CPU = torch.device("cpu")
 
@@ -54,7 +55,7 @@ def test_features_are_non_degenerate_and_batch_independent(weights):
     assert features.shape == (6, 2048) and features.dtype == np.float64
     assert features.std(axis=0).mean() > 1e-3  # a random, uncalibrated net gives ~1e-8
     one_by_one = inception_features(images, model, CPU, batch_size=1)
-    np.testing.assert_allclose(features, one_by_one, rtol=1e-4, atol=1e-5)
+    assert_rows_close(features, one_by_one)
     gray = inception_features(images[..., :1], model, CPU)
     assert gray.shape == (6, 2048)
 
@@ -108,13 +109,10 @@ def test_clean_mode_enters_the_same_network(weights):
     model = load_inception(weights, CPU)
     # At 299x299 both resizes are the identity, so both paths must give the same features.
     images = np.stack([render_shapes(1, i, 299) for i in range(2)])
-    np.testing.assert_allclose(
-        inception_features(images, model, CPU, resize="clean"), inception_features(images, model, CPU),
-        rtol=1e-4, atol=1e-5,
-    )
+    assert_rows_close(inception_features(images, model, CPU, resize="clean"), inception_features(images, model, CPU))
     small = shapes(3, resolution=16)
     clean, tf = (inception_features(small, model, CPU, resize=mode) for mode in ("clean", "tf-bilinear"))
-    assert clean.shape == tf.shape and not np.allclose(clean, tf, rtol=1e-3)
+    assert clean.shape == tf.shape and rows_relative_difference(clean, tf) > 1e-2  # the resizes differ
     with pytest.raises(ValueError, match="unknown resize mode"):
         inception_features(small, model, CPU, resize="nearest")
 
@@ -172,10 +170,11 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
         parts.append(tmp_path / f"{name}-features.npz")
     assert merge_features(parts[1:], tmp_path / "merged.npz") == {"num_images": 6, "shards": 2, "nonfinite_excluded": 0}
     with np.load(parts[0]) as whole, np.load(tmp_path / "merged.npz") as merged:
-        np.testing.assert_allclose(merged["features"], whole["features"], rtol=1e-4, atol=1e-5)
+        assert_rows_close(merged["features"], whole["features"])
         a, b = Moments.from_npz(merged).statistics(), Moments.from_npz(whole).statistics()
         assert int(merged["count"]) == 6
-        np.testing.assert_allclose(a["sigma"], b["sigma"], rtol=1e-3, atol=1e-6)
+        # sigma is quadratic in the features: twice their relative bound, in norm (see assert_rows_close)
+        assert np.linalg.norm(a["sigma"] - b["sigma"]) <= 2e-3 * np.linalg.norm(b["sigma"])
         # Merging is exact arithmetic on the shards' own sums (up to float64 addition order).
         direct = Moments.of(merged["features"].astype(np.float64))
         np.testing.assert_allclose(Moments.from_npz(merged).outer, direct.outer, rtol=1e-5)
@@ -198,7 +197,7 @@ def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
                          device="cpu", out_features=tmp_path / f"{name}-features.npz")
     with np.load(tmp_path / "samples-features.npz") as a, np.load(tmp_path / "only-finite-features.npz") as b:
         assert int(a["nonfinite_excluded"]) == 2 and int(a["count"]) == 4
-        np.testing.assert_allclose(a["features"], b["features"], rtol=1e-5, atol=1e-6)
+        assert_rows_close(a["features"], b["features"])
     record = distribution_metrics(sample_features=tmp_path / "samples-features.npz",
                                   reference_features=tmp_path / "only-finite-features.npz", run={"model": "m"},
                                   evaluation=evaluation, out_record=tmp_path / "d.json")

@@ -9,7 +9,7 @@ from diffbench.data.synthetic import render_shapes
 from diffbench.features.inception import MissingWeights
 from diffbench.metrics.lpips import convergence, diversity, load_lpips, paired_distances, require_backbone
 from diffbench.metrics.reconstruction import psnr_ssim, reconstruct
-from test_models import tiny_vq
+from helpers import tiny_vq
 
 CPU = torch.device("cpu")
 

@@ -10,6 +10,7 @@ from diffbench.models.autoencoders import AUTOENCODERS, level_channels
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel, LatentDiffusionPipeline, load_model, save_model
 from diffbench.models.pretrained import import_pretrained
+from helpers import ldm_style_checkpoint, tiny_unet, tiny_vq
 
 
 def latent_spec(f, kind="kl", resolution=16):
@@ -49,18 +50,6 @@ def test_unet_shapes_and_schedule():
     assert build_noise_scheduler(diffusion, "latent").config.clip_sample is False
 
 
-def tiny_unet(channels=3, side=8):
-    return UNet2DModel(sample_size=side, in_channels=channels, out_channels=channels, block_out_channels=(8, 8),
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       layers_per_block=1, norm_num_groups=4, add_attention=False)
-
-
-def tiny_vq():
-    return VQModel(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
-                   up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 8), latent_channels=2,
-                   num_vq_embeddings=16, vq_embed_dim=2, norm_num_groups=4, sample_size=8)
-
-
 def test_pixel_model_is_a_standard_ddpm_pipeline(tmp_path):
     save_model(DiffusionModel(tiny_unet(), DDPMScheduler(num_train_timesteps=10)), tmp_path / "m")
     pipeline = DiffusionPipeline.from_pretrained(tmp_path / "m")  # plain diffusers, no diffbench code
@@ -84,19 +73,6 @@ def test_latent_model_components_load_with_from_pretrained(tmp_path):
     loaded = load_model(tmp_path / "m")
     assert loaded.family == "latent" and loaded.scaling_factor == 0.5
     assert isinstance(LatentDiffusionPipeline.from_pretrained(tmp_path / "m").vae, AutoencoderKL)
-
-
-def ldm_style_checkpoint(folder):
-    """The layout of CompVis/ldm-celebahq-256: LDMPipeline with vqvae + unet + DDIMScheduler."""
-    unet = tiny_unet(2, 4)
-    unet.save_pretrained(folder / "unet")
-    tiny_vq().save_pretrained(folder / "vqvae")
-    DDIMScheduler(num_train_timesteps=10).save_pretrained(folder / "scheduler")
-    (folder / "model_index.json").write_text(json.dumps({
-        "_class_name": "LDMPipeline", "_diffusers_version": "0.0.4",
-        "scheduler": ["diffusers", "DDIMScheduler"], "unet": ["diffusers", "UNet2DModel"],
-        "vqvae": ["diffusers", "VQModel"],
-    }))
 
 
 def import_spec(pretrained_id, family, resolution=8, channels=3, scale=None):

@@ -9,7 +9,7 @@ from diffbench.sampling.merge import merge_shards
 from diffbench.sampling.run import sample_shard
 from diffbench.sampling.sampler import denoise, generate
 from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs
-from test_models import tiny_unet, tiny_vq
+from helpers import tiny_unet, tiny_vq
 
 CPU = torch.device("cpu")
 SAMPLER_SPECS = {

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, TINY_CONFIG
+from helpers import REPO, TINY_CONFIG
 
 pytestmark = pytest.mark.e2e
 SCRIPT = REPO / ".ci" / "local-slurm"

@@ -16,7 +16,7 @@ from PIL import Image
 from diffbench.config import validate_config
 from diffbench.models.pipelines import load_model
 from diffbench.paths import Layout
-from conftest import REPO, TINY_CONFIG
+from helpers import REPO, TINY_CONFIG
 
 pytestmark = pytest.mark.e2e
 

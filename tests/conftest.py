@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 
 import pytest
 import yaml
 
 from diffbench.config import validate_config
-
 from helpers import TINY_CONFIG, calibrated_inception_state
 
 # Tests never reach the network: hub look-ups fail fast instead of hanging.
@@ -40,20 +38,34 @@ def trained(tmp_path_factory) -> dict:
     config = validate_config(yaml.safe_load(TINY_CONFIG.read_text()))
     layout = Layout(str(root))
     spec = config["datasets"]["tiny"]
-    prepare_dataset("tiny", spec, layout.train_images("tiny"), layout.reference_images("tiny"), layout.data_info("tiny"))
+    prepare_dataset(
+        "tiny", spec, layout.train_images("tiny"), layout.reference_images("tiny"), layout.data_info("tiny")
+    )
     records = {}
     for name, model in config["models"].items():
         if model["family"] == "latent":
             train_autoencoder(
-                name=name, model_spec=model, dataset_spec=spec, train_images=layout.train_images("tiny"),
-                device="cpu", precision="fp32", out_dir=layout.autoencoder_dir(name),
-                out_record=layout.autoencoder_record(name), out_loss=layout.autoencoder_loss(name),
+                name=name,
+                model_spec=model,
+                dataset_spec=spec,
+                train_images=layout.train_images("tiny"),
+                device="cpu",
+                precision="fp32",
+                out_dir=layout.autoencoder_dir(name),
+                out_record=layout.autoencoder_record(name),
+                out_loss=layout.autoencoder_loss(name),
             )
         records[name] = train_diffusion(
-            name=name, model_spec=model, dataset_spec=spec, train_images=layout.train_images("tiny"),
+            name=name,
+            model_spec=model,
+            dataset_spec=spec,
+            train_images=layout.train_images("tiny"),
             autoencoder_dir=layout.autoencoder_dir(name) if model["family"] == "latent" else None,
-            device="cpu", precision="fp32", out_dir=layout.pipeline_dir(name),
-            out_record=layout.training_record(name), out_loss=layout.training_loss(name),
+            device="cpu",
+            precision="fp32",
+            out_dir=layout.pipeline_dir(name),
+            out_record=layout.training_record(name),
+            out_loss=layout.training_loss(name),
         )
     return {"config": config, "layout": layout, "records": records}
 

@@ -43,15 +43,32 @@ def rows_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def tiny_unet(channels=3, side=8):
-    return UNet2DModel(sample_size=side, in_channels=channels, out_channels=channels, block_out_channels=(8, 8),
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       layers_per_block=1, norm_num_groups=4, add_attention=False)
+    return UNet2DModel(
+        sample_size=side,
+        in_channels=channels,
+        out_channels=channels,
+        block_out_channels=(8, 8),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        layers_per_block=1,
+        norm_num_groups=4,
+        add_attention=False,
+    )
 
 
 def tiny_vq():
-    return VQModel(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
-                   up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 8), latent_channels=2,
-                   num_vq_embeddings=16, vq_embed_dim=2, norm_num_groups=4, sample_size=8)
+    return VQModel(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        block_out_channels=(8, 8),
+        latent_channels=2,
+        num_vq_embeddings=16,
+        vq_embed_dim=2,
+        norm_num_groups=4,
+        sample_size=8,
+    )
 
 
 def ldm_style_checkpoint(folder):
@@ -60,11 +77,17 @@ def ldm_style_checkpoint(folder):
     unet.save_pretrained(folder / "unet")
     tiny_vq().save_pretrained(folder / "vqvae")
     DDIMScheduler(num_train_timesteps=10).save_pretrained(folder / "scheduler")
-    (folder / "model_index.json").write_text(json.dumps({
-        "_class_name": "LDMPipeline", "_diffusers_version": "0.0.4",
-        "scheduler": ["diffusers", "DDIMScheduler"], "unet": ["diffusers", "UNet2DModel"],
-        "vqvae": ["diffusers", "VQModel"],
-    }))
+    (folder / "model_index.json").write_text(
+        json.dumps(
+            {
+                "_class_name": "LDMPipeline",
+                "_diffusers_version": "0.0.4",
+                "scheduler": ["diffusers", "DDIMScheduler"],
+                "unet": ["diffusers", "UNet2DModel"],
+                "vqvae": ["diffusers", "VQModel"],
+            }
+        )
+    )
 
 
 def calibrated_inception_state(images):
@@ -76,8 +99,10 @@ def calibrated_inception_state(images):
     import torch
     from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
 
-    with mock.patch.object(tf_inception, "load_state_dict_from_url", lambda *a, **k: None), \
-            mock.patch.object(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None):
+    with (
+        mock.patch.object(tf_inception, "load_state_dict_from_url", lambda *a, **k: None),
+        mock.patch.object(tf_inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None),
+    ):
         torch.manual_seed(0)
         model = tf_inception.FeatureExtractorInceptionV3("calibration", ["2048"])
     for module in model.modules():

@@ -35,7 +35,7 @@ class FixtureHub:
     def files(folder: Path) -> list[str]:
         return [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
 
-    def __enter__(self) -> "FixtureHub":
+    def __enter__(self) -> FixtureHub:
         self._thread.start()
         return self
 
@@ -80,8 +80,18 @@ def _handler(hub: FixtureHub):
             if api and parts[4] == "revision":  # repo_info
                 self._json({"id": repo_id, "sha": commit, "siblings": [{"rfilename": f} for f in files]}, body)
             elif api and parts[4] == "tree":  # list_repo_tree, recursive
-                self._json([{"type": "file", "path": f, "size": (folder / f).stat().st_size,
-                             "oid": hashlib.sha1((folder / f).read_bytes()).hexdigest()} for f in files], body)
+                self._json(
+                    [
+                        {
+                            "type": "file",
+                            "path": f,
+                            "size": (folder / f).stat().st_size,
+                            "oid": hashlib.sha1((folder / f).read_bytes()).hexdigest(),
+                        }
+                        for f in files
+                    ],
+                    body,
+                )
             elif parts[2] == "resolve" and "/".join(parts[4:]) in files:
                 data = (folder / "/".join(parts[4:])).read_bytes()
                 self._send(200, data, {"X-Repo-Commit": commit, "ETag": f'"{hashlib.sha1(data).hexdigest()}"'}, body)

@@ -17,11 +17,17 @@ import numpy as np
 import pytest
 import yaml
 
-from diffbench.assets import USER_HUB_OFFLINE, fetch_dataset, fetch_pretrained, hub_offline_for_jobs, hub_setting_for_fetch
+from diffbench.assets import (
+    USER_HUB_OFFLINE,
+    fetch_dataset,
+    fetch_pretrained,
+    hub_offline_for_jobs,
+    hub_setting_for_fetch,
+)
 from diffbench.data.sources import TorchvisionSource
 from diffbench.errors import DataError, ModelError
-from hub_fixture import FixtureHub
 from helpers import fake_mnist, ldm_style_checkpoint
+from hub_fixture import FixtureHub
 
 MNIST_SPEC = {"source": "mnist", "split": "test", "download": True, "resolution": 28, "channels": 1}
 
@@ -40,22 +46,28 @@ def test_jobs_are_offline_and_fetches_keep_the_users_setting(user):
 
 def test_a_missing_local_folder_names_the_key(tmp_path):
     with pytest.raises(ModelError, match=r"models.m: .* \(config key 'models.m.pretrained.id'\) is not a diffusers"):
-        fetch_pretrained(name="m", pretrained={"id": str(tmp_path / "nothing"), "revision": None},
-                         out_record=tmp_path / "m.json")
+        fetch_pretrained(
+            name="m", pretrained={"id": str(tmp_path / "nothing"), "revision": None}, out_record=tmp_path / "m.json"
+        )
     assert not (tmp_path / "m.json").exists()
 
 
 def test_a_local_folder_is_recorded_not_copied(tmp_path):
     ldm_style_checkpoint(tmp_path / "ckpt")
-    record = fetch_pretrained(name="m", pretrained={"id": str(tmp_path / "ckpt"), "revision": None},
-                              out_record=tmp_path / "m.json")
+    record = fetch_pretrained(
+        name="m", pretrained={"id": str(tmp_path / "ckpt"), "revision": None}, out_record=tmp_path / "m.json"
+    )
     assert record["kind"] == "local folder" and record["path"] == str(tmp_path / "ckpt")
     assert json.loads((tmp_path / "m.json").read_text())["id"] == str(tmp_path / "ckpt")
 
 
 def run_cli(*args, env):
-    return subprocess.run([sys.executable, "-m", "diffbench.cli", *args], capture_output=True, text=True,
-                          env={k: v for k, v in {**os.environ, **env}.items() if v is not None})
+    return subprocess.run(
+        [sys.executable, "-m", "diffbench.cli", *args],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
+    )
 
 
 def test_hub_model_fetched_into_hf_home(tmp_path, torch_home):
@@ -64,17 +76,36 @@ def test_hub_model_fetched_into_hf_home(tmp_path, torch_home):
     config = {
         "results_dir": str(tmp_path / "results"),
         "datasets": {"d": {"resolution": 8, "num_train": 1, "num_reference": 2}},
-        "models": {"ldm": {"dataset": "d", "family": "latent", "source": "pretrained",
-                           "pretrained": {"id": "fixture/tiny-ldm", "latent_scaling_factor": 1.0}},
-                   "absent": {"dataset": "d", "family": "latent", "source": "pretrained",
-                              "pretrained": {"id": "fixture/absent"}}},
+        "models": {
+            "ldm": {
+                "dataset": "d",
+                "family": "latent",
+                "source": "pretrained",
+                "pretrained": {"id": "fixture/tiny-ldm", "latent_scaling_factor": 1.0},
+            },
+            "absent": {
+                "dataset": "d",
+                "family": "latent",
+                "source": "pretrained",
+                "pretrained": {"id": "fixture/absent"},
+            },
+        },
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     hf_home = tmp_path / "hf"
     with FixtureHub() as hub:
         commit = hub.add("fixture/tiny-ldm", tmp_path / "repo")
-        fetched = run_cli("fetch-assets", "-c", str(tmp_path / "c.yaml"), env={
-            "HF_HOME": str(hf_home), "TORCH_HOME": str(torch_home), "HF_HUB_OFFLINE": None, "HF_ENDPOINT": hub.endpoint})
+        fetched = run_cli(
+            "fetch-assets",
+            "-c",
+            str(tmp_path / "c.yaml"),
+            env={
+                "HF_HOME": str(hf_home),
+                "TORCH_HOME": str(torch_home),
+                "HF_HUB_OFFLINE": None,
+                "HF_ENDPOINT": hub.endpoint,
+            },
+        )
     # Models are fetched in config order: ldm arrives, then the absent one fails, naming its entry.
     assert fetched.returncode != 0
     assert "models.absent: cannot fetch 'fixture/absent'" in fetched.stderr
@@ -92,12 +123,18 @@ def test_offline_without_the_model_in_the_cache_says_what_to_do(tmp_path):
     from diffbench.models.pretrained import import_pretrained
     from test_models import import_spec
 
-    with pytest.raises(ModelError, match=r"(?s)models.m: cannot load pretrained model 'fixture/not-fetched'.*HF_HUB_OFFLINE"):
-        import_pretrained(**import_spec("fixture/not-fetched", "latent"), out_dir=tmp_path / "out",
-                          out_record=tmp_path / "out.json")
-    with pytest.raises(ModelError, match=r"(?s)models.m: cannot fetch 'fixture/not-fetched'.*only the cache was searched"):
-        fetch_pretrained(name="m", pretrained={"id": "fixture/not-fetched", "revision": None},
-                         out_record=tmp_path / "m.json")
+    with pytest.raises(
+        ModelError, match=r"(?s)models.m: cannot load pretrained model 'fixture/not-fetched'.*HF_HUB_OFFLINE"
+    ):
+        import_pretrained(
+            **import_spec("fixture/not-fetched", "latent"), out_dir=tmp_path / "out", out_record=tmp_path / "out.json"
+        )
+    with pytest.raises(
+        ModelError, match=r"(?s)models.m: cannot fetch 'fixture/not-fetched'.*only the cache was searched"
+    ):
+        fetch_pretrained(
+            name="m", pretrained={"id": "fixture/not-fetched", "revision": None}, out_record=tmp_path / "m.json"
+        )
 
 
 @pytest.fixture

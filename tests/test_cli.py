@@ -8,7 +8,9 @@ from helpers import TINY_CONFIG
 
 
 def diffbench(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "diffbench.cli", *map(str, args)], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "diffbench.cli", *map(str, args)], cwd=cwd, capture_output=True, text=True
+    )
 
 
 def test_validate_prints_the_filled_config(tmp_path):
@@ -31,7 +33,12 @@ def test_stages_by_hand(tmp_path):
     config["models"] = {"pix": config["models"]["pix"]}
     config["sampling"].update(num_samples=3, images_per_shard=None, steps=[2])
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    for args in (["prepare-data", "tiny"], ["train", "pix"], ["sample", "pix", "heun", 2], ["merge-samples", "pix", "heun", 2]):
+    for args in (
+        ["prepare-data", "tiny"],
+        ["train", "pix"],
+        ["sample", "pix", "heun", 2],
+        ["merge-samples", "pix", "heun", 2],
+    ):
         result = diffbench(*args, "-c", "c.yaml", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "results/samples/pix/heun/2/sampling.json").read_text())

@@ -3,7 +3,15 @@ import copy
 import pytest
 
 from diffbench.config import (
-    ConfigError, all_seeds, load_config, models_where, runs, schema, shard_ranges, shard_seeds, validate_config,
+    ConfigError,
+    all_seeds,
+    load_config,
+    models_where,
+    runs,
+    schema,
+    shard_ranges,
+    shard_seeds,
+    validate_config,
 )
 from helpers import REPO
 
@@ -58,25 +66,55 @@ def test_shipped_configs_are_valid():
     "mutate, message",
     [
         (lambda c: c.update(colour="red"), "unknown key(s) ['colour']"),
-        (lambda c: c["models"]["kl"]["autoencoder"].update(kind="kl"), "config key 'models.kl.autoencoder' has unknown key(s) ['kind']"),
+        (
+            lambda c: c["models"]["kl"]["autoencoder"].update(kind="kl"),
+            "config key 'models.kl.autoencoder' has unknown key(s) ['kind']",
+        ),
         (lambda c: c["models"]["kl"]["training"].update(max_steps="ten"), "config key 'models.kl.training.max_steps'"),
-        (lambda c: c["sampling"]["samplers"]["ddim"].update(type="ddimm"), "'sampling.samplers.ddim.type': 'ddimm' is not one of"),
+        (
+            lambda c: c["sampling"]["samplers"]["ddim"].update(type="ddimm"),
+            "'sampling.samplers.ddim.type': 'ddimm' is not one of",
+        ),
         (lambda c: c["sampling"].update(steps=[0]), "config key 'sampling.steps.0'"),
-        (lambda c: c["models"]["kl"]["autoencoder"].update(downsampling_factor=3), "'models.kl.autoencoder.downsampling_factor': 3 is not one of"),
-        (lambda c: c["models"]["kl"]["autoencoder"].update(downsampling_factor=16), "resolution 8 of dataset 'tiny' is not divisible by f=16"),
-        (lambda c: c["models"]["pix"]["unet"].update(channel_mult=[1, 1, 1, 1, 1]), "config key 'models.pix.unet.channel_mult'"),
+        (
+            lambda c: c["models"]["kl"]["autoencoder"].update(downsampling_factor=3),
+            "'models.kl.autoencoder.downsampling_factor': 3 is not one of",
+        ),
+        (
+            lambda c: c["models"]["kl"]["autoencoder"].update(downsampling_factor=16),
+            "resolution 8 of dataset 'tiny' is not divisible by f=16",
+        ),
+        (
+            lambda c: c["models"]["pix"]["unet"].update(channel_mult=[1, 1, 1, 1, 1]),
+            "config key 'models.pix.unet.channel_mult'",
+        ),
         (lambda c: c["models"]["pix"].update(dataset="nope"), "'models.pix.dataset': 'nope' is not a datasets entry"),
-        (lambda c: c["models"]["pix"]["training"].update(max_steps=None), "'models.pix.training': set max_steps or max_seconds"),
-        (lambda c: c["sampling"]["samplers"]["heun"].update(eta=0.5), "'sampling.samplers.heun.eta' only applies to type: ddim"),
+        (
+            lambda c: c["models"]["pix"]["training"].update(max_steps=None),
+            "'models.pix.training': set max_steps or max_seconds",
+        ),
+        (
+            lambda c: c["sampling"]["samplers"]["heun"].update(eta=0.5),
+            "'sampling.samplers.heun.eta' only applies to type: ddim",
+        ),
         (lambda c: c.update(precision="fp16"), "fp16 needs device: cuda"),
         (lambda c: c["models"]["pix"].update(source="pretrained"), "'models.pix.pretrained.id'"),
-        (lambda c: c["models"]["pix"].update(autoencoder={"type": "kl"}), "'models.pix.autoencoder' only applies to family: latent"),
+        (
+            lambda c: c["models"]["pix"].update(autoencoder={"type": "kl"}),
+            "'models.pix.autoencoder' only applies to family: latent",
+        ),
         (lambda c: c["models"].update({"bad/name": c["models"]["pix"]}), "does not match"),
         (lambda c: c["models"]["pix"].pop("dataset"), "'dataset' is a required property"),
-        (lambda c: c["evaluation"].update(feature_extractor="clip"), "'evaluation.feature_extractor': 'clip' is not one of"),
+        (
+            lambda c: c["evaluation"].update(feature_extractor="clip"),
+            "'evaluation.feature_extractor': 'clip' is not one of",
+        ),
         (lambda c: c["sampling"].update(images_per_shard=0), "config key 'sampling.images_per_shard'"),
         (lambda c: c["sampling"].update(num_samples=-1), "config key 'sampling.num_samples'"),
-        (lambda c: c["models"]["pix"]["training"].update(checkpoint_every=0), "config key 'models.pix.training.checkpoint_every'"),
+        (
+            lambda c: c["models"]["pix"]["training"].update(checkpoint_every=0),
+            "config key 'models.pix.training.checkpoint_every'",
+        ),
         (lambda c: c["datasets"]["tiny"].update(resolution="big"), "config key 'datasets.tiny.resolution'"),
     ],
 )

@@ -10,17 +10,29 @@ from diffbench.data.prepare import load_images, prepare_dataset, split_indices, 
 from diffbench.data.sources import open_source
 from diffbench.data.synthetic import render_shapes
 from diffbench.errors import DataError
-from helpers import SHARED_MNIST, fake_mnist, write_idx
+from helpers import SHARED_MNIST, fake_mnist
 
 
 def spec(**overrides):
-    base = dict(source="synthetic", root="data", download=False, split="train", resolution=16, channels=3,
-                num_train=6, num_reference=4, seed=3, unreadable_files="error")
+    base = dict(
+        source="synthetic",
+        root="data",
+        download=False,
+        split="train",
+        resolution=16,
+        channels=3,
+        num_train=6,
+        num_reference=4,
+        seed=3,
+        unreadable_files="error",
+    )
     return {**base, **overrides}
 
 
 def prepare(tmp_path, name="d", **overrides):
-    return prepare_dataset(name, spec(**overrides), tmp_path / "train.npz", tmp_path / "reference.npz", tmp_path / "info.json")
+    return prepare_dataset(
+        name, spec(**overrides), tmp_path / "train.npz", tmp_path / "reference.npz", tmp_path / "info.json"
+    )
 
 
 def test_synthetic_image_depends_only_on_seed_and_index():
@@ -101,9 +113,17 @@ def test_imagefolder_names_an_unreadable_file(tmp_path, bad):
 def test_unreadable_files_can_be_skipped_and_are_listed(tmp_path):
     write_images(tmp_path / "imgs", [(16, 16)] * 10)
     names = bad_files(tmp_path / "imgs")
-    info = prepare(tmp_path, source="imagefolder", root=str(tmp_path / "imgs"), num_train=6, num_reference=4,
-                   unreadable_files="skip")
-    assert info["source_size"] == 10 and sorted(p.split(":")[0].rsplit("/", 1)[1] for p in info["skipped_files"]) == sorted(names)
+    info = prepare(
+        tmp_path,
+        source="imagefolder",
+        root=str(tmp_path / "imgs"),
+        num_train=6,
+        num_reference=4,
+        unreadable_files="skip",
+    )
+    assert info["source_size"] == 10 and sorted(
+        p.split(":")[0].rsplit("/", 1)[1] for p in info["skipped_files"]
+    ) == sorted(names)
 
 
 def test_sixteen_bit_images_keep_their_range():
@@ -145,7 +165,9 @@ def test_real_mnist_test_split(tmp_path):
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         with gzip.open(SHARED_MNIST / f"{name}.gz") as src, open(raw / name, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    source = open_source("m", spec(source="mnist", root=str(tmp_path / "root"), split="test", channels=1, resolution=28))
+    source = open_source(
+        "m", spec(source="mnist", root=str(tmp_path / "root"), split="test", channels=1, resolution=28)
+    )
     assert len(source) == 10_000
     digits = source.load(np.arange(100))
     assert digits.shape == (100, 28, 28, 1)

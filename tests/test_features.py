@@ -10,7 +10,11 @@ import torch_fidelity
 
 from diffbench.data.synthetic import render_shapes
 from diffbench.features.inception import (
-    MissingWeights, default_weights_path, inception_features, load_inception, resolve_weights,
+    MissingWeights,
+    default_weights_path,
+    inception_features,
+    load_inception,
+    resolve_weights,
 )
 from diffbench.metrics.frechet import frechet_distance, gaussian_statistics
 from helpers import assert_rows_close, rows_relative_difference
@@ -77,8 +81,14 @@ def test_fid_matches_torch_fidelity_on_the_same_weights(weights):
             return self.array[i]
 
     theirs = torch_fidelity.calculate_metrics(
-        input1=Images(fake), input2=Images(real), fid=True, cuda=False, cache=False, verbose=False,
-        batch_size=16, feature_extractor_weights_path=str(weights),
+        input1=Images(fake),
+        input2=Images(real),
+        fid=True,
+        cuda=False,
+        cache=False,
+        verbose=False,
+        batch_size=16,
+        feature_extractor_weights_path=str(weights),
     )["frechet_inception_distance"]
     assert ours > 1e-2  # the fixture separates distributions
     assert ours == pytest.approx(theirs, rel=1e-4)
@@ -94,7 +104,9 @@ def test_fetch_assets_downloads_once(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)  # no config/config.yaml here: only the weights are fetched
     calls = []
-    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, dst, progress: (calls.append(url), open(dst, "wb").close()))
+    monkeypatch.setattr(
+        torch.hub, "download_url_to_file", lambda url, dst, progress: (calls.append(url), open(dst, "wb").close())
+    )
     for _ in range(2):
         result = CliRunner().invoke(cli, ["fetch-assets"])
         assert result.exit_code == 0, result.output
@@ -165,8 +177,13 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
     parts = []
     for name, chunk in (("whole", images), ("0", images[:4]), ("1", images[4:])):
         write_npz(tmp_path / f"{name}.npz", images=chunk)
-        extract_features(images=tmp_path / f"{name}.npz", assets=tmp_path / "assets.json", evaluation=evaluation,
-                         device="cpu", out_features=tmp_path / f"{name}-features.npz")
+        extract_features(
+            images=tmp_path / f"{name}.npz",
+            assets=tmp_path / "assets.json",
+            evaluation=evaluation,
+            device="cpu",
+            out_features=tmp_path / f"{name}-features.npz",
+        )
         parts.append(tmp_path / f"{name}-features.npz")
     assert merge_features(parts[1:], tmp_path / "merged.npz") == {"num_images": 6, "shards": 2, "nonfinite_excluded": 0}
     with np.load(parts[0]) as whole, np.load(tmp_path / "merged.npz") as merged:
@@ -188,18 +205,34 @@ def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
     finite = np.array([True, False, True, True, False, True])
     images[~finite] = 0  # what sampling stores for a NaN image
     write_json(tmp_path / "assets.json", {"feature_extractor": "inception-v3-compat", "feature_weights": str(weights)})
-    evaluation = {"feature_extractor": "inception-v3-compat", "resize": "tf-bilinear", "batch_size": 3,
-                  "bootstrap_resamples": 0, "kid_subsets": 2, "kid_subset_size": 4, "pr_neighborhood": 2}
+    evaluation = {
+        "feature_extractor": "inception-v3-compat",
+        "resize": "tf-bilinear",
+        "batch_size": 3,
+        "bootstrap_resamples": 0,
+        "kid_subsets": 2,
+        "kid_subset_size": 4,
+        "pr_neighborhood": 2,
+    }
     write_npz(tmp_path / "samples.npz", images=images, seeds=np.arange(6), finite=finite)
     write_npz(tmp_path / "only-finite.npz", images=images[finite])
     for name in ("samples", "only-finite"):
-        extract_features(images=tmp_path / f"{name}.npz", assets=tmp_path / "assets.json", evaluation=evaluation,
-                         device="cpu", out_features=tmp_path / f"{name}-features.npz")
+        extract_features(
+            images=tmp_path / f"{name}.npz",
+            assets=tmp_path / "assets.json",
+            evaluation=evaluation,
+            device="cpu",
+            out_features=tmp_path / f"{name}-features.npz",
+        )
     with np.load(tmp_path / "samples-features.npz") as a, np.load(tmp_path / "only-finite-features.npz") as b:
         assert int(a["nonfinite_excluded"]) == 2 and int(a["count"]) == 4
         assert_rows_close(a["features"], b["features"])
-    record = distribution_metrics(sample_features=tmp_path / "samples-features.npz",
-                                  reference_features=tmp_path / "only-finite-features.npz", run={"model": "m"},
-                                  evaluation=evaluation, out_record=tmp_path / "d.json")
+    record = distribution_metrics(
+        sample_features=tmp_path / "samples-features.npz",
+        reference_features=tmp_path / "only-finite-features.npz",
+        run={"model": "m"},
+        evaluation=evaluation,
+        out_record=tmp_path / "d.json",
+    )
     assert record["n_generated"] == 4 and record["n_nonfinite_excluded"] == 2
     assert any("2 generated images had NaN/inf values" in w for w in record["warnings"])

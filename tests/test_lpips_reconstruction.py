@@ -40,7 +40,9 @@ def test_diversity_and_convergence(alex):
     same = np.repeat(shapes(1), 6, axis=0)
     assert diversity(same, alex, CPU, max_pairs=20)["lpips_diversity_mean"] == pytest.approx(0, abs=1e-6)
     varied = diversity(shapes(6), alex, CPU, max_pairs=20)
-    assert varied["lpips_diversity_mean"] > 0.01 and varied["lpips_diversity_pairs"] == 20 and varied["lpips_side"] == 64
+    assert (
+        varied["lpips_diversity_mean"] > 0.01 and varied["lpips_diversity_pairs"] == 20 and varied["lpips_side"] == 64
+    )
     images = shapes(5)
     near = convergence(noisy(images, 0.02), images, alex, CPU)["lpips_convergence_mean"]
     far = convergence(noisy(images, 0.3), images, alex, CPU)["lpips_convergence_mean"]

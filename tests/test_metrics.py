@@ -79,8 +79,14 @@ def test_bootstrap_interval_brackets_the_estimate():
     # so an uncorrected percentile interval would lie entirely above it.
     a, b = features(60, dim=32, seed=7), features(600, dim=32, shift=0.2, seed=8)
     reference = gaussian_statistics(b)
-    value = frechet_distance(**{"mu1": gaussian_statistics(a)["mu"], "sigma1": gaussian_statistics(a)["sigma"],
-                                "mu2": reference["mu"], "sigma2": reference["sigma"]})["fd"]
+    value = frechet_distance(
+        **{
+            "mu1": gaussian_statistics(a)["mu"],
+            "sigma1": gaussian_statistics(a)["sigma"],
+            "mu2": reference["mu"],
+            "sigma2": reference["sigma"],
+        }
+    )["fd"]
     ci = frechet_bootstrap(a, reference, resamples=40, seed=0)
     assert ci["bootstrap_bias"] > ci["bootstrap_std"] > 0  # the upward shift the correction removes
     assert ci["ci_low"] < value < ci["ci_high"]
@@ -95,7 +101,10 @@ def test_bootstrap_interval_brackets_the_estimate():
 def test_kid_hand_checked_one_dimensional_case():
     # Features x = (0, 1), y = (1, 2) in 1-D; kernel k(a, b) = (a b + 1)^3 (gamma = 1/d = 1).
     x, y = np.array([[0.0], [1.0]]), np.array([[1.0], [2.0]])
-    k = lambda a, b: (a * b + 1) ** 3
+
+    def k(a, b):
+        return (a * b + 1) ** 3
+
     kxx = k(0, 1) + k(1, 0)  # off-diagonal terms only (unbiased)
     kyy = k(1, 2) + k(2, 1)
     kxy = k(0, 1) + k(0, 2) + k(1, 1) + k(1, 2)
@@ -114,7 +123,7 @@ def test_kid_separates_distributions_and_caps_the_subset():
 
 def test_precision_recall_hand_checked():
     grid = np.array([[i, j] for i in range(5) for j in range(5)], dtype=float)
-    assert precision_recall(grid, grid, k=3)[ "precision"] == 1.0
+    assert precision_recall(grid, grid, k=3)["precision"] == 1.0
     far = grid + 100
     result = precision_recall(far, grid, k=3)
     assert result["precision"] == 0.0 and result["recall"] == 0.0

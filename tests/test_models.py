@@ -2,7 +2,7 @@ import json
 
 import pytest
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, DDPMPipeline, DDPMScheduler, DiffusionPipeline, UNet2DModel, VQModel
+from diffusers import AutoencoderKL, DDPMPipeline, DDPMScheduler, DiffusionPipeline, UNet2DModel, VQModel
 
 from diffbench.config import validate_config
 from diffbench.errors import ModelError
@@ -10,15 +10,23 @@ from diffbench.models.autoencoders import AUTOENCODERS, level_channels
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel, LatentDiffusionPipeline, load_model, save_model
 from diffbench.models.pretrained import import_pretrained
-from helpers import ldm_style_checkpoint, tiny_unet, tiny_vq
+from helpers import ldm_style_checkpoint, tiny_unet
 
 
 def latent_spec(f, kind="kl", resolution=16):
-    config = validate_config({
-        "datasets": {"d": {"resolution": resolution}},
-        "models": {"m": {"dataset": "d", "family": "latent", "unet": {"channel_mult": [1]},
-                         "autoencoder": {"type": kind, "downsampling_factor": f, "base_channels": 8, "max_channels": 16}}},
-    })
+    config = validate_config(
+        {
+            "datasets": {"d": {"resolution": resolution}},
+            "models": {
+                "m": {
+                    "dataset": "d",
+                    "family": "latent",
+                    "unet": {"channel_mult": [1]},
+                    "autoencoder": {"type": kind, "downsampling_factor": f, "base_channels": 8, "max_channels": 16},
+                }
+            },
+        }
+    )
     return config["models"]["m"], config["datasets"]["d"]
 
 
@@ -44,8 +52,13 @@ def test_unet_shapes_and_schedule():
     spec = {"base_channels": 8, "channel_mult": [1, 2], "layers_per_block": 1, "attention": True, "dropout": 0.0}
     unet = build_unet(spec, 3, 8)
     assert unet(torch.zeros(2, 3, 8, 8), torch.tensor([3, 4])).sample.shape == (2, 3, 8, 8)
-    diffusion = {"num_train_timesteps": 100, "beta_schedule": "linear", "beta_start": 1e-4, "beta_end": 0.02,
-                 "prediction_type": "epsilon"}
+    diffusion = {
+        "num_train_timesteps": 100,
+        "beta_schedule": "linear",
+        "beta_start": 1e-4,
+        "beta_end": 0.02,
+        "prediction_type": "epsilon",
+    }
     assert build_noise_scheduler(diffusion, "pixel").config.clip_sample is True
     assert build_noise_scheduler(diffusion, "latent").config.clip_sample is False
 
@@ -61,9 +74,16 @@ def test_pixel_model_is_a_standard_ddpm_pipeline(tmp_path):
 
 
 def test_latent_model_components_load_with_from_pretrained(tmp_path):
-    vae = AutoencoderKL(in_channels=3, out_channels=3, block_out_channels=(8, 8), latent_channels=2,
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                        norm_num_groups=4, sample_size=8)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(8, 8),
+        latent_channels=2,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=4,
+        sample_size=8,
+    )
     vae.register_to_config(scaling_factor=0.5)
     save_model(DiffusionModel(tiny_unet(2, 4), DDPMScheduler(num_train_timesteps=10), vae), tmp_path / "m")
     index = json.loads((tmp_path / "m" / "model_index.json").read_text())
@@ -76,18 +96,27 @@ def test_latent_model_components_load_with_from_pretrained(tmp_path):
 
 
 def import_spec(pretrained_id, family, resolution=8, channels=3, scale=None):
-    config = validate_config({
-        "datasets": {"d": {"resolution": resolution, "channels": channels}},
-        "models": {"m": {"dataset": "d", "family": family, "source": "pretrained",
-                         "pretrained": {"id": str(pretrained_id), "latent_scaling_factor": scale}}},
-    })
+    config = validate_config(
+        {
+            "datasets": {"d": {"resolution": resolution, "channels": channels}},
+            "models": {
+                "m": {
+                    "dataset": "d",
+                    "family": family,
+                    "source": "pretrained",
+                    "pretrained": {"id": str(pretrained_id), "latent_scaling_factor": scale},
+                }
+            },
+        }
+    )
     return dict(name="m", model_spec=config["models"]["m"], dataset_spec=config["datasets"]["d"])
 
 
 def test_import_ldm_style_checkpoint(tmp_path):
     ldm_style_checkpoint(tmp_path / "ldm")
-    record = import_pretrained(**import_spec(tmp_path / "ldm", "latent", scale=1.0),
-                               out_dir=tmp_path / "out", out_record=tmp_path / "out.json")
+    record = import_pretrained(
+        **import_spec(tmp_path / "ldm", "latent", scale=1.0), out_dir=tmp_path / "out", out_record=tmp_path / "out.json"
+    )
     assert record["scheduler"] == "DDIMScheduler" and record["scaling_factor"] == 1.0
     loaded = load_model(tmp_path / "out")
     assert isinstance(loaded.autoencoder, VQModel) and loaded.scaling_factor == 1.0
@@ -95,8 +124,9 @@ def test_import_ldm_style_checkpoint(tmp_path):
 
 def test_import_ddpm_style_checkpoint(tmp_path):
     DDPMPipeline(unet=tiny_unet(), scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(tmp_path / "ddpm")
-    record = import_pretrained(**import_spec(tmp_path / "ddpm", "pixel"), out_dir=tmp_path / "out",
-                               out_record=tmp_path / "out.json")
+    record = import_pretrained(
+        **import_spec(tmp_path / "ddpm", "pixel"), out_dir=tmp_path / "out", out_record=tmp_path / "out.json"
+    )
     assert record["family"] == "pixel" and record["parameters"] > 0
     assert (tmp_path / "out" / "unet" / "config.json").is_file()
 
@@ -112,8 +142,11 @@ def test_import_ddpm_style_checkpoint(tmp_path):
 def test_import_mismatch_names_the_entry(tmp_path, family, resolution, channels, message):
     DDPMPipeline(unet=tiny_unet(), scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(tmp_path / "ddpm")
     with pytest.raises(ModelError, match=message):
-        import_pretrained(**import_spec(tmp_path / "ddpm", family, resolution, channels),
-                          out_dir=tmp_path / "out", out_record=tmp_path / "out.json")
+        import_pretrained(
+            **import_spec(tmp_path / "ddpm", family, resolution, channels),
+            out_dir=tmp_path / "out",
+            out_record=tmp_path / "out.json",
+        )
     assert not (tmp_path / "out").exists()
 
 
@@ -121,4 +154,6 @@ def test_import_mismatch_names_the_entry(tmp_path, family, resolution, channels,
 def test_import_missing_model_names_the_key(tmp_path, missing):
     pretrained_id = str(tmp_path / "nowhere") if missing == "folder" else "no-such-org/no-such-model"
     with pytest.raises(ModelError, match=r"models.m.pretrained.id"):
-        import_pretrained(**import_spec(pretrained_id, "pixel"), out_dir=tmp_path / "out", out_record=tmp_path / "o.json")
+        import_pretrained(
+            **import_spec(pretrained_id, "pixel"), out_dir=tmp_path / "out", out_record=tmp_path / "o.json"
+        )

@@ -25,72 +25,173 @@ from diffbench.report.tables import collect
 
 # FID and seconds/image per (model, steps): the latent model is cheaper per step; the pixel model
 # is best when time does not matter. Hand-checked frontier: latent 5, 10, 20 and pixel 20.
-FID = {("pixel", 5): 80.0, ("pixel", 10): 50.0, ("pixel", 20): 40.0,
-       ("latent_f4", 5): 60.0, ("latent_f4", 10): 45.0, ("latent_f4", 20): 44.0}
-SECONDS = {("pixel", 5): 0.01, ("pixel", 10): 0.02, ("pixel", 20): 0.04,
-           ("latent_f4", 5): 0.004, ("latent_f4", 10): 0.008, ("latent_f4", 20): 0.016}
+FID = {
+    ("pixel", 5): 80.0,
+    ("pixel", 10): 50.0,
+    ("pixel", 20): 40.0,
+    ("latent_f4", 5): 60.0,
+    ("latent_f4", 10): 45.0,
+    ("latent_f4", 20): 44.0,
+}
+SECONDS = {
+    ("pixel", 5): 0.01,
+    ("pixel", 10): 0.02,
+    ("pixel", 20): 0.04,
+    ("latent_f4", 5): 0.004,
+    ("latent_f4", 10): 0.008,
+    ("latent_f4", 20): 0.016,
+}
 
 
 def fixture_config(root) -> dict:
-    return validate_config({
-        "results_dir": str(root / "results"),
-        "datasets": {"shapes": {"source": "synthetic", "resolution": 8, "num_train": 16, "num_reference": 8}},
-        "models": {
-            "pixel": {"dataset": "shapes", "family": "pixel"},
-            "latent_f4": {"dataset": "shapes", "family": "latent",
-                          "autoencoder": {"type": "kl", "downsampling_factor": 4}},
-        },
-        "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [5, 10, 20], "num_samples": 6, "seed": 3},
-        "report": {"grid_seeds": 4, "static_formats": []},
-    })
+    return validate_config(
+        {
+            "results_dir": str(root / "results"),
+            "datasets": {"shapes": {"source": "synthetic", "resolution": 8, "num_train": 16, "num_reference": 8}},
+            "models": {
+                "pixel": {"dataset": "shapes", "family": "pixel"},
+                "latent_f4": {
+                    "dataset": "shapes",
+                    "family": "latent",
+                    "autoencoder": {"type": "kl", "downsampling_factor": 4},
+                },
+            },
+            "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [5, 10, 20], "num_samples": 6, "seed": 3},
+            "report": {"grid_seeds": 4, "static_formats": []},
+        }
+    )
 
 
 def write_results(config: dict) -> None:
     """Result files with the fields and names the jobs write (see training/, sampling/, evaluation.py)."""
     layout = Layout(config["results_dir"])
-    write_json(layout.data_info("shapes"), {"dataset": "shapes", "source_size": 40,
-                                            "skipped_files": ["data/shapes/broken.png: cannot identify image file"]})
+    write_json(
+        layout.data_info("shapes"),
+        {
+            "dataset": "shapes",
+            "source_size": 40,
+            "skipped_files": ["data/shapes/broken.png: cannot identify image file"],
+        },
+    )
     for model, spec in config["models"].items():
         latent = spec["family"] == "latent"
-        write_json(layout.training_record(model), {
-            "model": model, "family": spec["family"], "downsampling_factor": 4 if latent else 1,
-            "parameters": 1000, "autoencoder_parameters": 500 if latent else 0, "steps": 100, "images_seen": 3200,
-            "wall_time_s": 60.0, "images_per_s": 53.3, "final_loss": 0.1, "precision": "fp32", "device": "cpu",
-            "device_name": "x86_64", "peak_host_rss_mb": 800.0, "finished_at": "2026-11-22T10:00:00+0000"})
+        write_json(
+            layout.training_record(model),
+            {
+                "model": model,
+                "family": spec["family"],
+                "downsampling_factor": 4 if latent else 1,
+                "parameters": 1000,
+                "autoencoder_parameters": 500 if latent else 0,
+                "steps": 100,
+                "images_seen": 3200,
+                "wall_time_s": 60.0,
+                "images_per_s": 53.3,
+                "final_loss": 0.1,
+                "precision": "fp32",
+                "device": "cpu",
+                "device_name": "x86_64",
+                "peak_host_rss_mb": 800.0,
+                "finished_at": "2026-11-22T10:00:00+0000",
+            },
+        )
         steps = np.arange(1, 101)
-        pd.DataFrame({"step": steps, "loss": 1 / steps, "learning_rate": 1e-3, "images_seen": 32 * steps,
-                      "elapsed_s": 0.6 * steps}).to_csv(layout.training_loss(model), index=False)
+        pd.DataFrame(
+            {
+                "step": steps,
+                "loss": 1 / steps,
+                "learning_rate": 1e-3,
+                "images_seen": 32 * steps,
+                "elapsed_s": 0.6 * steps,
+            }
+        ).to_csv(layout.training_loss(model), index=False)
         if latent:
-            write_json(layout.autoencoder_record(model), {
-                "autoencoder_type": "kl", "steps": 50, "wall_time_s": 20.0, "final_loss": 2.0, "scaling_factor": 0.5})
-            pd.DataFrame({"step": steps, "loss": 10 / steps, "reconstruction": 10 / steps, "kl": 0.1,
-                          "learning_rate": 1e-3, "images_seen": 32 * steps, "elapsed_s": 0.2 * steps}
-                         ).to_csv(layout.autoencoder_loss(model), index=False)
-            write_json(layout.reconstruction_metrics(model), {
-                "autoencoder": "AutoencoderKL", "num_images": 8, "lpips_mean": 0.05, "psnr_db": 25.0, "ssim": 0.8,
-                "rfid": 12.0, "warnings": ["only 8 samples for 2048-dimensional features"]})
+            write_json(
+                layout.autoencoder_record(model),
+                {"autoencoder_type": "kl", "steps": 50, "wall_time_s": 20.0, "final_loss": 2.0, "scaling_factor": 0.5},
+            )
+            pd.DataFrame(
+                {
+                    "step": steps,
+                    "loss": 10 / steps,
+                    "reconstruction": 10 / steps,
+                    "kl": 0.1,
+                    "learning_rate": 1e-3,
+                    "images_seen": 32 * steps,
+                    "elapsed_s": 0.2 * steps,
+                }
+            ).to_csv(layout.autoencoder_loss(model), index=False)
+            write_json(
+                layout.reconstruction_metrics(model),
+                {
+                    "autoencoder": "AutoencoderKL",
+                    "num_images": 8,
+                    "lpips_mean": 0.05,
+                    "psnr_db": 25.0,
+                    "ssim": 0.8,
+                    "rfid": 12.0,
+                    "warnings": ["only 8 samples for 2048-dimensional features"],
+                },
+            )
         for steps_ in config["sampling"]["steps"]:
             key, keys = (model, steps_), (model, "ddim", steps_)
             rng = np.random.default_rng(steps_)
-            write_npz(layout.samples(*keys), images=rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8),
-                      seeds=np.arange(3, 9))
-            write_json(layout.sampling_record(*keys), {
-                "nfe_per_image": steps_, "num_images": 6, "seed_first": 3, "seed_last": 8, "num_shards": 1,
-                "seconds_per_image": SECONDS[key], "images_per_s": 1 / SECONDS[key], "denoise_s": 0.05,
-                "decode_s": 0.01 if latent else 0.0, "decode_share": 0.2 if latent else 0.0,
-                "unet_gflops_per_nfe": 0.1 if latent else 0.4, "decoder_gflops": 0.05 if latent else 0.0,
-                "gflops_per_image": steps_ * (0.1 if latent else 0.4), "nonfinite_images": 0,
-                "device": "cpu", "device_name": "x86_64", "precision": "fp32", "peak_host_rss_mb": 700.0})
-            write_json(layout.distribution_metrics(*keys), {
-                "feature_extractor": "inception-v3-compat", "resize": "tf-bilinear", "n_generated": 6,
-                "n_reference": 8, "fid": FID[key], "fid_ci_low": FID[key] - 2, "fid_ci_high": FID[key] + 2,
-                "fid_ci_level": 0.95, "fid_bootstrap_resamples": 10, "kid_mean": FID[key] / 1000, "kid_std": 0.001,
-                "precision": 0.5, "recall": 0.4,
-                "warnings": ["only 6 samples for 2048-dimensional features: the covariance is singular"]})
-            write_json(layout.lpips_metrics(*keys), {
-                "lpips_net": "alex", "lpips_diversity_mean": 0.3 if latent else 0.2, "lpips_diversity_std": 0.05,
-                "lpips_convergence_mean": 0.0 if steps_ == 20 else 0.1, "lpips_convergence_std": 0.01,
-                "convergence_reference_steps": 20})
+            write_npz(
+                layout.samples(*keys), images=rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), seeds=np.arange(3, 9)
+            )
+            write_json(
+                layout.sampling_record(*keys),
+                {
+                    "nfe_per_image": steps_,
+                    "num_images": 6,
+                    "seed_first": 3,
+                    "seed_last": 8,
+                    "num_shards": 1,
+                    "seconds_per_image": SECONDS[key],
+                    "images_per_s": 1 / SECONDS[key],
+                    "denoise_s": 0.05,
+                    "decode_s": 0.01 if latent else 0.0,
+                    "decode_share": 0.2 if latent else 0.0,
+                    "unet_gflops_per_nfe": 0.1 if latent else 0.4,
+                    "decoder_gflops": 0.05 if latent else 0.0,
+                    "gflops_per_image": steps_ * (0.1 if latent else 0.4),
+                    "nonfinite_images": 0,
+                    "device": "cpu",
+                    "device_name": "x86_64",
+                    "precision": "fp32",
+                    "peak_host_rss_mb": 700.0,
+                },
+            )
+            write_json(
+                layout.distribution_metrics(*keys),
+                {
+                    "feature_extractor": "inception-v3-compat",
+                    "resize": "tf-bilinear",
+                    "n_generated": 6,
+                    "n_reference": 8,
+                    "fid": FID[key],
+                    "fid_ci_low": FID[key] - 2,
+                    "fid_ci_high": FID[key] + 2,
+                    "fid_ci_level": 0.95,
+                    "fid_bootstrap_resamples": 10,
+                    "kid_mean": FID[key] / 1000,
+                    "kid_std": 0.001,
+                    "precision": 0.5,
+                    "recall": 0.4,
+                    "warnings": ["only 6 samples for 2048-dimensional features: the covariance is singular"],
+                },
+            )
+            write_json(
+                layout.lpips_metrics(*keys),
+                {
+                    "lpips_net": "alex",
+                    "lpips_diversity_mean": 0.3 if latent else 0.2,
+                    "lpips_diversity_std": 0.05,
+                    "lpips_convergence_mean": 0.0 if steps_ == 20 else 0.1,
+                    "lpips_convergence_std": 0.01,
+                    "convergence_reference_steps": 20,
+                },
+            )
 
 
 @pytest.fixture
@@ -111,10 +212,30 @@ def test_tables_one_row_per_run_with_units(results):
     assert tables.missing == []
     runs = tables.runs
     assert len(runs) == 6 and set(runs.family) == {"pixel", "latent"}
-    assert {"fid", "fid_ci_low", "fid_ci_high", "kid", "precision", "recall", "lpips_diversity", "lpips_convergence",
-            "sampling_s_per_image", "sampling_images_per_s", "sampling_decode_share", "nfe", "n_samples",
-            "seed_first", "seed_last", "train_wall_time_s", "unet_train_images_seen", "unet_gflops_per_nfe",
-            "sampling_peak_host_rss_mb", "train_device", "train_precision", "downsampling_factor"} <= set(runs)
+    assert {
+        "fid",
+        "fid_ci_low",
+        "fid_ci_high",
+        "kid",
+        "precision",
+        "recall",
+        "lpips_diversity",
+        "lpips_convergence",
+        "sampling_s_per_image",
+        "sampling_images_per_s",
+        "sampling_decode_share",
+        "nfe",
+        "n_samples",
+        "seed_first",
+        "seed_last",
+        "train_wall_time_s",
+        "unet_train_images_seen",
+        "unet_gflops_per_nfe",
+        "sampling_peak_host_rss_mb",
+        "train_device",
+        "train_precision",
+        "downsampling_factor",
+    } <= set(runs)
     row = runs.set_index(["model", "steps"]).loc[("latent_f4", 10)]
     assert row.fid == 45.0 and row.nfe == 10 and row.n_samples == 6 and row.downsampling_factor == 4
     models = tables.models.set_index("model")
@@ -132,9 +253,12 @@ def test_summary_states_the_comparison_from_the_data(results):
     assert "Best latent run: latent_f4 (ddim, 20 steps), FID 44 [42, 46]" in text
     assert "Best pixel run: pixel (ddim, 20 steps), FID 40 [38, 42]" in text
     # Cheapest budget where both families have a run: the pixel model's 0.01 s/image.
-    assert re.search(r"At a sampling budget of 0\.01 s/image .*latent model latent_f4 \(ddim, 10 steps\) reaches "
-                     r"FID 45 \[43, 47\] vs pixel model pixel \(ddim, 5 steps\) 80 \[78, 82\]; the confidence intervals do not overlap",
-                     text)
+    assert re.search(
+        r"At a sampling budget of 0\.01 s/image .*latent model latent_f4 \(ddim, 10 steps\) reaches "
+        r"FID 45 \[43, 47\] vs pixel model pixel \(ddim, 5 steps\) 80 \[78, 82\]; "
+        r"the confidence intervals do not overlap",
+        text,
+    )
     assert "4 runs are on the FID-vs-time Pareto frontier (3 latent, 1 pixel)" in text
     assert "Caution: some FIDs use fewer samples than feature dimensions" in text
 
@@ -145,8 +269,15 @@ def test_report_has_every_section_and_no_network_reference(results, tmp_path):
     html = open(paths.html, encoding="utf-8").read()
     for section, _ in SECTIONS:
         assert f'<section id="{section}">' in html
-    for figure in ("fid_vs_time", "fid_vs_nfe", "fid_vs_training", "fid_vs_gflops", "lpips_diversity",
-                   "lpips_convergence", "training_curves"):
+    for figure in (
+        "fid_vs_time",
+        "fid_vs_nfe",
+        "fid_vs_training",
+        "fid_vs_gflops",
+        "lpips_diversity",
+        "lpips_convergence",
+        "training_curves",
+    ):
         assert f'id="fig-{figure}"' in html
     assert get_plotlyjs() in html and "Plotly.newPlot" in html  # plotly.js itself is embedded, once
     # Nothing of ours loads from the network (plotly.js holds map-tile URLs it never uses here;
@@ -158,10 +289,8 @@ def test_report_has_every_section_and_no_network_reference(results, tmp_path):
     assert ours.count('src="data:image/png;base64,') == 3  # one grid per (sampler, steps)
     assert provenance["config_sha256"] in html and provenance["missing"] == []
     # Tables: CSV and Parquet hold the same rows.
-    pd.testing.assert_frame_equal(pd.read_csv(paths.runs_csv), pd.read_parquet(paths.runs_parquet),
-                                  check_dtype=False)
-    assert json.loads(open(paths.provenance).read())["static_figures"] == {
-        "formats": [], "written": [], "error": None}
+    pd.testing.assert_frame_equal(pd.read_csv(paths.runs_csv), pd.read_parquet(paths.runs_parquet), check_dtype=False)
+    assert json.loads(open(paths.provenance).read())["static_figures"] == {"formats": [], "written": [], "error": None}
     assert set(result_files(results)) >= {Layout(results["results_dir"]).lpips_metrics("pixel", "ddim", 5)}
 
 
@@ -208,8 +337,10 @@ CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason=(
-    "needs Chromium and its driver (Debian: apt-get install chromium chromium-driver); .ci/run installs them"))
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason=("needs Chromium and its driver (Debian: apt-get install chromium chromium-driver); .ci/run installs them"),
+)
 def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
@@ -220,18 +351,28 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
     build_report(results, tmp_path)
     options = Options()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                "--proxy-server=127.0.0.1:9"):  # a dead proxy as well: any request would fail loudly
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--proxy-server=127.0.0.1:9",
+    ):  # a dead proxy as well: any request would fail loudly
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.emulateNetworkConditions",
-                               {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        driver.execute_cdp_cmd(
+            "Network.emulateNetworkConditions",
+            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
         driver.get(Path(ReportPaths.of(results).html).as_uri())
-        plots = "return Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => " \
-                "[p.id, p.querySelectorAll('.main-svg').length, p.querySelectorAll('.scatterlayer .trace').length])"
+        plots = (
+            "return Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => "
+            "[p.id, p.querySelectorAll('.main-svg').length, p.querySelectorAll('.scatterlayer .trace').length])"
+        )
         WebDriverWait(driver, 60).until(lambda d: len(d.execute_script(plots)) == 7)
         rendered = driver.execute_script(plots)
         assert all(svgs > 0 and traces > 0 for _, svgs, traces in rendered), rendered
@@ -243,7 +384,9 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
         fid_column = [h.text for h in header].index("fid")
         header[fid_column].click()
         column = driver.execute_script(
-            f"return Array.from(document.querySelectorAll('#runs-table tbody tr')).map(r => r.cells[{fid_column}].textContent)")
+            "return Array.from(document.querySelectorAll('#runs-table tbody tr'))"
+            f".map(r => r.cells[{fid_column}].textContent)"
+        )
         assert [float(v) for v in column] == sorted(FID.values())
 
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

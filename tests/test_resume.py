@@ -26,11 +26,22 @@ from diffbench.paths import Layout
 CONFIG = {
     "device": "cpu",
     "datasets": {"tiny": {"resolution": 8, "num_train": 32, "num_reference": 4}},
-    "models": {"pix": {"dataset": "tiny", "family": "pixel", "unet": {"base_channels": 8, "channel_mult": [1, 2]},
-                       "diffusion": {"num_train_timesteps": 50},
-                       "training": {"max_steps": 60, "batch_size": 8, "ema_decay": 0.9, "checkpoint_every": 5}}},
-    "sampling": {"samplers": {"ddim": {"type": "ddim", "eta": 0.5}}, "steps": [5], "num_samples": 60,
-                 "batch_size": 2, "seed": 7},
+    "models": {
+        "pix": {
+            "dataset": "tiny",
+            "family": "pixel",
+            "unet": {"base_channels": 8, "channel_mult": [1, 2]},
+            "diffusion": {"num_train_timesteps": 50},
+            "training": {"max_steps": 60, "batch_size": 8, "ema_decay": 0.9, "checkpoint_every": 5},
+        }
+    },
+    "sampling": {
+        "samplers": {"ddim": {"type": "ddim", "eta": 0.5}},
+        "steps": [5],
+        "num_samples": 60,
+        "batch_size": 2,
+        "seed": 7,
+    },
 }
 
 
@@ -40,8 +51,13 @@ def setup_run(root: Path) -> tuple[str, Layout]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
     full, layout = validate_config(copy.deepcopy(config)), Layout(config["results_dir"])
-    prepare_dataset("tiny", full["datasets"]["tiny"], layout.train_images("tiny"), layout.reference_images("tiny"),
-                    layout.data_info("tiny"))
+    prepare_dataset(
+        "tiny",
+        full["datasets"]["tiny"],
+        layout.train_images("tiny"),
+        layout.reference_images("tiny"),
+        layout.data_info("tiny"),
+    )
     return str(path), layout
 
 
@@ -63,8 +79,10 @@ def kill_when(args: tuple[str, ...], ready) -> None:
     deadline = time.monotonic() + 300
     while not ready():
         if process.poll() is not None:
-            pytest.fail(f"the job ended (rc {process.returncode}) before it could be killed: "
-                        f"{process.stderr.read().decode()[-2000:]}")
+            pytest.fail(
+                f"the job ended (rc {process.returncode}) before it could be killed: "
+                f"{process.stderr.read().decode()[-2000:]}"
+            )
         assert time.monotonic() < deadline, "the job made no progress"
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
@@ -85,7 +103,10 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
     run("train", "-c", config_b, "pix")
 
     weights = "unet/diffusion_pytorch_model.safetensors"
-    expected, resumed = load_file(Path(a.pipeline_dir("pix")) / weights), load_file(Path(b.pipeline_dir("pix")) / weights)
+    expected, resumed = (
+        load_file(Path(a.pipeline_dir("pix")) / weights),
+        load_file(Path(b.pipeline_dir("pix")) / weights),
+    )
     assert expected.keys() == resumed.keys()
     assert all(torch.equal(expected[k], resumed[k]) for k in expected)  # bit-identical, EMA weights included
     loss_a, loss_b = pd.read_csv(a.training_loss("pix")), pd.read_csv(b.training_loss("pix"))

@@ -75,7 +75,10 @@ def test_saved_model_reloads_and_gives_the_same_samples(tmp_path):
     plain = DiffusionModel(pipeline.unet, pipeline.scheduler).to(CPU)
     ours = load_model(tmp_path / "pixel").to(CPU)
     np.testing.assert_array_equal(
-        *(generate(m, make_scheduler(SAMPLER_SPECS["ddim"], m.scheduler), {}, 3, [5, 6], 2, CPU)[0] for m in (plain, ours))
+        *(
+            generate(m, make_scheduler(SAMPLER_SPECS["ddim"], m.scheduler), {}, 3, [5, 6], 2, CPU)[0]
+            for m in (plain, ours)
+        )
     )
 
 
@@ -88,17 +91,27 @@ def test_latent_pipeline_call(tmp_path):
 
 def test_shards_merge_to_the_single_job_result(tmp_path):
     save_model(random_model("pixel"), tmp_path / "m")
-    common = dict(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim_eta1"], steps=3, batch_size=2,
-                  device="cpu", precision="fp32")
+    common = dict(
+        model_dir=tmp_path / "m",
+        sampler=SAMPLER_SPECS["ddim_eta1"],
+        steps=3,
+        batch_size=2,
+        device="cpu",
+        precision="fp32",
+    )
     shards = [[20, 21, 22, 23], [24, 25]]
     for k, seeds in enumerate(shards):
         sample_shard(**common, seeds=seeds, out_images=tmp_path / f"{k}.npz", out_record=tmp_path / f"{k}.json")
     sample_shard(**common, seeds=list(range(20, 26)), out_images=tmp_path / "all.npz", out_record=tmp_path / "all.json")
     run = {"model": "m", "sampler": "ddim_eta1", "steps": 3}
     record = merge_shards(
-        shard_images=[tmp_path / "0.npz", tmp_path / "1.npz"], shard_records=[tmp_path / "0.json", tmp_path / "1.json"],
-        expected_seeds=list(range(20, 26)), run=run, out_images=tmp_path / "merged.npz",
-        out_png_dir=tmp_path / "png", out_record=tmp_path / "sampling.json",
+        shard_images=[tmp_path / "0.npz", tmp_path / "1.npz"],
+        shard_records=[tmp_path / "0.json", tmp_path / "1.json"],
+        expected_seeds=list(range(20, 26)),
+        run=run,
+        out_images=tmp_path / "merged.npz",
+        out_png_dir=tmp_path / "png",
+        out_record=tmp_path / "sampling.json",
     )
     merged, single = np.load(tmp_path / "merged.npz"), np.load(tmp_path / "all.npz")
     np.testing.assert_array_equal(merged["images"], single["images"])
@@ -112,23 +125,56 @@ def test_shards_merge_to_the_single_job_result(tmp_path):
 
 def test_merge_refuses_missing_images(tmp_path):
     save_model(random_model("pixel"), tmp_path / "m")
-    sample_shard(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=2, seeds=[0, 1], batch_size=2,
-                 device="cpu", precision="fp32", out_images=tmp_path / "0.npz", out_record=tmp_path / "0.json")
+    sample_shard(
+        model_dir=tmp_path / "m",
+        sampler=SAMPLER_SPECS["ddim"],
+        steps=2,
+        seeds=[0, 1],
+        batch_size=2,
+        device="cpu",
+        precision="fp32",
+        out_images=tmp_path / "0.npz",
+        out_record=tmp_path / "0.json",
+    )
     with pytest.raises(RuntimeError, match="expected 0..2"):
-        merge_shards(shard_images=[tmp_path / "0.npz"], shard_records=[tmp_path / "0.json"], expected_seeds=[0, 1, 2],
-                     run={"model": "m"}, out_images=tmp_path / "x.npz", out_png_dir=tmp_path / "png",
-                     out_record=tmp_path / "x.json")
+        merge_shards(
+            shard_images=[tmp_path / "0.npz"],
+            shard_records=[tmp_path / "0.json"],
+            expected_seeds=[0, 1, 2],
+            run={"model": "m"},
+            out_images=tmp_path / "x.npz",
+            out_png_dir=tmp_path / "png",
+            out_record=tmp_path / "x.json",
+        )
     assert not (tmp_path / "x.npz").exists()
 
 
 def test_bf16_sampling_on_cpu(tmp_path):
     save_model(random_model("latent"), tmp_path / "m")
-    record = sample_shard(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=2, seeds=[0, 1], batch_size=2,
-                          device="cpu", precision="bf16", out_images=tmp_path / "0.npz", out_record=tmp_path / "0.json")
+    record = sample_shard(
+        model_dir=tmp_path / "m",
+        sampler=SAMPLER_SPECS["ddim"],
+        steps=2,
+        seeds=[0, 1],
+        batch_size=2,
+        device="cpu",
+        precision="bf16",
+        out_images=tmp_path / "0.npz",
+        out_record=tmp_path / "0.json",
+    )
     assert record["precision"] == "bf16" and record["nonfinite_images"] == 0
     with pytest.raises(Exception, match="fp16, which needs a CUDA device"):
-        sample_shard(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=2, seeds=[0], batch_size=1,
-                     device="cpu", precision="fp16", out_images=tmp_path / "1.npz", out_record=tmp_path / "1.json")
+        sample_shard(
+            model_dir=tmp_path / "m",
+            sampler=SAMPLER_SPECS["ddim"],
+            steps=2,
+            seeds=[0],
+            batch_size=1,
+            device="cpu",
+            precision="fp16",
+            out_images=tmp_path / "1.npz",
+            out_record=tmp_path / "1.json",
+        )
 
 
 def test_pixel_models_clip_x0_in_every_sampler_that_can():

@@ -58,8 +58,17 @@ def small_config(tmp_path) -> str:
 
 # One thread per job on both sides: the node has few CPUs, and equal thread counts keep CPU
 # arithmetic, hence trained weights and samples, identical between the two runs.
-SUBMITTED_RULES = ("prepare_data", "train_autoencoder", "train_diffusion", "sample_shard", "reference_features",
-                   "sample_feature_shard", "reconstruction_metrics", "distribution_metrics", "lpips_metrics")
+SUBMITTED_RULES = (
+    "prepare_data",
+    "train_autoencoder",
+    "train_diffusion",
+    "sample_shard",
+    "reference_features",
+    "sample_feature_shard",
+    "reconstruction_metrics",
+    "distribution_metrics",
+    "lpips_metrics",
+)
 ONE_THREAD = ["--set-threads", *[f"{rule}=1" for rule in SUBMITTED_RULES]]
 
 
@@ -76,11 +85,26 @@ def test_the_readme_slurm_command_matches_a_local_run(slurm, tmp_path, torch_hom
     # The README's command with this cluster's partition and account (job status through sacct,
     # as by default), plus a quick first status check and memory the small node has.
     result = run_snakemake(
-        "--workflow-profile", str(REPO / "profiles" / "slurm"), "--configfile", config,
-        "--default-resources", "slurm_partition=debug", "slurm_account=diffbench",
-        "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5", "--retries", "0",
-        *ONE_THREAD, "--set-resources", *[f"{rule}:mem_mb=1500" for rule in SUBMITTED_RULES],
-        "--jobs", "4", cwd=tmp_path / "slurm", env=env,
+        "--workflow-profile",
+        str(REPO / "profiles" / "slurm"),
+        "--configfile",
+        config,
+        "--default-resources",
+        "slurm_partition=debug",
+        "slurm_account=diffbench",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--latency-wait",
+        "5",
+        "--retries",
+        "0",
+        *ONE_THREAD,
+        "--set-resources",
+        *[f"{rule}:mem_mb=1500" for rule in SUBMITTED_RULES],
+        "--jobs",
+        "4",
+        cwd=tmp_path / "slurm",
+        env=env,
     )
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-5000:])
     submitted = result.stdout + result.stderr
@@ -88,8 +112,9 @@ def test_the_readme_slurm_command_matches_a_local_run(slurm, tmp_path, torch_hom
     # sample_feature_shard, reconstruction_metrics, distribution_metrics, lpips_metrics
     assert submitted.count("has been submitted with SLURM jobid") == 9  # every job but the local rules
 
-    local = run_snakemake("--configfile", config, "--cores", "2", *ONE_THREAD, "--until", "merge_samples",
-                          cwd=tmp_path / "local", env=env)
+    local = run_snakemake(
+        "--configfile", config, "--cores", "2", *ONE_THREAD, "--until", "merge_samples", cwd=tmp_path / "local", env=env
+    )
     assert local.returncode == 0, local.stderr[-5000:]
     name = "results/samples/kl/ddim/3/images.npz"
     with np.load(tmp_path / "slurm" / name) as a, np.load(tmp_path / "local" / name) as b:

@@ -47,9 +47,16 @@ def train_pixel(tmp_path, trained, **training):
     spec = copy.deepcopy(config["models"]["pix"])
     spec["training"].update(training)
     return train_diffusion(
-        name="pix", model_spec=spec, dataset_spec=config["datasets"]["tiny"], train_images=layout.train_images("tiny"),
-        autoencoder_dir=None, device="cpu", precision="fp32", out_dir=tmp_path / "m",
-        out_record=tmp_path / "r.json", out_loss=tmp_path / "l.csv",
+        name="pix",
+        model_spec=spec,
+        dataset_spec=config["datasets"]["tiny"],
+        train_images=layout.train_images("tiny"),
+        autoencoder_dir=None,
+        device="cpu",
+        precision="fp32",
+        out_dir=tmp_path / "m",
+        out_record=tmp_path / "r.json",
+        out_loss=tmp_path / "l.csv",
     )
 
 
@@ -86,8 +93,15 @@ def test_nonfinite_loss_stops_with_the_step():
         return weight.sum() * (float("nan") if len(calls) == 3 else 1.0), {}
 
     with pytest.raises(NonFiniteLoss, match="at step 3"):
-        fit(parameters=[weight], loss_fn=loss_fn, num_images=4, spec=spec, device=torch.device("cpu"),
-            precision="fp32", description="toy")
+        fit(
+            parameters=[weight],
+            loss_fn=loss_fn,
+            num_images=4,
+            spec=spec,
+            device=torch.device("cpu"),
+            precision="fp32",
+            description="toy",
+        )
 
 
 def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
@@ -103,8 +117,16 @@ def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
 
     checkpointing = Checkpointing(path=tmp_path / "toy.pt", every=2, fingerprint="toy", modules={"m": module})
     with pytest.raises(NonFiniteLoss, match=r"at step 5;.*last good checkpoint \(step 4\) is kept at .*toy.pt"):
-        fit(parameters=list(module.parameters()), loss_fn=loss_fn, num_images=4, spec=spec, device=torch.device("cpu"),
-            precision="fp32", description="toy", checkpointing=checkpointing)
+        fit(
+            parameters=list(module.parameters()),
+            loss_fn=loss_fn,
+            num_images=4,
+            spec=spec,
+            device=torch.device("cpu"),
+            precision="fp32",
+            description="toy",
+            checkpointing=checkpointing,
+        )
     assert torch.load(tmp_path / "toy.pt", weights_only=True)["step"] == 4
     # Other settings (another fingerprint) never resume from it.
     other = Checkpointing(path=tmp_path / "toy.pt", every=2, fingerprint="other", modules={"m": module})
@@ -114,9 +136,16 @@ def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
 def test_bf16_autocast_training_on_cpu(tmp_path, trained):
     config, layout = trained["config"], trained["layout"]
     record = train_diffusion(
-        name="pix", model_spec=config["models"]["pix"], dataset_spec=config["datasets"]["tiny"],
-        train_images=layout.train_images("tiny"), autoencoder_dir=None, device="cpu", precision="bf16",
-        out_dir=tmp_path / "m", out_record=tmp_path / "r.json", out_loss=tmp_path / "l.csv",
+        name="pix",
+        model_spec=config["models"]["pix"],
+        dataset_spec=config["datasets"]["tiny"],
+        train_images=layout.train_images("tiny"),
+        autoencoder_dir=None,
+        device="cpu",
+        precision="bf16",
+        out_dir=tmp_path / "m",
+        out_record=tmp_path / "r.json",
+        out_loss=tmp_path / "l.csv",
     )
     assert record["precision"] == "bf16" and record["steps"] == config["models"]["pix"]["training"]["max_steps"]
     assert all(p.dtype == torch.float32 for p in load_model(tmp_path / "m").unet.parameters())  # fp32 master weights
@@ -142,8 +171,15 @@ def test_an_autoencoder_of_the_other_kind_is_named(tmp_path, trained):
     config, layout = trained["config"], trained["layout"]
     with pytest.raises(ModelError, match=r"models.kl: .* holds a VQModel, but 'models.kl.autoencoder.type' is kl"):
         train_diffusion(
-            name="kl", model_spec=config["models"]["kl"], dataset_spec=config["datasets"]["tiny"],
-            train_images=layout.train_images("tiny"), autoencoder_dir=layout.autoencoder_dir("vq"), device="cpu",
-            precision="fp32", out_dir=tmp_path / "m", out_record=tmp_path / "r.json", out_loss=tmp_path / "l.csv",
+            name="kl",
+            model_spec=config["models"]["kl"],
+            dataset_spec=config["datasets"]["tiny"],
+            train_images=layout.train_images("tiny"),
+            autoencoder_dir=layout.autoencoder_dir("vq"),
+            device="cpu",
+            precision="fp32",
+            out_dir=tmp_path / "m",
+            out_record=tmp_path / "r.json",
+            out_loss=tmp_path / "l.csv",
         )
     assert not (tmp_path / "r.json").exists()

@@ -23,12 +23,27 @@ pytestmark = pytest.mark.e2e
 
 def snakemake(*args, cwd, torch_home=None, env=None):
     # Heavy rules ask for every core; one thread each lets the tiny jobs run two at a time.
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "2",
-               "--set-threads", "train_autoencoder=1", "train_diffusion=1", "sample_shard=1",
-               "reference_features=1", "sample_feature_shard=1", "reconstruction_metrics=1", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--cores",
+        "2",
+        "--set-threads",
+        "train_autoencoder=1",
+        "train_diffusion=1",
+        "sample_shard=1",
+        "reference_features=1",
+        "sample_feature_shard=1",
+        "reconstruction_metrics=1",
+        *args,
+    ]
     env = {**os.environ, "TORCH_HOME": str(torch_home or cwd / "empty_torch_home"), **(env or {})}
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                          env={k: v for k, v in env.items() if v is not None})
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env={k: v for k, v in env.items() if v is not None}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +102,20 @@ def test_quality_metrics_for_every_run(run):
             for steps in config["sampling"]["steps"]:
                 keys = (model, sampler, steps)
                 dist = json.loads((workdir / layout.distribution_metrics(*keys)).read_text())
-                assert dist["fid"] > 0 and dist["fid_ci_low"] <= dist["fid"] <= dist["fid_ci_high"] and dist["fid_bootstrap_resamples"] == 3
+                assert (
+                    dist["fid"] > 0
+                    and dist["fid_ci_low"] <= dist["fid"] <= dist["fid_ci_high"]
+                    and dist["fid_bootstrap_resamples"] == 3
+                )
                 assert dist["n_generated"] == 6 and dist["n_reference"] == 16 and dist["dataset"] == "tiny"
                 assert dist["feature_extractor"] == "inception-v3-compat" and dist["resize"] == "tf-bilinear"
                 assert dist["seed_first"] == 100 and dist["seed_last"] == 105 and dist["steps"] == steps
                 assert "kid_mean" in dist and 0 <= dist["precision"] <= 1 and 0 <= dist["recall"] <= 1
                 assert any("singular" in w for w in dist["warnings"])  # 6 samples for 2048-d features
                 lp = json.loads((workdir / layout.lpips_metrics(*keys)).read_text())
-                assert lp["lpips_diversity_mean"] > 0 and lp["convergence_reference_steps"] == max(config["sampling"]["steps"])
+                assert lp["lpips_diversity_mean"] > 0 and lp["convergence_reference_steps"] == max(
+                    config["sampling"]["steps"]
+                )
         if spec["family"] == "latent":
             rec = json.loads((workdir / layout.reconstruction_metrics(model)).read_text())
             assert rec["psnr_db"] > 0 and 0 < rec["lpips_mean"] and rec["rfid"] > 0 and rec["num_images"] == 16
@@ -124,8 +145,9 @@ def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):
     else:
         assert "kaleido could not render" in static["error"]
 
-    result = snakemake("--configfile", str(TINY_CONFIG), "--report", "snakemake-report.zip", cwd=workdir,
-                       torch_home=torch_home)
+    result = snakemake(
+        "--configfile", str(TINY_CONFIG), "--report", "snakemake-report.zip", cwd=workdir, torch_home=torch_home
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     names = zipfile.ZipFile(workdir / "snakemake-report.zip").namelist()
     assert any(name.endswith("/report.html") and "/raw/" in name for name in names), names
@@ -136,8 +158,9 @@ def test_missing_weights_fail_naming_the_fix(tmp_path, monkeypatch):
     # Any download attempt goes to a closed loopback port, so this never reaches the network.
     monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    result = snakemake("--configfile", str(TINY_CONFIG), "--until", "fetch_assets", cwd=tmp_path,
-                       torch_home=tmp_path / "empty")
+    result = snakemake(
+        "--configfile", str(TINY_CONFIG), "--until", "fetch_assets", cwd=tmp_path, torch_home=tmp_path / "empty"
+    )
     assert result.returncode != 0
     log = (tmp_path / "results/logs/fetch_assets/assets.log").read_text()
     assert "could not download evaluation weights" in log and "evaluation.inception_weights" in log
@@ -162,8 +185,12 @@ def test_bad_config_fails_before_any_job(tmp_path):
 
 
 def test_lint():
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", str(TINY_CONFIG)],
-                            cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", "--configfile", str(TINY_CONFIG)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
 
 
@@ -178,17 +205,37 @@ def test_assets_fetched_once_then_every_job_runs_offline(tmp_path, torch_home):
     fake_mnist(tmp_path / "mnist")  # a populated root: fetch_dataset finds it and downloads nothing
     config = {
         "device": "cpu",
-        "datasets": {"digits": {"source": "mnist", "root": str(tmp_path / "mnist"), "split": "test",
-                                "resolution": 8, "channels": 3, "num_train": 1, "num_reference": 4}},
-        "models": {"hub": {"dataset": "digits", "family": "latent", "source": "pretrained",
-                           "pretrained": {"id": "fixture/tiny-ldm", "latent_scaling_factor": 1.0}}},
+        "datasets": {
+            "digits": {
+                "source": "mnist",
+                "root": str(tmp_path / "mnist"),
+                "split": "test",
+                "resolution": 8,
+                "channels": 3,
+                "num_train": 1,
+                "num_reference": 4,
+            }
+        },
+        "models": {
+            "hub": {
+                "dataset": "digits",
+                "family": "latent",
+                "source": "pretrained",
+                "pretrained": {"id": "fixture/tiny-ldm", "latent_scaling_factor": 1.0},
+            }
+        },
         "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [2], "num_samples": 4, "batch_size": 4},
         "evaluation": {"bootstrap_resamples": 3, "kid_subsets": 2, "diversity_pairs": 4},
         "report": {"grid_seeds": 2, "static_formats": []},
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     records = ["results/assets/assets.json", "results/assets/models/hub.json", "results/assets/datasets/digits.json"]
-    hub_env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": None, "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1"}
+    hub_env = {
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_OFFLINE": None,
+        "no_proxy": "127.0.0.1",
+        "NO_PROXY": "127.0.0.1",
+    }
     with FixtureHub() as hub:
         commit = hub.add("fixture/tiny-ldm", tmp_path / "repo")
         hub_env["HF_ENDPOINT"] = hub.endpoint

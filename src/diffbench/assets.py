@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import MutableMapping
 
 from diffbench.data.sources import TORCHVISION_SOURCES, TorchvisionSource
 from diffbench.errors import DataError, ModelError
@@ -70,8 +70,11 @@ def fetch_pretrained(*, name: str, pretrained: dict, out_record: str | Path) -> 
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
         try:
-            path = Path(snapshot_download(source, revision=revision, allow_patterns=PIPELINE_FILES,
-                                          ignore_patterns=OTHER_FRAMEWORKS))
+            path = Path(
+                snapshot_download(
+                    source, revision=revision, allow_patterns=PIPELINE_FILES, ignore_patterns=OTHER_FRAMEWORKS
+                )
+            )
         except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as err:
             offline = " HF_HUB_OFFLINE is set, so only the cache was searched." if constants.HF_HUB_OFFLINE else ""
             raise ModelError(
@@ -81,8 +84,14 @@ def fetch_pretrained(*, name: str, pretrained: dict, out_record: str | Path) -> 
                 "that has it and copy its HF_HOME (README 'Running offline')."
             ) from err
         files = [p for p in path.rglob("*") if p.is_file()]
-        record.update(kind="hub", commit=path.name, path=str(path), hf_hub_cache=constants.HF_HUB_CACHE,
-                      files=len(files), bytes=sum(p.stat().st_size for p in files))
+        record.update(
+            kind="hub",
+            commit=path.name,
+            path=str(path),
+            hf_hub_cache=constants.HF_HUB_CACHE,
+            files=len(files),
+            bytes=sum(p.stat().st_size for p in files),
+        )
     record["fetched_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     write_json(out_record, record)
     return record
@@ -93,8 +102,13 @@ def fetch_dataset(*, name: str, spec: dict, out_record: str | Path) -> dict:
     if spec["source"] not in TORCHVISION_SOURCES:
         raise DataError(f"datasets.{name}: source {spec['source']} has nothing to fetch (only {TORCHVISION_SOURCES}).")
     source = TorchvisionSource(name, spec, allow_download=spec["download"])
-    record = {"dataset": name, "source": spec["source"], "split": spec["split"],
-              "root": str(Path(spec["root"]).expanduser().resolve()), "images": len(source),
-              "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    record = {
+        "dataset": name,
+        "source": spec["source"],
+        "split": spec["split"],
+        "root": str(Path(spec["root"]).expanduser().resolve()),
+        "images": len(source),
+        "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     write_json(out_record, record)
     return record

@@ -12,8 +12,13 @@ from diffbench.errors import DataError, ModelError
 from diffbench.paths import Layout
 
 config_option = click.option(
-    "-c", "--config", "config_path", default="config/config.yaml", show_default=True,
-    type=click.Path(dir_okay=False), help="Experiment config (validated against the schema).",
+    "-c",
+    "--config",
+    "config_path",
+    default="config/config.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Experiment config (validated against the schema).",
 )
 
 
@@ -71,7 +76,11 @@ def prepare_data(config_path: str, dataset: str) -> None:
     config, layout = _load(config_path)
     spec = _entry(config, "datasets", dataset)
     info = prepare_dataset(
-        dataset, spec, layout.train_images(dataset), layout.reference_images(dataset), layout.data_info(dataset),
+        dataset,
+        spec,
+        layout.train_images(dataset),
+        layout.reference_images(dataset),
+        layout.data_info(dataset),
         allow_download=spec["download"],
     )
     click.echo(json.dumps({k: info[k] for k in ("train", "reference")}, indent=2))
@@ -86,9 +95,12 @@ def train_autoencoder(config_path: str, model: str) -> None:
 
     config, layout, common = _model_stage(config_path, model, source="train", family="latent")
     record = run(
-        **common, train_images=layout.train_images(common["model_spec"]["dataset"]),
-        device=config["device"], precision=config["precision"],
-        out_dir=layout.autoencoder_dir(model), out_record=layout.autoencoder_record(model),
+        **common,
+        train_images=layout.train_images(common["model_spec"]["dataset"]),
+        device=config["device"],
+        precision=config["precision"],
+        out_dir=layout.autoencoder_dir(model),
+        out_record=layout.autoencoder_record(model),
         checkpoint=layout.training_checkpoint(model, "autoencoder"),
         out_loss=layout.autoencoder_loss(model),
     )
@@ -105,10 +117,14 @@ def train(config_path: str, model: str) -> None:
     config, layout, common = _model_stage(config_path, model, source="train")
     spec = common["model_spec"]
     record = train_diffusion(
-        **common, train_images=layout.train_images(spec["dataset"]),
+        **common,
+        train_images=layout.train_images(spec["dataset"]),
         autoencoder_dir=layout.autoencoder_dir(model) if spec["family"] == "latent" else None,
-        device=config["device"], precision=config["precision"], out_dir=layout.pipeline_dir(model),
-        out_record=layout.training_record(model), out_loss=layout.training_loss(model),
+        device=config["device"],
+        precision=config["precision"],
+        out_dir=layout.pipeline_dir(model),
+        out_record=layout.training_record(model),
+        out_loss=layout.training_loss(model),
         checkpoint=layout.training_checkpoint(model, "diffusion"),
     )
     click.echo(json.dumps(record, indent=2))
@@ -143,9 +159,13 @@ def sample(config_path: str, model: str, sampler: str, steps: int, shard: int) -
     if not 0 <= shard < len(ranges):
         raise click.BadParameter(f"--shard must be in 0..{len(ranges) - 1}")
     record = sample_shard(
-        model_dir=layout.pipeline_dir(model), sampler=_entry(sampling, "samplers", sampler), steps=steps,
-        seeds=shard_seeds(sampling, shard), batch_size=sampling["batch_size"],
-        device=config["device"], precision=config["precision"],
+        model_dir=layout.pipeline_dir(model),
+        sampler=_entry(sampling, "samplers", sampler),
+        steps=steps,
+        seeds=shard_seeds(sampling, shard),
+        batch_size=sampling["batch_size"],
+        device=config["device"],
+        precision=config["precision"],
         out_images=layout.shard_images(model, sampler, steps, shard),
         out_record=layout.shard_record(model, sampler, steps, shard),
         batches_dir=layout.shard_batches(model, sampler, steps, shard),
@@ -170,7 +190,8 @@ def merge_samples(config_path: str, model: str, sampler: str, steps: int) -> Non
         shard_records=[layout.shard_record(model, sampler, steps, k) for k in shards],
         expected_seeds=all_seeds(sampling),
         run={"model": model, "sampler": sampler, "steps": steps},
-        out_images=layout.samples(model, sampler, steps), out_png_dir=layout.sample_pngs(model, sampler, steps),
+        out_images=layout.samples(model, sampler, steps),
+        out_png_dir=layout.sample_pngs(model, sampler, steps),
         out_record=layout.sampling_record(model, sampler, steps),
     )
     click.echo(json.dumps(record, indent=2))
@@ -187,8 +208,13 @@ def reference_features(config_path: str, dataset: str) -> None:
     config, layout = _load(config_path)
     _entry(config, "datasets", dataset)
     evaluation = config["evaluation"]
-    extract_features(images=layout.reference_images(dataset), assets=layout.assets_record(), evaluation=evaluation,
-                     device=config["device"], out_features=layout.reference_features(dataset, features_key(evaluation)))
+    extract_features(
+        images=layout.reference_images(dataset),
+        assets=layout.assets_record(),
+        evaluation=evaluation,
+        device=config["device"],
+        out_features=layout.reference_features(dataset, features_key(evaluation)),
+    )
 
 
 @cli.command()
@@ -204,28 +230,51 @@ def evaluate(config_path: str, model: str, sampler: str, steps: int) -> None:
     config, layout = _load(config_path)
     evaluation, run = config["evaluation"], run_key(config, model, sampler, steps)
     key = features_key(evaluation)
-    extract_features(images=layout.samples(model, sampler, steps), assets=layout.assets_record(),
-                     evaluation=evaluation, device=config["device"],
-                     out_features=layout.sample_features(model, sampler, steps, key))
+    extract_features(
+        images=layout.samples(model, sampler, steps),
+        assets=layout.assets_record(),
+        evaluation=evaluation,
+        device=config["device"],
+        out_features=layout.sample_features(model, sampler, steps, key),
+    )
     record = distribution_metrics(
         sample_features=layout.sample_features(model, sampler, steps, key),
-        reference_features=layout.reference_features(run["dataset"], key), run=run, evaluation=evaluation,
+        reference_features=layout.reference_features(run["dataset"], key),
+        run=run,
+        evaluation=evaluation,
         out_record=layout.distribution_metrics(model, sampler, steps),
     )
     reference_steps = max(config["sampling"]["steps"])
-    record.update(lpips_metrics(
-        images=layout.samples(model, sampler, steps), reference_run_images=layout.samples(model, sampler, reference_steps),
-        reference_steps=reference_steps, assets=layout.assets_record(), run=run, evaluation=evaluation,
-        device=config["device"], out_record=layout.lpips_metrics(model, sampler, steps),
-    ))
+    record.update(
+        lpips_metrics(
+            images=layout.samples(model, sampler, steps),
+            reference_run_images=layout.samples(model, sampler, reference_steps),
+            reference_steps=reference_steps,
+            assets=layout.assets_record(),
+            run=run,
+            evaluation=evaluation,
+            device=config["device"],
+            out_record=layout.lpips_metrics(model, sampler, steps),
+        )
+    )
     click.echo(json.dumps(record, indent=2))
 
 
 @cli.command("fetch-assets")
-@click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
-              help="Where to put the FID Inception weights (default: the torch hub cache under TORCH_HOME).")
-@click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), multiple=True, default=["alex"],
-              show_default=True, help="LPIPS backbones to fetch (repeat the option for several).")
+@click.option(
+    "--inception-weights",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to put the FID Inception weights (default: the torch hub cache under TORCH_HOME).",
+)
+@click.option(
+    "--lpips-net",
+    type=click.Choice(["alex", "vgg", "squeeze"]),
+    multiple=True,
+    default=["alex"],
+    show_default=True,
+    help="LPIPS backbones to fetch (repeat the option for several).",
+)
 @config_option
 def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...], config_path: str) -> None:
     """Download what runs need from the network, so later runs (and compute nodes) work offline.
@@ -254,15 +303,21 @@ def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...], conf
             record = fetch_dataset(name=name, spec=spec, out_record=layout.dataset_assets(name))
             click.echo(f"dataset {name}: {record['images']} images in {record['root']}")
     for name in models_where(config, source="pretrained"):
-        record = fetch_pretrained(name=name, pretrained=config["models"][name]["pretrained"],
-                                  out_record=layout.model_assets(name))
+        record = fetch_pretrained(
+            name=name, pretrained=config["models"][name]["pretrained"], out_record=layout.model_assets(name)
+        )
         click.echo(f"model {name}: {record['id']} at {record['path']}")
 
 
 @cli.command()
 @config_option
-@click.option("--workflow-dir", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="The diffbench checkout, for the git commit recorded in the provenance.")
+@click.option(
+    "--workflow-dir",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="The diffbench checkout, for the git commit recorded in the provenance.",
+)
 def report(config_path: str, workflow_dir: str) -> None:
     """Tables, figures and the HTML report from the results present (names what is missing)."""
     from diffbench.report.build import ReportPaths, build_report

@@ -104,7 +104,9 @@ def _check_semantics(config: dict, raw: dict) -> None:
             )
         if model["source"] == "pretrained":
             if not model["pretrained"]["id"]:
-                raise ConfigError(f"config key '{key}.pretrained.id': set a hub id or local folder for source: pretrained.")
+                raise ConfigError(
+                    f"config key '{key}.pretrained.id': set a hub id or local folder for source: pretrained."
+                )
             for trained_only in ("autoencoder", "unet", "diffusion", "training"):
                 if trained_only in given:
                     raise ConfigError(
@@ -112,7 +114,9 @@ def _check_semantics(config: dict, raw: dict) -> None:
                         "a pretrained model brings its own architecture and schedule."
                     )
             if model["family"] == "pixel" and model["pretrained"]["latent_scaling_factor"] is not None:
-                raise ConfigError(f"config key '{key}.pretrained.latent_scaling_factor' only applies to family: latent.")
+                raise ConfigError(
+                    f"config key '{key}.pretrained.latent_scaling_factor' only applies to family: latent."
+                )
             continue
         if "pretrained" in given:
             raise ConfigError(f"config key '{key}.pretrained' only applies to source: pretrained.")
@@ -206,8 +210,4 @@ def datasets_in_use(config: dict) -> list[str]:
 
 def models_where(config: dict, **conditions: str) -> list[str]:
     """Model names whose spec matches every key=value condition (e.g. source='train')."""
-    return [
-        name
-        for name, spec in config["models"].items()
-        if all(spec[k] == v for k, v in conditions.items())
-    ]
+    return [name for name, spec in config["models"].items() if all(spec[k] == v for k, v in conditions.items())]

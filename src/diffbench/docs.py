@@ -37,7 +37,9 @@ def rows(node: dict, defs: dict, prefix: str = "") -> list[str]:
         default = "(required)" if name in node.get("required", []) else f"`{json.dumps(sub.get('default'))}`"
         description = " ".join(sub.get("description", "").split())
         if sub.get("properties") or isinstance(sub.get("additionalProperties"), dict):
-            out.append(f"| `{key}` | {_type(sub)} | {default if len(default) < 40 else '(see below)'} | {description} |")
+            out.append(
+                f"| `{key}` | {_type(sub)} | {default if len(default) < 40 else '(see below)'} | {description} |"
+            )
         else:
             out.append(f"| `{key}` | {_type(sub)} | {default} | {description} |")
         out += rows(sub, defs, f"{key}.")

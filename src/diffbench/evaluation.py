@@ -76,10 +76,15 @@ def extract_features(
     pixels, _, finite = _load_samples(images)
     features = extractor.extract(pixels[finite], network, torch_device, evaluation["batch_size"], evaluation["resize"])
     excluded = int((~finite).sum())
-    write_npz(out_features, features=features.astype(np.float32), nonfinite_excluded=excluded,
-              **Moments.of(features).to_npz())
-    return {"num_images": len(features), "dim": features.shape[1], "nonfinite_excluded": excluded,
-            **device_info(torch_device)}
+    write_npz(
+        out_features, features=features.astype(np.float32), nonfinite_excluded=excluded, **Moments.of(features).to_npz()
+    )
+    return {
+        "num_images": len(features),
+        "dim": features.shape[1],
+        "nonfinite_excluded": excluded,
+        **device_info(torch_device),
+    }
 
 
 def _load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -112,12 +117,19 @@ def merge_features(parts: list[str | Path], out_features: str | Path) -> dict:
 
 
 def _settings(evaluation: dict) -> dict:
-    return {"feature_extractor": evaluation["feature_extractor"], "resize": evaluation["resize"],
-            "features_key": features_key(evaluation)}
+    return {
+        "feature_extractor": evaluation["feature_extractor"],
+        "resize": evaluation["resize"],
+        "features_key": features_key(evaluation),
+    }
 
 
 def distribution_metrics(
-    *, sample_features: str | Path, reference_features: str | Path, run: dict, evaluation: dict,
+    *,
+    sample_features: str | Path,
+    reference_features: str | Path,
+    run: dict,
+    evaluation: dict,
     out_record: str | Path,
 ) -> dict:
     """FID (with bootstrap CI), KID and precision/recall of one sample set against the reference set."""
@@ -134,13 +146,21 @@ def distribution_metrics(
     if evaluation["bootstrap_resamples"]:
         ci = frechet_bootstrap(generated, ref_stats, evaluation["bootstrap_resamples"], evaluation["confidence"])
     else:
-        ci = {"ci_low": None, "ci_high": None, "ci_level": None, "bootstrap_resamples": 0, "bootstrap_std": None,
-              "bootstrap_bias": None}
+        ci = {
+            "ci_low": None,
+            "ci_high": None,
+            "ci_level": None,
+            "bootstrap_resamples": 0,
+            "bootstrap_std": None,
+            "bootstrap_bias": None,
+        }
     warnings = [w for w in [sample_size_warning(min(len(generated), len(reference)), generated.shape[1])] if w]
     if excluded:
         warnings.append(f"{excluded} generated images had NaN/inf values and were left out of every metric here")
     if fd["sqrt_fixup"]:
-        warnings.append(f"the matrix square root discarded {fd['sqrt_discarded']:.2e} of its trace (round-off or rank deficiency)")
+        warnings.append(
+            f"the matrix square root discarded {fd['sqrt_discarded']:.2e} of its trace (round-off or rank deficiency)"
+        )
     record = {
         **run,
         **_settings(evaluation),
@@ -164,8 +184,15 @@ def distribution_metrics(
 
 
 def lpips_metrics(
-    *, images: str | Path, reference_run_images: str | Path, reference_steps: int, assets: str | Path,
-    run: dict, evaluation: dict, device: str, out_record: str | Path,
+    *,
+    images: str | Path,
+    reference_run_images: str | Path,
+    reference_steps: int,
+    assets: str | Path,
+    run: dict,
+    evaluation: dict,
+    device: str,
+    out_record: str | Path,
 ) -> dict:
     """LPIPS diversity of one sample set and its convergence towards the same seeds at `reference_steps`."""
     read_json(assets)  # the backbone must have been fetched
@@ -190,8 +217,15 @@ def lpips_metrics(
 
 
 def reconstruction_metrics(
-    *, model_dir: str | Path, reference_images: str | Path, reference_features: str | Path, assets: str | Path,
-    model: str, evaluation: dict, device: str, out_record: str | Path,
+    *,
+    model_dir: str | Path,
+    reference_images: str | Path,
+    reference_features: str | Path,
+    assets: str | Path,
+    model: str,
+    evaluation: dict,
+    device: str,
+    out_record: str | Path,
 ) -> dict:
     """The first stage's quality on held-out images: LPIPS, PSNR, SSIM and rFID of x vs D(E(x))."""
     from diffbench.models.pipelines import load_model
@@ -201,8 +235,9 @@ def reconstruction_metrics(
     originals = load_images(reference_images)
     rebuilt = reconstruct(autoencoder, originals, torch_device, evaluation["batch_size"])
     lpips_model = load_lpips(evaluation["lpips_net"], torch_device)
-    distances = paired_distances(originals, rebuilt, lpips_model, torch_device, evaluation["batch_size"],
-                                 evaluation["lpips_min_side"])
+    distances = paired_distances(
+        originals, rebuilt, lpips_model, torch_device, evaluation["batch_size"], evaluation["lpips_min_side"]
+    )
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
     network = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
     features = extractor.extract(rebuilt, network, torch_device, evaluation["batch_size"], evaluation["resize"])

@@ -7,9 +7,9 @@ import os
 import platform
 import resource
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import torch
 
@@ -29,7 +29,8 @@ def resolve_device(setting: str) -> torch.device:
             return torch.device("cuda")
         logging.getLogger(__name__).warning(
             "device: auto found no CUDA GPU (CUDA_VISIBLE_DEVICES=%s); running on the CPU, as recorded.",
-            _visible_devices())
+            _visible_devices(),
+        )
         return torch.device("cpu")
     if setting == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
@@ -41,7 +42,9 @@ def resolve_device(setting: str) -> torch.device:
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision == "fp16" and device.type != "cuda":
-        raise ConfigError(f"config key 'precision' is fp16, which needs a CUDA device (running on {device}); use bf16 or fp32.")
+        raise ConfigError(
+            f"config key 'precision' is fp16, which needs a CUDA device (running on {device}); use bf16 or fp32."
+        )
     return DTYPES[precision]
 
 
@@ -59,8 +62,12 @@ def synchronize(device: torch.device) -> None:
 
 def device_info(device: torch.device, setting: str | None = None) -> dict:
     """What ran the job. With the config's `setting`, also whether it fell back to the CPU."""
-    info = {"device": device.type, "torch": torch.__version__, "host": platform.node(),
-            "cuda_visible_devices": _visible_devices()}
+    info = {
+        "device": device.type,
+        "torch": torch.__version__,
+        "host": platform.node(),
+        "cuda_visible_devices": _visible_devices(),
+    }
     if setting is not None:
         info.update(device_setting=setting, cpu_fallback=setting == "auto" and device.type == "cpu")
     if device.type == "cuda":

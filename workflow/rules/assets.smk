@@ -10,12 +10,12 @@ localrules:
 rule fetch_assets:
     output:
         record=layout.assets_record(),
-    params:
-        evaluation=EVALUATION,
-    conda:
-        "../../environment.yml"
     log:
         layout.log("fetch_assets", "assets"),
+    conda:
+        "../../environment.yml"
+    params:
+        evaluation=EVALUATION,
     script:
         "../scripts/fetch_assets.py"
 
@@ -23,14 +23,14 @@ rule fetch_assets:
 rule fetch_dataset:
     output:
         record=layout.dataset_assets("{dataset}"),
-    params:
-        spec=lambda w: config["datasets"][w.dataset],
+    log:
+        layout.log("fetch_dataset", "{dataset}"),
     wildcard_constraints:
         dataset=one_of(TORCHVISION_DATASETS),
     conda:
         "../../environment.yml"
-    log:
-        layout.log("fetch_dataset", "{dataset}"),
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
     script:
         "../scripts/fetch_dataset.py"
 
@@ -38,13 +38,13 @@ rule fetch_dataset:
 rule fetch_pretrained:
     output:
         record=layout.model_assets("{model}"),
-    params:
-        pretrained=lambda w: config["models"][w.model]["pretrained"],
+    log:
+        layout.log("fetch_pretrained", "{model}"),
     wildcard_constraints:
         model=one_of(models_where(config, source="pretrained")),
     conda:
         "../../environment.yml"
-    log:
-        layout.log("fetch_pretrained", "{model}"),
+    params:
+        pretrained=lambda w: config["models"][w.model]["pretrained"],
     script:
         "../scripts/fetch_pretrained.py"

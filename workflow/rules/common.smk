@@ -47,7 +47,12 @@ def all_targets():
     targets = []
     for run in runs(config):
         keys = (run["model"], run["sampler"], run["steps"])
-        targets += [layout.samples(*keys), layout.sampling_record(*keys), layout.sample_pngs(*keys),
-                    layout.distribution_metrics(*keys), layout.lpips_metrics(*keys)]
+        targets += [
+            layout.samples(*keys),
+            layout.sampling_record(*keys),
+            layout.sample_pngs(*keys),
+            layout.distribution_metrics(*keys),
+            layout.lpips_metrics(*keys),
+        ]
     targets += [layout.reconstruction_metrics(m) for m in models_where(config, family="latent")]
     return targets + [ReportPaths.of(config).html]

@@ -6,13 +6,13 @@ rule prepare_data:
         train=layout.train_images("{dataset}"),
         reference=layout.reference_images("{dataset}"),
         info=layout.data_info("{dataset}"),
-    params:
-        spec=lambda w: config["datasets"][w.dataset],
-    conda:
-        "../../environment.yml"
     log:
         layout.log("prepare_data", "{dataset}"),
     benchmark:
         layout.benchmark("prepare_data", "{dataset}")
+    conda:
+        "../../environment.yml"
+    params:
+        spec=lambda w: config["datasets"][w.dataset],
     script:
         "../scripts/prepare_data.py"

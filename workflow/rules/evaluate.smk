@@ -9,18 +9,18 @@ rule reference_features:
         assets=layout.assets_record(),
     output:
         features=layout.reference_features("{dataset}", FEATURES),
-    params:
-        evaluation=EVALUATION,
-        device=config["device"],
-    threads: workflow.cores
-    resources:
-        gpu=1 if config["device"] != "cpu" else 0,
-    conda:
-        "../../environment.yml"
     log:
         layout.log("reference_features", "{dataset}"),
     benchmark:
         layout.benchmark("reference_features", "{dataset}")
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+    params:
+        evaluation=EVALUATION,
+        device=config["device"],
     script:
         "../scripts/extract_features.py"
 
@@ -33,18 +33,18 @@ rule sample_feature_shard:
         assets=layout.assets_record(),
     output:
         features=temp(layout.sample_feature_shard("{model}", "{sampler}", "{steps}", "{shard}", FEATURES)),
-    params:
-        evaluation=EVALUATION,
-        device=config["device"],
-    threads: workflow.cores
-    resources:
-        gpu=1 if config["device"] != "cpu" else 0,
-    conda:
-        "../../environment.yml"
     log:
         layout.log("sample_feature_shard", "{model}", "{sampler}", "{steps}", "{shard}"),
     benchmark:
         layout.benchmark("sample_feature_shard", "{model}", "{sampler}", "{steps}", "{shard}")
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+    params:
+        evaluation=EVALUATION,
+        device=config["device"],
     script:
         "../scripts/extract_features.py"
 
@@ -61,10 +61,10 @@ rule sample_features:
         ),
     output:
         features=layout.sample_features("{model}", "{sampler}", "{steps}", FEATURES),
-    conda:
-        "../../environment.yml"
     log:
         layout.log("sample_features", "{model}", "{sampler}", "{steps}"),
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/merge_features.py"
 
@@ -75,15 +75,15 @@ rule distribution_metrics:
         reference=lambda w: layout.reference_features(model_dataset(w), FEATURES),
     output:
         record=layout.distribution_metrics("{model}", "{sampler}", "{steps}"),
-    params:
-        evaluation=EVALUATION,
-        run=run_key_of,
-    conda:
-        "../../environment.yml"
     log:
         layout.log("distribution_metrics", "{model}", "{sampler}", "{steps}"),
     benchmark:
         layout.benchmark("distribution_metrics", "{model}", "{sampler}", "{steps}")
+    conda:
+        "../../environment.yml"
+    params:
+        evaluation=EVALUATION,
+        run=run_key_of,
     script:
         "../scripts/distribution_metrics.py"
 
@@ -95,15 +95,15 @@ rule lpips_metrics:
         assets=layout.assets_record(),
     output:
         record=layout.lpips_metrics("{model}", "{sampler}", "{steps}"),
+    log:
+        layout.log("lpips_metrics", "{model}", "{sampler}", "{steps}"),
+    conda:
+        "../../environment.yml"
     params:
         evaluation=EVALUATION,
         device=config["device"],
         run=run_key_of,
         reference_steps=MAX_STEPS,
-    conda:
-        "../../environment.yml"
-    log:
-        layout.log("lpips_metrics", "{model}", "{sampler}", "{steps}"),
     script:
         "../scripts/lpips_metrics.py"
 
@@ -116,17 +116,17 @@ rule reconstruction_metrics:
         assets=layout.assets_record(),
     output:
         record=layout.reconstruction_metrics("{model}"),
-    params:
-        evaluation=EVALUATION,
-        device=config["device"],
-    wildcard_constraints:
-        model=one_of(models_where(config, family="latent")),
-    threads: workflow.cores
-    conda:
-        "../../environment.yml"
     log:
         layout.log("reconstruction_metrics", "{model}"),
     benchmark:
         layout.benchmark("reconstruction_metrics", "{model}")
+    wildcard_constraints:
+        model=one_of(models_where(config, family="latent")),
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
+    params:
+        evaluation=EVALUATION,
+        device=config["device"],
     script:
         "../scripts/reconstruction_metrics.py"

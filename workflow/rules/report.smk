@@ -25,14 +25,14 @@ rule report:
             report(path, caption="../report/grid.rst", category="3. Samples", labels={"sampler": s, "steps": str(n)})
             for (s, n), path in REPORT.grids.items()
         ],
-    params:
-        config=config,
-        workflow_dir=workflow.basedir,
-    conda:
-        "../../environment.yml"
     log:
         layout.log("report", "report"),
     benchmark:
         layout.benchmark("report", "report")
+    conda:
+        "../../environment.yml"
+    params:
+        config=config,
+        workflow_dir=workflow.basedir,
     script:
         "../scripts/report.py"

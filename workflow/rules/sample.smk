@@ -4,6 +4,15 @@ rule sample_shard:
     output:
         images=temp(layout.shard_images("{model}", "{sampler}", "{steps}", "{shard}")),
         record=temp(layout.shard_record("{model}", "{sampler}", "{steps}", "{shard}")),
+    log:
+        layout.log("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}"),
+    benchmark:
+        layout.benchmark("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}")
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
     params:
         sampler=lambda w: SAMPLING["samplers"][w.sampler],
         seeds=lambda w: shard_seeds(SAMPLING, int(w.shard)),
@@ -12,15 +21,6 @@ rule sample_shard:
         precision=config["precision"],
         # outside the outputs: Snakemake deletes a failed job's outputs, the rerun reuses these
         batches=lambda w: layout.shard_batches(w.model, w.sampler, w.steps, w.shard),
-    threads: workflow.cores
-    resources:
-        gpu=1 if config["device"] != "cpu" else 0,
-    conda:
-        "../../environment.yml"
-    log:
-        layout.log("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}"),
-    benchmark:
-        layout.benchmark("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}")
     script:
         "../scripts/sample_shard.py"
 
@@ -38,11 +38,11 @@ rule merge_samples:
         images=layout.samples("{model}", "{sampler}", "{steps}"),
         pngs=directory(layout.sample_pngs("{model}", "{sampler}", "{steps}")),
         record=layout.sampling_record("{model}", "{sampler}", "{steps}"),
-    params:
-        seeds=all_seeds(SAMPLING),
-    conda:
-        "../../environment.yml"
     log:
         layout.log("merge_samples", "{model}", "{sampler}", "{steps}"),
+    conda:
+        "../../environment.yml"
+    params:
+        seeds=all_seeds(SAMPLING),
     script:
         "../scripts/merge_samples.py"

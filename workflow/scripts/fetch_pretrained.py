@@ -3,5 +3,6 @@ from diffbench.jobs import job
 
 with job(snakemake.log[0], snakemake.threads):
     hub_setting_for_fetch()  # jobs inherit HF_HUB_OFFLINE=1; the fetch uses the user's own setting
-    fetch_pretrained(name=snakemake.wildcards.model, pretrained=snakemake.params.pretrained,
-                     out_record=snakemake.output.record)
+    fetch_pretrained(
+        name=snakemake.wildcards.model, pretrained=snakemake.params.pretrained, out_record=snakemake.output.record
+    )

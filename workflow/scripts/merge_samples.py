@@ -6,7 +6,11 @@ with job(snakemake.log[0], snakemake.threads):
         shard_images=snakemake.input.images,
         shard_records=snakemake.input.records,
         expected_seeds=snakemake.params.seeds,
-        run={"model": snakemake.wildcards.model, "sampler": snakemake.wildcards.sampler, "steps": int(snakemake.wildcards.steps)},
+        run={
+            "model": snakemake.wildcards.model,
+            "sampler": snakemake.wildcards.sampler,
+            "steps": int(snakemake.wildcards.steps),
+        },
         out_images=snakemake.output.images,
         out_png_dir=snakemake.output.pngs,
         out_record=snakemake.output.record,

@@ -7,8 +7,9 @@ train/reference split independent of the source.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -58,11 +59,15 @@ class TorchvisionSource:
             self.dataset = cls(str(root), train=spec["split"] == "train", download=allow_download)
         except (RuntimeError, OSError) as err:  # torchvision: "Dataset not found"; network errors are OSError
             if allow_download:
-                hint = ("the download failed; check the network, or populate the root on a machine with internet "
-                        "(README 'Running offline')")
+                hint = (
+                    "the download failed; check the network, or populate the root on a machine with internet "
+                    "(README 'Running offline')"
+                )
             elif spec["download"]:
-                hint = ("the fetch_dataset rule downloads it on the machine that runs snakemake; this job cannot see "
-                        "it there, so the root must be on a filesystem shared with the compute nodes")
+                hint = (
+                    "the fetch_dataset rule downloads it on the machine that runs snakemake; this job cannot see "
+                    "it there, so the root must be on a filesystem shared with the compute nodes"
+                )
             else:
                 hint = "set download: true, or populate the root with the torchvision files"
             raise DataError(
@@ -107,7 +112,9 @@ class ImageFolderSource:
                     self.skipped.append(f"{path}: {err.__cause__}")
             self.paths = readable
             if not readable:
-                raise DataError(f"datasets.{name}: none of the image files under '{root}' can be read: {self.skipped[:3]}")
+                raise DataError(
+                    f"datasets.{name}: none of the image files under '{root}' can be read: {self.skipped[:3]}"
+                )
 
     def __len__(self) -> int:
         return len(self.paths)

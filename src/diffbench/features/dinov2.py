@@ -57,8 +57,9 @@ def load_dinov2(weights: Path, device: torch.device):
 
 
 @torch.no_grad()
-def dinov2_features(images: np.ndarray, model, device: torch.device, batch_size: int = 64,
-                    resize: str = "tf-bilinear") -> np.ndarray:
+def dinov2_features(
+    images: np.ndarray, model, device: torch.device, batch_size: int = 64, resize: str = "tf-bilinear"
+) -> np.ndarray:
     """uint8 (N, H, W, C) -> float64 (N, 1024); "tf-bilinear" is torch-fidelity's own resize to 224."""
     if resize not in RESIZE_MODES:
         raise ValueError(f"unknown resize mode {resize!r} (known: {RESIZE_MODES})")

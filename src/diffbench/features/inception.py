@@ -10,8 +10,8 @@ they are never swapped for other weights.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -33,9 +33,13 @@ def resolve_weights(configured: str | None, config_key: str = "evaluation.incept
     """The weights file to use; raises MissingWeights before anything is computed."""
     path = Path(configured).expanduser() if configured else default_weights_path()
     if not path.is_file():
-        how = f"set '{config_key}' to an existing file" if configured else (
-            f"run `diffbench fetch-assets` (the workflow's fetch_assets rule) on a machine with internet, which "
-            f"downloads {WEIGHTS_URL} into the torch hub cache (TORCH_HOME), or set '{config_key}' to a local copy"
+        how = (
+            f"set '{config_key}' to an existing file"
+            if configured
+            else (
+                f"run `diffbench fetch-assets` (the workflow's fetch_assets rule) on a machine with internet, which "
+                f"downloads {WEIGHTS_URL} into the torch hub cache (TORCH_HOME), or set '{config_key}' to a local copy"
+            )
         )
         raise MissingWeights(f"Inception-v3 FID weights not found at {path}; {how}.")
     return path
@@ -51,15 +55,33 @@ def fetch_weights(path: Path | None = None) -> Path:
 
 
 def load_inception(weights: Path, device: torch.device) -> FeatureExtractorInceptionV3:
-    model = FeatureExtractorInceptionV3("inception-v3-compat", [str(FEATURE_DIM)], feature_extractor_weights_path=str(weights))
+    model = FeatureExtractorInceptionV3(
+        "inception-v3-compat", [str(FEATURE_DIM)], feature_extractor_weights_path=str(weights)
+    )
     return model.to(device).eval()
 
 
 # torch-fidelity's forward pass after its resize and normalisation, up to pool3.
 _POOL3_LAYERS = (
-    "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1", "Conv2d_4a_3x3", "MaxPool_2",
-    "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-    "Mixed_7a", "Mixed_7b", "Mixed_7c", "AvgPool",
+    "Conv2d_1a_3x3",
+    "Conv2d_2a_3x3",
+    "Conv2d_2b_3x3",
+    "MaxPool_1",
+    "Conv2d_3b_1x1",
+    "Conv2d_4a_3x3",
+    "MaxPool_2",
+    "Mixed_5b",
+    "Mixed_5c",
+    "Mixed_5d",
+    "Mixed_6a",
+    "Mixed_6b",
+    "Mixed_6c",
+    "Mixed_6d",
+    "Mixed_6e",
+    "Mixed_7a",
+    "Mixed_7b",
+    "Mixed_7c",
+    "AvgPool",
 )
 
 
@@ -97,7 +119,10 @@ RESIZE_MODES = ("tf-bilinear", "clean")
 
 @torch.no_grad()
 def inception_features(
-    images: np.ndarray, model: FeatureExtractorInceptionV3, device: torch.device, batch_size: int = 64,
+    images: np.ndarray,
+    model: FeatureExtractorInceptionV3,
+    device: torch.device,
+    batch_size: int = 64,
     resize: str = "tf-bilinear",
 ) -> np.ndarray:
     """uint8 (N, H, W, C) images -> float64 (N, 2048) pool3 features. Grayscale is repeated to RGB.

@@ -52,5 +52,11 @@ def frechet_bootstrap(
     bias = float(values.mean() - estimate)
     alpha = (1 - confidence) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha]) - bias
-    return {"ci_low": float(low), "ci_high": float(high), "ci_level": confidence, "bootstrap_resamples": resamples,
-            "bootstrap_std": float(values.std(ddof=1)) if resamples > 1 else 0.0, "bootstrap_bias": bias}
+    return {
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "ci_level": confidence,
+        "bootstrap_resamples": resamples,
+        "bootstrap_std": float(values.std(ddof=1)) if resamples > 1 else 0.0,
+        "bootstrap_bias": bias,
+    }

@@ -22,15 +22,15 @@ class Moments:
     count: int
 
     @classmethod
-    def empty(cls, dim: int) -> "Moments":
+    def empty(cls, dim: int) -> Moments:
         return cls(np.zeros(dim), np.zeros((dim, dim)), 0)
 
     @classmethod
-    def of(cls, features: np.ndarray) -> "Moments":
+    def of(cls, features: np.ndarray) -> Moments:
         x = np.asarray(features, dtype=np.float64)
         return cls(x.sum(axis=0), x.T @ x, len(x))
 
-    def merge(self, other: "Moments") -> "Moments":
+    def merge(self, other: Moments) -> Moments:
         return Moments(self.total + other.total, self.outer + other.outer, self.count + other.count)
 
     def statistics(self) -> dict:
@@ -45,7 +45,7 @@ class Moments:
         return {"total": self.total, "outer": self.outer, "count": np.int64(self.count)}
 
     @classmethod
-    def from_npz(cls, data) -> "Moments":
+    def from_npz(cls, data) -> Moments:
         return cls(np.asarray(data["total"]), np.asarray(data["outer"]), int(data["count"]))
 
 

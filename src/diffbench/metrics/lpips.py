@@ -68,8 +68,9 @@ def to_lpips_input(images: np.ndarray, min_side: int = 64) -> torch.Tensor:
 
 
 @torch.no_grad()
-def paired_distances(a: np.ndarray, b: np.ndarray, model, device: torch.device, batch_size: int = 64,
-                     min_side: int = 64) -> np.ndarray:
+def paired_distances(
+    a: np.ndarray, b: np.ndarray, model, device: torch.device, batch_size: int = 64, min_side: int = 64
+) -> np.ndarray:
     """LPIPS between a[i] and b[i] for every i."""
     if a.shape != b.shape:
         raise ValueError(f"paired LPIPS needs equal shapes, got {a.shape} and {b.shape}")
@@ -82,12 +83,17 @@ def paired_distances(a: np.ndarray, b: np.ndarray, model, device: torch.device, 
 
 
 def _summary(prefix: str, values: np.ndarray, min_side: int) -> dict:
-    return {f"{prefix}_mean": float(values.mean()), f"{prefix}_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            f"{prefix}_pairs": int(len(values)), "lpips_side": min_side}
+    return {
+        f"{prefix}_mean": float(values.mean()),
+        f"{prefix}_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        f"{prefix}_pairs": int(len(values)),
+        "lpips_side": min_side,
+    }
 
 
-def diversity(images: np.ndarray, model, device: torch.device, max_pairs: int = 1000, seed: int = 0,
-              min_side: int = 64) -> dict:
+def diversity(
+    images: np.ndarray, model, device: torch.device, max_pairs: int = 1000, seed: int = 0, min_side: int = 64
+) -> dict:
     """Mean LPIPS over random pairs of distinct images of one set (low values: mode collapse)."""
     n = len(images)
     if n < 2:
@@ -101,4 +107,6 @@ def diversity(images: np.ndarray, model, device: torch.device, max_pairs: int = 
 
 def convergence(images: np.ndarray, reference: np.ndarray, model, device: torch.device, min_side: int = 64) -> dict:
     """Mean LPIPS between same-seed images of two sample sets (e.g. n steps vs the most steps)."""
-    return _summary("lpips_convergence", paired_distances(images, reference, model, device, min_side=min_side), min_side)
+    return _summary(
+        "lpips_convergence", paired_distances(images, reference, model, device, min_side=min_side), min_side
+    )

@@ -11,7 +11,11 @@ from torch_fidelity.metric_prc import prc_features_to_metric
 def precision_recall(generated: np.ndarray, reference: np.ndarray, k: int = 3) -> dict:
     """precision: share of generated samples inside the reference manifold; recall: the converse."""
     out = prc_features_to_metric(
-        torch.as_tensor(np.asarray(generated, np.float32)), torch.as_tensor(np.asarray(reference, np.float32)),
-        prc_neighborhood=k, prc_batch_size=10000, save_cpu_ram=False, verbose=False,
+        torch.as_tensor(np.asarray(generated, np.float32)),
+        torch.as_tensor(np.asarray(reference, np.float32)),
+        prc_neighborhood=k,
+        prc_batch_size=10000,
+        save_cpu_ram=False,
+        verbose=False,
     )
     return {"precision": out["precision"], "recall": out["recall"], "f_score": out["f_score"], "pr_k": k}

@@ -7,8 +7,8 @@ the latent distribution the UNet learns, and how to decode latents back to pixel
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -64,7 +64,7 @@ class DiffusionModel:
     def modules(self) -> list[ModelMixin]:
         return [m for m in (self.unet, self.autoencoder) if m is not None]
 
-    def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> "DiffusionModel":
+    def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> DiffusionModel:
         """Move to `device`; the UNet (where the NFEs are spent) takes `dtype`.
 
         The autoencoder stays in fp32 when its config asks for it (AutoencoderKL's
@@ -117,7 +117,9 @@ def load_model(path_or_id: str | Path, revision: str | None = None) -> Diffusion
         raise ValueError(f"{source} has no diffusers scheduler component (components: {components}).")
     unet = UNet2DModel.from_pretrained(source, subfolder="unet", revision=revision)
     scheduler_class = getattr(diffusers, components["scheduler"])
-    scheduler = scheduler_class.from_config(scheduler_class.load_config(source, subfolder="scheduler", revision=revision))
+    scheduler = scheduler_class.from_config(
+        scheduler_class.load_config(source, subfolder="scheduler", revision=revision)
+    )
     autoencoder = None
     for name, cls in AUTOENCODER_COMPONENTS.items():
         if name in components:

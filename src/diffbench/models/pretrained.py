@@ -13,7 +13,12 @@ from diffbench.training.records import count_parameters
 
 
 def import_pretrained(
-    *, name: str, model_spec: dict, dataset_spec: dict, out_dir: str | Path, out_record: str | Path,
+    *,
+    name: str,
+    model_spec: dict,
+    dataset_spec: dict,
+    out_dir: str | Path,
+    out_record: str | Path,
     fetched: str | Path | None = None,
 ) -> dict:
     """`fetched`: the fetch_pretrained record, whose hub commit is recorded (a branch name moves)."""
@@ -38,7 +43,8 @@ def import_pretrained(
     if out_channels != expected_channels:
         raise ModelError(
             f"models.{name}: {source['id']!r} makes {out_channels}-channel images but dataset "
-            f"{model_spec['dataset']!r} has channels: {expected_channels}; fix 'datasets.{model_spec['dataset']}.channels'."
+            f"{model_spec['dataset']!r} has channels: {expected_channels}; "
+            f"fix 'datasets.{model_spec['dataset']}.channels'."
         )
     side = model.unet.config.sample_size
     if model.autoencoder is not None:

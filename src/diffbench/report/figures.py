@@ -13,15 +13,31 @@ from diffbench.report.findings import pareto_front
 SAMPLER_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "pentagon"]
 SAMPLER_DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
 
-HOVER_COLUMNS = ["dataset", "model", "family", "downsampling_factor", "sampler", "steps", "nfe", "n_samples",
-                 "seed_first", "seed_last", "fid", "fid_ci_low", "fid_ci_high", "sampling_s_per_image",
-                 "train_wall_time_s"]
-HOVER = ("<b>%{customdata[1]}</b> (%{customdata[2]}, f=%{customdata[3]})<br>"
-         "dataset %{customdata[0]} · sampler %{customdata[4]} · %{customdata[5]} steps · %{customdata[6]} NFE<br>"
-         "n=%{customdata[7]} samples, seeds %{customdata[8]}–%{customdata[9]}<br>"
-         "FID %{customdata[10]:.4g} [%{customdata[11]:.4g}, %{customdata[12]:.4g}]<br>"
-         "%{customdata[13]:.3g} s/image · training %{customdata[14]:.4g} s"
-         "<extra>%{y:.4g}</extra>")
+HOVER_COLUMNS = [
+    "dataset",
+    "model",
+    "family",
+    "downsampling_factor",
+    "sampler",
+    "steps",
+    "nfe",
+    "n_samples",
+    "seed_first",
+    "seed_last",
+    "fid",
+    "fid_ci_low",
+    "fid_ci_high",
+    "sampling_s_per_image",
+    "train_wall_time_s",
+]
+HOVER = (
+    "<b>%{customdata[1]}</b> (%{customdata[2]}, f=%{customdata[3]})<br>"
+    "dataset %{customdata[0]} · sampler %{customdata[4]} · %{customdata[5]} steps · %{customdata[6]} NFE<br>"
+    "n=%{customdata[7]} samples, seeds %{customdata[8]}–%{customdata[9]}<br>"
+    "FID %{customdata[10]:.4g} [%{customdata[11]:.4g}, %{customdata[12]:.4g}]<br>"
+    "%{customdata[13]:.3g} s/image · training %{customdata[14]:.4g} s"
+    "<extra>%{y:.4g}</extra>"
+)
 
 
 def model_colors(models: list[str]) -> dict[str, str]:
@@ -35,13 +51,23 @@ def _styles(values: list[str], choices: list[str]) -> dict[str, str]:
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, log_x: bool, log_y: bool) -> go.Figure:
     fig.update_layout(
-        title=title, template="plotly_white", height=460, hovermode="closest",
+        title=title,
+        template="plotly_white",
+        height=460,
+        hovermode="closest",
         legend={"groupclick": "togglegroup", "title": "click a family to toggle it"},
         margin={"l": 60, "r": 20, "t": 60, "b": 50},
     )
     if not fig.data:
-        fig.add_annotation(text="no results yet (see Provenance: missing)", showarrow=False, xref="paper",
-                           yref="paper", x=0.5, y=0.5, font={"size": 16, "color": "#888"})
+        fig.add_annotation(
+            text="no results yet (see Provenance: missing)",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+            font={"size": 16, "color": "#888"},
+        )
     fig.update_xaxes(title=x_title, type="log" if log_x else "linear")
     fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
     return fig
@@ -51,13 +77,29 @@ def _error_bars(frame: pd.DataFrame, metric: str) -> dict | None:
     low, high = f"{metric}_ci_low", f"{metric}_ci_high"
     if low not in frame or frame[low].isna().all():
         return None
-    return {"type": "data", "symmetric": False, "array": (frame[high] - frame[metric]).clip(lower=0).tolist(),
-            "arrayminus": (frame[metric] - frame[low]).clip(lower=0).tolist(), "thickness": 1}
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (frame[high] - frame[metric]).clip(lower=0).tolist(),
+        "arrayminus": (frame[metric] - frame[low]).clip(lower=0).tolist(),
+        "thickness": 1,
+    }
 
 
-def metric_vs_cost(runs: pd.DataFrame, colors: dict[str, str], *, metric: str, metric_title: str, cost: str,
-                   cost_title: str, title: str, log_x: bool = True, log_y: bool = False,
-                   frontier: bool = True, lower_is_better: bool = True) -> go.Figure:
+def metric_vs_cost(
+    runs: pd.DataFrame,
+    colors: dict[str, str],
+    *,
+    metric: str,
+    metric_title: str,
+    cost: str,
+    cost_title: str,
+    title: str,
+    log_x: bool = True,
+    log_y: bool = False,
+    frontier: bool = True,
+    lower_is_better: bool = True,
+) -> go.Figure:
     """One line per (model, sampler) through its step counts; the Pareto frontier over all runs."""
     done = runs.dropna(subset=[metric, cost])
     symbols = _styles(sorted(runs.sampler.unique()), SAMPLER_SYMBOLS)
@@ -65,49 +107,96 @@ def metric_vs_cost(runs: pd.DataFrame, colors: dict[str, str], *, metric: str, m
     fig = go.Figure()
     for (family, model, sampler), group in done.groupby(["family", "model", "sampler"], sort=False):
         group = group.sort_values(cost)
-        fig.add_trace(go.Scatter(
-            x=group[cost], y=group[metric], mode="lines+markers", name=f"{model} · {sampler}",
-            legendgroup=family, legendgrouptitle_text=family,
-            line={"color": colors[model], "dash": dashes[sampler]},
-            marker={"symbol": symbols[sampler], "size": 9, "color": colors[model]},
-            error_y=_error_bars(group, metric), customdata=group[HOVER_COLUMNS].to_numpy(), hovertemplate=HOVER,
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=group[cost],
+                y=group[metric],
+                mode="lines+markers",
+                name=f"{model} · {sampler}",
+                legendgroup=family,
+                legendgrouptitle_text=family,
+                line={"color": colors[model], "dash": dashes[sampler]},
+                marker={"symbol": symbols[sampler], "size": 9, "color": colors[model]},
+                error_y=_error_bars(group, metric),
+                customdata=group[HOVER_COLUMNS].to_numpy(),
+                hovertemplate=HOVER,
+            )
+        )
     if frontier and len(done):
         quality = done[metric] if lower_is_better else -done[metric]
         front = done[pareto_front(done[cost], quality)].sort_values(cost)
-        fig.add_trace(go.Scatter(
-            x=front[cost], y=front[metric], mode="lines+markers", name="Pareto frontier",
-            legendgroup="frontier", legendgrouptitle_text="all runs",
-            line={"color": "black", "width": 2, "shape": "hv"},
-            marker={"size": 16, "symbol": "circle-open", "color": "black", "line": {"width": 2}},
-            customdata=front[HOVER_COLUMNS].to_numpy(), hovertemplate=HOVER,
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=front[cost],
+                y=front[metric],
+                mode="lines+markers",
+                name="Pareto frontier",
+                legendgroup="frontier",
+                legendgrouptitle_text="all runs",
+                line={"color": "black", "width": 2, "shape": "hv"},
+                marker={"size": 16, "symbol": "circle-open", "color": "black", "line": {"width": 2}},
+                customdata=front[HOVER_COLUMNS].to_numpy(),
+                hovertemplate=HOVER,
+            )
+        )
     return _layout(fig, title, cost_title, metric_title, log_x, log_y)
 
 
 def quality_figures(runs: pd.DataFrame, colors: dict[str, str]) -> dict[str, go.Figure]:
     fid = {"metric": "fid", "metric_title": "FID (lower is better)", "log_y": True}
     return {
-        "fid_vs_time": metric_vs_cost(runs, colors, **fid, cost="sampling_s_per_image",
-                                      cost_title="sampling time per image (s)", title="FID vs sampling time"),
-        "fid_vs_nfe": metric_vs_cost(runs, colors, **fid, cost="nfe", cost_title="network evaluations per image (NFE)",
-                                     title="FID vs NFE"),
-        "fid_vs_training": metric_vs_cost(runs, colors, **fid, cost="train_wall_time_s",
-                                          cost_title="training wall time, denoiser + first stage (s)",
-                                          title="FID vs training compute"),
-        "fid_vs_gflops": metric_vs_cost(runs, colors, **fid, cost="sampling_gflops_per_image",
-                                        cost_title="GFLOPs per image (all steps + decoder)", title="FID vs FLOPs"),
+        "fid_vs_time": metric_vs_cost(
+            runs,
+            colors,
+            **fid,
+            cost="sampling_s_per_image",
+            cost_title="sampling time per image (s)",
+            title="FID vs sampling time",
+        ),
+        "fid_vs_nfe": metric_vs_cost(
+            runs, colors, **fid, cost="nfe", cost_title="network evaluations per image (NFE)", title="FID vs NFE"
+        ),
+        "fid_vs_training": metric_vs_cost(
+            runs,
+            colors,
+            **fid,
+            cost="train_wall_time_s",
+            cost_title="training wall time, denoiser + first stage (s)",
+            title="FID vs training compute",
+        ),
+        "fid_vs_gflops": metric_vs_cost(
+            runs,
+            colors,
+            **fid,
+            cost="sampling_gflops_per_image",
+            cost_title="GFLOPs per image (all steps + decoder)",
+            title="FID vs FLOPs",
+        ),
     }
 
 
 def lpips_figures(runs: pd.DataFrame, colors: dict[str, str]) -> dict[str, go.Figure]:
     return {
         "lpips_diversity": metric_vs_cost(
-            runs, colors, metric="lpips_diversity", metric_title="mean pairwise LPIPS (higher = more diverse)",
-            cost="nfe", cost_title="NFE", title="Sample diversity vs NFE", lower_is_better=False),
+            runs,
+            colors,
+            metric="lpips_diversity",
+            metric_title="mean pairwise LPIPS (higher = more diverse)",
+            cost="nfe",
+            cost_title="NFE",
+            title="Sample diversity vs NFE",
+            lower_is_better=False,
+        ),
         "lpips_convergence": metric_vs_cost(
-            runs, colors, metric="lpips_convergence", metric_title="LPIPS to the largest step count (same seed)",
-            cost="nfe", cost_title="NFE", title="Sampler convergence vs NFE", frontier=False),
+            runs,
+            colors,
+            metric="lpips_convergence",
+            metric_title="LPIPS to the largest step count (same seed)",
+            cost="nfe",
+            cost_title="NFE",
+            title="Sampler convergence vs NFE",
+            frontier=False,
+        ),
     }
 
 
@@ -116,16 +205,25 @@ def training_curves(curves: pd.DataFrame, colors: dict[str, str], smooth: int = 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("denoiser (UNet) loss", "first-stage autoencoder loss"))
     for (model, stage), group in curves.groupby(["model", "stage"], sort=False):
         col = 1 if stage == "unet" else 2
-        fig.add_trace(go.Scatter(
-            x=group.images_seen, y=group.loss.rolling(smooth, min_periods=1).mean(), mode="lines",
-            name=f"{model} · {stage}", legendgroup=group.family.iloc[0], legendgrouptitle_text=group.family.iloc[0],
-            line={"color": colors[model]},
-            hovertemplate=f"{model} {stage}<br>images seen %{{x}}<br>loss %{{y:.4g}}<extra></extra>",
-        ), row=1, col=col)
+        fig.add_trace(
+            go.Scatter(
+                x=group.images_seen,
+                y=group.loss.rolling(smooth, min_periods=1).mean(),
+                mode="lines",
+                name=f"{model} · {stage}",
+                legendgroup=group.family.iloc[0],
+                legendgrouptitle_text=group.family.iloc[0],
+                line={"color": colors[model]},
+                hovertemplate=f"{model} {stage}<br>images seen %{{x}}<br>loss %{{y:.4g}}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
     fig.update_xaxes(title="images seen")
     fig.update_yaxes(type="log", title=f"loss (rolling mean of {smooth} steps)")
-    fig.update_layout(template="plotly_white", height=420, title="Training curves",
-                      legend={"groupclick": "togglegroup"})
+    fig.update_layout(
+        template="plotly_white", height=420, title="Training curves", legend={"groupclick": "togglegroup"}
+    )
     return fig
 
 
@@ -134,4 +232,3 @@ def all_figures(runs: pd.DataFrame, curves: pd.DataFrame, colors: dict[str, str]
     if len(curves):
         figures["training_curves"] = training_curves(curves, colors)
     return figures
-

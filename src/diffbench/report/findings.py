@@ -48,11 +48,15 @@ def _cis_overlap(a: pd.Series, b: pd.Series) -> bool | None:
 def _compare(best: dict[str, pd.Series]) -> str:
     (fam_a, a), (fam_b, b) = sorted(best.items(), key=lambda item: item[1].fid)
     overlap = _cis_overlap(a, b)
-    verdict = {True: "the confidence intervals overlap, so this is not a clear difference",
-               False: "the confidence intervals do not overlap",
-               None: "no confidence intervals were computed"}[overlap]
-    return (f"{fam_a} model {run_label(a)} reaches FID {fid_with_ci(a)} vs {fam_b} model {run_label(b)} "
-            f"{fid_with_ci(b)}; {verdict}.")
+    verdict = {
+        True: "the confidence intervals overlap, so this is not a clear difference",
+        False: "the confidence intervals do not overlap",
+        None: "no confidence intervals were computed",
+    }[overlap]
+    return (
+        f"{fam_a} model {run_label(a)} reaches FID {fid_with_ci(a)} vs {fam_b} model {run_label(b)} "
+        f"{fid_with_ci(b)}; {verdict}."
+    )
 
 
 def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
@@ -72,8 +76,10 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
     ]
     best = {family: group.loc[group.fid.idxmin()] for family, group in done.groupby("family")}
     for family, row in sorted(best.items()):
-        lines.append(f"Best {family} run: {run_label(row)}, FID {fid_with_ci(row)} at "
-                     f"{fmt(row.sampling_s_per_image)} s/image ({fmt(row.nfe, 4)} NFE).")
+        lines.append(
+            f"Best {family} run: {run_label(row)}, FID {fid_with_ci(row)} at "
+            f"{fmt(row.sampling_s_per_image)} s/image ({fmt(row.nfe, 4)} NFE)."
+        )
     if len(best) == 2:
         lines.append("Best of each family: " + _compare(best))
         # The smallest sampling budget at which both families have a run.
@@ -82,25 +88,39 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
         at_budget = {family: group.loc[group.fid.idxmin()] for family, group in within.groupby("family")}
         same_as_best = all(at_budget[f].equals(best[f]) for f in at_budget) if len(at_budget) == 2 else True
         if not same_as_best:
-            lines.append(f"At a sampling budget of {fmt(budget)} s/image (the cheapest at which both families "
-                         "have a run): " + _compare(at_budget))
+            lines.append(
+                f"At a sampling budget of {fmt(budget)} s/image (the cheapest at which both families "
+                "have a run): " + _compare(at_budget)
+            )
     front = done[pareto_front(done.sampling_s_per_image, done.fid)]
     families = ", ".join(f"{n} {fam}" for fam, n in front.family.value_counts().items())
-    points = "; ".join(f"{run_label(r)} at {fmt(r.sampling_s_per_image)} s/image, FID {fmt(r.fid)}"
-                       for _, r in front.sort_values("sampling_s_per_image").iterrows())
+    points = "; ".join(
+        f"{run_label(r)} at {fmt(r.sampling_s_per_image)} s/image, FID {fmt(r.fid)}"
+        for _, r in front.sort_values("sampling_s_per_image").iterrows()
+    )
     lines.append(f"{len(front)} runs are on the FID-vs-time Pareto frontier ({families}): {points}.")
     trained = models.dropna(subset=["train_wall_time_s"])
     if not trained.empty:
-        lines.append("Training compute (denoiser plus first stage): " + "; ".join(
-            f"{row.model} {fmt(row.train_wall_time_s)} s ({fmt(row.unet_train_images_seen, 6)} images seen by the UNet)"
-            for row in trained.itertuples()) + ".")
+        lines.append(
+            "Training compute (denoiser plus first stage): "
+            + "; ".join(
+                f"{row.model} {fmt(row.train_wall_time_s)} s "
+                f"({fmt(row.unet_train_images_seen, 6)} images seen by the UNet)"
+                for row in trained.itertuples()
+            )
+            + "."
+        )
     diverse = done.dropna(subset=["lpips_diversity"])
     if not diverse.empty:
         low, high = diverse.loc[diverse.lpips_diversity.idxmin()], diverse.loc[diverse.lpips_diversity.idxmax()]
-        lines.append(f"Sample diversity (mean pairwise LPIPS) ranges from {fmt(low.lpips_diversity)} "
-                     f"({run_label(low)}) to {fmt(high.lpips_diversity)} ({run_label(high)}); "
-                     "a value far below the others points to mode collapse.")
+        lines.append(
+            f"Sample diversity (mean pairwise LPIPS) ranges from {fmt(low.lpips_diversity)} "
+            f"({run_label(low)}) to {fmt(high.lpips_diversity)} ({run_label(high)}); "
+            "a value far below the others points to mode collapse."
+        )
     if bool(np.any(done.fid_samples_below_feature_dim)):
-        lines.append("Caution: some FIDs use fewer samples than feature dimensions, so they are strongly biased "
-                     "upward and only comparable within this report (equal sample counts), not with papers.")
+        lines.append(
+            "Caution: some FIDs use fewer samples than feature dimensions, so they are strongly biased "
+            "upward and only comparable within this report (equal sample counts), not with papers."
+        )
     return lines

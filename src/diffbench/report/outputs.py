@@ -24,16 +24,23 @@ class ReportPaths:
     grids: dict[tuple[str, int], str]
 
     @classmethod
-    def of(cls, config: dict) -> "ReportPaths":
+    def of(cls, config: dict) -> ReportPaths:
         layout = Layout(config["results_dir"])
         sampling = config["sampling"]
         return cls(
-            html=layout.report("report.html"), runs_csv=layout.report("runs.csv"),
-            runs_parquet=layout.report("runs.parquet"), models_csv=layout.report("models.csv"),
-            models_parquet=layout.report("models.parquet"), curves_csv=layout.report("training_curves.csv"),
-            provenance=layout.report("provenance.json"), figures_dir=layout.report("figures"),
-            grids={(sampler, int(steps)): layout.sample_grid(sampler, steps)
-                   for sampler in sampling["samplers"] for steps in sampling["steps"]},
+            html=layout.report("report.html"),
+            runs_csv=layout.report("runs.csv"),
+            runs_parquet=layout.report("runs.parquet"),
+            models_csv=layout.report("models.csv"),
+            models_parquet=layout.report("models.parquet"),
+            curves_csv=layout.report("training_curves.csv"),
+            provenance=layout.report("provenance.json"),
+            figures_dir=layout.report("figures"),
+            grids={
+                (sampler, int(steps)): layout.sample_grid(sampler, steps)
+                for sampler in sampling["samplers"]
+                for steps in sampling["steps"]
+            },
         )
 
 
@@ -43,8 +50,12 @@ def result_files(config: dict) -> list[str]:
     files = []
     for run in runs(config):
         keys = (run["model"], run["sampler"], run["steps"])
-        files += [layout.samples(*keys), layout.sampling_record(*keys), layout.distribution_metrics(*keys),
-                  layout.lpips_metrics(*keys)]
+        files += [
+            layout.samples(*keys),
+            layout.sampling_record(*keys),
+            layout.distribution_metrics(*keys),
+            layout.lpips_metrics(*keys),
+        ]
     files += [layout.data_info(dataset) for dataset in datasets_in_use(config)]
     for model, spec in config["models"].items():
         files.append(layout.training_record(model))

@@ -14,8 +14,22 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-PACKAGES = ["diffbench", "torch", "torchvision", "diffusers", "torch-fidelity", "clean-fid", "lpips", "torchmetrics",
-            "numpy", "scipy", "pandas", "plotly", "kaleido", "snakemake"]
+PACKAGES = [
+    "diffbench",
+    "torch",
+    "torchvision",
+    "diffusers",
+    "torch-fidelity",
+    "clean-fid",
+    "lpips",
+    "torchmetrics",
+    "numpy",
+    "scipy",
+    "pandas",
+    "plotly",
+    "kaleido",
+    "snakemake",
+]
 
 
 def config_hash(config: dict) -> str:
@@ -26,10 +40,16 @@ def config_hash(config: dict) -> str:
 
 def git_commit(directory: str | Path) -> str:
     try:
-        commit = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(directory), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(directory), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout, or git is not installed)"
     return commit + (" (with uncommitted changes)" if dirty else "")
@@ -47,6 +67,7 @@ def package_versions() -> dict[str, str]:
 
 def hardware(runs: pd.DataFrame, models: pd.DataFrame) -> dict[str, list[str]]:
     """Devices the jobs recorded (they may differ from the machine that builds the report)."""
+
     def distinct(frame: pd.DataFrame, device: str, name: str) -> list[str]:
         pairs = frame[[device, name]].dropna().astype(str).drop_duplicates()
         return [f"{d}: {n}" for d, n in pairs.itertuples(index=False) if d]
@@ -58,8 +79,15 @@ def hardware(runs: pd.DataFrame, models: pd.DataFrame) -> dict[str, list[str]]:
     }
 
 
-def provenance(config: dict, workflow_dir: str | Path, runs: pd.DataFrame, models: pd.DataFrame,
-               missing: list[str], warnings: list[str], static: dict) -> dict:
+def provenance(
+    config: dict,
+    workflow_dir: str | Path,
+    runs: pd.DataFrame,
+    models: pd.DataFrame,
+    missing: list[str],
+    warnings: list[str],
+    static: dict,
+) -> dict:
     finished = [t for t in models.train_finished_at.tolist() if t]
     return {
         "config_sha256": config_hash(config),

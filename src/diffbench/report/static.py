@@ -27,13 +27,21 @@ def write_static(figures: dict[str, go.Figure], formats: list[str], out_dir: str
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".static.") as tmp:
             paths = [Path(tmp) / f"{name}.{fmt}" for name, fmt in jobs]
             # One call renders all figures with one browser: far faster than one call per figure.
-            pio.write_images([figures[name] for name, _ in jobs], paths, format=[fmt for _, fmt in jobs],
-                             width=900, height=500, scale=2)
+            pio.write_images(
+                [figures[name] for name, _ in jobs],
+                paths,
+                format=[fmt for _, fmt in jobs],
+                width=900,
+                height=500,
+                scale=2,
+            )
             for path in paths:
                 os.replace(path, out_dir / path.name)
                 result["written"].append(path.name)
     except Exception as err:  # kaleido raises its own types when no browser can start
-        result["error"] = (f"kaleido could not render static figures ({type(err).__name__}: {err}). Install Chrome "
-                           "or Chromium (e.g. `apt-get install chromium`, or `plotly_get_chrome`), or set "
-                           "'report.static_formats: []' to skip them.")
+        result["error"] = (
+            f"kaleido could not render static figures ({type(err).__name__}: {err}). Install Chrome "
+            "or Chromium (e.g. `apt-get install chromium`, or `plotly_get_chrome`), or set "
+            "'report.static_formats: []' to skip them."
+        )
     return result

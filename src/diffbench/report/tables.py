@@ -14,15 +14,22 @@ from pathlib import Path
 import pandas as pd
 
 from diffbench.config import datasets_in_use, runs
-from diffbench.io import atomic_path, read_json
 from diffbench.features import EXTRACTORS
+from diffbench.io import atomic_path, read_json
 from diffbench.paths import Layout
 from diffbench.report.outputs import result_files
 
 RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "sampler_type", "steps"]
 # The model's training cost, repeated on each of its runs so one row tells the whole cost.
-MODEL_COLUMNS_IN_RUNS = ["train_wall_time_s", "unet_train_images_seen", "unet_parameters", "autoencoder_parameters",
-                         "train_device", "train_precision", "train_cpu_fallback"]
+MODEL_COLUMNS_IN_RUNS = [
+    "train_wall_time_s",
+    "unet_train_images_seen",
+    "unet_parameters",
+    "autoencoder_parameters",
+    "train_device",
+    "train_precision",
+    "train_cpu_fallback",
+]
 
 # (record, its key -> our column). Renaming here is the single place units enter column names.
 SAMPLING_COLUMNS = {
@@ -202,11 +209,18 @@ def collect(config: dict) -> Tables:
     for dataset in datasets_in_use(config):
         skipped = _load(layout.data_info(dataset)).get("skipped_files", [])
         if skipped:
-            warnings.append(f"dataset {dataset}: {len(skipped)} unreadable image files were skipped "
-                            f"(listed in {layout.data_info(dataset)})")
+            warnings.append(
+                f"dataset {dataset}: {len(skipped)} unreadable image files were skipped "
+                f"(listed in {layout.data_info(dataset)})"
+            )
     models = model_table(config, layout, warnings)
-    return Tables(runs=run_table(config, layout, models, warnings), models=models, curves=curve_table(config, layout),
-                  missing=[path for path in result_files(config) if not Path(path).exists()], warnings=warnings)
+    return Tables(
+        runs=run_table(config, layout, models, warnings),
+        models=models,
+        curves=curve_table(config, layout),
+        missing=[path for path in result_files(config) if not Path(path).exists()],
+        warnings=warnings,
+    )
 
 
 def write_tables(tables: Tables, out: dict[str, str | Path]) -> None:

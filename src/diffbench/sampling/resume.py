@@ -46,8 +46,12 @@ class BatchStore:
             return data["images"], json.loads(str(data["stats"]))
 
     def save(self, seeds: list[int], images: np.ndarray, stats: dict) -> None:
-        write_npz(self._path(seeds), images=images, seeds=np.asarray(seeds, dtype=np.int64),
-                  stats=np.asarray(json.dumps(stats)))
+        write_npz(
+            self._path(seeds),
+            images=images,
+            seeds=np.asarray(seeds, dtype=np.int64),
+            stats=np.asarray(json.dumps(stats)),
+        )
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

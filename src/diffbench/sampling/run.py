@@ -41,7 +41,15 @@ def sample_shard(
     warm_up(model, min(batch_size, len(seeds)), torch_device, dtype)
     reset_peak_memory(torch_device)
     images, stats = generate(
-        model, template, step_kwargs(sampler), steps, seeds, batch_size, torch_device, dtype, progress=True,
+        model,
+        template,
+        step_kwargs(sampler),
+        steps,
+        seeds,
+        batch_size,
+        torch_device,
+        dtype,
+        progress=True,
         store=store,
     )
     finite = stats.pop("finite")

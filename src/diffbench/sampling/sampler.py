@@ -102,8 +102,13 @@ def generate(
     bar.close()
     # `finite` marks images without NaN/inf (those are stored as zeros): evaluation leaves them out.
     finite = np.asarray(finite, dtype=bool)
-    stats = {"num_images": len(seeds), **totals, "nonfinite_images": int((~finite).sum()), "resumed_images": reused,
-             "finite": finite}
+    stats = {
+        "num_images": len(seeds),
+        **totals,
+        "nonfinite_images": int((~finite).sum()),
+        "resumed_images": reused,
+        "finite": finite,
+    }
     return np.concatenate(chunks) if chunks else np.zeros((0,)), stats
 
 
@@ -117,8 +122,12 @@ def _sample_batch(model, template, step_options, steps, seeds, device, dtype) ->
         with clock.phase("decode"):
             pixels = to_images(model, x)
     finite = torch.isfinite(pixels).flatten(1).all(dim=1)
-    stats = {"nfe_per_image": nfe, "denoise_s": clock.seconds.get("denoise", 0.0),
-             "decode_s": clock.seconds.get("decode", 0.0), "finite": finite.tolist()}
+    stats = {
+        "nfe_per_image": nfe,
+        "denoise_s": clock.seconds.get("denoise", 0.0),
+        "decode_s": clock.seconds.get("decode", 0.0),
+        "finite": finite.tolist(),
+    }
     return to_uint8(torch.nan_to_num(pixels)), stats
 
 

@@ -56,7 +56,9 @@ def train_autoencoder(
     checkpointing = None
     if checkpoint is not None:
         checkpointing = Checkpointing(
-            path=Path(checkpoint), every=spec["training"]["checkpoint_every"], modules={"autoencoder": autoencoder},
+            path=Path(checkpoint),
+            every=spec["training"]["checkpoint_every"],
+            modules={"autoencoder": autoencoder},
             fingerprint=fingerprint("autoencoder", spec, dataset_spec, precision, files=(train_images,)),
         )
     reset_peak_memory(torch_device)
@@ -89,8 +91,13 @@ def train_autoencoder(
         "precision": precision,
     }
     record = write_training_outputs(
-        table=table, summary=summary, extra=extra, device=torch_device, device_setting=device,
-        out_record=out_record, out_loss=out_loss,
+        table=table,
+        summary=summary,
+        extra=extra,
+        device=torch_device,
+        device_setting=device,
+        out_record=out_record,
+        out_loss=out_loss,
     )
     if checkpointing is not None:
         checkpointing.remove()

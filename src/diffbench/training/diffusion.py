@@ -82,7 +82,9 @@ def train_diffusion(
     def loss_fn(indices, generator):
         x0 = clean_batch(indices, generator)
         noise = torch.randn(x0.shape, generator=generator).to(torch_device)
-        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(x0),), generator=generator).to(torch_device)
+        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(x0),), generator=generator).to(
+            torch_device
+        )
         noisy = noise_scheduler.add_noise(x0, noise, t)
         if prediction_type == "epsilon":
             target = noise
@@ -101,7 +103,10 @@ def train_diffusion(
     if checkpoint is not None:
         inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
         checkpointing = Checkpointing(
-            path=Path(checkpoint), every=spec["checkpoint_every"], modules={"unet": unet}, ema=ema,
+            path=Path(checkpoint),
+            every=spec["checkpoint_every"],
+            modules={"unet": unet},
+            ema=ema,
             fingerprint=fingerprint("diffusion", model_spec, dataset_spec, precision, files=inputs),
         )
     reset_peak_memory(torch_device)
@@ -134,8 +139,13 @@ def train_diffusion(
         "precision": precision,
     }
     record = write_training_outputs(
-        table=table, summary=summary, extra=extra, device=torch_device, device_setting=device,
-        out_record=out_record, out_loss=out_loss,
+        table=table,
+        summary=summary,
+        extra=extra,
+        device=torch_device,
+        device_setting=device,
+        out_record=out_record,
+        out_loss=out_loss,
     )
     if checkpointing is not None:
         checkpointing.remove()  # the outputs hold everything now

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import pandas as pd
 import torch
@@ -116,10 +116,15 @@ def fit(
         with autocast(device, precision):
             loss, parts = loss_fn(indices, generator)
         if not math.isfinite(loss.item()):
-            kept = (f" The last good checkpoint (step {last_saved}) is kept at {checkpointing.path}."
-                    if last_saved is not None else "")
+            kept = (
+                f" The last good checkpoint (step {last_saved}) is kept at {checkpointing.path}."
+                if last_saved is not None
+                else ""
+            )
             raise NonFiniteLoss(
-                f"{description}: loss became {loss.item()} at step {step + 1}; lower the learning rate or use fp32.{kept}")
+                f"{description}: loss became {loss.item()} at step {step + 1}; "
+                f"lower the learning rate or use fp32.{kept}"
+            )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -131,18 +136,30 @@ def fit(
         images_seen += len(indices)
         elapsed = time.perf_counter() - start
         rows.append(
-            {"step": step, "loss": loss.item(), **parts, "learning_rate": schedule.get_last_lr()[0],
-             "images_seen": images_seen, "elapsed_s": elapsed}
+            {
+                "step": step,
+                "loss": loss.item(),
+                **parts,
+                "learning_rate": schedule.get_last_lr()[0],
+                "images_seen": images_seen,
+                "elapsed_s": elapsed,
+            }
         )
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}", img_per_s=f"{images_seen / elapsed:.1f}")
         if checkpointing is not None and checkpointing.every and step % checkpointing.every == 0:
             saving = time.perf_counter()
-            checkpointing.save({
-                **{name: part.state_dict() for name, part in loop_parts.items()},
-                "generator": generator.get_state(), "rng": _global_rng(), "rows": rows, "step": step,
-                "images_seen": images_seen, "elapsed_s": elapsed,
-            })
+            checkpointing.save(
+                {
+                    **{name: part.state_dict() for name, part in loop_parts.items()},
+                    "generator": generator.get_state(),
+                    "rng": _global_rng(),
+                    "rows": rows,
+                    "step": step,
+                    "images_seen": images_seen,
+                    "elapsed_s": elapsed,
+                }
+            )
             last_saved = step
             # Saving is bookkeeping, not training: it does not count towards the time budget or the
             # reported wall time (which compare models at equal compute).

@@ -17,11 +17,22 @@ def count_parameters(module: torch.nn.Module) -> int:
 
 
 def write_training_outputs(
-    *, table: pd.DataFrame, summary: dict, extra: dict, device: torch.device, device_setting: str,
-    out_record: str | Path, out_loss: str | Path,
+    *,
+    table: pd.DataFrame,
+    summary: dict,
+    extra: dict,
+    device: torch.device,
+    device_setting: str,
+    out_record: str | Path,
+    out_loss: str | Path,
 ) -> dict:
-    record = {**extra, **summary, **peak_memory(device), **device_info(device, device_setting),
-              "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    record = {
+        **extra,
+        **summary,
+        **peak_memory(device),
+        **device_info(device, device_setting),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     with atomic_path(out_loss) as tmp:
         table.to_csv(tmp, index=False)
     write_json(out_record, record)

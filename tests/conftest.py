@@ -29,18 +29,15 @@ def tiny_config(tiny_raw) -> dict:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> dict:
     """Prepared tiny data and one trained model per family (pixel, KL latent, VQ latent)."""
-    from diffbench.data.prepare import prepare_dataset
     from diffbench.paths import Layout
-    from diffbench.training.autoencoder import train_autoencoder
-    from diffbench.training.diffusion import train_diffusion
+    from diffbench.stages.data import prepare_data
+    from diffbench.stages.train import train_autoencoder, train_diffusion
 
     root = tmp_path_factory.mktemp("trained")
     config = validate_config(yaml.safe_load(TINY_CONFIG.read_text()))
     layout = Layout(str(root))
     spec = config["datasets"]["tiny"]
-    prepare_dataset(
-        "tiny", spec, layout.train_images("tiny"), layout.reference_images("tiny"), layout.data_info("tiny")
-    )
+    prepare_data("tiny", spec, layout.train_images("tiny"), layout.reference_images("tiny"), layout.data_info("tiny"))
     records = {}
     for name, model in config["models"].items():
         if model["family"] == "latent":

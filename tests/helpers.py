@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from diffusers import DDIMScheduler, UNet2DModel, VQModel
 
+from diffbench.config import validate_config
+
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 SHARED_MNIST = REPO.parent / "shared" / "data" / "MNIST" / "raw"
@@ -88,6 +90,23 @@ def ldm_style_checkpoint(folder):
             }
         )
     )
+
+
+def import_spec(pretrained_id, family, resolution=8, channels=3, scale=None):
+    config = validate_config(
+        {
+            "datasets": {"d": {"resolution": resolution, "channels": channels}},
+            "models": {
+                "m": {
+                    "dataset": "d",
+                    "family": family,
+                    "source": "pretrained",
+                    "pretrained": {"id": str(pretrained_id), "latent_scaling_factor": scale},
+                }
+            },
+        }
+    )
+    return dict(name="m", model_spec=config["models"]["m"], dataset_spec=config["datasets"]["d"])
 
 
 def calibrated_inception_state(images):

@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 import yaml
 
-from diffbench.assets import (
+from diffbench.data.sources import TorchvisionSource
+from diffbench.errors import DataError, ModelError
+from diffbench.stages.assets import (
     USER_HUB_OFFLINE,
     fetch_dataset,
     fetch_pretrained,
     hub_offline_for_jobs,
     hub_setting_for_fetch,
 )
-from diffbench.data.sources import TorchvisionSource
-from diffbench.errors import DataError, ModelError
 from helpers import fake_mnist, ldm_style_checkpoint
 from hub_fixture import FixtureHub
 
@@ -120,8 +120,8 @@ def test_hub_model_fetched_into_hf_home(tmp_path, torch_home):
 
 def test_offline_without_the_model_in_the_cache_says_what_to_do(tmp_path):
     # Tests run with HF_HUB_OFFLINE=1 (conftest), as compute jobs do.
-    from diffbench.models.pretrained import import_pretrained
-    from test_models import import_spec
+    from diffbench.stages.train import import_pretrained
+    from helpers import import_spec
 
     with pytest.raises(
         ModelError, match=r"(?s)models.m: cannot load pretrained model 'fixture/not-fetched'.*HF_HUB_OFFLINE"

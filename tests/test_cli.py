@@ -2,9 +2,12 @@ import json
 import subprocess
 import sys
 
+import pytest
 import yaml
 
-from helpers import TINY_CONFIG
+import diffbench.cli as cli_module
+from diffbench import errors
+from helpers import REPO, TINY_CONFIG
 
 
 def diffbench(*args, cwd):
@@ -28,20 +31,65 @@ def test_bad_config_exits_2_naming_the_key(tmp_path):
     assert "config key 'sampling.samplers.ddim.type': 'plms' is not one of" in result.stderr
 
 
-def test_stages_by_hand(tmp_path):
+def snakemake(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(cwd), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_one_stage_is_run_as_a_snakemake_target(tmp_path):
+    """The CLI has no per-stage commands: a stage is its rule's output (or --until RULE)."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["models"] = {"pix": config["models"]["pix"]}
-    config["sampling"].update(num_samples=3, images_per_shard=None, steps=[2])
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
-    for args in (
-        ["prepare-data", "tiny"],
-        ["train", "pix"],
-        ["sample", "pix", "heun", 2],
-        ["merge-samples", "pix", "heun", 2],
-    ):
-        result = diffbench(*args, "-c", "c.yaml", cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
-    record = json.loads((tmp_path / "results/samples/pix/heun/2/sampling.json").read_text())
-    assert record["num_images"] == 3 and record["nfe_per_image"] == 3
+    planned = snakemake("results/models/pix/pipeline", "--configfile", "c.yaml", "-n", "--quiet", "rules", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert {"prepare_data", "train_diffusion"} <= set(planned.stdout.split()) and "sample_shard" not in planned.stdout
     runs = diffbench("runs", "-c", "c.yaml", cwd=tmp_path).stdout.splitlines()
-    assert runs == ["pix\tddim\t2\t1 shard(s)", "pix\theun\t2\t1 shard(s)"]
+    sampling = config["sampling"]
+    assert len(runs) == len(config["models"]) * len(sampling["samplers"]) * len(sampling["steps"])
+    assert "pix\tddim\t3\t2 shard(s)" in runs
+
+
+def test_yaml_syntax_error_is_one_line_naming_file_line_and_column(tmp_path):
+    (tmp_path / "c.yaml").write_text("sampling:\n  num_samples: 4\n\tseed: 3\n")
+    result = diffbench("validate", "c.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: config file c.yaml, line 3, column 1:") and "tab" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_key_given_twice_is_an_error_naming_key_and_lines(tmp_path):
+    text = TINY_CONFIG.read_text()
+    assert "\nmodels:\n  pix:\n" in text  # a second pix entry is put before this one
+    (tmp_path / "c.yaml").write_text(text.replace("\nmodels:\n", "\nmodels:\n  pix:\n    dataset: tiny\n", 1))
+    result = diffbench("validate", "c.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and "key 'pix' is given twice in one mapping (line 14 and line 16)" in result.stderr
+    planned = snakemake("--configfile", "c.yaml", "-n", cwd=tmp_path)
+    assert planned.returncode != 0 and "key 'pix' is given twice" in planned.stdout + planned.stderr
+
+
+def test_missing_image_folder_stops_validate_and_the_dag_before_any_job(tmp_path):
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["datasets"]["tiny"].update(source="imagefolder", root="no/such/folder")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    expected = "datasets.tiny: image folder 'no/such/folder' does not exist (config key 'datasets.tiny.root')"
+    result = diffbench("validate", "c.yaml", cwd=tmp_path)
+    assert result.returncode == 2 and expected in result.stderr
+    planned = snakemake("--configfile", "c.yaml", "-n", cwd=tmp_path)
+    assert planned.returncode != 0 and expected in planned.stdout + planned.stderr
+
+
+@pytest.mark.parametrize("error", [errors.MissingWeights, errors.NonFiniteLoss, errors.ResultError, errors.DataError])
+def test_every_user_error_is_one_line_and_exit_2(error, monkeypatch, capsys):
+    def fail(path):
+        raise error("what is wrong and what to do")
+
+    monkeypatch.setattr(cli_module, "load_config", fail)
+    monkeypatch.setattr(sys, "argv", ["diffbench", "runs"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main()
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: what is wrong and what to do\n"

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from diffbench.data.prepare import load_images, prepare_dataset, split_indices, to_model_range, to_uint8
+from diffbench.data.images import load_images, to_model_range, to_uint8
 from diffbench.data.sources import open_source
 from diffbench.data.synthetic import render_shapes
 from diffbench.errors import DataError
+from diffbench.stages.data import prepare_data, split_indices
 from helpers import SHARED_MNIST, fake_mnist
 
 
@@ -30,7 +31,7 @@ def spec(**overrides):
 
 
 def prepare(tmp_path, name="d", **overrides):
-    return prepare_dataset(
+    return prepare_data(
         name, spec(**overrides), tmp_path / "train.npz", tmp_path / "reference.npz", tmp_path / "info.json"
     )
 

@@ -9,13 +9,8 @@ import torch
 import torch_fidelity
 
 from diffbench.data.synthetic import render_shapes
-from diffbench.features.inception import (
-    MissingWeights,
-    default_weights_path,
-    inception_features,
-    load_inception,
-    resolve_weights,
-)
+from diffbench.errors import MissingWeights
+from diffbench.features.inception import default_weights_path, inception_features, load_inception, resolve_weights
 from diffbench.metrics.frechet import frechet_distance, gaussian_statistics
 from helpers import assert_rows_close, rows_relative_difference
 
@@ -167,9 +162,9 @@ def test_dinov2_loads_from_the_torch_hub_cache(tmp_path, monkeypatch):
 
 
 def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path):
-    from diffbench.evaluation import extract_features, merge_features
     from diffbench.io import write_json, write_npz
     from diffbench.metrics.frechet import Moments
+    from diffbench.stages.evaluate import sample_feature_shard, sample_features
 
     images = shapes(6, resolution=16)
     write_json(tmp_path / "assets.json", {"feature_extractor": "inception-v3-compat", "feature_weights": str(weights)})
@@ -177,7 +172,7 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
     parts = []
     for name, chunk in (("whole", images), ("0", images[:4]), ("1", images[4:])):
         write_npz(tmp_path / f"{name}.npz", images=chunk)
-        extract_features(
+        sample_feature_shard(
             images=tmp_path / f"{name}.npz",
             assets=tmp_path / "assets.json",
             evaluation=evaluation,
@@ -185,7 +180,11 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
             out_features=tmp_path / f"{name}-features.npz",
         )
         parts.append(tmp_path / f"{name}-features.npz")
-    assert merge_features(parts[1:], tmp_path / "merged.npz") == {"num_images": 6, "shards": 2, "nonfinite_excluded": 0}
+    assert sample_features(parts[1:], tmp_path / "merged.npz") == {
+        "num_images": 6,
+        "shards": 2,
+        "nonfinite_excluded": 0,
+    }
     with np.load(parts[0]) as whole, np.load(tmp_path / "merged.npz") as merged:
         assert_rows_close(merged["features"], whole["features"])
         a, b = Moments.from_npz(merged).statistics(), Moments.from_npz(whole).statistics()
@@ -198,8 +197,8 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
 
 
 def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
-    from diffbench.evaluation import distribution_metrics, extract_features
     from diffbench.io import write_json, write_npz
+    from diffbench.stages.evaluate import distribution_metrics, sample_feature_shard
 
     images = shapes(6, resolution=16)
     finite = np.array([True, False, True, True, False, True])
@@ -217,7 +216,7 @@ def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
     write_npz(tmp_path / "samples.npz", images=images, seeds=np.arange(6), finite=finite)
     write_npz(tmp_path / "only-finite.npz", images=images[finite])
     for name in ("samples", "only-finite"):
-        extract_features(
+        sample_feature_shard(
             images=tmp_path / f"{name}.npz",
             assets=tmp_path / "assets.json",
             evaluation=evaluation,

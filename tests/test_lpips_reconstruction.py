@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from diffbench.data.synthetic import render_shapes
-from diffbench.features.inception import MissingWeights
+from diffbench.errors import MissingWeights
 from diffbench.metrics.lpips import convergence, diversity, load_lpips, paired_distances, require_backbone
-from diffbench.metrics.reconstruction import psnr_ssim, reconstruct
+from diffbench.metrics.reconstruction import psnr_ssim
+from diffbench.models.autoencoders import reconstruct
 from helpers import tiny_vq
 
 CPU = torch.device("cpu")

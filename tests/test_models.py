@@ -8,9 +8,10 @@ from diffbench.config import validate_config
 from diffbench.errors import ModelError
 from diffbench.models.autoencoders import AUTOENCODERS, level_channels
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
-from diffbench.models.pipelines import DiffusionModel, LatentDiffusionPipeline, load_model, save_model
-from diffbench.models.pretrained import import_pretrained
-from helpers import ldm_style_checkpoint, tiny_unet
+from diffbench.models.pipelines import DiffusionModel, load_model
+from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
+from diffbench.stages.train import import_pretrained
+from helpers import import_spec, ldm_style_checkpoint, tiny_unet
 
 
 def latent_spec(f, kind="kl", resolution=16):
@@ -93,23 +94,6 @@ def test_latent_model_components_load_with_from_pretrained(tmp_path):
     loaded = load_model(tmp_path / "m")
     assert loaded.family == "latent" and loaded.scaling_factor == 0.5
     assert isinstance(LatentDiffusionPipeline.from_pretrained(tmp_path / "m").vae, AutoencoderKL)
-
-
-def import_spec(pretrained_id, family, resolution=8, channels=3, scale=None):
-    config = validate_config(
-        {
-            "datasets": {"d": {"resolution": resolution, "channels": channels}},
-            "models": {
-                "m": {
-                    "dataset": "d",
-                    "family": family,
-                    "source": "pretrained",
-                    "pretrained": {"id": str(pretrained_id), "latent_scaling_factor": scale},
-                }
-            },
-        }
-    )
-    return dict(name="m", model_spec=config["models"]["m"], dataset_spec=config["datasets"]["d"])
 
 
 def test_import_ldm_style_checkpoint(tmp_path):

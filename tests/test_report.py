@@ -18,10 +18,11 @@ from plotly.offline import get_plotlyjs
 from diffbench.config import validate_config
 from diffbench.io import write_json, write_npz
 from diffbench.paths import Layout
-from diffbench.report.build import SECTIONS, build_report
+from diffbench.report.build import SECTIONS
 from diffbench.report.findings import pareto_front, summary
 from diffbench.report.outputs import ReportPaths, result_files
 from diffbench.report.tables import collect
+from diffbench.stages.report import report as build_report
 
 # FID and seconds/image per (model, steps): the latent model is cheaper per step; the pixel model
 # is best when time does not matter. Hand-checked frontier: latent 5, 10, 20 and pixel 20.
@@ -264,7 +265,7 @@ def test_summary_states_the_comparison_from_the_data(results):
 
 
 def test_report_has_every_section_and_no_network_reference(results, tmp_path):
-    provenance = build_report(results, tmp_path)
+    provenance = build_report(config=results, workflow_dir=tmp_path)
     paths = ReportPaths.of(results)
     html = open(paths.html, encoding="utf-8").read()
     for section, _ in SECTIONS:
@@ -297,7 +298,7 @@ def test_report_has_every_section_and_no_network_reference(results, tmp_path):
 def test_grid_rows_are_models_and_columns_seeds(results, tmp_path):
     from diffbench.report.grids import CELL, GAP
 
-    build_report(results, tmp_path)
+    build_report(config=results, workflow_dir=tmp_path)
     grid = np.asarray(Image.open(ReportPaths.of(results).grids[("ddim", 10)]))
     assert grid.shape == (2 * CELL + GAP, 4 * CELL + 3 * GAP, 3)
     with np.load(Layout(results["results_dir"]).samples("latent_f4", "ddim", 10)) as data:
@@ -311,7 +312,7 @@ def test_a_partial_run_still_reports_and_names_what_is_missing(results, tmp_path
     layout = Layout(results["results_dir"])
     gone = layout.distribution_metrics("pixel", "ddim", 10)
     os.remove(gone)
-    provenance = build_report(results, tmp_path)
+    provenance = build_report(config=results, workflow_dir=tmp_path)
     assert provenance["missing"] == [gone]
     html = open(ReportPaths.of(results).html, encoding="utf-8").read()
     assert "1 expected result files are missing" in html and gone in html
@@ -327,7 +328,7 @@ def test_static_figures_failure_is_reported_not_silent(results, tmp_path, monkey
 
     monkeypatch.setattr(pio, "write_images", no_browser)
     results["report"]["static_formats"] = ["svg"]
-    provenance = build_report(results, tmp_path)
+    provenance = build_report(config=results, workflow_dir=tmp_path)
     assert "no Chrome found" in provenance["static_figures"]["error"]
     assert "report.static_formats" in provenance["static_figures"]["error"]
     assert "kaleido could not render static figures" in open(ReportPaths.of(results).html).read()
@@ -348,7 +349,7 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    build_report(results, tmp_path)
+    build_report(config=results, workflow_dir=tmp_path)
     options = Options()
     options.binary_location = CHROMIUM
     for arg in (

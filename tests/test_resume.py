@@ -20,8 +20,9 @@ import yaml
 from safetensors.torch import load_file
 
 from diffbench.config import validate_config
-from diffbench.data.prepare import prepare_dataset
 from diffbench.paths import Layout
+from diffbench.stages.data import prepare_data
+from helpers import REPO
 
 CONFIG = {
     "device": "cpu",
@@ -51,7 +52,7 @@ def setup_run(root: Path) -> tuple[str, Layout]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
     full, layout = validate_config(copy.deepcopy(config)), Layout(config["results_dir"])
-    prepare_dataset(
+    prepare_data(
         "tiny",
         full["datasets"]["tiny"],
         layout.train_images("tiny"),
@@ -61,21 +62,48 @@ def setup_run(root: Path) -> tuple[str, Layout]:
     return str(path), layout
 
 
-def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "diffbench.cli", *args]
+def snakemake_command(config: str, rule: str, target: str) -> list[str]:
+    """One stage as a user runs it by hand: its output as the target, only its rule allowed (the
+    data and model these tests put in place are not remade)."""
+    workdir = str(Path(config).parent)
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        workdir,
+        "--configfile",
+        config,
+        "--cores",
+        "1",
+        "--allowed-rules",
+        rule,
+        "--notemp",
+        target,
+    ]
 
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same thread count for every run: identical CPU arithmetic
 
 
-def run(*args: str) -> None:
-    result = subprocess.run(cli_command(*args), capture_output=True, text=True, env=ENV)
-    assert result.returncode == 0, result.stderr[-3000:]
+def run(*command: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
 
 
-def kill_when(args: tuple[str, ...], ready) -> None:
-    """Start the command, SIGKILL it as soon as `ready()` holds, and check it was killed mid-way."""
-    process = subprocess.Popen(cli_command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+def rerun_after_kill(command: list[str]) -> None:
+    """What docs/running.md tells a user to do after a killed run: unlock, then run again."""
+    run(*command[:-1], "--unlock")
+    run(*command)
+
+
+def kill_when(command: list[str], ready) -> None:
+    """Start the command, SIGKILL it and its job as soon as `ready()` holds, and check it was killed mid-way."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, start_new_session=True
+    )
     deadline = time.monotonic() + 300
     while not ready():
         if process.poll() is not None:
@@ -85,7 +113,7 @@ def kill_when(args: tuple[str, ...], ready) -> None:
             )
         assert time.monotonic() < deadline, "the job made no progress"
         time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)  # snakemake and the job's script process, as a node failure would
     process.wait()
     assert process.returncode == -signal.SIGKILL
 
@@ -93,14 +121,15 @@ def kill_when(args: tuple[str, ...], ready) -> None:
 def test_killed_training_resumes_to_the_same_weights(tmp_path):
     config_a, a = setup_run(tmp_path / "a")
     config_b, b = setup_run(tmp_path / "b")
-    run("train", "-c", config_a, "pix")
+    run(*snakemake_command(config_a, "train_diffusion", a.pipeline_dir("pix")))
 
     checkpoint = Path(b.training_checkpoint("pix", "diffusion"))
-    kill_when(("train", "-c", config_b, "pix"), checkpoint.is_file)
+    train_b = snakemake_command(config_b, "train_diffusion", b.pipeline_dir("pix"))
+    kill_when(train_b, checkpoint.is_file)
     assert not Path(b.training_record("pix")).exists()
     killed_at = torch.load(checkpoint, weights_only=True)["step"]
     assert 5 <= killed_at < 60
-    run("train", "-c", config_b, "pix")
+    rerun_after_kill(train_b)
 
     weights = "unet/diffusion_pytorch_model.safetensors"
     expected, resumed = (
@@ -125,13 +154,14 @@ def test_killed_sampling_resumes_with_only_the_missing_batches(tmp_path, trained
     config_b, b = setup_run(tmp_path / "b")
     for layout in (a, b):  # the same trained model for both
         shutil.copytree(trained["layout"].pipeline_dir("pix"), layout.pipeline_dir("pix"))
-    run("sample", "-c", config_a, "pix", "ddim", "5")
+    run(*snakemake_command(config_a, "sample_shard", a.shard_images("pix", "ddim", 5, 0)))
 
     batches = Path(b.shard_batches("pix", "ddim", 5, 0))
-    kill_when(("sample", "-c", config_b, "pix", "ddim", "5"), lambda: len(list(batches.glob("*.npz"))) >= 3)
+    sample_b = snakemake_command(config_b, "sample_shard", b.shard_images("pix", "ddim", 5, 0))
+    kill_when(sample_b, lambda: len(list(batches.glob("*.npz"))) >= 3)
     assert not Path(b.shard_images("pix", "ddim", 5, 0)).exists()
     finished = len(list(batches.glob("*.npz")))
-    run("sample", "-c", config_b, "pix", "ddim", "5")
+    rerun_after_kill(sample_b)
 
     with np.load(a.shard_images("pix", "ddim", 5, 0)) as x, np.load(b.shard_images("pix", "ddim", 5, 0)) as y:
         np.testing.assert_array_equal(x["images"], y["images"])

@@ -4,11 +4,11 @@ import torch
 from diffusers import DDPMScheduler, DiffusionPipeline
 
 from diffbench.io import read_json
-from diffbench.models.pipelines import DiffusionModel, LatentDiffusionPipeline, load_model, save_model
-from diffbench.sampling.merge import merge_shards
-from diffbench.sampling.run import sample_shard
+from diffbench.models.pipelines import DiffusionModel, load_model
+from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
 from diffbench.sampling.sampler import denoise, generate
 from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs
+from diffbench.stages.sample import merge_samples, sample_shard
 from helpers import tiny_unet, tiny_vq
 
 CPU = torch.device("cpu")
@@ -104,7 +104,7 @@ def test_shards_merge_to_the_single_job_result(tmp_path):
         sample_shard(**common, seeds=seeds, out_images=tmp_path / f"{k}.npz", out_record=tmp_path / f"{k}.json")
     sample_shard(**common, seeds=list(range(20, 26)), out_images=tmp_path / "all.npz", out_record=tmp_path / "all.json")
     run = {"model": "m", "sampler": "ddim_eta1", "steps": 3}
-    record = merge_shards(
+    record = merge_samples(
         shard_images=[tmp_path / "0.npz", tmp_path / "1.npz"],
         shard_records=[tmp_path / "0.json", tmp_path / "1.json"],
         expected_seeds=list(range(20, 26)),
@@ -137,7 +137,7 @@ def test_merge_refuses_missing_images(tmp_path):
         out_record=tmp_path / "0.json",
     )
     with pytest.raises(RuntimeError, match="expected 0..2"):
-        merge_shards(
+        merge_samples(
             shard_images=[tmp_path / "0.npz"],
             shard_records=[tmp_path / "0.json"],
             expected_seeds=[0, 1, 2],

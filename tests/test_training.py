@@ -4,12 +4,13 @@ import pandas as pd
 import pytest
 import torch
 
-from diffbench.data.prepare import load_images, to_model_range
+from diffbench.data.images import load_images, to_model_range
+from diffbench.errors import NonFiniteLoss
 from diffbench.io import read_json
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.pipelines import load_model
-from diffbench.training.diffusion import train_diffusion
-from diffbench.training.loop import Batches, Budget, NonFiniteLoss, fit
+from diffbench.stages.train import train_diffusion
+from diffbench.training.loop import Batches, Budget, fit
 
 
 def test_records_and_loss_curves(trained):

@@ -197,9 +197,8 @@ def test_lint():
 def test_assets_fetched_once_then_every_job_runs_offline(tmp_path, torch_home):
     """A hub model (from a stand-in hub) and MNIST files are fetched by the local fetch rules; then
     the whole DAG runs with the hub still answering and every other address dead: no job asks it."""
+    from helpers import fake_mnist, ldm_style_checkpoint
     from hub_fixture import FixtureHub
-    from test_data import fake_mnist
-    from test_models import ldm_style_checkpoint
 
     ldm_style_checkpoint(tmp_path / "repo")
     fake_mnist(tmp_path / "mnist")  # a populated root: fetch_dataset finds it and downloads nothing

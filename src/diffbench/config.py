@@ -16,9 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-
-class ConfigError(ValueError):
-    """A config value is wrong; the message names the key and what to do."""
+from diffbench.errors import ConfigError
 
 
 def schema() -> dict:
@@ -80,15 +78,62 @@ def validate_config(config: dict) -> dict:
     return config
 
 
-def load_config(path: str | Path) -> dict:
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last one
+    silently, so a second `pixel:` under `models:` would replace the first without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ConfigError(
+                    f"key {key!r} is given twice in one mapping (line {seen[key] + 1} and line "
+                    f"{key_node.start_mark.line + 1}); keep one."
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The mapping a YAML config file holds, as written (no defaults); one-line errors naming the
+    file and, for a syntax error or a duplicate key, the line and column."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist (pass --config / --configfile).")
-    with path.open() as fh:
-        config = yaml.safe_load(fh) or {}
+    try:
+        config = yaml.load(path.read_text(), Loader=_StrictLoader) or {}
+    except ConfigError as err:
+        raise ConfigError(f"config file {path}: {err}") from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(err.problem or err.context or "invalid YAML").split())
+        hint = " (YAML indents with spaces, never tabs)" if "\\t" in problem else ""
+        raise ConfigError(f"config file {path}{where}: {problem}{hint}.") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path}: not valid YAML ({' '.join(str(err).split())}).") from None
     if not isinstance(config, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(config).__name__}.")
-    return validate_config(config)
+    return config
+
+
+def load_config(path: str | Path) -> dict:
+    """Read, validate and fill a config file."""
+    return validate_config(read_config_file(path))
+
+
+def check_input_paths(config: dict) -> None:
+    """Inputs the user provides must exist before any job runs (an image folder given as a
+    dataset); what the workflow fetches or makes is not checked here. Kept out of
+    validate_config so that a preset naming a folder you have not made yet still validates as a
+    config, while `diffbench validate` and the workflow stop at once."""
+    for name in datasets_in_use(config):
+        spec = config["datasets"][name]
+        if spec["source"] == "imagefolder" and not Path(spec["root"]).expanduser().is_dir():
+            raise ConfigError(
+                f"datasets.{name}: image folder '{spec['root']}' does not exist (config key 'datasets.{name}.root')."
+            )
 
 
 def _check_semantics(config: dict, raw: dict) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from diffbench.errors import UserError
+
 
 @contextmanager
 def job(log_path: str | Path, threads: int) -> Iterator[None]:
@@ -29,7 +31,10 @@ def job(log_path: str | Path, threads: int) -> Iterator[None]:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True)
         try:
             yield
-        except Exception:
+        except UserError as err:  # the user's to fix: one clear line ends the log
+            print(f"error: {err}", file=sys.stderr)
+            raise
+        except Exception:  # a bug: the whole traceback
             traceback.print_exc()
             raise
         finally:

@@ -1,13 +1,29 @@
 import re
 
-from diffbench.assets import TORCHVISION_SOURCES, hub_offline_for_jobs
-from diffbench.config import all_seeds, models_where, run_key, runs, shard_ranges, shard_seeds, validate_config
+from diffbench.config import (
+    all_seeds,
+    check_input_paths,
+    models_where,
+    read_config_file,
+    run_key,
+    runs,
+    shard_ranges,
+    shard_seeds,
+    validate_config,
+)
+from diffbench.data.sources import TORCHVISION_SOURCES
 from diffbench.features import features_key
 from diffbench.paths import Layout
 from diffbench.report.outputs import ReportPaths, result_files
+from diffbench.stages.assets import hub_offline_for_jobs
 
 # Fails here, before any job, naming the key, when the config is wrong; fills every default.
+# Snakemake has parsed the config files already; read them again strictly, since its YAML loader
+# silently keeps the last of a key given twice.
+for _configfile in dict.fromkeys([*(workflow.overwrite_configfiles or []), *workflow.configfiles]):
+    read_config_file(_configfile)
 validate_config(config)
+check_input_paths(config)
 
 layout = Layout(config["results_dir"])
 SAMPLING = config["sampling"]

@@ -22,7 +22,7 @@ rule reference_features:
         evaluation=EVALUATION,
         device=config["device"],
     script:
-        "../scripts/extract_features.py"
+        "../scripts/reference_features.py"
 
 
 # Features per sampling shard, on the node that has the GPU, then merged exactly (float64 sums)
@@ -46,7 +46,7 @@ rule sample_feature_shard:
         evaluation=EVALUATION,
         device=config["device"],
     script:
-        "../scripts/extract_features.py"
+        "../scripts/sample_feature_shard.py"
 
 
 localrules:
@@ -66,7 +66,7 @@ rule sample_features:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/merge_features.py"
+        "../scripts/sample_features.py"
 
 
 rule distribution_metrics:

@@ -1,5 +1,5 @@
-from diffbench.assets import fetch_dataset
 from diffbench.jobs import job
+from diffbench.stages.assets import fetch_dataset
 
 with job(snakemake.log[0], snakemake.threads):
     fetch_dataset(name=snakemake.wildcards.dataset, spec=snakemake.params.spec, out_record=snakemake.output.record)

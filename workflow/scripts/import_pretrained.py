@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.models.pretrained import import_pretrained
+from diffbench.stages.train import import_pretrained
 
 with job(snakemake.log[0], snakemake.threads):
     import_pretrained(

@@ -1,5 +1,5 @@
-from diffbench.evaluation import lpips_metrics
 from diffbench.jobs import job
+from diffbench.stages.evaluate import lpips_metrics
 
 with job(snakemake.log[0], snakemake.threads):
     lpips_metrics(

@@ -1,8 +1,8 @@
 from diffbench.jobs import job
-from diffbench.sampling.merge import merge_shards
+from diffbench.stages.sample import merge_samples
 
 with job(snakemake.log[0], snakemake.threads):
-    merge_shards(
+    merge_samples(
         shard_images=snakemake.input.images,
         shard_records=snakemake.input.records,
         expected_seeds=snakemake.params.seeds,

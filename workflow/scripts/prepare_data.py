@@ -1,8 +1,8 @@
-from diffbench.data.prepare import prepare_dataset
 from diffbench.jobs import job
+from diffbench.stages.data import prepare_data
 
 with job(snakemake.log[0], snakemake.threads):
-    prepare_dataset(
+    prepare_data(
         snakemake.wildcards.dataset,
         snakemake.params.spec,
         snakemake.output.train,

@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.report.build import build_report
+from diffbench.stages.report import report
 
 with job(snakemake.log[0], snakemake.threads):
-    build_report(snakemake.params.config, snakemake.params.workflow_dir)
+    report(config=snakemake.params.config, workflow_dir=snakemake.params.workflow_dir)

@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.sampling.run import sample_shard
+from diffbench.stages.sample import sample_shard
 
 with job(snakemake.log[0], snakemake.threads):
     sample_shard(

@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.training.autoencoder import train_autoencoder
+from diffbench.stages.train import train_autoencoder
 
 with job(snakemake.log[0], snakemake.threads):
     train_autoencoder(

@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.training.diffusion import train_diffusion
+from diffbench.stages.train import train_diffusion
 
 with job(snakemake.log[0], snakemake.threads):
     train_diffusion(

@@ -1,8 +1,11 @@
-"""Image conversion shared by every source: mode, resize of the shorter side, center crop."""
+"""Image conversion shared by every source and stage: mode, resize and crop on reading; uint8 <-> model range."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import torch
 from PIL import Image
 from torchvision import transforms
 
@@ -31,3 +34,20 @@ def to_array(image: Image.Image, resolution: int, channels: int) -> np.ndarray:
         image = resize_and_crop(resolution)(image)
     array = np.asarray(image, dtype=np.uint8)
     return array.reshape(resolution, resolution, channels)
+
+
+def load_images(path: str | Path) -> np.ndarray:
+    """uint8 (N, H, W, C) images from a prepared .npz."""
+    with np.load(path) as data:
+        return data["images"]
+
+
+def to_model_range(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC (array or tensor, on any device) -> float32 NCHW in [-1, 1]."""
+    return torch.as_tensor(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_uint8(samples: torch.Tensor) -> np.ndarray:
+    """float NCHW in [-1, 1] -> uint8 NHWC (clipped, rounded as DDPMPipeline does)."""
+    images = (samples.float().clamp(-1, 1) + 1) * 127.5
+    return images.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffbench.features.inception import MissingWeights, clean_resize, rgb_batches
+from diffbench.errors import MissingWeights
+from diffbench.features.inception import clean_resize, rgb_batches
 
 NAME = "dinov2-vit-l-14"
 HUB_REPO, HUB_ENTRY = "facebookresearch/dinov2", "dinov2_vitl14"

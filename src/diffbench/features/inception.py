@@ -17,12 +17,10 @@ import numpy as np
 import torch
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
+from diffbench.errors import MissingWeights
+
 FEATURE_DIM = 2048
 WEIGHTS_URL = URL_INCEPTION_V3
-
-
-class MissingWeights(FileNotFoundError):
-    """Weights are not on disk; the message names the file, the config key and how to fetch them."""
 
 
 def default_weights_path() -> Path:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torchvision import models
 
-from diffbench.features.inception import MissingWeights
+from diffbench.errors import MissingWeights
 
 # The torchvision ImageNet backbones lpips builds on (its linear heads ship inside the package).
 BACKBONES = {

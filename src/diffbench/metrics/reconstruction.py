@@ -1,4 +1,4 @@
-"""Autoencoder reconstruction: x -> D(E(x)) on held-out images, and PSNR/SSIM (torchmetrics).
+"""PSNR/SSIM of reconstructions (torchmetrics); the reconstructions come from models.autoencoders.
 
 LPIPS and rFID of the same pairs come from metrics.lpips and the Fréchet distance of features.
 """
@@ -8,21 +8,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
-
-from diffbench.data.prepare import to_model_range, to_uint8
-from diffbench.models.autoencoders import decode, kind_of
-
-
-@torch.no_grad()
-def reconstruct(autoencoder, images: np.ndarray, device: torch.device, batch_size: int = 64) -> np.ndarray:
-    """uint8 images -> uint8 reconstructions through the posterior mean (KL) or quantised code (VQ)."""
-    kind = kind_of(autoencoder)
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = to_model_range(images[start : start + batch_size]).to(device, autoencoder.dtype)
-        mean, _ = kind.encode(autoencoder, x)
-        out.append(to_uint8(decode(autoencoder, mean)))
-    return np.concatenate(out)
 
 
 def psnr_ssim(original: np.ndarray, reconstructed: np.ndarray) -> dict:

@@ -10,10 +10,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, VQModel
 from diffusers.models.modeling_utils import ModelMixin
+
+from diffbench.data.images import to_model_range, to_uint8
 
 
 def norm_groups(channels: int) -> int:
@@ -108,3 +111,15 @@ def kind_of(model: ModelMixin) -> AutoencoderKind:
 def decode(model: ModelMixin, latents: torch.Tensor) -> torch.Tensor:
     """Unscaled latents -> images in [-1, 1] (VQ models quantise first)."""
     return model.decode(latents).sample
+
+
+@torch.no_grad()
+def reconstruct(autoencoder, images: np.ndarray, device: torch.device, batch_size: int = 64) -> np.ndarray:
+    """uint8 images -> uint8 reconstructions through the posterior mean (KL) or quantised code (VQ)."""
+    kind = kind_of(autoencoder)
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = to_model_range(images[start : start + batch_size]).to(device, autoencoder.dtype)
+        mean, _ = kind.encode(autoencoder, x)
+        out.append(to_uint8(decode(autoencoder, mean)))
+    return np.concatenate(out)

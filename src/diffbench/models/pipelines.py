@@ -1,9 +1,10 @@
-"""Saving and loading models in the diffusers layout.
+"""The model sampling uses (denoiser, schedule, optional autoencoder) and loading it from the
+diffusers layout; saving, with the pipeline class, is in diffbench.sampling.pipeline.
 
 A saved model is a `save_pretrained` folder: model_index.json, unet/, scheduler/ and, for latent
 models, the autoencoder (vae/ for AutoencoderKL, vqvae/ for VQModel, as CompVis' LDM checkpoints).
 Pixel models are saved as a plain diffusers DDPMPipeline. Latent models use LatentDiffusionPipeline
-below rather than diffusers' deprecated LDMPipeline, which ignores the latent scaling factor.
+(diffbench.sampling.pipeline) rather than diffusers' deprecated LDMPipeline, which ignores the latent scaling factor.
 Each component loads with `<Class>.from_pretrained(folder, subfolder=...)` anywhere.
 """
 
@@ -14,35 +15,11 @@ from pathlib import Path
 
 import diffusers
 import torch
-from diffusers import AutoencoderKL, DDPMPipeline, DiffusionPipeline, UNet2DModel, VQModel
+from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DModel, VQModel
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
-from diffbench.io import atomic_dir
-
 AUTOENCODER_COMPONENTS = {"vae": AutoencoderKL, "vqvae": VQModel}
-
-
-class LatentDiffusionPipeline(DiffusionPipeline):
-    """Unconditional latent diffusion: a UNet2DModel denoising z = scaling_factor * E(x).
-
-    The autoencoder is `vae` (AutoencoderKL) or `vqvae` (VQModel); the other is None.
-    """
-
-    _optional_components = ["vae", "vqvae"]
-
-    def __init__(self, unet: UNet2DModel, scheduler: SchedulerMixin, vae=None, vqvae=None):
-        super().__init__()
-        self.register_modules(unet=unet, scheduler=scheduler, vae=vae, vqvae=vqvae)
-
-    @torch.no_grad()
-    def __call__(self, seeds: list[int], num_inference_steps: int = 50, batch_size: int = 16):
-        """uint8 images (N, H, W, C), image k drawn from its own generator seeded seeds[k]."""
-        from diffbench.sampling.sampler import generate
-
-        model = DiffusionModel(self.unet, self.scheduler, self.vae or self.vqvae)
-        images, _ = generate(model, self.scheduler, {}, num_inference_steps, seeds, batch_size, self.device)
-        return images
 
 
 @dataclass
@@ -80,20 +57,6 @@ class DiffusionModel:
     @property
     def decoder_dtype(self) -> torch.dtype | None:
         return None if self.autoencoder is None else self.autoencoder.dtype
-
-
-def autoencoder_component(autoencoder: ModelMixin) -> str:
-    return next(name for name, cls in AUTOENCODER_COMPONENTS.items() if isinstance(autoencoder, cls))
-
-
-def save_model(model: DiffusionModel, out_dir: str | Path) -> None:
-    if model.autoencoder is None:
-        pipeline = DDPMPipeline(unet=model.unet, scheduler=model.scheduler)
-    else:
-        component = autoencoder_component(model.autoencoder)
-        pipeline = LatentDiffusionPipeline(model.unet, model.scheduler, **{component: model.autoencoder})
-    with atomic_dir(out_dir) as tmp:
-        pipeline.save_pretrained(tmp, safe_serialization=True)
 
 
 def load_model(path_or_id: str | Path, revision: str | None = None) -> DiffusionModel:

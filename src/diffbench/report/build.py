@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-from pathlib import Path
-
 import jinja2
 import pandas as pd
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from diffbench.io import atomic_path, write_json
-from diffbench.paths import Layout
-from diffbench.report import figures as figs
-from diffbench.report.findings import summary
-from diffbench.report.grids import CELL, GAP, sample_grid
-from diffbench.report.outputs import ReportPaths
-from diffbench.report.provenance import provenance
-from diffbench.report.static import write_static
-from diffbench.report.tables import Tables, collect, write_tables
+from diffbench.report.tables import Tables
 
 SECTIONS = [
     ("summary", "Summary"),
@@ -90,44 +79,3 @@ def render_html(
         grid_seeds=grid_seeds,
         provenance=prov,
     )
-
-
-def build_report(config: dict, workflow_dir: str | Path) -> dict:
-    """Everything under results/report/ from the result files present; returns the provenance."""
-    paths = ReportPaths.of(config)
-    settings = config["report"]
-    tables = collect(config)
-    write_tables(
-        tables,
-        {
-            "runs_csv": paths.runs_csv,
-            "runs_parquet": paths.runs_parquet,
-            "models_csv": paths.models_csv,
-            "models_parquet": paths.models_parquet,
-            "curves_csv": paths.curves_csv,
-        },
-    )
-    colors = figs.model_colors(list(config["models"]))
-    figures = figs.all_figures(tables.runs, tables.curves, colors)
-    static = write_static(figures, settings["static_formats"], paths.figures_dir)
-    layout = Layout(config["results_dir"])
-    grids = []
-    for (sampler, steps), png in paths.grids.items():
-        files = {m: layout.samples(m, sampler, steps) for m in config["models"]}
-        png_bytes = sample_grid(files, settings["grid_seeds"], png)
-        grids.append(
-            {
-                "sampler": sampler,
-                "steps": steps,
-                "rows": list(files),
-                "cell": CELL,
-                "gap": GAP,
-                "png_base64": base64.b64encode(png_bytes).decode(),
-            }
-        )
-    prov = provenance(config, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
-    html = render_html(tables, summary(tables.runs, tables.models), figures, grids, prov, settings["grid_seeds"])
-    with atomic_path(paths.html) as tmp:
-        tmp.write_text(html, encoding="utf-8")
-    write_json(paths.provenance, prov)
-    return prov

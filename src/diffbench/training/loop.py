@@ -17,6 +17,7 @@ import torch
 from diffusers.optimization import get_scheduler
 from tqdm.auto import tqdm
 
+from diffbench.errors import NonFiniteLoss
 from diffbench.runtime import autocast, synchronize
 from diffbench.training.checkpoint import Checkpointing
 
@@ -61,10 +62,6 @@ class Batches:
 
     def load_state_dict(self, state: dict) -> None:
         self.order, self.start = state["order"], state["start"]
-
-
-class NonFiniteLoss(RuntimeError):
-    pass
 
 
 def _global_rng() -> dict:

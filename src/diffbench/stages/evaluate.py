@@ -1,4 +1,4 @@
-"""Evaluation stages: fetch assets, extract features, FID/KID/precision-recall, LPIPS, reconstruction.
+"""Evaluation stages (workflow/rules/evaluate.smk): features, FID/KID/precision-recall, LPIPS, reconstruction.
 
 Each stage reads and writes files; the numbers come from the pure functions in
 diffbench.metrics. Every result JSON carries the settings that define it.
@@ -6,48 +6,22 @@ diffbench.metrics. Every result JSON carries the settings that define it.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
-from diffbench.data.prepare import load_images
+from diffbench.data.images import load_images
+from diffbench.errors import MissingWeights, ResultError
 from diffbench.features import EXTRACTORS, features_key
-from diffbench.features.inception import MissingWeights
 from diffbench.io import read_json, write_json, write_npz
 from diffbench.metrics.bootstrap import frechet_bootstrap
 from diffbench.metrics.frechet import Moments, frechet_distance, sample_size_warning
 from diffbench.metrics.kid import kernel_distance
-from diffbench.metrics.lpips import convergence, diversity, fetch_backbone, load_lpips, paired_distances
+from diffbench.metrics.lpips import convergence, diversity, load_lpips, paired_distances
 from diffbench.metrics.precision_recall import precision_recall
-from diffbench.metrics.reconstruction import psnr_ssim, reconstruct
+from diffbench.metrics.reconstruction import psnr_ssim
+from diffbench.models.autoencoders import reconstruct
 from diffbench.runtime import device_info, resolve_device
-
-
-def fetch_assets(evaluation: dict, out_record: str | Path) -> dict:
-    """Make every weight file the evaluation needs present (download when absent) and record where."""
-    extractor = EXTRACTORS[evaluation["feature_extractor"]]
-    configured = evaluation["inception_weights"]
-    try:
-        weights = extractor.resolve_weights(configured) if configured else extractor.fetch_weights(None)
-        backbone = fetch_backbone(evaluation["lpips_net"])
-    except MissingWeights:
-        raise
-    except OSError as err:  # URLError and friends: no network, proxy, disk
-        raise MissingWeights(
-            f"could not download evaluation weights ({err}). On a machine with internet run `diffbench fetch-assets` "
-            "and copy $TORCH_HOME/hub/checkpoints here, or set 'evaluation.inception_weights' to a local file."
-        ) from err
-    record = {
-        "feature_extractor": extractor.name,
-        "feature_weights": str(weights),
-        "feature_weights_bytes": weights.stat().st_size,
-        "lpips_net": evaluation["lpips_net"],
-        "lpips_backbone": str(backbone),
-        "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    write_json(out_record, record)
-    return record
 
 
 def _fetched_weights(assets: str | Path, extractor: str) -> Path:
@@ -62,7 +36,7 @@ def _fetched_weights(assets: str | Path, extractor: str) -> Path:
     return path
 
 
-def extract_features(
+def _extract_features(
     *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
 ) -> dict:
     """float32 features of a set of images plus their exact float64 moments.
@@ -87,6 +61,24 @@ def extract_features(
     }
 
 
+def reference_features(
+    *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
+) -> dict:
+    """Features of a dataset's reference images, shared by every model evaluated on it."""
+    return _extract_features(
+        images=images, assets=assets, evaluation=evaluation, device=device, out_features=out_features
+    )
+
+
+def sample_feature_shard(
+    *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
+) -> dict:
+    """Features of one sampling shard, on the node that sampled it; merged by sample_features."""
+    return _extract_features(
+        images=images, assets=assets, evaluation=evaluation, device=device, out_features=out_features
+    )
+
+
 def _load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """Images, their seeds (None for data sets) and finite mask (all True for data sets)."""
     with np.load(path) as data:
@@ -96,7 +88,7 @@ def _load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, np.n
     return images, seeds, finite
 
 
-def merge_features(parts: list[str | Path], out_features: str | Path) -> dict:
+def sample_features(parts: list[str | Path], out_features: str | Path) -> dict:
     """Features of shards (in seed order) -> the features of the whole set.
 
     The moments are sums in float64, so the merged statistics equal a single job's up to the
@@ -137,7 +129,7 @@ def distribution_metrics(
         generated, reference = gen["features"], ref["features"]
         excluded = int(gen["nonfinite_excluded"])
         if len(generated) < 2:
-            raise RuntimeError(
+            raise ResultError(
                 f"{run}: only {len(generated)} of the generated images are finite ({excluded} had NaN/inf values); "
                 "no distribution metric can be computed. Check the model and sampler (precision: fp32 helps)."
             )
@@ -201,7 +193,7 @@ def lpips_metrics(
     these, seeds, finite = _load_samples(images)
     reference, reference_seeds, reference_finite = _load_samples(reference_run_images)
     if seeds.tolist() != reference_seeds.tolist():
-        raise RuntimeError(f"{images} and {reference_run_images} hold different seeds; rerun the sampling")
+        raise ResultError(f"{images} and {reference_run_images} hold different seeds; rerun the sampling")
     both = finite & reference_finite  # NaN/inf images (stored as zeros) are left out, as for FID
     side = evaluation["lpips_min_side"]
     record = {

@@ -1,4 +1,5 @@
-"""Prepare a dataset: split deterministically and write uint8 arrays for training and reference."""
+"""Data stage (workflow/rules/data.smk): prepare_data splits a dataset deterministically into uint8
+training and reference arrays."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from diffbench.data.sources import open_source
 from diffbench.errors import DataError
@@ -22,7 +22,7 @@ def split_indices(size: int, num_reference: int, num_train: int, seed: int) -> t
     return np.sort(order[:num_reference]), np.sort(order[num_reference : num_reference + num_train])
 
 
-def prepare_dataset(
+def prepare_data(
     name: str, spec: dict, train_path: Path, reference_path: Path, info_path: Path, allow_download: bool = False
 ) -> dict:
     source = open_source(name, spec, allow_download)
@@ -47,20 +47,3 @@ def prepare_dataset(
         }
     write_json(info_path, info)
     return info
-
-
-def load_images(path: str | Path) -> np.ndarray:
-    """uint8 (N, H, W, C) images from a prepared .npz."""
-    with np.load(path) as data:
-        return data["images"]
-
-
-def to_model_range(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 NHWC (array or tensor, on any device) -> float32 NCHW in [-1, 1]."""
-    return torch.as_tensor(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def to_uint8(samples: torch.Tensor) -> np.ndarray:
-    """float NCHW in [-1, 1] -> uint8 NHWC (clipped, rounded as DDPMPipeline does)."""
-    images = (samples.float().clamp(-1, 1) + 1) * 127.5
-    return images.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

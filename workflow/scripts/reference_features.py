@@ -1,8 +1,8 @@
-from diffbench.evaluation import extract_features
 from diffbench.jobs import job
+from diffbench.stages.evaluate import reference_features
 
 with job(snakemake.log[0], snakemake.threads):
-    extract_features(
+    reference_features(
         images=snakemake.input.images,
         assets=snakemake.input.assets,
         evaluation=snakemake.params.evaluation,

@@ -1,16 +1,84 @@
-"""Merge the shards of a sample set; kept free of torch so the merge job starts fast."""
+"""Sampling stages (workflow/rules/sample.smk): sample_shard, merge_samples."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from diffbench.io import atomic_dir, read_json, write_json, write_npz
+from diffbench.errors import ResultError
+from diffbench.io import atomic_dir, fingerprint, read_json, write_json, write_npz
+from diffbench.models.pipelines import load_model
+from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, resolve_dtype
+from diffbench.sampling.resume import BatchStore
+from diffbench.sampling.sampler import flops_per_image, generate, warm_up
+from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs
 
 
-def merge_shards(
+def sample_shard(
+    *,
+    model_dir: str | Path,
+    sampler: dict,
+    steps: int,
+    seeds: list[int],
+    batch_size: int,
+    device: str,
+    precision: str,
+    out_images: str | Path,
+    out_record: str | Path,
+    batches_dir: str | Path | None = None,
+) -> dict:
+    """`batches_dir`: where finished batches are kept until the shard is written, so a killed job
+    resumes (None: not kept)."""
+    torch_device = resolve_device(device)
+    dtype = resolve_dtype(precision, torch_device)
+    model = load_model(model_dir).to(torch_device, dtype)
+    template = make_scheduler(sampler, model.scheduler)
+    store = None
+    if batches_dir is not None:
+        weights = sorted(Path(model_dir).rglob("*.safetensors"))
+        store = BatchStore(batches_dir, fingerprint(sampler, steps, precision, torch_device.type, files=weights))
+    warm_up(model, min(batch_size, len(seeds)), torch_device, dtype)
+    reset_peak_memory(torch_device)
+    images, stats = generate(
+        model,
+        template,
+        step_kwargs(sampler),
+        steps,
+        seeds,
+        batch_size,
+        torch_device,
+        dtype,
+        progress=True,
+        store=store,
+    )
+    finite = stats.pop("finite")
+    record = {
+        "sampler": sampler,
+        "scheduler_class": type(template).__name__,
+        "scheduler_config": sampler_config(template),
+        "steps": steps,
+        "seed_first": seeds[0],
+        "seed_last": seeds[-1],
+        "batch_size": batch_size,
+        "precision": precision,
+        "decoder_precision": str(model.decoder_dtype).removeprefix("torch.") if model.autoencoder else None,
+        **stats,
+        **peak_memory(torch_device),
+        **flops_per_image(model, torch_device, dtype),
+        **device_info(torch_device, device),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_npz(out_images, images=images, seeds=np.asarray(seeds, dtype=np.int64), finite=finite)
+    write_json(out_record, record)
+    if store is not None:
+        store.remove()
+    return record
+
+
+def merge_samples(
     *,
     shard_images: list[str | Path],
     shard_records: list[str | Path],
@@ -29,7 +97,7 @@ def merge_shards(
             finite.append(data["finite"])
     images, seeds, finite = np.concatenate(images), np.concatenate(seeds), np.concatenate(finite)
     if seeds.tolist() != list(expected_seeds):
-        raise RuntimeError(
+        raise ResultError(
             f"shards of {run} hold seeds {seeds[:3].tolist()}...{seeds[-3:].tolist()} ({len(seeds)}), expected "
             f"{expected_seeds[0]}..{expected_seeds[-1]} ({len(expected_seeds)}); rerun the sample_shard jobs."
         )

@@ -4,8 +4,7 @@ The fetch rules are local rules: they run where snakemake runs (a workstation, a
 node), which has the network. Every other job runs with HF_HUB_OFFLINE=1 and reads the hub only
 from the cache under HF_HOME, and reads datasets only from their root, so on a compute node without
 internet a missing asset fails at once, naming it, instead of hanging on a download.
-The evaluation weights are fetched the same way by `diffbench.evaluation.fetch_assets`.
-"""
+The evaluation weights (Inception or DINOv2, the LPIPS backbone) are fetched by fetch_assets."""
 
 from __future__ import annotations
 
@@ -16,8 +15,10 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 from diffbench.data.sources import TORCHVISION_SOURCES, TorchvisionSource
-from diffbench.errors import DataError, ModelError
+from diffbench.errors import DataError, MissingWeights, ModelError
+from diffbench.features import EXTRACTORS
 from diffbench.io import write_json
+from diffbench.metrics.lpips import fetch_backbone
 
 # The user's own HF_HUB_OFFLINE (empty = unset), kept for the fetch rules while jobs get "1".
 USER_HUB_OFFLINE = "DIFFBENCH_USER_HF_HUB_OFFLINE"
@@ -108,6 +109,32 @@ def fetch_dataset(*, name: str, spec: dict, out_record: str | Path) -> dict:
         "split": spec["split"],
         "root": str(Path(spec["root"]).expanduser().resolve()),
         "images": len(source),
+        "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(out_record, record)
+    return record
+
+
+def fetch_assets(evaluation: dict, out_record: str | Path) -> dict:
+    """Make every weight file the evaluation needs present (download when absent) and record where."""
+    extractor = EXTRACTORS[evaluation["feature_extractor"]]
+    configured = evaluation["inception_weights"]
+    try:
+        weights = extractor.resolve_weights(configured) if configured else extractor.fetch_weights(None)
+        backbone = fetch_backbone(evaluation["lpips_net"])
+    except MissingWeights:
+        raise
+    except OSError as err:  # URLError and friends: no network, proxy, disk
+        raise MissingWeights(
+            f"could not download evaluation weights ({err}). On a machine with internet run `diffbench fetch-assets` "
+            "and copy $TORCH_HOME/hub/checkpoints here, or set 'evaluation.inception_weights' to a local file."
+        ) from err
+    record = {
+        "feature_extractor": extractor.name,
+        "feature_weights": str(weights),
+        "feature_weights_bytes": weights.stat().st_size,
+        "lpips_net": evaluation["lpips_net"],
+        "lpips_backbone": str(backbone),
         "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_json(out_record, record)

@@ -1,0 +1,59 @@
+"""Report stage (workflow/rules/report.smk): tables, figures, sample grids and the HTML report
+from every result of the run; the pieces are in diffbench.report."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from diffbench.io import atomic_path, write_json
+from diffbench.paths import Layout
+from diffbench.report import figures as figures_lib
+from diffbench.report.build import render_html
+from diffbench.report.findings import summary
+from diffbench.report.grids import CELL, GAP, sample_grid
+from diffbench.report.outputs import ReportPaths
+from diffbench.report.provenance import provenance
+from diffbench.report.static import write_static
+from diffbench.report.tables import collect, write_tables
+
+
+def report(*, config: dict, workflow_dir: str | Path) -> dict:
+    """Everything under results/report/ from the result files present; returns the provenance."""
+    paths = ReportPaths.of(config)
+    settings = config["report"]
+    tables = collect(config)
+    write_tables(
+        tables,
+        {
+            "runs_csv": paths.runs_csv,
+            "runs_parquet": paths.runs_parquet,
+            "models_csv": paths.models_csv,
+            "models_parquet": paths.models_parquet,
+            "curves_csv": paths.curves_csv,
+        },
+    )
+    colors = figures_lib.model_colors(list(config["models"]))
+    figures = figures_lib.all_figures(tables.runs, tables.curves, colors)
+    static = write_static(figures, settings["static_formats"], paths.figures_dir)
+    layout = Layout(config["results_dir"])
+    grids = []
+    for (sampler, steps), png in paths.grids.items():
+        files = {m: layout.samples(m, sampler, steps) for m in config["models"]}
+        png_bytes = sample_grid(files, settings["grid_seeds"], png)
+        grids.append(
+            {
+                "sampler": sampler,
+                "steps": steps,
+                "rows": list(files),
+                "cell": CELL,
+                "gap": GAP,
+                "png_base64": base64.b64encode(png_bytes).decode(),
+            }
+        )
+    prov = provenance(config, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
+    html = render_html(tables, summary(tables.runs, tables.models), figures, grids, prov, settings["grid_seeds"])
+    with atomic_path(paths.html) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    write_json(paths.provenance, prov)
+    return prov

@@ -1,0 +1,289 @@
+"""Training stages (workflow/rules/train.smk): train_autoencoder, train_diffusion, import_pretrained.
+
+Each reads its rule's inputs, trains or loads, and writes the model folder and its record."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers.training_utils import EMAModel
+
+from diffbench.data.images import load_images, to_model_range
+from diffbench.errors import ModelError
+from diffbench.io import atomic_dir, fingerprint, read_json, write_json
+from diffbench.models.autoencoders import AUTOENCODERS
+from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
+from diffbench.models.pipelines import DiffusionModel, load_model
+from diffbench.runtime import reset_peak_memory, resolve_device
+from diffbench.sampling.pipeline import save_model
+from diffbench.training.checkpoint import Checkpointing
+from diffbench.training.latents import encode_dataset, latent_std
+from diffbench.training.loop import fit
+from diffbench.training.records import count_parameters, write_training_outputs
+
+
+def train_autoencoder(
+    *,
+    name: str,
+    model_spec: dict,
+    dataset_spec: dict,
+    train_images: str | Path,
+    device: str,
+    precision: str,
+    out_dir: str | Path,
+    out_record: str | Path,
+    out_loss: str | Path,
+    max_scaling_images: int = 4096,
+    checkpoint: str | Path | None = None,
+) -> dict:
+    """`checkpoint`: as for train_diffusion."""
+    spec = model_spec["autoencoder"]
+    torch_device = resolve_device(device)
+    kind = AUTOENCODERS[spec["type"]]
+    torch.manual_seed(spec["training"]["seed"])
+    autoencoder = kind.build(spec, dataset_spec["channels"], dataset_spec["resolution"]).to(torch_device).train()
+    data = torch.from_numpy(load_images(train_images)).to(torch_device)  # uint8 on the device; converted per batch
+
+    def loss_fn(indices, generator):
+        x = to_model_range(data[indices.to(torch_device)])
+        return kind.loss(autoencoder, x, spec)
+
+    checkpointing = None
+    if checkpoint is not None:
+        checkpointing = Checkpointing(
+            path=Path(checkpoint),
+            every=spec["training"]["checkpoint_every"],
+            modules={"autoencoder": autoencoder},
+            fingerprint=fingerprint("autoencoder", spec, dataset_spec, precision, files=(train_images,)),
+        )
+    reset_peak_memory(torch_device)
+    table, summary = fit(
+        parameters=list(autoencoder.parameters()),
+        loss_fn=loss_fn,
+        num_images=len(data),
+        spec=spec["training"],
+        device=torch_device,
+        precision=precision,
+        description=f"{name} autoencoder",
+        checkpointing=checkpointing,
+    )
+    autoencoder.eval()
+    # The LDM paper scales latents to unit variance: s = 1 / std(z), estimated on training data.
+    subset = to_model_range(data[:max_scaling_images])
+    generator = torch.Generator("cpu").manual_seed(spec["training"]["seed"])
+    scaling_factor = 1.0 / latent_std(autoencoder, kind, subset, generator)
+    autoencoder.register_to_config(scaling_factor=scaling_factor)
+    with atomic_dir(out_dir) as tmp:
+        autoencoder.save_pretrained(tmp, safe_serialization=True)
+    extra = {
+        "model": name,
+        "stage": "autoencoder",
+        "autoencoder_type": spec["type"],
+        "downsampling_factor": spec["downsampling_factor"],
+        "latent_channels": spec["latent_channels"],
+        "parameters": count_parameters(autoencoder),
+        "scaling_factor": scaling_factor,
+        "precision": precision,
+    }
+    record = write_training_outputs(
+        table=table,
+        summary=summary,
+        extra=extra,
+        device=torch_device,
+        device_setting=device,
+        out_record=out_record,
+        out_loss=out_loss,
+    )
+    if checkpointing is not None:
+        checkpointing.remove()
+    return record
+
+
+def train_diffusion(
+    *,
+    name: str,
+    model_spec: dict,
+    dataset_spec: dict,
+    train_images: str | Path,
+    autoencoder_dir: str | Path | None,
+    device: str,
+    precision: str,
+    out_dir: str | Path,
+    out_record: str | Path,
+    out_loss: str | Path,
+    checkpoint: str | Path | None = None,
+) -> dict:
+    """`checkpoint`: where the training state is saved every `training.checkpoint_every` steps and
+    resumed from (None: not checkpointed)."""
+    spec = model_spec["training"]
+    torch_device = resolve_device(device)
+    torch.manual_seed(spec["seed"])
+    channels, side = unet_input(model_spec, dataset_spec)
+    unet = build_unet(model_spec["unet"], channels, side).to(torch_device).train()
+    noise_scheduler = build_noise_scheduler(model_spec["diffusion"], model_spec["family"])
+    data = torch.from_numpy(load_images(train_images)).to(torch_device)
+
+    autoencoder = None
+    if model_spec["family"] == "latent":
+        kind = AUTOENCODERS[model_spec["autoencoder"]["type"]]
+        found = read_json(Path(autoencoder_dir) / "config.json").get("_class_name")
+        if found != kind.model_class.__name__:
+            raise ModelError(
+                f"models.{name}: {autoencoder_dir} holds a {found}, but 'models.{name}.autoencoder.type' is "
+                f"{model_spec['autoencoder']['type']} ({kind.model_class.__name__}); train the autoencoder again "
+                "(the train_autoencoder rule)."
+            )
+        autoencoder = kind.model_class.from_pretrained(autoencoder_dir).to(torch_device).eval()
+        latent_mean, latent_std = encode_dataset(autoencoder, kind, data)
+        scale = float(autoencoder.config.scaling_factor)
+
+    def clean_batch(indices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        indices = indices.to(torch_device)
+        if autoencoder is None:
+            return to_model_range(data[indices])
+        # A fresh z ~ q(z|x) every step, as LDM trains on posterior samples.
+        eps = torch.randn(latent_mean[indices].shape, generator=generator).to(torch_device)
+        return (latent_mean[indices] + latent_std[indices] * eps) * scale
+
+    prediction_type = model_spec["diffusion"]["prediction_type"]
+
+    def loss_fn(indices, generator):
+        x0 = clean_batch(indices, generator)
+        noise = torch.randn(x0.shape, generator=generator).to(torch_device)
+        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(x0),), generator=generator).to(
+            torch_device
+        )
+        noisy = noise_scheduler.add_noise(x0, noise, t)
+        if prediction_type == "epsilon":
+            target = noise
+        elif prediction_type == "v_prediction":
+            target = noise_scheduler.get_velocity(x0, noise, t)
+        else:
+            target = x0
+        return F.mse_loss(unet(noisy, t).sample.float(), target.float()), {}
+
+    ema = None
+    if spec["ema_decay"] is not None:
+        # Warm-up (power 3/4, for runs shorter than ~100k steps) keeps early EMA weights close to the model.
+        ema = EMAModel(unet.parameters(), decay=spec["ema_decay"], use_ema_warmup=True, power=3 / 4)
+
+    checkpointing = None
+    if checkpoint is not None:
+        inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
+        checkpointing = Checkpointing(
+            path=Path(checkpoint),
+            every=spec["checkpoint_every"],
+            modules={"unet": unet},
+            ema=ema,
+            fingerprint=fingerprint("diffusion", model_spec, dataset_spec, precision, files=inputs),
+        )
+    reset_peak_memory(torch_device)
+    table, summary = fit(
+        parameters=list(unet.parameters()),
+        loss_fn=loss_fn,
+        num_images=len(data),
+        spec=spec,
+        device=torch_device,
+        precision=precision,
+        description=f"{name} diffusion",
+        after_step=(lambda: ema.step(unet.parameters())) if ema else None,
+        checkpointing=checkpointing,
+    )
+    if ema is not None:
+        ema.copy_to(unet.parameters())
+    unet.eval()
+    save_model(DiffusionModel(unet.cpu(), noise_scheduler, autoencoder.cpu() if autoencoder else None), out_dir)
+    extra = {
+        "model": name,
+        "stage": "diffusion",
+        "family": model_spec["family"],
+        "dataset": model_spec["dataset"],
+        "source": "train",
+        "downsampling_factor": model_spec["autoencoder"]["downsampling_factor"] if autoencoder else 1,
+        "parameters": count_parameters(unet),
+        "autoencoder_parameters": count_parameters(autoencoder) if autoencoder else 0,
+        "unet_input": [channels, side, side],
+        "ema_decay": spec["ema_decay"],
+        "precision": precision,
+    }
+    record = write_training_outputs(
+        table=table,
+        summary=summary,
+        extra=extra,
+        device=torch_device,
+        device_setting=device,
+        out_record=out_record,
+        out_loss=out_loss,
+    )
+    if checkpointing is not None:
+        checkpointing.remove()  # the outputs hold everything now
+    return record
+
+
+def import_pretrained(
+    *,
+    name: str,
+    model_spec: dict,
+    dataset_spec: dict,
+    out_dir: str | Path,
+    out_record: str | Path,
+    fetched: str | Path | None = None,
+) -> dict:
+    """`fetched`: the fetch_pretrained record, whose hub commit is recorded (a branch name moves)."""
+    source = model_spec["pretrained"]
+    key = f"models.{name}.pretrained.id"
+    try:
+        model = load_model(source["id"], revision=source["revision"])
+    except (OSError, ValueError) as err:
+        raise ModelError(
+            f"models.{name}: cannot load pretrained model {source['id']!r} (config key '{key}'): {err}\n"
+            "Use an existing hub id or a local diffusers folder; on an offline machine, fetch it first "
+            "into HF_HOME and set HF_HUB_OFFLINE=1 (README 'Running offline')."
+        ) from err
+    if model.family != model_spec["family"]:
+        raise ModelError(
+            f"models.{name}: {source['id']!r} is a {model.family} model (autoencoder: "
+            f"{type(model.autoencoder).__name__ if model.autoencoder else 'none'}) but the config says "
+            f"family: {model_spec['family']}; fix 'models.{name}.family'."
+        )
+    expected_channels = dataset_spec["channels"]
+    out_channels = (model.autoencoder or model.unet).config.out_channels
+    if out_channels != expected_channels:
+        raise ModelError(
+            f"models.{name}: {source['id']!r} makes {out_channels}-channel images but dataset "
+            f"{model_spec['dataset']!r} has channels: {expected_channels}; "
+            f"fix 'datasets.{model_spec['dataset']}.channels'."
+        )
+    side = model.unet.config.sample_size
+    if model.autoencoder is not None:
+        side *= 2 ** (len(model.autoencoder.config.block_out_channels) - 1)
+    if side != dataset_spec["resolution"]:
+        raise ModelError(
+            f"models.{name}: {source['id']!r} makes {side}x{side} images but dataset {model_spec['dataset']!r} "
+            f"has resolution: {dataset_spec['resolution']}; fix 'datasets.{model_spec['dataset']}.resolution'."
+        )
+    if source["latent_scaling_factor"] is not None:
+        model.autoencoder.register_to_config(scaling_factor=source["latent_scaling_factor"])
+    save_model(model, out_dir)
+    record = {
+        "model": name,
+        "stage": "diffusion",
+        "family": model.family,
+        "dataset": model_spec["dataset"],
+        "source": "pretrained",
+        "pretrained_id": source["id"],
+        "revision": source["revision"],
+        "pretrained_commit": read_json(fetched).get("commit") if fetched else None,
+        "downsampling_factor": side // model.unet.config.sample_size,
+        "parameters": count_parameters(model.unet),
+        "autoencoder_parameters": count_parameters(model.autoencoder) if model.autoencoder else 0,
+        "scaling_factor": model.scaling_factor if model.autoencoder else None,
+        "scheduler": type(model.scheduler).__name__,
+        "unet_input": [model.unet.config.in_channels, model.unet.config.sample_size, model.unet.config.sample_size],
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(out_record, record)
+    return record

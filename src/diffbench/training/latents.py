@@ -1,0 +1,31 @@
+"""Latents of a frozen autoencoder: their spread (for the scaling factor) and the posterior of
+every training image (computed once before denoiser training)."""
+
+from __future__ import annotations
+
+import torch
+
+from diffbench.data.images import to_model_range
+
+
+@torch.no_grad()
+def latent_std(autoencoder, kind, images: torch.Tensor, generator: torch.Generator, batch_size: int = 256) -> float:
+    """Standard deviation of latents z ~ q(z|x) over `images` (float64 accumulation)."""
+    total, total_sq, count = 0.0, 0.0, 0
+    for start in range(0, len(images), batch_size):
+        mean, std = kind.encode(autoencoder, images[start : start + batch_size])
+        z = (mean + std * torch.randn(mean.shape, generator=generator).to(mean.device)).double()
+        total, total_sq, count = total + z.sum().item(), total_sq + (z * z).sum().item(), count + z.numel()
+    variance = total_sq / count - (total / count) ** 2
+    return max(variance, 1e-12) ** 0.5
+
+
+@torch.no_grad()
+def encode_dataset(autoencoder, kind, data: torch.Tensor, batch_size: int = 256):
+    """(mean, std) of q(z|x) for every training image, computed once: the autoencoder is frozen."""
+    means, stds = [], []
+    for start in range(0, len(data), batch_size):
+        mean, std = kind.encode(autoencoder, to_model_range(data[start : start + batch_size]))
+        means.append(mean)
+        stds.append(std)
+    return torch.cat(means), torch.cat(stds)

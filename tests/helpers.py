@@ -41,6 +41,22 @@ def rows_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float((np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)).max())
 
 
+def write_assets_record(path, inception_weights, lpips_net="alex") -> None:
+    """The evaluation-weights record fetch_assets writes, for weights the tests made."""
+    from diffbench.records import EVALUATION_ASSETS
+
+    EVALUATION_ASSETS.write(
+        path,
+        {
+            "feature_extractor": "inception-v3-compat",
+            "feature_weights": str(inception_weights),
+            "lpips_net": lpips_net,
+            "lpips_backbone": "made by the tests",
+            "fetched_at": "2026-01-01T00:00:00+0000",
+        },
+    )
+
+
 # --- tiny networks and checkpoints in the libraries' own layouts ----------------------------
 
 

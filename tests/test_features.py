@@ -12,9 +12,19 @@ from diffbench.data.synthetic import render_shapes
 from diffbench.errors import MissingWeights
 from diffbench.features.inception import default_weights_path, inception_features, load_inception, resolve_weights
 from diffbench.metrics.frechet import frechet_distance, gaussian_statistics
-from helpers import assert_rows_close, rows_relative_difference
+from helpers import assert_rows_close, rows_relative_difference, write_assets_record
 
 CPU = torch.device("cpu")
+RUN = {
+    "dataset": "d",
+    "model": "m",
+    "family": "pixel",
+    "sampler": "ddim",
+    "sampler_type": "ddim",
+    "steps": 5,
+    "seed_first": 0,
+    "seed_last": 5,
+}  # what config.run_key gives a sample set
 
 
 def shapes(n, start=0, resolution=32):
@@ -162,12 +172,12 @@ def test_dinov2_loads_from_the_torch_hub_cache(tmp_path, monkeypatch):
 
 
 def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path):
-    from diffbench.io import write_json, write_npz
+    from diffbench.io import write_npz
     from diffbench.metrics.frechet import Moments
     from diffbench.stages.evaluate import sample_feature_shard, sample_features
 
     images = shapes(6, resolution=16)
-    write_json(tmp_path / "assets.json", {"feature_extractor": "inception-v3-compat", "feature_weights": str(weights)})
+    write_assets_record(tmp_path / "assets.json", weights)
     evaluation = {"feature_extractor": "inception-v3-compat", "resize": "tf-bilinear", "batch_size": 3}
     parts = []
     for name, chunk in (("whole", images), ("0", images[:4]), ("1", images[4:])):
@@ -197,13 +207,13 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
 
 
 def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
-    from diffbench.io import write_json, write_npz
+    from diffbench.io import write_npz
     from diffbench.stages.evaluate import distribution_metrics, sample_feature_shard
 
     images = shapes(6, resolution=16)
     finite = np.array([True, False, True, True, False, True])
     images[~finite] = 0  # what sampling stores for a NaN image
-    write_json(tmp_path / "assets.json", {"feature_extractor": "inception-v3-compat", "feature_weights": str(weights)})
+    write_assets_record(tmp_path / "assets.json", weights)
     evaluation = {
         "feature_extractor": "inception-v3-compat",
         "resize": "tf-bilinear",
@@ -229,7 +239,7 @@ def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
     record = distribution_metrics(
         sample_features=tmp_path / "samples-features.npz",
         reference_features=tmp_path / "only-finite-features.npz",
-        run={"model": "m"},
+        run=RUN,
         evaluation=evaluation,
         out_record=tmp_path / "d.json",
     )

@@ -21,6 +21,7 @@ LAYERS = {
     "paths": 1,
     "runtime": 1,
     "jobs": 1,
+    "records": 1,
     "data": 2,
     "models": 2,
     "features": 2,

@@ -15,9 +15,18 @@ import pytest
 from PIL import Image
 from plotly.offline import get_plotlyjs
 
-from diffbench.config import validate_config
-from diffbench.io import write_json, write_npz
+from diffbench.config import run_key, validate_config
+from diffbench.io import write_npz
 from diffbench.paths import Layout
+from diffbench.records import (
+    AUTOENCODER_TRAINING,
+    DATA_INFO,
+    DISTRIBUTION,
+    LPIPS,
+    RECONSTRUCTION,
+    SAMPLING,
+    TRAINING,
+)
 from diffbench.report.build import SECTIONS
 from diffbench.report.findings import pareto_front, summary
 from diffbench.report.outputs import ReportPaths, result_files
@@ -63,37 +72,60 @@ def fixture_config(root) -> dict:
     )
 
 
+DEVICE = {
+    "device": "cpu",
+    "device_name": "x86_64",
+    "device_setting": "auto",
+    "cpu_fallback": True,
+    "cuda_visible_devices": "unset",
+    "torch": "2.x",
+    "host": "test",
+}
+LOOP = {
+    "steps": 100,
+    "images_seen": 3200,
+    "wall_time_s": 60.0,
+    "images_per_s": 53.3,
+    "stop_reason": "max_steps",
+    "resumed_from_step": 0,
+    "checkpoint_s": 0.0,
+    "final_loss": 0.1,
+    "peak_host_rss_mb": 800.0,
+    "finished_at": "2026-11-22T10:00:00+0000",
+}
+
+
 def write_results(config: dict) -> None:
-    """Result files with the fields and names the jobs write (see training/, sampling/, evaluation.py)."""
+    """A results tree written through the record kinds the stages write with (diffbench.records),
+    so every key the report reads is one a stage writes."""
     layout = Layout(config["results_dir"])
-    write_json(
+    DATA_INFO.write(
         layout.data_info("shapes"),
         {
             "dataset": "shapes",
+            "spec": config["datasets"]["shapes"],
             "source_size": 40,
+            "train": {},
+            "reference": {},
             "skipped_files": ["data/shapes/broken.png: cannot identify image file"],
         },
     )
     for model, spec in config["models"].items():
         latent = spec["family"] == "latent"
-        write_json(
+        TRAINING.write(
             layout.training_record(model),
             {
                 "model": model,
+                "stage": "diffusion",
                 "family": spec["family"],
+                "dataset": "shapes",
+                "source": "train",
                 "downsampling_factor": 4 if latent else 1,
                 "parameters": 1000,
                 "autoencoder_parameters": 500 if latent else 0,
-                "steps": 100,
-                "images_seen": 3200,
-                "wall_time_s": 60.0,
-                "images_per_s": 53.3,
-                "final_loss": 0.1,
                 "precision": "fp32",
-                "device": "cpu",
-                "device_name": "x86_64",
-                "peak_host_rss_mb": 800.0,
-                "finished_at": "2026-11-22T10:00:00+0000",
+                **LOOP,
+                **DEVICE,
             },
         )
         steps = np.arange(1, 101)
@@ -107,9 +139,22 @@ def write_results(config: dict) -> None:
             }
         ).to_csv(layout.training_loss(model), index=False)
         if latent:
-            write_json(
+            AUTOENCODER_TRAINING.write(
                 layout.autoencoder_record(model),
-                {"autoencoder_type": "kl", "steps": 50, "wall_time_s": 20.0, "final_loss": 2.0, "scaling_factor": 0.5},
+                {
+                    "model": model,
+                    "stage": "autoencoder",
+                    "autoencoder_type": "kl",
+                    "downsampling_factor": 4,
+                    "parameters": 500,
+                    "scaling_factor": 0.5,
+                    "precision": "fp32",
+                    **LOOP,
+                    "steps": 50,
+                    "wall_time_s": 20.0,
+                    "final_loss": 2.0,
+                    **DEVICE,
+                },
             )
             pd.DataFrame(
                 {
@@ -122,11 +167,16 @@ def write_results(config: dict) -> None:
                     "elapsed_s": 0.2 * steps,
                 }
             ).to_csv(layout.autoencoder_loss(model), index=False)
-            write_json(
+            RECONSTRUCTION.write(
                 layout.reconstruction_metrics(model),
                 {
+                    "model": model,
+                    "feature_extractor": "inception-v3-compat",
+                    "resize": "tf-bilinear",
+                    "features_key": "inception-v3-compat",
                     "autoencoder": "AutoencoderKL",
                     "num_images": 8,
+                    "lpips_net": "alex",
                     "lpips_mean": 0.05,
                     "psnr_db": 25.0,
                     "ssim": 0.8,
@@ -136,45 +186,62 @@ def write_results(config: dict) -> None:
             )
         for steps_ in config["sampling"]["steps"]:
             key, keys = (model, steps_), (model, "ddim", steps_)
+            run = run_key(config, model, "ddim", steps_)
             rng = np.random.default_rng(steps_)
             write_npz(
                 layout.samples(*keys), images=rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), seeds=np.arange(3, 9)
             )
-            write_json(
+            SAMPLING.write(
                 layout.sampling_record(*keys),
                 {
-                    "nfe_per_image": steps_,
+                    "model": model,
+                    "sampler": "ddim",
+                    "steps": steps_,
+                    "sampler_type": "ddim",
+                    "sampler_options": {},
+                    "scheduler_class": "DDIMScheduler",
+                    "scheduler_config": {},
                     "num_images": 6,
                     "seed_first": 3,
                     "seed_last": 8,
                     "num_shards": 1,
-                    "seconds_per_image": SECONDS[key],
-                    "images_per_s": 1 / SECONDS[key],
+                    "batch_size": 6,
+                    "precision": "fp32",
+                    "decoder_precision": "float32" if latent else None,
+                    "nfe_per_image": steps_,
                     "denoise_s": 0.05,
                     "decode_s": 0.01 if latent else 0.0,
+                    "total_s": 6 * SECONDS[key],
+                    "seconds_per_image": SECONDS[key],
+                    "images_per_s": 1 / SECONDS[key],
                     "decode_share": 0.2 if latent else 0.0,
                     "unet_gflops_per_nfe": 0.1 if latent else 0.4,
                     "decoder_gflops": 0.05 if latent else 0.0,
                     "gflops_per_image": steps_ * (0.1 if latent else 0.4),
                     "nonfinite_images": 0,
-                    "device": "cpu",
-                    "device_name": "x86_64",
-                    "precision": "fp32",
                     "peak_host_rss_mb": 700.0,
+                    "devices": ["cpu:x86_64"],
+                    **DEVICE,
                 },
             )
-            write_json(
+            DISTRIBUTION.write(
                 layout.distribution_metrics(*keys),
                 {
+                    **run,
                     "feature_extractor": "inception-v3-compat",
                     "resize": "tf-bilinear",
+                    "features_key": "inception-v3-compat",
                     "n_generated": 6,
+                    "n_nonfinite_excluded": 0,
                     "n_reference": 8,
                     "fid": FID[key],
                     "fid_ci_low": FID[key] - 2,
                     "fid_ci_high": FID[key] + 2,
                     "fid_ci_level": 0.95,
                     "fid_bootstrap_resamples": 10,
+                    "fid_bootstrap_std": 1.0,
+                    "fid_bootstrap_bias": 0.5,
+                    "fid_sqrt_discarded": 0.0,
                     "kid_mean": FID[key] / 1000,
                     "kid_std": 0.001,
                     "precision": 0.5,
@@ -182,15 +249,18 @@ def write_results(config: dict) -> None:
                     "warnings": ["only 6 samples for 2048-dimensional features: the covariance is singular"],
                 },
             )
-            write_json(
+            LPIPS.write(
                 layout.lpips_metrics(*keys),
                 {
+                    **run,
                     "lpips_net": "alex",
                     "lpips_diversity_mean": 0.3 if latent else 0.2,
                     "lpips_diversity_std": 0.05,
+                    "lpips_diversity_pairs": 15,
                     "lpips_convergence_mean": 0.0 if steps_ == 20 else 0.1,
                     "lpips_convergence_std": 0.01,
                     "convergence_reference_steps": 20,
+                    "n_nonfinite_excluded": 0,
                 },
             )
 
@@ -397,3 +467,16 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
         assert [u for u in urls if not u.startswith(("file:", "data:", "blob:"))] == []
     finally:
         driver.quit()
+
+
+def test_a_record_with_a_renamed_key_is_an_error_naming_file_and_key(results):
+    from diffbench.errors import ResultError
+
+    path = Layout(results["results_dir"]).distribution_metrics("pixel", "ddim", 10)
+    record = json.loads(Path(path).read_text())
+    record["frechet"] = record.pop("fid")  # a renamed key, as from another version
+    Path(path).write_text(json.dumps(record))
+    with pytest.raises(ResultError, match=rf"{re.escape(path)}: distribution metrics record lacks key\(s\) \['fid'\]"):
+        collect(results)
+    with pytest.raises(ResultError, match="lacks key"):  # the writer refuses such a record too
+        DISTRIBUTION.write(path, record)

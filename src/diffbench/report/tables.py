@@ -15,8 +15,19 @@ import pandas as pd
 
 from diffbench.config import datasets_in_use, runs
 from diffbench.features import EXTRACTORS
-from diffbench.io import atomic_path, read_json
+from diffbench.io import atomic_path
 from diffbench.paths import Layout
+from diffbench.records import (
+    AUTOENCODER_TRAINING,
+    DATA_INFO,
+    DISTRIBUTION,
+    LPIPS,
+    PRETRAINED,
+    RECONSTRUCTION,
+    SAMPLING,
+    TRAINING,
+    RecordKind,
+)
 from diffbench.report.outputs import result_files
 
 RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "sampler_type", "steps"]
@@ -86,6 +97,20 @@ RECONSTRUCTION_COLUMNS = {
 }
 
 
+# What each column map reads must be a key its record kind defines (a renamed key fails here, at import).
+READS = {
+    "sampling": (SAMPLING, SAMPLING_COLUMNS),
+    "distribution": (DISTRIBUTION, DISTRIBUTION_COLUMNS),
+    "lpips": (LPIPS, LPIPS_COLUMNS),
+    "reconstruction": (RECONSTRUCTION, RECONSTRUCTION_COLUMNS),
+}
+for _kind, _columns in READS.values():
+    if not set(_columns) <= _kind.all_keys:
+        raise RuntimeError(
+            f"report columns read keys the {_kind.name} record does not define: {set(_columns) - _kind.all_keys}"
+        )
+
+
 @dataclass
 class Tables:
     runs: pd.DataFrame
@@ -95,9 +120,10 @@ class Tables:
     warnings: list[str] = field(default_factory=list)  # warnings recorded by the jobs, with their run
 
 
-def _load(path: str) -> dict:
-    """A result record, or {} when it is missing (listed once, by `collect`)."""
-    return read_json(path) if Path(path).is_file() else {}
+def _load(path: str, kind: RecordKind) -> dict:
+    """A result record, or {} when the file is missing (a partial run: listed once, by `collect`,
+    and NaN in the tables). A record lacking a key of its kind is an error naming file and key."""
+    return kind.read(path) if Path(path).is_file() else {}
 
 
 def _pick(record: dict, columns: dict[str, str]) -> dict:
@@ -108,7 +134,7 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
     """One row per model: parameters, training cost (denoiser and first stage), reconstruction."""
     rows = []
     for name, spec in config["models"].items():
-        train = _load(layout.training_record(name))
+        train = _load(layout.training_record(name), TRAINING if spec["source"] == "train" else PRETRAINED)
         row = {
             "model": name,
             "dataset": spec["dataset"],
@@ -134,7 +160,7 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
         }
         autoencoder = {}
         if spec["family"] == "latent" and spec["source"] == "train":
-            autoencoder = _load(layout.autoencoder_record(name))
+            autoencoder = _load(layout.autoencoder_record(name), AUTOENCODER_TRAINING)
         row.update(
             autoencoder_type=autoencoder.get("autoencoder_type", ""),
             autoencoder_train_steps=autoencoder.get("steps", math.nan),
@@ -147,7 +173,7 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
         row["train_wall_time_s"] = (
             math.nan if math.isnan(parts[0]) else parts[0] + (0.0 if math.isnan(parts[1]) else parts[1])
         )
-        recon = _load(layout.reconstruction_metrics(name)) if spec["family"] == "latent" else {}
+        recon = _load(layout.reconstruction_metrics(name), RECONSTRUCTION) if spec["family"] == "latent" else {}
         row.update(_pick(recon, RECONSTRUCTION_COLUMNS))
         warnings += [f"{name} reconstruction: {w}" for w in recon.get("warnings", [])]
         rows.append(row)
@@ -168,11 +194,11 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
             "sampler_type": config["sampling"]["samplers"][run["sampler"]]["type"],
             "steps": int(run["steps"]),
         }
-        sampling = _load(layout.sampling_record(*keys))
-        distribution = _load(layout.distribution_metrics(*keys))
+        sampling = _load(layout.sampling_record(*keys), SAMPLING)
+        distribution = _load(layout.distribution_metrics(*keys), DISTRIBUTION)
         row.update(_pick(sampling, SAMPLING_COLUMNS))
         row.update(_pick(distribution, DISTRIBUTION_COLUMNS))
-        row.update(_pick(_load(layout.lpips_metrics(*keys)), LPIPS_COLUMNS))
+        row.update(_pick(_load(layout.lpips_metrics(*keys), LPIPS), LPIPS_COLUMNS))
         run_name = "/".join(str(k) for k in keys)
         warnings += [f"{run_name}: {w}" for w in distribution.get("warnings", [])]
         if sampling.get("nonfinite_images"):
@@ -207,7 +233,7 @@ def collect(config: dict) -> Tables:
     layout = Layout(config["results_dir"])
     warnings: list[str] = []
     for dataset in datasets_in_use(config):
-        skipped = _load(layout.data_info(dataset)).get("skipped_files", [])
+        skipped = _load(layout.data_info(dataset), DATA_INFO).get("skipped_files", [])
         if skipped:
             warnings.append(
                 f"dataset {dataset}: {len(skipped)} unreadable image files were skipped "

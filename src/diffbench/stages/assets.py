@@ -17,8 +17,8 @@ from pathlib import Path
 from diffbench.data.sources import TORCHVISION_SOURCES, TorchvisionSource
 from diffbench.errors import DataError, MissingWeights, ModelError
 from diffbench.features import EXTRACTORS
-from diffbench.io import write_json
 from diffbench.metrics.lpips import fetch_backbone
+from diffbench.records import DATASET_ASSETS, EVALUATION_ASSETS, MODEL_ASSETS
 
 # The user's own HF_HUB_OFFLINE (empty = unset), kept for the fetch rules while jobs get "1".
 USER_HUB_OFFLINE = "DIFFBENCH_USER_HF_HUB_OFFLINE"
@@ -94,7 +94,7 @@ def fetch_pretrained(*, name: str, pretrained: dict, out_record: str | Path) -> 
             bytes=sum(p.stat().st_size for p in files),
         )
     record["fetched_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    write_json(out_record, record)
+    MODEL_ASSETS.write(out_record, record)
     return record
 
 
@@ -111,7 +111,7 @@ def fetch_dataset(*, name: str, spec: dict, out_record: str | Path) -> dict:
         "images": len(source),
         "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json(out_record, record)
+    DATASET_ASSETS.write(out_record, record)
     return record
 
 
@@ -137,5 +137,5 @@ def fetch_assets(evaluation: dict, out_record: str | Path) -> dict:
         "lpips_backbone": str(backbone),
         "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json(out_record, record)
+    EVALUATION_ASSETS.write(out_record, record)
     return record

@@ -10,7 +10,8 @@ import numpy as np
 
 from diffbench.data.sources import open_source
 from diffbench.errors import DataError
-from diffbench.io import write_json, write_npz
+from diffbench.io import write_npz
+from diffbench.records import DATA_INFO
 
 # Pixel values are mapped to [-1, 1]: the convention of diffusers' pipelines and schedulers
 # (clip_sample, DDPMPipeline's output mapping), so trained and pretrained models agree.
@@ -45,5 +46,5 @@ def prepare_data(
             "sha256": hashlib.sha256(images.tobytes()).hexdigest(),
             "mean_pixel": float(images.mean()),
         }
-    write_json(info_path, info)
+    DATA_INFO.write(info_path, info)
     return info

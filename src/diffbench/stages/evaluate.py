@@ -13,7 +13,7 @@ import numpy as np
 from diffbench.data.images import load_images
 from diffbench.errors import MissingWeights, ResultError
 from diffbench.features import EXTRACTORS, features_key
-from diffbench.io import read_json, write_json, write_npz
+from diffbench.io import write_npz
 from diffbench.metrics.bootstrap import frechet_bootstrap
 from diffbench.metrics.frechet import Moments, frechet_distance, sample_size_warning
 from diffbench.metrics.kid import kernel_distance
@@ -21,12 +21,13 @@ from diffbench.metrics.lpips import convergence, diversity, load_lpips, paired_d
 from diffbench.metrics.precision_recall import precision_recall
 from diffbench.metrics.reconstruction import psnr_ssim
 from diffbench.models.autoencoders import reconstruct
+from diffbench.records import DISTRIBUTION, EVALUATION_ASSETS, LPIPS, RECONSTRUCTION
 from diffbench.runtime import device_info, resolve_device
 
 
 def _fetched_weights(assets: str | Path, extractor: str) -> Path:
     """The weights file fetch_assets recorded for `extractor`; it must still be there."""
-    record = read_json(assets)
+    record = EVALUATION_ASSETS.read(assets)
     path = Path(record["feature_weights"])
     if record["feature_extractor"] != extractor or not path.is_file():
         raise MissingWeights(
@@ -171,7 +172,7 @@ def distribution_metrics(
         **precision_recall(generated, reference, evaluation["pr_neighborhood"]),
         "warnings": warnings,
     }
-    write_json(out_record, record)
+    DISTRIBUTION.write(out_record, record)
     return record
 
 
@@ -187,7 +188,7 @@ def lpips_metrics(
     out_record: str | Path,
 ) -> dict:
     """LPIPS diversity of one sample set and its convergence towards the same seeds at `reference_steps`."""
-    read_json(assets)  # the backbone must have been fetched
+    EVALUATION_ASSETS.read(assets)  # the backbone must have been fetched
     torch_device = resolve_device(device)
     model = load_lpips(evaluation["lpips_net"], torch_device)
     these, seeds, finite = _load_samples(images)
@@ -204,7 +205,7 @@ def lpips_metrics(
         "convergence_reference_steps": reference_steps,
         "n_nonfinite_excluded": int((~finite).sum()),
     }
-    write_json(out_record, record)
+    LPIPS.write(out_record, record)
     return record
 
 
@@ -248,5 +249,5 @@ def reconstruction_metrics(
         "rfid": rfid["fd"],
         "warnings": [w for w in [sample_size_warning(len(originals), extractor.dim)] if w],
     }
-    write_json(out_record, record)
+    RECONSTRUCTION.write(out_record, record)
     return record

@@ -9,8 +9,9 @@ import numpy as np
 from PIL import Image
 
 from diffbench.errors import ResultError
-from diffbench.io import atomic_dir, fingerprint, read_json, write_json, write_npz
+from diffbench.io import atomic_dir, fingerprint, write_npz
 from diffbench.models.pipelines import load_model
+from diffbench.records import SAMPLING, SAMPLING_SHARD
 from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, resolve_dtype
 from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import flops_per_image, generate, warm_up
@@ -72,7 +73,7 @@ def sample_shard(
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_npz(out_images, images=images, seeds=np.asarray(seeds, dtype=np.int64), finite=finite)
-    write_json(out_record, record)
+    SAMPLING_SHARD.write(out_record, record)
     if store is not None:
         store.remove()
     return record
@@ -101,13 +102,13 @@ def merge_samples(
             f"shards of {run} hold seeds {seeds[:3].tolist()}...{seeds[-3:].tolist()} ({len(seeds)}), expected "
             f"{expected_seeds[0]}..{expected_seeds[-1]} ({len(expected_seeds)}); rerun the sample_shard jobs."
         )
-    records = [read_json(p) for p in shard_records]
+    records = [SAMPLING_SHARD.read(p) for p in shard_records]
     write_npz(out_images, images=images, seeds=seeds, finite=finite)
     with atomic_dir(out_png_dir) as tmp:
         for seed, image in zip(seeds, images, strict=True):
             Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(tmp / f"{seed:06d}.png")
     record = summarise(records, run)
-    write_json(out_record, record)
+    SAMPLING.write(out_record, record)
     return record
 
 

@@ -13,10 +13,11 @@ from diffusers.training_utils import EMAModel
 
 from diffbench.data.images import load_images, to_model_range
 from diffbench.errors import ModelError
-from diffbench.io import atomic_dir, fingerprint, read_json, write_json
+from diffbench.io import atomic_dir, fingerprint, read_json
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel, load_model
+from diffbench.records import AUTOENCODER_TRAINING, MODEL_ASSETS, PRETRAINED, TRAINING
 from diffbench.runtime import reset_peak_memory, resolve_device
 from diffbench.sampling.pipeline import save_model
 from diffbench.training.checkpoint import Checkpointing
@@ -96,6 +97,7 @@ def train_autoencoder(
         device_setting=device,
         out_record=out_record,
         out_loss=out_loss,
+        kind=AUTOENCODER_TRAINING,
     )
     if checkpointing is not None:
         checkpointing.remove()
@@ -217,6 +219,7 @@ def train_diffusion(
         device_setting=device,
         out_record=out_record,
         out_loss=out_loss,
+        kind=TRAINING,
     )
     if checkpointing is not None:
         checkpointing.remove()  # the outputs hold everything now
@@ -276,7 +279,7 @@ def import_pretrained(
         "source": "pretrained",
         "pretrained_id": source["id"],
         "revision": source["revision"],
-        "pretrained_commit": read_json(fetched).get("commit") if fetched else None,
+        "pretrained_commit": MODEL_ASSETS.read(fetched).get("commit") if fetched else None,
         "downsampling_factor": side // model.unet.config.sample_size,
         "parameters": count_parameters(model.unet),
         "autoencoder_parameters": count_parameters(model.autoencoder) if model.autoencoder else 0,
@@ -285,5 +288,5 @@ def import_pretrained(
         "unet_input": [model.unet.config.in_channels, model.unet.config.sample_size, model.unet.config.sample_size],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json(out_record, record)
+    PRETRAINED.write(out_record, record)
     return record

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from diffbench.io import atomic_path, write_json
+from diffbench.io import atomic_path
+from diffbench.records import RecordKind
 from diffbench.runtime import device_info, peak_memory
 
 
@@ -25,6 +26,7 @@ def write_training_outputs(
     device_setting: str,
     out_record: str | Path,
     out_loss: str | Path,
+    kind: RecordKind,
 ) -> dict:
     record = {
         **extra,
@@ -35,5 +37,4 @@ def write_training_outputs(
     }
     with atomic_path(out_loss) as tmp:
         table.to_csv(tmp, index=False)
-    write_json(out_record, record)
-    return record
+    return kind.write(out_record, record)

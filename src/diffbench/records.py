@@ -1,0 +1,116 @@
+"""Result records: the keys each stage writes and later stages and the report read, defined once.
+
+A stage writes its record with `KIND.write(path, record)`, which refuses a record lacking a key
+of its kind; readers use `KIND.read(path)`, which names the file and the key when one is missing
+or renamed (an old or foreign file), so a key can never silently become NaN in the report.
+Records may hold more keys than their kind lists (device details, library settings); the kind
+lists the keys something reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from diffbench.errors import ResultError
+from diffbench.io import read_json, write_json
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    name: str
+    keys: frozenset[str]  # present in every record of this kind
+    optional: frozenset[str] = frozenset()  # present only sometimes (e.g. GPU memory on CUDA)
+
+    def __init__(self, name: str, keys: Iterable[str], optional: Iterable[str] = ()):
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "keys", frozenset(keys))
+        object.__setattr__(self, "optional", frozenset(optional))
+
+    @property
+    def all_keys(self) -> frozenset[str]:
+        return self.keys | self.optional
+
+    def check(self, record: dict, path: str | Path) -> dict:
+        missing = sorted(self.keys - set(record))
+        if missing:
+            raise ResultError(
+                f"{path}: {self.name} record lacks key(s) {missing}; it was written by another version of "
+                "diffbench or by hand. Delete it and rerun the rule that makes it."
+            )
+        return record
+
+    def write(self, path: str | Path, record: dict) -> dict:
+        write_json(path, self.check(record, path))
+        return record
+
+    def read(self, path: str | Path) -> dict:
+        return self.check(read_json(path), path)
+
+
+DEVICE = ("device", "device_name", "device_setting", "cpu_fallback", "cuda_visible_devices", "torch", "host")
+LOOP = ("steps", "images_seen", "wall_time_s", "images_per_s", "stop_reason", "resumed_from_step", "checkpoint_s")
+
+DATA_INFO = RecordKind("dataset info", ["dataset", "spec", "source_size", "skipped_files", "train", "reference"])
+
+DATASET_ASSETS = RecordKind("fetched dataset", ["dataset", "source", "split", "root", "images", "fetched_at"])
+MODEL_ASSETS = RecordKind(
+    "fetched model", ["model", "id", "revision", "kind", "path", "fetched_at"], optional=["commit", "files", "bytes"]
+)
+EVALUATION_ASSETS = RecordKind(
+    "evaluation weights", ["feature_extractor", "feature_weights", "lpips_net", "lpips_backbone", "fetched_at"]
+)
+
+AUTOENCODER_TRAINING = RecordKind(
+    "autoencoder training",
+    ["model", "stage", "autoencoder_type", "downsampling_factor", "parameters", "scaling_factor", "precision",
+     "final_loss", "peak_host_rss_mb", "finished_at", *LOOP, *DEVICE],
+    optional=["peak_gpu_memory_mb"],
+)  # fmt: skip
+TRAINING = RecordKind(
+    "denoiser training",
+    ["model", "stage", "family", "dataset", "source", "downsampling_factor", "parameters", "autoencoder_parameters",
+     "precision", "final_loss", "peak_host_rss_mb", "finished_at", *LOOP, *DEVICE],
+    optional=["peak_gpu_memory_mb", "scaling_factor"],
+)  # fmt: skip
+PRETRAINED = RecordKind(
+    "pretrained import",
+    ["model", "stage", "family", "dataset", "source", "pretrained_id", "revision", "pretrained_commit",
+     "downsampling_factor", "parameters", "autoencoder_parameters", "scaling_factor", "scheduler", "finished_at"],
+)  # fmt: skip
+
+SAMPLING_SHARD = RecordKind(
+    "sampling shard",
+    ["sampler", "scheduler_class", "scheduler_config", "steps", "seed_first", "seed_last", "batch_size", "precision",
+     "decoder_precision", "num_images", "nfe_per_image", "denoise_s", "decode_s", "nonfinite_images",
+     "resumed_images", "unet_gflops_per_nfe", "decoder_gflops", "peak_host_rss_mb", "finished_at", *DEVICE],
+    optional=["peak_gpu_memory_mb"],
+)  # fmt: skip
+SAMPLING = RecordKind(
+    "sampling",
+    ["model", "sampler", "steps", "sampler_type", "sampler_options", "scheduler_class", "scheduler_config",
+     "num_images", "seed_first", "seed_last", "num_shards", "batch_size", "precision", "decoder_precision",
+     "nfe_per_image", "denoise_s", "decode_s", "total_s", "seconds_per_image", "images_per_s", "decode_share",
+     "unet_gflops_per_nfe", "decoder_gflops", "gflops_per_image", "nonfinite_images", "peak_host_rss_mb", "devices",
+     "device", "device_name", "device_setting", "cpu_fallback"],
+    optional=["peak_gpu_memory_mb"],
+)  # fmt: skip
+
+RUN_KEY = ("dataset", "model", "family", "sampler", "sampler_type", "steps", "seed_first", "seed_last")
+DISTRIBUTION = RecordKind(
+    "distribution metrics",
+    [*RUN_KEY, "feature_extractor", "resize", "features_key", "n_generated", "n_nonfinite_excluded", "n_reference",
+     "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_bootstrap_resamples", "fid_bootstrap_std",
+     "fid_bootstrap_bias", "fid_sqrt_discarded", "kid_mean", "kid_std", "precision", "recall", "warnings"],
+)  # fmt: skip
+LPIPS = RecordKind(
+    "LPIPS metrics",
+    [*RUN_KEY, "lpips_net", "lpips_diversity_mean", "lpips_diversity_std", "lpips_diversity_pairs",
+     "lpips_convergence_mean", "lpips_convergence_std", "convergence_reference_steps", "n_nonfinite_excluded"],
+)  # fmt: skip
+RECONSTRUCTION = RecordKind(
+    "reconstruction metrics",
+    ["model", "feature_extractor", "resize", "features_key", "autoencoder", "psnr_db", "ssim", "num_images",
+     "lpips_net", "lpips_mean", "rfid", "warnings"],
+)  # fmt: skip

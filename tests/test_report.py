@@ -416,6 +416,7 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -459,6 +460,22 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
             f".map(r => r.cells[{fid_column}].textContent)"
         )
         assert [float(v) for v in column] == sorted(FID.values())
+
+        # Every plot fits its card at common widths, loaded at that width (one column, two columns).
+        outside = (
+            "return Array.from(document.querySelectorAll('.js-plotly-plot')).filter(p => {"
+            "const card = p.closest('.figure').getBoundingClientRect();"
+            "const svg = p.querySelector('.main-svg').getBoundingClientRect();"
+            "return svg.left < card.left || svg.right > card.right + 0.5; }).map(p => p.id)"
+        )
+        for width in (1000, 1400, 1920):
+            driver.set_window_size(width, 1000)
+            driver.get(Path(ReportPaths.of(results).html).as_uri())
+            WebDriverWait(driver, 60).until(lambda d: len(d.execute_script(plots)) == 7)
+            try:
+                WebDriverWait(driver, 10).until(lambda d: d.execute_script(outside) == [])
+            except TimeoutException:
+                pytest.fail(f"at {width} px these plots overflow their card: {driver.execute_script(outside)}")
 
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert errors == []

@@ -121,3 +121,15 @@ def test_rule_script_and_stage_function_share_a_name():
             assert f'"../scripts/{rule}.py"' in script_line, (rules.name, rule, script_line)
             script = (REPO / "workflow" / "scripts" / f"{rule}.py").read_text()
             assert f"from diffbench.stages.{rules.stem} import" in script and f"{rule}(" in script, (rule, script)
+
+
+def test_no_test_module_imports_another():
+    tests = REPO / "tests"
+    test_modules = {p.stem for p in tests.glob("test_*.py")}
+    offenders = []
+    for path in tests.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in getattr(node, "names", [])]
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and set(names) & (test_modules | {"conftest"}):
+                offenders.append(f"{path.name}: {names}")
+    assert not offenders, f"shared test code belongs in tests/helpers.py: {offenders}"

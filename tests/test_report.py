@@ -414,9 +414,9 @@ CHROMEDRIVER = shutil.which("chromedriver")
 )
 def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_path):
     from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
-    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 

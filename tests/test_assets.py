@@ -61,9 +61,10 @@ def test_a_local_folder_is_recorded_not_copied(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["id"] == str(tmp_path / "ckpt")
 
 
-def run_cli(*args, env):
+def run_cli(*args, env, cwd):
     return subprocess.run(
         [sys.executable, "-m", "diffbench.cli", *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         env={k: v for k, v in {**os.environ, **env}.items() if v is not None},
@@ -105,6 +106,7 @@ def test_hub_model_fetched_into_hf_home(tmp_path, torch_home):
                 "HF_HUB_OFFLINE": None,
                 "HF_ENDPOINT": hub.endpoint,
             },
+            cwd=tmp_path,
         )
     # Models are fetched in config order: ldm arrives, then the absent one fails, naming its entry.
     assert fetched.returncode != 0

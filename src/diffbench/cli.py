@@ -8,13 +8,19 @@ files); run one stage by naming its output or rule: `snakemake results/models/pi
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import click
 
-from diffbench.config import check_input_paths, load_config, models_where, runs, shard_ranges
+from diffbench.config import check_input_paths, load_config, runs, shard_ranges
 from diffbench.errors import UserError
 from diffbench.paths import Layout
+
+SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"  # the checkout this package runs from
+FETCH_RULES = ("fetch_assets", "fetch_dataset", "fetch_pretrained")  # workflow/rules/assets.smk
 
 config_option = click.option(
     "-c",
@@ -77,11 +83,10 @@ def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...], conf
     """Download what runs need from the network, so later runs (and compute nodes) work offline.
 
     Always the evaluation weights (FID Inception-v3, LPIPS backbones) into TORCH_HOME. When the
-    config file exists, also its torchvision datasets (into their roots) and pretrained hub models
-    (into HF_HOME), writing the results' asset records as the fetch rules do.
+    config file exists, also runs the workflow's fetch rules for it (snakemake --until
+    fetch_assets fetch_dataset fetch_pretrained): its torchvision datasets into their roots and
+    pretrained hub models into HF_HOME, with the results' asset records.
     """
-    from pathlib import Path
-
     from diffbench.features.inception import fetch_weights
     from diffbench.metrics.lpips import fetch_backbone
 
@@ -90,21 +95,23 @@ def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...], conf
         click.echo(f"LPIPS {net} backbone: {fetch_backbone(net)}")
     if not Path(config_path).is_file():
         return
-    from diffbench.data.sources import TORCHVISION_SOURCES
-    from diffbench.stages.assets import fetch_assets as record_assets
-    from diffbench.stages.assets import fetch_dataset, fetch_pretrained
-
     config, layout = _load(config_path)
-    record_assets(config["evaluation"], layout.assets_record())
-    for name, spec in config["datasets"].items():
-        if spec["source"] in TORCHVISION_SOURCES:
-            record = fetch_dataset(name=name, spec=spec, out_record=layout.dataset_assets(name))
-            click.echo(f"dataset {name}: {record['images']} images in {record['root']}")
-    for name in models_where(config, source="pretrained"):
-        record = fetch_pretrained(
-            name=name, pretrained=config["models"][name]["pretrained"], out_record=layout.model_assets(name)
-        )
-        click.echo(f"model {name}: {record['id']} at {record['path']}")
+    # The fetch rules decide what a config needs and where it goes; run them rather than say it again.
+    started = time.time()
+    command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile", config_path,
+               "--cores", "1", "--until", *FETCH_RULES]  # fmt: skip
+    if subprocess.run(command).returncode:
+        raise UserError(_fetch_failures(layout, started) or "a fetch rule failed; its log is named above.")
+
+
+def _fetch_failures(layout: Layout, since: float) -> str:
+    """The 'error: ...' lines that failed fetch jobs of this call left at the end of their logs."""
+    lines = []
+    for rule in FETCH_RULES:
+        for log in sorted(Path(layout.log_dir(rule)).glob("*.log")):
+            if log.stat().st_mtime >= since:
+                lines += [line[len("error: ") :] for line in log.read_text().splitlines() if line.startswith("error: ")]
+    return "\n".join(lines)
 
 
 @cli.command()

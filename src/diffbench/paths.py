@@ -107,8 +107,11 @@ class Layout:
         return f"{self.root}/report/grids/{sampler}-{steps}.png"
 
     # logs and benchmarks of the rules
+    def log_dir(self, stage: str) -> str:
+        return f"{self.root}/logs/{stage}"
+
     def log(self, stage: str, *keys) -> str:
-        return f"{self.root}/logs/{stage}/{'/'.join(str(k) for k in keys)}.log"
+        return f"{self.log_dir(stage)}/{'/'.join(str(k) for k in keys)}.log"
 
     def benchmark(self, stage: str, *keys) -> str:
         return f"{self.root}/benchmarks/{stage}/{'/'.join(str(k) for k in keys)}.tsv"

@@ -102,7 +102,7 @@ def sample_features(parts: list[str | Path], out_features: str | Path) -> dict:
             shard = Moments.from_npz(data)
             excluded += int(data["nonfinite_excluded"])
         moments = shard if moments is None else moments.merge(shard)
-    assert moments is not None, "merge_features needs at least one shard"
+    assert moments is not None, "sample_features needs at least one shard"
     merged = np.concatenate(features)
     assert moments.count == len(merged), "shard moments and features disagree"
     write_npz(out_features, features=merged, nonfinite_excluded=excluded, **moments.to_npz())

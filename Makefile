@@ -35,9 +35,9 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/snakefmt .
 
-# Regenerates the config reference in README.md from the schema.
+# Regenerates the config reference (config/README.md) from the schema.
 docs: setup
-	$(BIN)/python -m diffbench.docs README.md
+	$(BIN)/python -m diffbench.docs config/README.md
 
 # Records the exact versions of the environment the tests just passed in.
 lock: setup

@@ -1,6 +1,6 @@
-"""Render the config reference (README section) from the JSON schema, so the docs cannot drift.
+"""Render the config reference (config/README.md) from the JSON schema, so the docs cannot drift.
 
-`python -m diffbench.docs README.md` rewrites the section between the two markers below.
+`python -m diffbench.docs config/README.md` rewrites the section between the two markers below.
 """
 
 from __future__ import annotations

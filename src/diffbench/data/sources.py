@@ -61,7 +61,7 @@ class TorchvisionSource:
             if allow_download:
                 hint = (
                     "the download failed; check the network, or populate the root on a machine with internet "
-                    "(README 'Running offline')"
+                    "(docs/running.md, 'Running offline')"
                 )
             elif spec["download"]:
                 hint = (

@@ -82,7 +82,7 @@ def fetch_pretrained(*, name: str, pretrained: dict, out_record: str | Path) -> 
                 f"models.{name}: cannot fetch {source!r} (revision {revision or 'default'}, config key '{key}') "
                 f"into the hub cache {constants.HF_HUB_CACHE}: {type(err).__name__}: {err}.{offline}\n"
                 "Check the id and revision and the network. Without internet here, run the fetch on a machine "
-                "that has it and copy its HF_HOME (README 'Running offline')."
+                "that has it and copy its HF_HOME (docs/running.md, 'Running offline')."
             ) from err
         files = [p for p in path.rglob("*") if p.is_file()]
         record.update(

@@ -244,7 +244,7 @@ def import_pretrained(
         raise ModelError(
             f"models.{name}: cannot load pretrained model {source['id']!r} (config key '{key}'): {err}\n"
             "Use an existing hub id or a local diffusers folder; on an offline machine, fetch it first "
-            "into HF_HOME and set HF_HUB_OFFLINE=1 (README 'Running offline')."
+            "into HF_HOME and set HF_HUB_OFFLINE=1 (docs/running.md, 'Running offline')."
         ) from err
     if model.family != model_spec["family"]:
         raise ModelError(

@@ -41,7 +41,9 @@ docs: setup
 
 # Records the exact versions of the environment the tests just passed in.
 lock: setup
-	$(BIN)/pip freeze --exclude-editable > $(LOCK)
+	{ echo "# Exact versions of the environment in which the full test suite passed (make lock, $$($(BIN)/python --version))."; \
+	  echo "# make setup LOCKED=1 installs them; see docs/running.md."; \
+	  $(BIN)/pip freeze --exclude-editable; } > $(LOCK)
 
 clean:
 	rm -rf results .snakemake

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import copy
 import os
 
-import pytest
-import yaml
-
-from diffbench.config import validate_config
-from helpers import TINY_CONFIG, calibrated_inception_state
-
-# Tests never reach the network: hub look-ups fail fast instead of hanging.
+# Tests never reach the network: hub look-ups fail fast instead of hanging. Set before anything
+# imports huggingface_hub (helpers imports diffusers), which reads the variable once, at import.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import copy  # noqa: E402
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from diffbench.config import validate_config  # noqa: E402
+from helpers import TINY_CONFIG, calibrated_inception_state  # noqa: E402
 
 
 @pytest.fixture

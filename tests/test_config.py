@@ -143,3 +143,17 @@ def test_run_matrix(tiny_config):
     keys = {(r["model"], r["sampler"], r["steps"]) for r in runs(tiny_config)}
     assert len(keys) == 3 * 2 * 1
     assert models_where(tiny_config, family="latent") == ["kl", "vq"]
+
+
+def test_shipped_experiments_compare_families_on_equal_footing():
+    """Every trained model of the default experiment and of each preset has the same noise schedule
+    (the LDM paper's) and the same UNet, so a family comparison measures the family."""
+    paths = [REPO / "config" / "config.yaml", *sorted((REPO / "config" / "experiments").glob("*.yaml"))]
+    for path in paths:
+        trained = [m for m in load_config(path)["models"].values() if m["source"] == "train"]
+        if len({m["family"] for m in trained}) < 2:
+            continue
+        assert all(m["diffusion"] == trained[0]["diffusion"] for m in trained), path.name
+        assert all(m["unet"] == trained[0]["unet"] for m in trained), path.name
+        assert trained[0]["diffusion"]["beta_schedule"] == "scaled_linear"
+        assert (trained[0]["diffusion"]["beta_start"], trained[0]["diffusion"]["beta_end"]) == (0.0015, 0.0195)

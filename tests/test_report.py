@@ -123,6 +123,8 @@ def write_results(config: dict) -> None:
                 "downsampling_factor": 4 if latent else 1,
                 "parameters": 1000,
                 "autoencoder_parameters": 500 if latent else 0,
+                "noise_schedule": "scaled_linear 0.0015->0.0195, T=1000, epsilon",
+                "denoiser_architecture": "UNet2DModel [32, 64], 1 layers/block, DownBlock/DownBlock",
                 "precision": "fp32",
                 **LOOP,
                 **DEVICE,
@@ -332,6 +334,21 @@ def test_summary_states_the_comparison_from_the_data(results):
     )
     assert "4 runs are on the FID-vs-time Pareto frontier (3 latent, 1 pixel)" in text
     assert "Caution: some FIDs use fewer samples than feature dimensions" in text
+    assert "Equal footing: every model shares the noise schedule, denoiser architecture" in text
+
+
+def test_models_that_differ_in_schedule_or_device_are_flagged(results):
+    layout = Layout(results["results_dir"])
+    record = TRAINING.read(layout.training_record("latent_f4"))
+    TRAINING.write(layout.training_record("latent_f4"), {**record, "noise_schedule": "linear 0.0001->0.02, T=1000"})
+    sampling = SAMPLING.read(layout.sampling_record("pixel", "ddim", 5))
+    SAMPLING.write(layout.sampling_record("pixel", "ddim", 5), {**sampling, "device_name": "NVIDIA H100"})
+    tables = collect(results)
+    text = " ".join(summary(tables.runs, tables.models))
+    assert "Not on equal footing: the models differ in noise schedule (latent_f4: linear 0.0001->0.02, T=1000; " in text
+    assert "pixel: scaled_linear 0.0015->0.0195, T=1000, epsilon)" in text
+    assert "sampling device (pixel: NVIDIA H100, x86_64; latent_f4: x86_64)" in text
+    assert "Equal footing" not in text and tables.models.noise_schedule.nunique() == 2
 
 
 def test_report_has_every_section_and_no_network_reference(results, tmp_path):

@@ -71,13 +71,15 @@ AUTOENCODER_TRAINING = RecordKind(
 TRAINING = RecordKind(
     "denoiser training",
     ["model", "stage", "family", "dataset", "source", "downsampling_factor", "parameters", "autoencoder_parameters",
-     "precision", "final_loss", "peak_host_rss_mb", "finished_at", *LOOP, *DEVICE],
+     "noise_schedule", "denoiser_architecture", "precision", "final_loss", "peak_host_rss_mb", "finished_at",
+     *LOOP, *DEVICE],
     optional=["peak_gpu_memory_mb", "scaling_factor"],
 )  # fmt: skip
 PRETRAINED = RecordKind(
     "pretrained import",
     ["model", "stage", "family", "dataset", "source", "pretrained_id", "revision", "pretrained_commit",
-     "downsampling_factor", "parameters", "autoencoder_parameters", "scaling_factor", "scheduler", "finished_at"],
+     "downsampling_factor", "parameters", "autoencoder_parameters", "scaling_factor", "scheduler", "noise_schedule",
+     "denoiser_architecture", "finished_at"],
 )  # fmt: skip
 
 SAMPLING_SHARD = RecordKind(

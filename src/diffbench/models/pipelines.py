@@ -59,6 +59,21 @@ class DiffusionModel:
         return None if self.autoencoder is None else self.autoencoder.dtype
 
 
+def noise_schedule(scheduler: SchedulerMixin) -> str:
+    """The forward process a denoiser was trained on, as one string that compares equal exactly
+    when two models share it (the report flags comparisons where it differs)."""
+    c = scheduler.config
+    betas = f"{c.beta_start:g}->{c.beta_end:g}" if getattr(c, "trained_betas", None) is None else "custom betas"
+    return f"{c.beta_schedule} {betas}, T={c.num_train_timesteps}, {c.prediction_type}"
+
+
+def denoiser_architecture(unet: UNet2DModel) -> str:
+    """The UNet's architecture without its input shape (which differs between pixels and latents)."""
+    c = unet.config
+    blocks = "/".join(name.removesuffix("2D") for name in c.down_block_types)
+    return f"UNet2DModel {list(c.block_out_channels)}, {c.layers_per_block} layers/block, {blocks}"
+
+
 def load_model(path_or_id: str | Path, revision: str | None = None) -> DiffusionModel:
     """Load from a local folder or a hub id (downloaded into HF_HOME, or read offline from it).
 

@@ -59,6 +59,32 @@ def _compare(best: dict[str, pd.Series]) -> str:
     )
 
 
+# What compared models must share; a difference is named in the summary, since the comparison
+# then measures it as much as the family.
+FOOTING = {
+    "dataset": "training data",
+    "source": "where they were trained (here or pretrained elsewhere)",
+    "noise_schedule": "noise schedule",
+    "denoiser_architecture": "denoiser architecture",
+    "train_device_name": "training device",
+}
+
+
+def unequal_footing(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
+    """One phrase per setting in which the models differ, naming each model's value."""
+    columns = {c: models.set_index("model")[c] for c in FOOTING}
+    devices = runs.dropna(subset=["sampling_device_name"]).groupby("model").sampling_device_name
+    columns["sampling_device_name"] = devices.agg(lambda names: ", ".join(sorted(set(names))))
+    what = {**FOOTING, "sampling_device_name": "sampling device"}
+    phrases = []
+    for column, values in columns.items():
+        values = values[values.notna() & (values.astype(str) != "")]
+        if values.nunique() > 1:
+            groups = [", ".join(names) + f": {value}" for value, names in values.groupby(values).groups.items()]
+            phrases.append(f"{what[column]} ({'; '.join(groups)})")
+    return phrases
+
+
 def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
     """Plain sentences for the top of the report; every number comes from `runs` / `models`."""
     done = runs.dropna(subset=["fid"])
@@ -74,6 +100,16 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
         + f" samples against {fmt(done.n_reference.min(), 6)} reference images"
         f" ({done.feature_extractor.iloc[0]}, {done.resize.iloc[0]} resize).{ci_text}"
     ]
+    differences = unequal_footing(runs, models)
+    if differences:
+        lines.append(
+            "Not on equal footing: the models differ in " + "; and in ".join(differences) + ". Differences in "
+            "quality below may come from these settings as much as from pixel vs latent space."
+        )
+    elif len(models) > 1:
+        lines.append(
+            "Equal footing: every model shares the noise schedule, denoiser architecture, training data and devices."
+        )
     best = {family: group.loc[group.fid.idxmin()] for family, group in done.groupby("family")}
     for family, row in sorted(best.items()):
         lines.append(

@@ -155,6 +155,8 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
             "train_peak_gpu_memory_mb": train.get("peak_gpu_memory_mb", math.nan),
             "train_peak_host_rss_mb": train.get("peak_host_rss_mb", math.nan),
             "train_finished_at": train.get("finished_at", ""),
+            "noise_schedule": train.get("noise_schedule", ""),
+            "denoiser_architecture": train.get("denoiser_architecture", ""),
             "pretrained_id": train.get("pretrained_id", ""),
             "pretrained_commit": train.get("pretrained_commit") or "",
         }

@@ -16,7 +16,7 @@ from diffbench.errors import ModelError
 from diffbench.io import atomic_dir, fingerprint, read_json
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
-from diffbench.models.pipelines import DiffusionModel, load_model
+from diffbench.models.pipelines import DiffusionModel, denoiser_architecture, load_model, noise_schedule
 from diffbench.records import AUTOENCODER_TRAINING, MODEL_ASSETS, PRETRAINED, TRAINING
 from diffbench.runtime import reset_peak_memory, resolve_device
 from diffbench.sampling.pipeline import save_model
@@ -208,6 +208,8 @@ def train_diffusion(
         "parameters": count_parameters(unet),
         "autoencoder_parameters": count_parameters(autoencoder) if autoencoder else 0,
         "unet_input": [channels, side, side],
+        "noise_schedule": noise_schedule(noise_scheduler),
+        "denoiser_architecture": denoiser_architecture(unet),
         "ema_decay": spec["ema_decay"],
         "precision": precision,
     }
@@ -285,6 +287,8 @@ def import_pretrained(
         "autoencoder_parameters": count_parameters(model.autoencoder) if model.autoencoder else 0,
         "scaling_factor": model.scaling_factor if model.autoencoder else None,
         "scheduler": type(model.scheduler).__name__,
+        "noise_schedule": noise_schedule(model.scheduler),
+        "denoiser_architecture": denoiser_architecture(model.unet),
         "unet_input": [model.unet.config.in_channels, model.unet.config.sample_size, model.unet.config.sample_size],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

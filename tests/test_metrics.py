@@ -71,7 +71,12 @@ def test_singular_covariance_does_not_fail_and_reports_the_fixup():
     result = fd(a, b)
     assert np.isfinite(result["fd"]) and result["fd"] > 0
     assert "sqrt_fixup" in result and result["sqrt_discarded"] >= 0
-    assert "singular" in sample_size_warning(10, 64) and sample_size_warning(3000, 2048) is None
+    assert sample_size_warning(3000, 3000, 2048) is None
+    assert "only 10 generated samples (sampling.num_samples) for 64-dimensional" in sample_size_warning(10, 100, 64)
+    # A small reference set makes the covariance singular just as well.
+    only_reference = sample_size_warning(100, 10, 64)
+    assert "only 10 reference images (datasets.<name>.num_reference)" in only_reference
+    assert "generated" not in only_reference
 
 
 def test_bootstrap_interval_brackets_the_estimate():

@@ -333,7 +333,7 @@ def test_summary_states_the_comparison_from_the_data(results):
         text,
     )
     assert "4 runs are on the FID-vs-time Pareto frontier (3 latent, 1 pixel)" in text
-    assert "Caution: some FIDs use fewer samples than feature dimensions" in text
+    assert "Caution: some FIDs use fewer generated samples or reference images than feature dimensions" in text
     assert "Equal footing: every model shares the noise schedule, denoiser architecture" in text
 
 
@@ -514,3 +514,18 @@ def test_a_record_with_a_renamed_key_is_an_error_naming_file_and_key(results):
         collect(results)
     with pytest.raises(ResultError, match="lacks key"):  # the writer refuses such a record too
         DISTRIBUTION.write(path, record)
+
+
+def test_the_small_sample_caution_looks_at_the_reference_set_too(results):
+    """2048-d features: 3000 samples are enough, but 8 reference images are not."""
+    layout = Layout(results["results_dir"])
+    for model in results["models"]:
+        for steps in results["sampling"]["steps"]:
+            path = layout.sampling_record(model, "ddim", steps)
+            SAMPLING.write(path, {**SAMPLING.read(path), "num_images": 3000})
+    tables = collect(results)
+    assert (tables.runs.n_samples == 3000).all() and (tables.runs.n_reference == 8).all()
+    assert tables.runs.fid_set_below_feature_dim.all()
+    assert "Caution: some FIDs use fewer generated samples or reference images" in " ".join(
+        summary(tables.runs, tables.models)
+    )

@@ -73,12 +73,20 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return {"fd": value, "sqrt_discarded": discarded, "sqrt_fixup": discarded > 1e-6}
 
 
-def sample_size_warning(n: int, dim: int) -> str | None:
-    """FID's covariance has rank < dim when n <= dim: the value is then biased and unstable."""
-    if n <= dim:
-        return (
-            f"only {n} samples for {dim}-dimensional features: the covariance is singular and the "
-            f"Fréchet distance is strongly biased; use more than {dim} samples (sampling.num_samples) "
-            "to compare with published numbers."
+def sample_size_warning(n_generated: int, n_reference: int, dim: int) -> str | None:
+    """A covariance has rank < dim when its set has n <= dim vectors: the distance is then biased
+    and unstable, whichever of the two sets is the small one."""
+    small = [
+        f"{n} {what} ({key})"
+        for n, what, key in (
+            (n_generated, "generated samples", "sampling.num_samples"),
+            (n_reference, "reference images", "datasets.<name>.num_reference"),
         )
-    return None
+        if n <= dim
+    ]
+    if not small:
+        return None
+    return (
+        f"only {' and '.join(small)} for {dim}-dimensional features: the covariance is singular and the "
+        f"Fréchet distance is strongly biased; use more than {dim} of each to compare with published numbers."
+    )

@@ -154,9 +154,10 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
             f"({run_label(low)}) to {fmt(high.lpips_diversity)} ({run_label(high)}); "
             "a value far below the others points to mode collapse."
         )
-    if bool(np.any(done.fid_samples_below_feature_dim)):
+    if bool(np.any(done.fid_set_below_feature_dim)):
         lines.append(
-            "Caution: some FIDs use fewer samples than feature dimensions, so they are strongly biased "
-            "upward and only comparable within this report (equal sample counts), not with papers."
+            "Caution: some FIDs use fewer generated samples or reference images than feature dimensions, "
+            "so they are strongly biased upward and only comparable within this report (equal set sizes), "
+            "not with papers."
         )
     return lines

@@ -208,7 +208,8 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
         rows.append(row)
     frame = pd.DataFrame(rows)
     dims = frame.feature_extractor.map(lambda name: EXTRACTORS[name].dim if name in EXTRACTORS else math.nan)
-    frame["fid_samples_below_feature_dim"] = frame.n_samples <= dims  # covariance singular: FID strongly biased
+    # A covariance of either set is singular at n <= dim: FID is then strongly biased.
+    frame["fid_set_below_feature_dim"] = frame[["n_samples", "n_reference"]].min(axis=1) <= dims
     frame = frame.merge(models[["model", "downsampling_factor", *MODEL_COLUMNS_IN_RUNS]], on="model", how="left")
     return frame[RUN_KEY + [c for c in frame.columns if c not in RUN_KEY]]
 

@@ -147,7 +147,7 @@ def distribution_metrics(
             "bootstrap_std": None,
             "bootstrap_bias": None,
         }
-    warnings = [w for w in [sample_size_warning(min(len(generated), len(reference)), generated.shape[1])] if w]
+    warnings = [w for w in [sample_size_warning(len(generated), len(reference), generated.shape[1])] if w]
     if excluded:
         warnings.append(f"{excluded} generated images had NaN/inf values and were left out of every metric here")
     if fd["sqrt_fixup"]:
@@ -247,7 +247,7 @@ def reconstruction_metrics(
         "lpips_mean": float(distances.mean()),
         "lpips_side": evaluation["lpips_min_side"],
         "rfid": rfid["fd"],
-        "warnings": [w for w in [sample_size_warning(len(originals), extractor.dim)] if w],
+        "warnings": [w for w in [sample_size_warning(len(originals), len(originals), extractor.dim)] if w],
     }
     RECONSTRUCTION.write(out_record, record)
     return record

@@ -87,6 +87,7 @@ def test_budget_and_batches():
 def test_nonfinite_loss_stops_with_the_step():
     weight = torch.nn.Parameter(torch.ones(1))
     spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None, "batch_size": 1}
+    spec["log_every"] = 4  # read back at step 4: the error still names step 3
     calls = []
 
     def loss_fn(indices, generator):
@@ -110,6 +111,7 @@ def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
 
     module = torch.nn.Linear(1, 1)
     spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None, "batch_size": 1}
+    spec["log_every"] = 10  # losses are read back before each checkpoint: step 6's is never written
     calls = []
 
     def loss_fn(indices, generator):
@@ -132,6 +134,30 @@ def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
     # Other settings (another fingerprint) never resume from it.
     other = Checkpointing(path=tmp_path / "toy.pt", every=2, fingerprint="other", modules={"m": module})
     assert other.load() is None
+
+
+def test_the_loss_curve_does_not_depend_on_how_often_it_is_read_back():
+    def run(log_every):
+        torch.manual_seed(0)
+        module = torch.nn.Linear(3, 1)
+        data = torch.randn(16, 3)
+
+        def loss_fn(indices, generator):
+            noise = torch.randn(len(indices), 1, generator=generator, device=generator.device)
+            error = (module(data[indices]) - noise).square()
+            return error.mean(), {"max": error.max().detach()}
+
+        spec = {"seed": 0, "learning_rate": 1e-2, "warmup_steps": 0, "max_steps": 23, "max_seconds": None,
+                "batch_size": 4, "log_every": log_every}  # fmt: skip
+        table, summary = fit(parameters=list(module.parameters()), loss_fn=loss_fn, num_images=16, spec=spec,
+                             device=torch.device("cpu"), precision="fp32", description="toy")  # fmt: skip
+        return table.drop(columns="elapsed_s"), module.weight.detach().clone()
+
+    every_step, every_step_weight = run(1)
+    batched, batched_weight = run(10)  # 23 steps: two full windows and a last partial one
+    assert every_step["step"].tolist() == list(range(1, 24)) and list(every_step.columns[:3]) == ["step", "loss", "max"]
+    pd.testing.assert_frame_equal(every_step, batched)
+    assert torch.equal(every_step_weight, batched_weight)
 
 
 def test_bf16_autocast_training_on_cpu(tmp_path, trained):

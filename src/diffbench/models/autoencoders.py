@@ -63,7 +63,7 @@ def _kl_loss(model: AutoencoderKL, x: torch.Tensor, spec: dict) -> tuple[torch.T
     reconstruction = model.decode(posterior.sample()).sample
     rec = (x - reconstruction).abs().sum(dim=(1, 2, 3)).mean()
     kl = posterior.kl().mean()
-    return rec + spec["kl_weight"] * kl, {"reconstruction": rec.item(), "kl": kl.item()}
+    return rec + spec["kl_weight"] * kl, {"reconstruction": rec.detach(), "kl": kl.detach()}
 
 
 def _vq_loss(model: VQModel, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor, dict]:
@@ -71,7 +71,7 @@ def _vq_loss(model: VQModel, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor,
     output = model(x)
     rec = F.l1_loss(output.sample, x)
     commit = output.commit_loss.mean()
-    return rec + commit, {"reconstruction": rec.item(), "codebook": commit.item()}
+    return rec + commit, {"reconstruction": rec.detach(), "codebook": commit.detach()}
 
 
 def _kl_encode(model: AutoencoderKL, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

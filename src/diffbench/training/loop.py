@@ -1,8 +1,13 @@
 """The optimisation loop shared by autoencoder and diffusion training.
 
 Budget in steps and/or wall-clock seconds (whichever comes first), AdamW with linear warm-up,
-optional mixed precision, one seeded CPU generator for batch order and noise (so a run does not
-depend on the device), a per-step loss record, and tqdm progress for the rule's log.
+optional mixed precision, seeded generators for batch order (CPU) and training noise (on the
+training device: the CPU generator itself on a CPU, so CPU runs repeat exactly), a per-step loss
+record, and tqdm progress for the rule's log.
+
+The loop measures the model, not Python: losses stay on the device and are read back every
+`log_every` steps in one transfer (a `.item()` per step would make the host wait for the GPU
+after every step, so cheap latent steps would be timed by that wait).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from diffbench.errors import NonFiniteLoss
 from diffbench.runtime import autocast, synchronize
 from diffbench.training.checkpoint import Checkpointing
 
+# (batch indices, noise generator on the training device) -> (loss, {component: detached tensor})
 LossFn = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, dict]]
 
 
@@ -90,6 +96,8 @@ def fit(
     """Optimise until the budget is spent, resuming from `checkpointing` when it holds this run's
     state. Returns (per-step loss table, summary)."""
     generator = torch.Generator("cpu").manual_seed(spec["seed"])
+    # Noise is drawn where it is used; on a CPU that is the batch-order generator, as it always was.
+    noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(spec["seed"] + 1)
     optimizer = torch.optim.AdamW(parameters, lr=spec["learning_rate"])
     schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=spec["warmup_steps"])
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
@@ -102,26 +110,42 @@ def fit(
         for name, part in loop_parts.items():
             part.load_state_dict(saved[name])
         generator.set_state(saved["generator"])
+        if noise is not generator:
+            noise.set_state(saved["noise_generator"])
         _set_global_rng(saved["rng"])
         rows, step, images_seen, elapsed_before = saved["rows"], saved["step"], saved["images_seen"], saved["elapsed_s"]
     resumed_from, last_saved, checkpoint_s = step, step if saved is not None else None, 0.0
     bar = tqdm(total=spec["max_steps"], initial=step, desc=description, unit="step", mininterval=2)
     synchronize(device)
     start = time.perf_counter() - elapsed_before  # a resumed run's clock continues
+    pending: list[tuple] = []  # steps whose loss is still on the device
+
+    def flush() -> None:
+        """Read the pending losses back in one transfer and record them; stop at a non-finite one."""
+        if not pending:
+            return
+        values = torch.stack([torch.stack([loss, *parts.values()]) for _, loss, parts, *_ in pending]).tolist()
+        for (at, _, parts, lr, seen, elapsed), (loss, *components) in zip(pending, values, strict=True):
+            if not math.isfinite(loss):
+                kept = (
+                    f" The last good checkpoint (step {last_saved}) is kept at {checkpointing.path}."
+                    if last_saved is not None
+                    else ""
+                )
+                raise NonFiniteLoss(
+                    f"{description}: loss became {loss} at step {at}; lower the learning rate or use fp32.{kept}"
+                )
+            rows.append(
+                {"step": at, "loss": loss, **dict(zip(parts, components, strict=True)), "learning_rate": lr,
+                 "images_seen": seen, "elapsed_s": elapsed}
+            )  # fmt: skip
+        pending.clear()
+        bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}", img_per_s=f"{images_seen / rows[-1]['elapsed_s']:.1f}")
+
     while (stop_reason := budget.exhausted(step, time.perf_counter() - start)) is None:
         indices = next(batches)
         with autocast(device, precision):
-            loss, parts = loss_fn(indices, generator)
-        if not math.isfinite(loss.item()):
-            kept = (
-                f" The last good checkpoint (step {last_saved}) is kept at {checkpointing.path}."
-                if last_saved is not None
-                else ""
-            )
-            raise NonFiniteLoss(
-                f"{description}: loss became {loss.item()} at step {step + 1}; "
-                f"lower the learning rate or use fp32.{kept}"
-            )
+            loss, parts = loss_fn(indices, noise)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -132,24 +156,19 @@ def fit(
         step += 1
         images_seen += len(indices)
         elapsed = time.perf_counter() - start
-        rows.append(
-            {
-                "step": step,
-                "loss": loss.item(),
-                **parts,
-                "learning_rate": schedule.get_last_lr()[0],
-                "images_seen": images_seen,
-                "elapsed_s": elapsed,
-            }
-        )
+        pending.append((step, loss.detach().float(), {k: v.float() for k, v in parts.items()},
+                        schedule.get_last_lr()[0], images_seen, elapsed))  # fmt: skip
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}", img_per_s=f"{images_seen / elapsed:.1f}")
-        if checkpointing is not None and checkpointing.every and step % checkpointing.every == 0:
+        saving_now = checkpointing is not None and checkpointing.every and step % checkpointing.every == 0
+        if saving_now or step % spec["log_every"] == 0:
+            flush()  # before a checkpoint too: a checkpoint never holds a diverged state
+        if saving_now:
             saving = time.perf_counter()
             checkpointing.save(
                 {
                     **{name: part.state_dict() for name, part in loop_parts.items()},
                     "generator": generator.get_state(),
+                    "noise_generator": noise.get_state(),
                     "rng": _global_rng(),
                     "rows": rows,
                     "step": step,
@@ -163,6 +182,7 @@ def fit(
             spent = time.perf_counter() - saving
             checkpoint_s += spent
             start += spent
+    flush()
     synchronize(device)
     wall = time.perf_counter() - start
     bar.close()

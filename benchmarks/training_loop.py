@@ -1,0 +1,95 @@
+"""Training steps per second of diffbench's loop against the loop it replaced, in one process.
+
+The reference is how the loop ran before (issue 12): the loss read back with `.item()` every step
+(the host waits for the device after each step), training noise drawn on the CPU and copied to
+the device, and diffusers' EMA updating parameter by parameter in Python. Ours: losses read back
+every `log_every` steps, noise drawn on the device, EMA with foreach. Both run the real
+`diffbench.training.loop.fit` on the default experiment's UNets (config/config.yaml): the pixel
+model on 16x16x3 images and the latent models on 8x8x4 (f = 2) and 4x4x4 (f = 4) latents.
+
+    .venv/bin/python benchmarks/training_loop.py [--device cuda] [--steps 300]
+
+Prints steps/s of both and their ratio per model; record the output in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import diffusers
+import torch
+import torch.nn.functional as F
+from diffusers.training_utils import EMAModel
+
+from diffbench.config import load_config
+from diffbench.models.build import build_noise_scheduler, build_unet
+from diffbench.training.loop import fit
+
+SHAPES = {"pixel": (3, 16), "latent_kl_f2": (4, 8), "latent_kl_f4": (4, 4)}
+
+
+def steps_per_second(model_spec: dict, shape: tuple[int, int], device: torch.device, steps: int, ours: bool) -> float:
+    channels, side = shape
+    torch.manual_seed(0)
+    unet = build_unet(model_spec["unet"], channels, side).to(device).train()
+    scheduler = build_noise_scheduler(model_spec["diffusion"], model_spec["family"])
+    data = torch.randn(2048, channels, side, side, device=device)
+
+    def loss_fn(indices, generator):
+        x0 = data[indices.to(device)]
+        if ours:  # noise drawn where it is used
+            noise = torch.randn(x0.shape, generator=generator, device=generator.device)
+            t = torch.randint(0, 1000, (len(x0),), generator=generator, device=generator.device)
+        else:  # the reference: drawn on the CPU, then copied
+            cpu = torch.Generator("cpu").manual_seed(len(indices))
+            noise = torch.randn(x0.shape, generator=cpu).to(device)
+            t = torch.randint(0, 1000, (len(x0),), generator=cpu).to(device)
+        return F.mse_loss(unet(scheduler.add_noise(x0, noise, t), t).sample, noise), {}
+
+    ema = EMAModel(unet.parameters(), decay=0.999, use_ema_warmup=True, power=3 / 4, foreach=ours)
+    spec = {**model_spec["training"], "max_steps": steps, "max_seconds": None, "log_every": 25 if ours else 1}
+    kwargs = dict(
+        parameters=list(unet.parameters()),
+        loss_fn=loss_fn,
+        num_images=len(data),
+        device=device,
+        precision="fp32",
+        description="benchmark",
+        after_step=lambda: ema.step(unet.parameters()),
+    )
+    fit(spec={**spec, "max_steps": 10}, **kwargs)  # warm-up: allocator, kernels, autotuning
+    start = time.perf_counter()
+    fit(spec=spec, **kwargs)
+    return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--config", default="config/config.yaml")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    config = load_config(args.config)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    batch = config["models"]["pixel"]["training"]["batch_size"]
+    print(
+        f"device {device.type} ({name}), {torch.get_num_threads()} CPU threads; torch {torch.__version__}, "
+        f"diffusers {diffusers.__version__}; {args.steps} steps of batch {batch}"
+    )
+    print(f"{'model':<14} {'reference steps/s':>18} {'ours steps/s':>13} {'ours / reference':>17}")
+    for model, shape in SHAPES.items():
+        spec = config["models"][model]
+        # Alternate the two so that slow drift of the machine affects both alike.
+        reference, ours = [], []
+        for _ in range(2):
+            reference.append(steps_per_second(spec, shape, device, args.steps, ours=False))
+            ours.append(steps_per_second(spec, shape, device, args.steps, ours=True))
+        ref, new = max(reference), max(ours)
+        print(f"{model:<14} {ref:>18.1f} {new:>13.1f} {new / ref:>17.2f}")
+
+
+if __name__ == "__main__":
+    main()

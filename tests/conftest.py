@@ -60,6 +60,7 @@ def trained(tmp_path_factory) -> dict:
             dataset_spec=spec,
             train_images=layout.train_images("tiny"),
             autoencoder_dir=layout.autoencoder_dir(name) if model["family"] == "latent" else None,
+            autoencoder_record=layout.autoencoder_record(name) if model["family"] == "latent" else None,
             device="cpu",
             precision="fp32",
             out_dir=layout.pipeline_dir(name),

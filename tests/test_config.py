@@ -91,7 +91,7 @@ def test_shipped_configs_are_valid():
         (lambda c: c["models"]["pix"].update(dataset="nope"), "'models.pix.dataset': 'nope' is not a datasets entry"),
         (
             lambda c: c["models"]["pix"]["training"].update(max_steps=None),
-            "'models.pix.training': set max_steps or max_seconds",
+            "'models.pix.training': set max_steps, max_seconds or max_gflops",
         ),
         (
             lambda c: c["sampling"]["samplers"]["heun"].update(eta=0.5),

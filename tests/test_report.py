@@ -89,10 +89,21 @@ LOOP = {
     "stop_reason": "max_steps",
     "resumed_from_step": 0,
     "checkpoint_s": 0.0,
+    "gflops_per_step": 3.2,
+    "train_gflops": 320.0,
     "final_loss": 0.1,
     "peak_host_rss_mb": 800.0,
     "finished_at": "2026-11-22T10:00:00+0000",
 }
+
+
+def stage_costs(latent: bool) -> dict:
+    """What train_diffusion records: every stage's seconds and GFLOPs and their sums."""
+    seconds = {"autoencoder": 20.0, "scaling_factor": 1.0, "encoding": 2.0} if latent else {}
+    gflops = {"autoencoder": 100.0, "scaling_factor": 2.0, "encoding": 3.0} if latent else {}
+    seconds["denoiser"], gflops["denoiser"] = LOOP["wall_time_s"], LOOP["train_gflops"]
+    return {"budget_scope": "total", "stage_seconds": seconds, "stage_gflops": gflops,
+            "total_train_s": sum(seconds.values()), "total_train_gflops": sum(gflops.values())}  # fmt: skip
 
 
 def write_results(config: dict) -> None:
@@ -127,6 +138,7 @@ def write_results(config: dict) -> None:
                 "denoiser_architecture": "UNet2DModel [32, 64], 1 layers/block, DownBlock/DownBlock",
                 "precision": "fp32",
                 **LOOP,
+                **stage_costs(latent),
                 **DEVICE,
             },
         )
@@ -150,10 +162,13 @@ def write_results(config: dict) -> None:
                     "downsampling_factor": 4,
                     "parameters": 500,
                     "scaling_factor": 0.5,
+                    "scaling_s": 1.0,
+                    "scaling_gflops": 2.0,
                     "precision": "fp32",
                     **LOOP,
                     "steps": 50,
                     "wall_time_s": 20.0,
+                    "train_gflops": 100.0,
                     "final_loss": 2.0,
                     **DEVICE,
                 },
@@ -301,7 +316,9 @@ def test_tables_one_row_per_run_with_units(results):
         "n_samples",
         "seed_first",
         "seed_last",
-        "train_wall_time_s",
+        "total_train_s",
+        "total_train_gflops",
+        "budget_scope",
         "unet_train_images_seen",
         "unet_gflops_per_nfe",
         "sampling_peak_host_rss_mb",
@@ -312,8 +329,10 @@ def test_tables_one_row_per_run_with_units(results):
     row = runs.set_index(["model", "steps"]).loc[("latent_f4", 10)]
     assert row.fid == 45.0 and row.nfe == 10 and row.n_samples == 6 and row.downsampling_factor == 4
     models = tables.models.set_index("model")
-    # An LDM's training compute includes its first stage.
-    assert models.loc["latent_f4", "train_wall_time_s"] == 80.0 and models.loc["pixel", "train_wall_time_s"] == 60.0
+    # An LDM's training compute includes its first stage, the scaling-factor estimate and the encoding.
+    assert models.loc["latent_f4", "total_train_s"] == 83.0 and models.loc["pixel", "total_train_s"] == 60.0
+    assert models.loc["latent_f4", "total_train_gflops"] == 425.0 and models.loc["latent_f4", "encoding_s"] == 2.0
+    assert np.isnan(models.loc["pixel", "encoding_s"]) and models.loc["pixel", "denoiser_gflops"] == 320.0
     assert models.loc["latent_f4", "reconstruction_psnr_db"] == 25.0
     assert set(tables.curves.stage) == {"unet", "autoencoder"} and len(tables.curves) == 300
     assert any("latent_f4/ddim/5" in w for w in tables.warnings)
@@ -529,3 +548,14 @@ def test_the_small_sample_caution_looks_at_the_reference_set_too(results):
     assert "Caution: some FIDs use fewer generated samples or reference images" in " ".join(
         summary(tables.runs, tables.models)
     )
+
+
+def test_an_amortised_first_stage_is_said(results):
+    layout = Layout(results["results_dir"])
+    record = TRAINING.read(layout.training_record("latent_f4"))
+    TRAINING.write(layout.training_record("latent_f4"), {**record, "budget_scope": "denoiser"})
+    tables = collect(results)
+    text = " ".join(summary(tables.runs, tables.models))
+    assert "Training compute, every stage (first stage, latent encoding, denoiser): " in text
+    assert "latent_f4 83 s, 425 GFLOPs" in text
+    assert "The first stage of latent_f4 is treated as amortised (budget_scope: denoiser)" in text

@@ -87,6 +87,7 @@ def test_budget_and_batches():
 def test_nonfinite_loss_stops_with_the_step():
     weight = torch.nn.Parameter(torch.ones(1))
     spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None, "batch_size": 1}
+    spec["max_gflops"] = None
     spec["log_every"] = 4  # read back at step 4: the error still names step 3
     calls = []
 
@@ -111,6 +112,7 @@ def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
 
     module = torch.nn.Linear(1, 1)
     spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None, "batch_size": 1}
+    spec["max_gflops"] = None
     spec["log_every"] = 10  # losses are read back before each checkpoint: step 6's is never written
     calls = []
 
@@ -148,7 +150,7 @@ def test_the_loss_curve_does_not_depend_on_how_often_it_is_read_back():
             return error.mean(), {"max": error.max().detach()}
 
         spec = {"seed": 0, "learning_rate": 1e-2, "warmup_steps": 0, "max_steps": 23, "max_seconds": None,
-                "batch_size": 4, "log_every": log_every}  # fmt: skip
+                "max_gflops": None, "batch_size": 4, "log_every": log_every}  # fmt: skip
         table, summary = fit(parameters=list(module.parameters()), loss_fn=loss_fn, num_images=16, spec=spec,
                              device=torch.device("cpu"), precision="fp32", description="toy")  # fmt: skip
         return table.drop(columns="elapsed_s"), module.weight.detach().clone()
@@ -210,3 +212,63 @@ def test_an_autoencoder_of_the_other_kind_is_named(tmp_path, trained):
             out_loss=tmp_path / "l.csv",
         )
     assert not (tmp_path / "r.json").exists()
+
+
+def test_the_training_cost_of_every_stage_adds_up(trained):
+    layout = trained["layout"]
+    latent, first_stage = read_json(layout.training_record("kl")), read_json(layout.autoencoder_record("kl"))
+    assert list(latent["stage_seconds"]) == ["autoencoder", "scaling_factor", "encoding", "denoiser"]
+    assert list(latent["stage_gflops"]) == list(latent["stage_seconds"])
+    assert latent["stage_seconds"]["autoencoder"] == first_stage["wall_time_s"]
+    assert latent["stage_seconds"]["scaling_factor"] == first_stage["scaling_s"]
+    assert latent["stage_gflops"]["autoencoder"] == first_stage["train_gflops"] > 0
+    assert latent["stage_gflops"]["denoiser"] == latent["steps"] * latent["gflops_per_step"] > 0
+    assert all(v > 0 for v in [*latent["stage_seconds"].values(), *latent["stage_gflops"].values()])
+    assert latent["total_train_s"] == pytest.approx(sum(latent["stage_seconds"].values()), rel=1e-12)
+    assert latent["total_train_gflops"] == pytest.approx(sum(latent["stage_gflops"].values()), rel=1e-12)
+    pixel = read_json(layout.training_record("pix"))
+    assert list(pixel["stage_seconds"]) == ["denoiser"] and pixel["total_train_s"] == pixel["wall_time_s"]
+    assert pixel["budget_scope"] == latent["budget_scope"] == "total"
+
+
+def train_latent(tmp_path, trained, scope, **training):
+    config, layout = trained["config"], trained["layout"]
+    spec = copy.deepcopy(config["models"]["kl"])
+    spec["training"].update(training)
+    spec["budget_scope"] = scope
+    return train_diffusion(
+        name="kl",
+        model_spec=spec,
+        dataset_spec=config["datasets"]["tiny"],
+        train_images=layout.train_images("tiny"),
+        autoencoder_dir=layout.autoencoder_dir("kl"),
+        autoencoder_record=layout.autoencoder_record("kl"),
+        device="cpu",
+        precision="fp32",
+        out_dir=tmp_path / scope / "m",
+        out_record=tmp_path / scope / "r.json",
+        out_loss=tmp_path / scope / "l.csv",
+    )
+
+
+def test_a_total_budget_stops_the_denoiser_when_all_stages_reach_it(tmp_path, trained):
+    # FLOP budgets are exact: the same counts on every run and machine.
+    done = read_json(trained["layout"].training_record("kl"))
+    per_step = done["gflops_per_step"]
+    first_stage = sum(v for k, v in done["stage_gflops"].items() if k != "denoiser")
+    total = train_latent(tmp_path, trained, "total", max_steps=None, max_gflops=first_stage + 2.5 * per_step)
+    assert total["stop_reason"] == "max_gflops" and total["steps"] == 3  # 2 steps leave budget, 3 reach it
+    assert total["total_train_gflops"] == pytest.approx(first_stage + 3 * per_step, rel=1e-9)
+    # The denoiser-only scope gives the denoiser the whole budget; the first stage is still counted.
+    amortised = train_latent(tmp_path, trained, "denoiser", max_steps=None, max_gflops=2.5 * per_step)
+    assert amortised["steps"] == 3 and amortised["budget_scope"] == "denoiser"
+    assert amortised["total_train_gflops"] == pytest.approx(first_stage + 3 * per_step, rel=1e-9)
+
+
+def test_a_first_stage_that_spends_the_whole_budget_is_an_error(tmp_path, trained):
+    from diffbench.errors import ModelError
+
+    done = read_json(trained["layout"].training_record("kl"))
+    first_stage = sum(v for k, v in done["stage_gflops"].items() if k != "denoiser")
+    with pytest.raises(ModelError, match=r"models.kl: its first stage already used .*budget_scope: denoiser"):
+        train_latent(tmp_path, trained, "total", max_steps=None, max_gflops=first_stage / 2)

@@ -133,7 +133,12 @@ def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):
     assert len(runs) == 6 and runs.fid.notna().all() and runs.sampling_s_per_image.gt(0).all()
     assert (runs.nfe == runs.sampler.map({"ddim": 3, "heun": 5})).all()
     models = pd.read_csv(paths.models_csv).set_index("model")
-    assert models.loc["kl", "train_wall_time_s"] > models.loc["kl", "unet_train_wall_time_s"] > 0
+    # The model's training cost adds up its stages, as its record says.
+    stages = [f"{stage}_s" for stage in ("autoencoder", "scaling_factor", "encoding", "denoiser")]
+    assert models.loc["kl", "total_train_s"] == pytest.approx(models.loc["kl", stages].sum(), rel=1e-9)
+    assert models.loc["kl", "total_train_s"] > models.loc["kl", "unet_train_wall_time_s"] > 0
+    assert models.loc["kl", "total_train_gflops"] > models.loc["kl", "denoiser_gflops"] > 0
+    assert models.loc["pix", "total_train_s"] == models.loc["pix", "denoiser_s"]
     assert models.loc[["kl", "vq"], "reconstruction_psnr_db"].gt(0).all()
     provenance = json.loads(open(paths.provenance).read())
     assert provenance["missing"] == []

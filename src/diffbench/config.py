@@ -152,7 +152,7 @@ def _check_semantics(config: dict, raw: dict) -> None:
                 raise ConfigError(
                     f"config key '{key}.pretrained.id': set a hub id or local folder for source: pretrained."
                 )
-            for trained_only in ("autoencoder", "unet", "diffusion", "training"):
+            for trained_only in ("autoencoder", "unet", "diffusion", "training", "budget_scope"):
                 if trained_only in given:
                     raise ConfigError(
                         f"config key '{key}.{trained_only}' only applies to source: train; "
@@ -199,8 +199,8 @@ def _check_semantics(config: dict, raw: dict) -> None:
 
 
 def _check_budget(training: dict, key: str) -> None:
-    if training["max_steps"] is None and training["max_seconds"] is None:
-        raise ConfigError(f"config key '{key}': set max_steps or max_seconds (both are null).")
+    if training["max_steps"] is None and training["max_seconds"] is None and training["max_gflops"] is None:
+        raise ConfigError(f"config key '{key}': set max_steps, max_seconds or max_gflops (all are null).")
 
 
 # --- the run matrix -------------------------------------------------------------------------

@@ -50,7 +50,8 @@ class RecordKind:
 
 
 DEVICE = ("device", "device_name", "device_setting", "cpu_fallback", "cuda_visible_devices", "torch", "host")
-LOOP = ("steps", "images_seen", "wall_time_s", "images_per_s", "stop_reason", "resumed_from_step", "checkpoint_s")
+LOOP = ("steps", "images_seen", "wall_time_s", "images_per_s", "stop_reason", "resumed_from_step", "checkpoint_s",
+        "gflops_per_step", "train_gflops")  # fmt: skip
 
 DATA_INFO = RecordKind("dataset info", ["dataset", "spec", "source_size", "skipped_files", "train", "reference"])
 
@@ -64,15 +65,15 @@ EVALUATION_ASSETS = RecordKind(
 
 AUTOENCODER_TRAINING = RecordKind(
     "autoencoder training",
-    ["model", "stage", "autoencoder_type", "downsampling_factor", "parameters", "scaling_factor", "precision",
-     "final_loss", "peak_host_rss_mb", "finished_at", *LOOP, *DEVICE],
+    ["model", "stage", "autoencoder_type", "downsampling_factor", "parameters", "scaling_factor", "scaling_s",
+     "scaling_gflops", "precision", "final_loss", "peak_host_rss_mb", "finished_at", *LOOP, *DEVICE],
     optional=["peak_gpu_memory_mb"],
 )  # fmt: skip
 TRAINING = RecordKind(
     "denoiser training",
     ["model", "stage", "family", "dataset", "source", "downsampling_factor", "parameters", "autoencoder_parameters",
      "noise_schedule", "denoiser_architecture", "precision", "final_loss", "peak_host_rss_mb", "finished_at",
-     *LOOP, *DEVICE],
+     "budget_scope", "stage_seconds", "stage_gflops", "total_train_s", "total_train_gflops", *LOOP, *DEVICE],
     optional=["peak_gpu_memory_mb", "scaling_factor"],
 )  # fmt: skip
 PRETRAINED = RecordKind(

@@ -33,6 +33,10 @@ rule train_diffusion:
         autoencoder=lambda w: (
             [layout.autoencoder_dir(w.model)] if config["models"][w.model]["family"] == "latent" else []
         ),
+        # its seconds and GFLOPs are part of the model's training cost (and budget)
+        autoencoder_record=lambda w: (
+            [layout.autoencoder_record(w.model)] if config["models"][w.model]["family"] == "latent" else []
+        ),
     output:
         model=directory(layout.pipeline_dir("{model}")),
         record=layout.training_record("{model}"),

@@ -8,6 +8,7 @@ with job(snakemake.log[0], snakemake.threads):
         dataset_spec=snakemake.params.dataset_spec,
         train_images=snakemake.input.train,
         autoencoder_dir=snakemake.input.autoencoder[0] if snakemake.input.autoencoder else None,
+        autoencoder_record=snakemake.input.autoencoder_record[0] if snakemake.input.autoencoder_record else None,
         device=snakemake.params.device,
         precision=snakemake.params.precision,
         out_dir=snakemake.output.model,

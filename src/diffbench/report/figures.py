@@ -28,7 +28,7 @@ HOVER_COLUMNS = [
     "fid_ci_low",
     "fid_ci_high",
     "sampling_s_per_image",
-    "train_wall_time_s",
+    "total_train_s",
 ]
 HOVER = (
     "<b>%{customdata[1]}</b> (%{customdata[2]}, f=%{customdata[3]})<br>"
@@ -160,8 +160,8 @@ def quality_figures(runs: pd.DataFrame, colors: dict[str, str]) -> dict[str, go.
             runs,
             colors,
             **fid,
-            cost="train_wall_time_s",
-            cost_title="training wall time, denoiser + first stage (s)",
+            cost="total_train_s",
+            cost_title="training time, every stage: first stage, encoding, denoiser (s)",
             title="FID vs training compute",
         ),
         "fid_vs_gflops": metric_vs_cost(

@@ -135,17 +135,24 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
         for _, r in front.sort_values("sampling_s_per_image").iterrows()
     )
     lines.append(f"{len(front)} runs are on the FID-vs-time Pareto frontier ({families}): {points}.")
-    trained = models.dropna(subset=["train_wall_time_s"])
+    trained = models.dropna(subset=["total_train_s"])
     if not trained.empty:
         lines.append(
-            "Training compute (denoiser plus first stage): "
+            "Training compute, every stage (first stage, latent encoding, denoiser): "
             + "; ".join(
-                f"{row.model} {fmt(row.train_wall_time_s)} s "
+                f"{row.model} {fmt(row.total_train_s)} s, {fmt(row.total_train_gflops)} GFLOPs "
                 f"({fmt(row.unet_train_images_seen, 6)} images seen by the UNet)"
                 for row in trained.itertuples()
             )
             + "."
         )
+        amortised = trained[(trained.budget_scope == "denoiser") & (trained.family == "latent")]
+        if not amortised.empty:
+            lines.append(
+                f"The first stage of {', '.join(amortised.model)} is treated as amortised (budget_scope: denoiser): "
+                "its training budget covered the denoiser only, so those models had more total compute than the "
+                "budget says; the totals above include it."
+            )
     diverse = done.dropna(subset=["lpips_diversity"])
     if not diverse.empty:
         low, high = diverse.loc[diverse.lpips_diversity.idxmin()], diverse.loc[diverse.lpips_diversity.idxmax()]

@@ -33,7 +33,9 @@ from diffbench.report.outputs import result_files
 RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "sampler_type", "steps"]
 # The model's training cost, repeated on each of its runs so one row tells the whole cost.
 MODEL_COLUMNS_IN_RUNS = [
-    "train_wall_time_s",
+    "total_train_s",
+    "total_train_gflops",
+    "budget_scope",
     "unet_train_images_seen",
     "unet_parameters",
     "autoencoder_parameters",
@@ -111,6 +113,10 @@ for _kind, _columns in READS.values():
         )
 
 
+# A model's training stages as its record names them (a pixel model has only the denoiser).
+TRAINING_STAGES = ("autoencoder", "scaling_factor", "encoding", "denoiser")
+
+
 @dataclass
 class Tables:
     runs: pd.DataFrame
@@ -170,10 +176,15 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
             autoencoder_final_loss=autoencoder.get("final_loss", math.nan),
             latent_scaling_factor=autoencoder.get("scaling_factor", train.get("scaling_factor", math.nan)),
         )
-        # Training compute of the whole model: an LDM pays for its first stage too.
-        parts = [row["unet_train_wall_time_s"], row["autoencoder_train_wall_time_s"]]
-        row["train_wall_time_s"] = (
-            math.nan if math.isnan(parts[0]) else parts[0] + (0.0 if math.isnan(parts[1]) else parts[1])
+        # Training compute of the whole model, every stage (an LDM pays for its first stage too),
+        # as the training record sums it; pretrained models were trained elsewhere (NaN).
+        stage_s, stage_gflops = train.get("stage_seconds", {}), train.get("stage_gflops", {})
+        row.update(
+            budget_scope=train.get("budget_scope", ""),
+            total_train_s=train.get("total_train_s", math.nan),
+            total_train_gflops=train.get("total_train_gflops", math.nan),
+            **{f"{stage}_s": stage_s.get(stage, math.nan) for stage in TRAINING_STAGES},
+            **{f"{stage}_gflops": stage_gflops.get(stage, math.nan) for stage in TRAINING_STAGES},
         )
         recon = _load(layout.reconstruction_metrics(name), RECONSTRUCTION) if spec["family"] == "latent" else {}
         row.update(_pick(recon, RECONSTRUCTION_COLUMNS))

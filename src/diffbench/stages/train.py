@@ -18,11 +18,11 @@ from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel, denoiser_architecture, load_model, noise_schedule
 from diffbench.records import AUTOENCODER_TRAINING, MODEL_ASSETS, PRETRAINED, TRAINING
-from diffbench.runtime import reset_peak_memory, resolve_device
+from diffbench.runtime import Stopwatch, reset_peak_memory, resolve_device
 from diffbench.sampling.pipeline import save_model
 from diffbench.training.checkpoint import Checkpointing
-from diffbench.training.latents import encode_dataset, latent_std
-from diffbench.training.loop import fit
+from diffbench.training.latents import encode_dataset, encode_gflops_per_image, latent_std
+from diffbench.training.loop import Budget, fit
 from diffbench.training.records import count_parameters, write_training_outputs
 
 
@@ -73,9 +73,13 @@ def train_autoencoder(
     )
     autoencoder.eval()
     # The LDM paper scales latents to unit variance: s = 1 / std(z), estimated on training data.
-    subset = to_model_range(data[:max_scaling_images])
-    generator = torch.Generator("cpu").manual_seed(spec["training"]["seed"])
-    scaling_factor = 1.0 / latent_std(autoencoder, kind, subset, generator)
+    # Its cost is part of the first stage's (budget_scope: total charges it to the model).
+    clock = Stopwatch(torch_device)
+    with clock.phase("scaling"):
+        subset = to_model_range(data[:max_scaling_images])
+        generator = torch.Generator("cpu").manual_seed(spec["training"]["seed"])
+        scaling_factor = 1.0 / latent_std(autoencoder, kind, subset, generator)
+    scaling_gflops = encode_gflops_per_image(autoencoder, kind, data) * len(subset)
     autoencoder.register_to_config(scaling_factor=scaling_factor)
     with atomic_dir(out_dir) as tmp:
         autoencoder.save_pretrained(tmp, safe_serialization=True)
@@ -87,6 +91,8 @@ def train_autoencoder(
         "latent_channels": spec["latent_channels"],
         "parameters": count_parameters(autoencoder),
         "scaling_factor": scaling_factor,
+        "scaling_s": clock.seconds["scaling"],
+        "scaling_gflops": scaling_gflops,
         "precision": precision,
     }
     record = write_training_outputs(
@@ -117,9 +123,11 @@ def train_diffusion(
     out_record: str | Path,
     out_loss: str | Path,
     checkpoint: str | Path | None = None,
+    autoencoder_record: str | Path | None = None,
 ) -> dict:
     """`checkpoint`: where the training state is saved every `training.checkpoint_every` steps and
-    resumed from (None: not checkpointed)."""
+    resumed from (None: not checkpointed). `autoencoder_record`: a latent model's first-stage
+    record, whose seconds and GFLOPs are part of the model's training cost."""
     spec = model_spec["training"]
     torch_device = resolve_device(device)
     torch.manual_seed(spec["seed"])
@@ -129,6 +137,9 @@ def train_diffusion(
     data = torch.from_numpy(load_images(train_images)).to(torch_device)
 
     autoencoder = None
+    clock = Stopwatch(torch_device)
+    stage_seconds: dict[str, float] = {}  # every training stage of this model, in order
+    stage_gflops: dict[str, float] = {}
     if model_spec["family"] == "latent":
         kind = AUTOENCODERS[model_spec["autoencoder"]["type"]]
         found = read_json(Path(autoencoder_dir) / "config.json").get("_class_name")
@@ -139,8 +150,28 @@ def train_diffusion(
                 "(the train_autoencoder rule)."
             )
         autoencoder = kind.model_class.from_pretrained(autoencoder_dir).to(torch_device).eval()
-        latent_mean, latent_std = encode_dataset(autoencoder, kind, data)
+        first_stage = AUTOENCODER_TRAINING.read(autoencoder_record)
+        with clock.phase("encoding"):
+            latent_mean, latent_std = encode_dataset(autoencoder, kind, data)
         scale = float(autoencoder.config.scaling_factor)
+        stage_seconds.update(
+            autoencoder=first_stage["wall_time_s"], scaling_factor=first_stage["scaling_s"],
+            encoding=clock.seconds["encoding"],
+        )  # fmt: skip
+        stage_gflops.update(
+            autoencoder=first_stage["train_gflops"], scaling_factor=first_stage["scaling_gflops"],
+            encoding=encode_gflops_per_image(autoencoder, kind, data) * len(data),
+        )  # fmt: skip
+    # budget_scope total: the first stage's cost comes out of the model's seconds and GFLOPs.
+    scope = model_spec["budget_scope"]
+    spent = (sum(stage_seconds.values()), sum(stage_gflops.values())) if scope == "total" else (0.0, 0.0)
+    if Budget(None, spec["max_seconds"], spec["max_gflops"], *spent).exhausted(0, 0.0) is not None:
+        raise ModelError(
+            f"models.{name}: its first stage already used {spent[0]:.1f} s and {spent[1]:.4g} GFLOPs of the "
+            f"model's budget ('models.{name}.training' max_seconds {spec['max_seconds']}, max_gflops "
+            f"{spec['max_gflops']}; budget_scope: total), leaving nothing for the denoiser. Raise the budget, "
+            f"lower 'models.{name}.autoencoder.training', or set budget_scope: denoiser (first stage amortised)."
+        )
 
     def clean_batch(indices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         indices = indices.to(torch_device)
@@ -194,7 +225,9 @@ def train_diffusion(
         description=f"{name} diffusion",
         after_step=(lambda: ema.step(unet.parameters())) if ema else None,
         checkpointing=checkpointing,
+        spent=spent,
     )
+    stage_seconds["denoiser"], stage_gflops["denoiser"] = summary["wall_time_s"], summary["train_gflops"]
     if ema is not None:
         ema.copy_to(unet.parameters())
     unet.eval()
@@ -213,6 +246,11 @@ def train_diffusion(
         "denoiser_architecture": denoiser_architecture(unet),
         "ema_decay": spec["ema_decay"],
         "precision": precision,
+        "budget_scope": scope,
+        "stage_seconds": stage_seconds,
+        "stage_gflops": stage_gflops,
+        "total_train_s": sum(stage_seconds.values()),
+        "total_train_gflops": sum(stage_gflops.values()),
     }
     record = write_training_outputs(
         table=table,

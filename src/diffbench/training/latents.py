@@ -4,6 +4,7 @@ every training image (computed once before denoiser training)."""
 from __future__ import annotations
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from diffbench.data.images import to_model_range
 
@@ -29,3 +30,13 @@ def encode_dataset(autoencoder, kind, data: torch.Tensor, batch_size: int = 256)
         means.append(mean)
         stds.append(std)
     return torch.cat(means), torch.cat(stds)
+
+
+@torch.no_grad()
+def encode_gflops_per_image(autoencoder, kind, images: torch.Tensor, batch_size: int = 16) -> float:
+    """GFLOPs of encoding one image (uint8 NHWC), counted on a small batch by torch's FLOP counter
+    outside any timed region; encoding costs the same for every image."""
+    batch = to_model_range(images[:batch_size])
+    with FlopCounterMode(display=False) as counter:
+        kind.encode(autoencoder, batch)
+    return counter.get_total_flops() / 1e9 / len(batch)

@@ -15,11 +15,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pandas as pd
 import torch
 from diffusers.optimization import get_scheduler
+from torch.utils.flop_counter import FlopCounterMode
 from tqdm.auto import tqdm
 
 from diffbench.errors import NonFiniteLoss
@@ -32,14 +34,22 @@ LossFn = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, dict]]
 
 @dataclass(frozen=True)
 class Budget:
+    """Whichever limit is reached first. `spent_seconds` / `spent_gflops`: what earlier stages of
+    the same model used of the seconds and GFLOPs limits (budget_scope: total)."""
+
     max_steps: int | None
     max_seconds: float | None
+    max_gflops: float | None = None
+    spent_seconds: float = 0.0
+    spent_gflops: float = 0.0
 
-    def exhausted(self, step: int, elapsed: float) -> str | None:
+    def exhausted(self, step: int, elapsed: float, gflops: float = 0.0) -> str | None:
         if self.max_steps is not None and step >= self.max_steps:
             return "max_steps"
-        if self.max_seconds is not None and elapsed >= self.max_seconds:
+        if self.max_seconds is not None and self.spent_seconds + elapsed >= self.max_seconds:
             return "max_seconds"
+        if self.max_gflops is not None and self.spent_gflops + gflops >= self.max_gflops:
+            return "max_gflops"
         return None
 
 
@@ -92,16 +102,19 @@ def fit(
     description: str,
     after_step: Callable[[], None] | None = None,
     checkpointing: Checkpointing | None = None,
+    spent: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[pd.DataFrame, dict]:
     """Optimise until the budget is spent, resuming from `checkpointing` when it holds this run's
-    state. Returns (per-step loss table, summary)."""
+    state. `spent`: (seconds, GFLOPs) that earlier stages of the model used of the budget.
+    Returns (per-step loss table, summary)."""
     generator = torch.Generator("cpu").manual_seed(spec["seed"])
     # Noise is drawn where it is used; on a CPU that is the batch-order generator, as it always was.
     noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(spec["seed"] + 1)
     optimizer = torch.optim.AdamW(parameters, lr=spec["learning_rate"])
     schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=spec["warmup_steps"])
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    budget = Budget(spec["max_steps"], spec["max_seconds"])
+    budget = Budget(spec["max_steps"], spec["max_seconds"], spec["max_gflops"], *spent)
+    gflops_per_step = None  # counted on the first step (forward and backward)
     batches = Batches(num_images, spec["batch_size"], generator)
     rows, step, images_seen, elapsed_before = [], 0, 0, 0.0
     loop_parts = {"optimizer": optimizer, "schedule": schedule, "scaler": scaler, "batches": batches}
@@ -114,6 +127,7 @@ def fit(
             noise.set_state(saved["noise_generator"])
         _set_global_rng(saved["rng"])
         rows, step, images_seen, elapsed_before = saved["rows"], saved["step"], saved["images_seen"], saved["elapsed_s"]
+        gflops_per_step = saved["gflops_per_step"]
     resumed_from, last_saved, checkpoint_s = step, step if saved is not None else None, 0.0
     bar = tqdm(total=spec["max_steps"], initial=step, desc=description, unit="step", mininterval=2)
     synchronize(device)
@@ -142,12 +156,17 @@ def fit(
         pending.clear()
         bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}", img_per_s=f"{images_seen / rows[-1]['elapsed_s']:.1f}")
 
-    while (stop_reason := budget.exhausted(step, time.perf_counter() - start)) is None:
+    while (stop_reason := budget.exhausted(step, time.perf_counter() - start, step * (gflops_per_step or 0))) is None:
         indices = next(batches)
-        with autocast(device, precision):
-            loss, parts = loss_fn(indices, noise)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        # The first step runs under torch's FLOP counter, which observes and does not change the
+        # arithmetic; every step of a model costs the same FLOPs.
+        with FlopCounterMode(display=False) if gflops_per_step is None else nullcontext() as counter:
+            with autocast(device, precision):
+                loss, parts = loss_fn(indices, noise)
+            scaler.scale(loss).backward()
+        if gflops_per_step is None:
+            gflops_per_step = counter.get_total_flops() / 1e9
         scaler.step(optimizer)
         scaler.update()
         schedule.step()
@@ -169,6 +188,7 @@ def fit(
                     **{name: part.state_dict() for name, part in loop_parts.items()},
                     "generator": generator.get_state(),
                     "noise_generator": noise.get_state(),
+                    "gflops_per_step": gflops_per_step,
                     "rng": _global_rng(),
                     "rows": rows,
                     "step": step,
@@ -192,6 +212,8 @@ def fit(
         "steps": step,
         "images_seen": images_seen,
         "wall_time_s": wall,
+        "gflops_per_step": gflops_per_step,
+        "train_gflops": step * (gflops_per_step or 0.0),
         "images_per_s": images_seen / wall if wall > 0 else None,
         "stop_reason": stop_reason,
         "resumed_from_step": resumed_from,

@@ -354,6 +354,10 @@ def test_summary_states_the_comparison_from_the_data(results):
     assert "4 runs are on the FID-vs-time Pareto frontier (3 latent, 1 pixel)" in text
     assert "Caution: some FIDs use fewer generated samples or reference images than feature dimensions" in text
     assert "Equal footing: every model shares the noise schedule, denoiser architecture" in text
+    assert (
+        "latent_f4: best FID 44 [42, 46] (ddim, 20 steps) against its autoencoder's reconstruction FID (rFID) 12: "
+        "well above it" in text
+    )
 
 
 def test_models_that_differ_in_schedule_or_device_are_flagged(results):
@@ -559,3 +563,13 @@ def test_an_amortised_first_stage_is_said(results):
     assert "Training compute, every stage (first stage, latent encoding, denoiser): " in text
     assert "latent_f4 83 s, 425 GFLOPs" in text
     assert "The first stage of latent_f4 is treated as amortised (budget_scope: denoiser)" in text
+
+
+def test_a_latent_fid_close_to_its_rfid_is_called_bounded_by_the_autoencoder(results):
+    path = Layout(results["results_dir"]).reconstruction_metrics("latent_f4")
+    RECONSTRUCTION.write(path, {**RECONSTRUCTION.read(path), "rfid": 40.0})  # best FID 44 = 1.1 x rFID
+    tables = collect(results)
+    assert (tables.runs[tables.runs.model == "latent_f4"].reconstruction_rfid == 40.0).all()
+    assert tables.runs[tables.runs.model == "pixel"].reconstruction_rfid.isna().all()
+    text = " ".join(summary(tables.runs, tables.models))
+    assert "rFID) 40: within 1.25x of it, so its quality is bounded by its autoencoder" in text

@@ -85,6 +85,31 @@ def unequal_footing(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
     return phrases
 
 
+# A latent model's FID within this factor of its autoencoder's rFID is bounded by its first stage:
+# even perfect latents decode to images that far from the data.
+CLOSE_TO_RFID = 1.25
+
+
+def autoencoder_bounds(done: pd.DataFrame) -> list[str]:
+    """Each latent model's best FID beside its autoencoder's rFID, saying when the first stage bounds it."""
+    lines = []
+    latent = done[(done.family == "latent") & done.reconstruction_rfid.notna()]
+    for model, group in latent.groupby("model", sort=False):
+        best = group.loc[group.fid.idxmin()]
+        ratio = best.fid / best.reconstruction_rfid
+        verdict = (
+            f"within {CLOSE_TO_RFID:g}x of it, so its quality is bounded by its autoencoder: a better first stage, "
+            "not more denoiser training or sampling steps, would lower it"
+            if ratio <= CLOSE_TO_RFID
+            else "well above it, so its first stage is not what limits it"
+        )
+        lines.append(
+            f"{model}: best FID {fid_with_ci(best)} ({best.sampler}, {int(best.steps)} steps) against its "
+            f"autoencoder's reconstruction FID (rFID) {fmt(best.reconstruction_rfid)}: {verdict}."
+        )
+    return lines
+
+
 def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
     """Plain sentences for the top of the report; every number comes from `runs` / `models`."""
     done = runs.dropna(subset=["fid"])
@@ -128,6 +153,7 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
                 f"At a sampling budget of {fmt(budget)} s/image (the cheapest at which both families "
                 "have a run): " + _compare(at_budget)
             )
+    lines += autoencoder_bounds(done)
     front = done[pareto_front(done.sampling_s_per_image, done.fid)]
     families = ", ".join(f"{n} {fam}" for fam, n in front.family.value_counts().items())
     points = "; ".join(

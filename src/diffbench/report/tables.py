@@ -31,8 +31,10 @@ from diffbench.records import (
 from diffbench.report.outputs import result_files
 
 RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "sampler_type", "steps"]
-# The model's training cost, repeated on each of its runs so one row tells the whole cost.
+# The model's training cost and its autoencoder's rFID (the floor its FID can reach), repeated on
+# each of its runs so one row tells the whole story.
 MODEL_COLUMNS_IN_RUNS = [
+    "reconstruction_rfid",
     "total_train_s",
     "total_train_gflops",
     "budget_scope",

@@ -43,22 +43,30 @@ def test_latent_scaling_gives_unit_variance(trained):
         assert 0.8 < z.std().item() < 1.25
 
 
-def train_pixel(tmp_path, trained, **training):
+def retrain(tmp_path, trained, name, precision="fp32", scope="total", **training):
+    """Train model `name` of the tiny experiment again into tmp_path, with some training keys changed."""
     config, layout = trained["config"], trained["layout"]
-    spec = copy.deepcopy(config["models"]["pix"])
+    spec = copy.deepcopy(config["models"][name])
     spec["training"].update(training)
+    spec["budget_scope"] = scope
+    latent = spec["family"] == "latent"
     return train_diffusion(
-        name="pix",
+        name=name,
         model_spec=spec,
         dataset_spec=config["datasets"]["tiny"],
         train_images=layout.train_images("tiny"),
-        autoencoder_dir=None,
+        autoencoder_dir=layout.autoencoder_dir(name) if latent else None,
+        autoencoder_record=layout.autoencoder_record(name) if latent else None,
         device="cpu",
-        precision="fp32",
+        precision=precision,
         out_dir=tmp_path / "m",
         out_record=tmp_path / "r.json",
         out_loss=tmp_path / "l.csv",
     )
+
+
+def train_pixel(tmp_path, trained, **training):
+    return retrain(tmp_path, trained, "pix", **training)
 
 
 def test_training_is_deterministic(tmp_path, trained):
@@ -163,19 +171,8 @@ def test_the_loss_curve_does_not_depend_on_how_often_it_is_read_back():
 
 
 def test_bf16_autocast_training_on_cpu(tmp_path, trained):
-    config, layout = trained["config"], trained["layout"]
-    record = train_diffusion(
-        name="pix",
-        model_spec=config["models"]["pix"],
-        dataset_spec=config["datasets"]["tiny"],
-        train_images=layout.train_images("tiny"),
-        autoencoder_dir=None,
-        device="cpu",
-        precision="bf16",
-        out_dir=tmp_path / "m",
-        out_record=tmp_path / "r.json",
-        out_loss=tmp_path / "l.csv",
-    )
+    config = trained["config"]
+    record = retrain(tmp_path, trained, "pix", precision="bf16")
     assert record["precision"] == "bf16" and record["steps"] == config["models"]["pix"]["training"]["max_steps"]
     assert all(p.dtype == torch.float32 for p in load_model(tmp_path / "m").unet.parameters())  # fp32 master weights
 
@@ -232,23 +229,7 @@ def test_the_training_cost_of_every_stage_adds_up(trained):
 
 
 def train_latent(tmp_path, trained, scope, **training):
-    config, layout = trained["config"], trained["layout"]
-    spec = copy.deepcopy(config["models"]["kl"])
-    spec["training"].update(training)
-    spec["budget_scope"] = scope
-    return train_diffusion(
-        name="kl",
-        model_spec=spec,
-        dataset_spec=config["datasets"]["tiny"],
-        train_images=layout.train_images("tiny"),
-        autoencoder_dir=layout.autoencoder_dir("kl"),
-        autoencoder_record=layout.autoencoder_record("kl"),
-        device="cpu",
-        precision="fp32",
-        out_dir=tmp_path / scope / "m",
-        out_record=tmp_path / scope / "r.json",
-        out_loss=tmp_path / scope / "l.csv",
-    )
+    return retrain(tmp_path / scope, trained, "kl", scope=scope, **training)
 
 
 def test_a_total_budget_stops_the_denoiser_when_all_stages_reach_it(tmp_path, trained):

@@ -49,7 +49,9 @@ def steps_per_second(model_spec: dict, shape: tuple[int, int], device: torch.dev
         return F.mse_loss(unet(scheduler.add_noise(x0, noise, t), t).sample, noise), {}
 
     ema = EMAModel(unet.parameters(), decay=0.999, use_ema_warmup=True, power=3 / 4, foreach=ours)
-    spec = {**model_spec["training"], "max_steps": steps, "max_seconds": None, "log_every": 25 if ours else 1}
+    # Ours reads losses back as the config says (training.log_every); the reference every step.
+    log_every = model_spec["training"]["log_every"] if ours else 1
+    spec = {**model_spec["training"], "max_steps": steps, "max_seconds": None, "log_every": log_every}
     kwargs = dict(
         parameters=list(unet.parameters()),
         loss_fn=loss_fn,

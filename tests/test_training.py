@@ -92,11 +92,16 @@ def test_budget_and_batches():
     assert len(set(epoch.tolist())) == 8  # no repeats within an epoch
 
 
+def toy_spec(**overrides) -> dict:
+    """A training spec as the schema fills it, for fit on toy models."""
+    spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None,
+            "max_gflops": None, "batch_size": 1, "log_every": 25}  # fmt: skip
+    return {**spec, **overrides}
+
+
 def test_nonfinite_loss_stops_with_the_step():
     weight = torch.nn.Parameter(torch.ones(1))
-    spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None, "batch_size": 1}
-    spec["max_gflops"] = None
-    spec["log_every"] = 4  # read back at step 4: the error still names step 3
+    spec = toy_spec(log_every=4)  # read back at step 4: the error still names step 3
     calls = []
 
     def loss_fn(indices, generator):
@@ -119,9 +124,7 @@ def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
     from diffbench.training.checkpoint import Checkpointing
 
     module = torch.nn.Linear(1, 1)
-    spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None, "batch_size": 1}
-    spec["max_gflops"] = None
-    spec["log_every"] = 10  # losses are read back before each checkpoint: step 6's is never written
+    spec = toy_spec(log_every=10)  # losses are read back before each checkpoint: step 6's is never written
     calls = []
 
     def loss_fn(indices, generator):
@@ -157,8 +160,7 @@ def test_the_loss_curve_does_not_depend_on_how_often_it_is_read_back():
             error = (module(data[indices]) - noise).square()
             return error.mean(), {"max": error.max().detach()}
 
-        spec = {"seed": 0, "learning_rate": 1e-2, "warmup_steps": 0, "max_steps": 23, "max_seconds": None,
-                "max_gflops": None, "batch_size": 4, "log_every": log_every}  # fmt: skip
+        spec = toy_spec(learning_rate=1e-2, max_steps=23, batch_size=4, log_every=log_every)
         table, summary = fit(parameters=list(module.parameters()), loss_fn=loss_fn, num_images=16, spec=spec,
                              device=torch.device("cpu"), precision="fp32", description="toy")  # fmt: skip
         return table.drop(columns="elapsed_s"), module.weight.detach().clone()

@@ -95,7 +95,7 @@ def fetch_assets(inception_weights: str | None, lpips_net: tuple[str, ...], conf
         click.echo(f"LPIPS {net} backbone: {fetch_backbone(net)}")
     if not Path(config_path).is_file():
         return
-    config, layout = _load(config_path)
+    _, layout = _load(config_path)
     # The fetch rules decide what a config needs and where it goes; run them rather than say it again.
     started = time.time()
     command = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--configfile", config_path,

@@ -10,23 +10,17 @@ lists the keys something reads.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from diffbench.errors import ResultError
 from diffbench.io import read_json, write_json
 
 
-@dataclass(frozen=True)
 class RecordKind:
-    name: str
-    keys: frozenset[str]  # present in every record of this kind
-    optional: frozenset[str] = frozenset()  # present only sometimes (e.g. GPU memory on CUDA)
-
     def __init__(self, name: str, keys: Iterable[str], optional: Iterable[str] = ()):
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "keys", frozenset(keys))
-        object.__setattr__(self, "optional", frozenset(optional))
+        self.name = name
+        self.keys = frozenset(keys)  # present in every record of this kind
+        self.optional = frozenset(optional)  # present only sometimes (e.g. GPU memory on CUDA)
 
     @property
     def all_keys(self) -> frozenset[str]:

@@ -95,7 +95,7 @@ def train_autoencoder(
         "scaling_gflops": scaling_gflops,
         "precision": precision,
     }
-    record = write_training_outputs(
+    return write_training_outputs(
         table=table,
         summary=summary,
         extra=extra,
@@ -104,10 +104,8 @@ def train_autoencoder(
         out_record=out_record,
         out_loss=out_loss,
         kind=AUTOENCODER_TRAINING,
+        checkpointing=checkpointing,
     )
-    if checkpointing is not None:
-        checkpointing.remove()
-    return record
 
 
 def train_diffusion(
@@ -252,7 +250,7 @@ def train_diffusion(
         "total_train_s": sum(stage_seconds.values()),
         "total_train_gflops": sum(stage_gflops.values()),
     }
-    record = write_training_outputs(
+    return write_training_outputs(
         table=table,
         summary=summary,
         extra=extra,
@@ -261,10 +259,8 @@ def train_diffusion(
         out_record=out_record,
         out_loss=out_loss,
         kind=TRAINING,
+        checkpointing=checkpointing,
     )
-    if checkpointing is not None:
-        checkpointing.remove()  # the outputs hold everything now
-    return record
 
 
 def import_pretrained(

@@ -11,6 +11,7 @@ import torch
 from diffbench.io import atomic_path
 from diffbench.records import RecordKind
 from diffbench.runtime import device_info, peak_memory
+from diffbench.training.checkpoint import Checkpointing
 
 
 def count_parameters(module: torch.nn.Module) -> int:
@@ -27,7 +28,9 @@ def write_training_outputs(
     out_record: str | Path,
     out_loss: str | Path,
     kind: RecordKind,
+    checkpointing: Checkpointing | None = None,
 ) -> dict:
+    """Write the loss table and the record; then the training checkpoint is no longer needed."""
     record = {
         **extra,
         **summary,
@@ -37,4 +40,7 @@ def write_training_outputs(
     }
     with atomic_path(out_loss) as tmp:
         table.to_csv(tmp, index=False)
-    return kind.write(out_record, record)
+    kind.write(out_record, record)
+    if checkpointing is not None:
+        checkpointing.remove()  # the outputs hold everything now
+    return record

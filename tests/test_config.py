@@ -5,6 +5,7 @@ import pytest
 from diffbench.config import (
     ConfigError,
     all_seeds,
+    comparisons,
     load_config,
     models_where,
     runs,
@@ -116,6 +117,20 @@ def test_shipped_configs_are_valid():
             "config key 'models.pix.training.checkpoint_every'",
         ),
         (lambda c: c["datasets"]["tiny"].update(resolution="big"), "config key 'datasets.tiny.resolution'"),
+        (
+            lambda c: c["evaluation"].update(interval_groups=4),
+            "'evaluation.interval_groups': 4 jackknife groups need at least 8 images per set, but "
+            "sampling.num_samples is 6",
+        ),
+        (lambda c: c["evaluation"].update(interval_groups=1), "config key 'evaluation.interval_groups'"),
+        (
+            lambda c: c["evaluation"].update(bootstrap_resamples=20),
+            "config key 'evaluation': 'bootstrap_resamples' is now 'interval_groups",
+        ),
+        (
+            lambda c: c["evaluation"].update(fid_infinity_fractions=[0.5, 0.5]),
+            "'evaluation.fid_infinity_fractions': give at least 2 distinct fractions",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tiny_raw, mutate, message):
@@ -143,6 +158,10 @@ def test_run_matrix(tiny_config):
     keys = {(r["model"], r["sampler"], r["steps"]) for r in runs(tiny_config)}
     assert len(keys) == 3 * 2 * 1
     assert models_where(tiny_config, family="latent") == ["kl", "vq"]
+    # Every latent model against every pixel model, at each sampler and step count: no selection.
+    pairs = {(c["model_a"], c["model_b"], c["sampler"], c["steps"]) for c in comparisons(tiny_config)}
+    assert pairs == {(a, "pix", s, 3) for a in ("kl", "vq") for s in ("ddim", "heun")}
+    assert comparisons({**tiny_config, "evaluation": {**tiny_config["evaluation"], "interval_groups": 0}}) == []
 
 
 def test_shipped_experiments_compare_families_on_equal_footing():

@@ -1,10 +1,17 @@
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.stats
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 
-from diffbench.metrics.bootstrap import FrechetToReference, frechet_bootstrap
-from diffbench.metrics.frechet import Moments, frechet_distance, gaussian_statistics, sample_size_warning
+from diffbench.metrics.frechet import (
+    Moments,
+    frechet_distance,
+    frechet_of_features,
+    gaussian_statistics,
+    sample_size_warning,
+)
+from diffbench.metrics.intervals import fid_difference, fid_infinity, fid_interval, group_labels, jackknife
 from diffbench.metrics.kid import kernel_distance
 from diffbench.metrics.precision_recall import precision_recall
 
@@ -79,30 +86,6 @@ def test_singular_covariance_does_not_fail_and_reports_the_fixup():
     assert "generated" not in only_reference
 
 
-def test_bootstrap_interval_brackets_the_estimate():
-    # 60 samples in 32 dimensions: resampling with replacement inflates FD far above the estimate,
-    # so an uncorrected percentile interval would lie entirely above it.
-    a, b = features(60, dim=32, seed=7), features(600, dim=32, shift=0.2, seed=8)
-    reference = gaussian_statistics(b)
-    value = frechet_distance(
-        **{
-            "mu1": gaussian_statistics(a)["mu"],
-            "sigma1": gaussian_statistics(a)["sigma"],
-            "mu2": reference["mu"],
-            "sigma2": reference["sigma"],
-        }
-    )["fd"]
-    ci = frechet_bootstrap(a, reference, resamples=40, seed=0)
-    assert ci["bootstrap_bias"] > ci["bootstrap_std"] > 0  # the upward shift the correction removes
-    assert ci["ci_low"] < value < ci["ci_high"]
-    assert ci["ci_high"] - ci["ci_low"] == pytest.approx(3.92 * ci["bootstrap_std"], rel=0.5)
-    assert ci == frechet_bootstrap(a, reference, resamples=40, seed=0)  # seeded
-    # The fast symmetric form used for resamples equals the general formula.
-    stats = gaussian_statistics(a)
-    general = frechet_distance(stats["mu"], stats["sigma"], reference["mu"], reference["sigma"])["fd"]
-    assert FrechetToReference(reference)(stats) == pytest.approx(general, rel=1e-8)
-
-
 def test_kid_hand_checked_one_dimensional_case():
     # Features x = (0, 1), y = (1, 2) in 1-D; kernel k(a, b) = (a b + 1)^3 (gamma = 1/d = 1).
     x, y = np.array([[0.0], [1.0]]), np.array([[1.0], [2.0]])
@@ -136,3 +119,70 @@ def test_precision_recall_hand_checked():
     half = np.concatenate([grid, far])
     result = precision_recall(half, grid, k=3)
     assert result["precision"] == pytest.approx(0.5) and result["recall"] == 1.0
+
+
+def gaussian_sets(n, dim, seed, shift=0.0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, dim)) + shift
+
+
+def test_fd_of_features_equals_fd_of_statistics_on_both_paths():
+    """Exact identities, so they agree to round-off. The statistics path takes square roots of the
+    eigenvalues of S_a S_b: where the product is singular (n < dim) each of its ~dim zero eigenvalues
+    comes out as +-eps ||S_a S_b||, whose root is up to sqrt(eps ||S_a S_b||): that bounds the gap."""
+    for n, m, dim in ((40, 30, 64), (400, 300, 8)):  # n < dim: singular values of X Y^T; n > dim: covariances
+        a, b = features(n, dim=dim, seed=20), features(m, dim=dim, shift=0.3, seed=21)
+        product = np.cov(a, rowvar=False) @ np.cov(b, rowvar=False)
+        bound = 2 * dim * np.sqrt(np.finfo(float).eps * np.linalg.norm(product, 2))
+        assert abs(frechet_of_features(a, b) - fd(a, b)["fd"]) <= bound
+
+
+def test_jackknife_of_a_mean_is_the_standard_error_of_group_means():
+    """Leaving a group out of a mean moves it by (mean - group mean) / (G - 1): the jackknife
+    variance is then the variance of the G group means over G (Efron & Tibshirani 11.5)."""
+    x = np.random.default_rng(0).normal(size=60)
+    labels = group_labels(60, 6, seed=0)
+    assert np.bincount(labels).tolist() == [10] * 6  # balanced, and the same for the same seed
+    assert labels.tolist() == group_labels(60, 6, seed=0).tolist() != group_labels(60, 6, seed=1).tolist()
+    interval = jackknife(x.mean(), np.array([x[labels != g].mean() for g in range(6)]), level=0.9)
+    group_means = np.array([x[labels == g].mean() for g in range(6)])
+    assert interval.se == pytest.approx(group_means.std(ddof=1) / np.sqrt(6), rel=1e-12)
+    assert interval.high - interval.estimate == pytest.approx(scipy.stats.t.ppf(0.95, 5) * interval.se, rel=1e-12)
+    assert interval.level == 0.9 and interval.groups == 6
+
+
+def test_fid_interval_is_deterministic_and_brackets_the_estimate():
+    generated, reference = gaussian_sets(200, 16, 1, shift=0.2), gaussian_sets(200, 16, 2)
+    interval = fid_interval(generated, reference, 0.95, groups=10)
+    assert interval.estimate == pytest.approx(frechet_of_features(generated, reference), rel=1e-12)
+    assert interval.low < interval.estimate < interval.high and interval.se > 0
+    assert interval == fid_interval(generated, reference, 0.95, groups=10)
+    with pytest.raises(ValueError, match="10 jackknife groups need at least 20 images per set, got 12"):
+        fid_interval(generated[:12], reference, 0.95, groups=10)
+
+
+def test_paired_difference_of_a_run_with_itself_is_exactly_zero_and_a_far_run_loses():
+    a, reference = gaussian_sets(120, 8, 3), gaussian_sets(150, 8, 4)
+    same = fid_difference(a, a.copy(), reference, 0.95, groups=10)
+    assert same.estimate == same.low == same.high == 0 and not same.excludes_zero()
+    far = fid_difference(a, gaussian_sets(120, 8, 5, shift=1.0), reference, 0.95, groups=10)
+    assert far.high < 0 and far.excludes_zero()  # a is closer to the data (shift 1 in 8 dims: FD ~ 8)
+    with pytest.raises(ValueError, match="paired sets must have equal sizes"):
+        fid_difference(a, a[:100], reference, 0.95, groups=10)
+
+
+def test_fid_at_infinity_removes_the_finite_sample_bias():
+    """Two Gaussians with a known distance: FID at N is biased upward by about (d/N + d/M) here
+    (identity covariances), FID at infinity, extrapolated over both sets, is not. The draw is
+    seeded, so this checks one fixed case; benchmarks/interval_coverage.py measures coverage."""
+    dim, shift = 32, 0.1
+    generated, reference = gaussian_sets(1500, dim, 6, shift=shift), gaussian_sets(1500, dim, 7)
+    truth = dim * shift**2
+    fit = fid_infinity(generated, reference, [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], 0.95, groups=10)
+    at_n = frechet_of_features(generated, reference)
+    assert fit.values[-1] == pytest.approx(at_n, rel=1e-12) and fit.sizes == [750, 900, 1050, 1200, 1350, 1500]
+    assert at_n - truth > 0.02  # the finite-sample bias FID_inf removes
+    assert abs(fit.interval.estimate - truth) < (at_n - truth) / 3
+    assert fit.interval.low <= truth <= fit.interval.high and fit.slope > 0
+    with pytest.raises(ValueError, match="at least 2 distinct subset fractions"):
+        fid_infinity(generated, reference, [1.0], 0.95, groups=10)

@@ -20,6 +20,7 @@ from diffbench.io import write_npz
 from diffbench.paths import Layout
 from diffbench.records import (
     AUTOENCODER_TRAINING,
+    COMPARISON,
     DATA_INFO,
     DISTRIBUTION,
     LPIPS,
@@ -67,6 +68,7 @@ def fixture_config(root) -> dict:
                 },
             },
             "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [5, 10, 20], "num_samples": 6, "seed": 3},
+            "evaluation": {"interval_groups": 3},
             "report": {"grid_seeds": 4, "static_formats": []},
         }
     )
@@ -255,14 +257,21 @@ def write_results(config: dict) -> None:
                     "fid_ci_low": FID[key] - 2,
                     "fid_ci_high": FID[key] + 2,
                     "fid_ci_level": 0.95,
-                    "fid_bootstrap_resamples": 10,
-                    "fid_bootstrap_std": 1.0,
-                    "fid_bootstrap_bias": 0.5,
+                    "fid_ci_method": "delete-a-group jackknife",
+                    "fid_ci_groups": 3,
+                    "fid_se": 0.5,
+                    "fid_infinity": FID[key] - 10,
+                    "fid_infinity_ci_low": FID[key] - 15,
+                    "fid_infinity_ci_high": FID[key] - 5,
+                    "fid_infinity_slope": 60.0,
+                    "fid_infinity_sizes": [3, 6],
+                    "fid_infinity_values": [FID[key] + 10, FID[key]],
                     "fid_sqrt_discarded": 0.0,
                     "kid_mean": FID[key] / 1000,
                     "kid_std": 0.001,
                     "precision": 0.5,
                     "recall": 0.4,
+                    "pr_n": 6,
                     "warnings": ["only 6 samples for 2048-dimensional features: the covariance is singular"],
                 },
             )
@@ -280,6 +289,37 @@ def write_results(config: dict) -> None:
                     "n_nonfinite_excluded": 0,
                 },
             )
+
+    for steps_ in config["sampling"]["steps"]:
+        write_comparison(config, steps_, FID[("latent_f4", steps_)] - FID[("pixel", steps_)], half_width=3.0)
+
+
+def write_comparison(config: dict, steps: int, difference: float, half_width: float) -> None:
+    """latent_f4 vs pixel at (ddim, steps), as compare_runs writes it, with a given difference and interval."""
+    low, high = difference - half_width, difference + half_width
+    better = "latent_f4" if high < 0 else "pixel" if low > 0 else None
+    COMPARISON.write(
+        Layout(config["results_dir"]).comparison("latent_f4", "pixel", "ddim", steps),
+        {
+            **{k: v for k, v in run_key(config, "latent_f4", "ddim", steps).items() if k != "model"},
+            "model_a": "latent_f4",
+            "family_a": "latent",
+            "model_b": "pixel",
+            "family_b": "pixel",
+            "n_generated": 6,
+            "n_reference": 8,
+            "fid_a": FID[("latent_f4", steps)],
+            "fid_b": FID[("latent_f4", steps)] - difference,
+            "difference": difference,
+            "ci_low": low,
+            "ci_high": high,
+            "ci_level": 0.95,
+            "ci_method": "delete-a-group jackknife",
+            "ci_groups": 3,
+            "se": half_width / 4.3,
+            "better": better,
+        },
+    )
 
 
 @pytest.fixture
@@ -341,23 +381,45 @@ def test_tables_one_row_per_run_with_units(results):
 
 def test_summary_states_the_comparison_from_the_data(results):
     tables = collect(results)
-    text = " ".join(summary(tables.runs, tables.models))
-    assert "Best latent run: latent_f4 (ddim, 20 steps), FID 44 [42, 46]" in text
-    assert "Best pixel run: pixel (ddim, 20 steps), FID 40 [38, 42]" in text
-    # Cheapest budget where both families have a run: the pixel model's 0.01 s/image.
-    assert re.search(
-        r"At a sampling budget of 0\.01 s/image .*latent model latent_f4 \(ddim, 10 steps\) reaches "
-        r"FID 45 \[43, 47\] vs pixel model pixel \(ddim, 5 steps\) 80 \[78, 82\]; "
-        r"the confidence intervals do not overlap",
-        text,
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
+    # No best-of-family: each latent model against each pixel model at matched sampler and NFE.
+    assert "Best latent run" not in text and "Best of each family" not in text
+    assert (
+        "latent_f4 vs pixel (ddim, 5 steps): FID 60 vs 80, difference -20 [-23, -17] (95% interval): "
+        "latent_f4 is better." in text
     )
+    assert (
+        "latent_f4 vs pixel (ddim, 20 steps): FID 44 vs 40, difference 4 [1, 7] (95% interval): pixel is better."
+        in text
+    )
+    assert "Verdict over 3 paired comparisons at matched sampler and NFE (95% intervals, each holding for one " in text
+    assert "latent better in 2, pixel better in 1, and the data cannot tell in 0" in text
+    # The fixture's latent model cost 83 s against the pixel model's 60 s: said, not hidden.
+    assert "latent_f4 vs pixel, UNEQUAL total training compute (83 s / 425 GFLOPs vs 60 s / 320 GFLOPs)" in text
+    assert "Caution: latent_f4 vs pixel had unequal training compute" in text
     assert "4 runs are on the FID-vs-time Pareto frontier (3 latent, 1 pixel)" in text
+    assert "FID at infinity (Chong & Forsyth 2020" in text and "pixel (ddim, 5 steps) 70 [65, 75]" in text
     assert "Caution: some FIDs use fewer generated samples or reference images than feature dimensions" in text
     assert "Equal footing: every model shares the noise schedule, denoiser architecture" in text
+    assert "Brackets are 95% intervals (delete-a-group jackknife)" in text
     assert (
         "latent_f4: best FID 44 [42, 46] (ddim, 20 steps) against its autoencoder's reconstruction FID (rFID) 12: "
         "well above it" in text
     )
+
+
+def test_identical_models_cannot_be_told_apart_and_matched_compute_is_said(results):
+    layout = Layout(results["results_dir"])
+    for steps in results["sampling"]["steps"]:
+        write_comparison(results, steps, 0.4, half_width=2.0)
+    record = TRAINING.read(layout.training_record("pixel"))
+    TRAINING.write(layout.training_record("pixel"), {**record, "total_train_s": 80.0})
+    tables = collect(results)
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
+    assert "in none of the 3 paired comparisons of latent and pixel models at matched sampler and NFE" in text
+    assert "these data cannot decide between the families" in text and "the data cannot tell which is better" in text
+    assert "latent_f4 vs pixel, matched total training compute (in s: 83 s / 425 GFLOPs vs 80 s / 320 GFLOPs)" in text
+    assert "unequal training compute" not in text
 
 
 def test_models_that_differ_in_schedule_or_device_are_flagged(results):
@@ -367,7 +429,7 @@ def test_models_that_differ_in_schedule_or_device_are_flagged(results):
     sampling = SAMPLING.read(layout.sampling_record("pixel", "ddim", 5))
     SAMPLING.write(layout.sampling_record("pixel", "ddim", 5), {**sampling, "device_name": "NVIDIA H100"})
     tables = collect(results)
-    text = " ".join(summary(tables.runs, tables.models))
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "Not on equal footing: the models differ in noise schedule (latent_f4: linear 0.0001->0.02, T=1000; " in text
     assert "pixel: scaled_linear 0.0015->0.0195, T=1000, epsilon)" in text
     assert "sampling device (pixel: NVIDIA H100, x86_64; latent_f4: x86_64)" in text
@@ -550,7 +612,7 @@ def test_the_small_sample_caution_looks_at_the_reference_set_too(results):
     assert (tables.runs.n_samples == 3000).all() and (tables.runs.n_reference == 8).all()
     assert tables.runs.fid_set_below_feature_dim.all()
     assert "Caution: some FIDs use fewer generated samples or reference images" in " ".join(
-        summary(tables.runs, tables.models)
+        summary(tables.runs, tables.models, tables.comparisons)
     )
 
 
@@ -559,7 +621,7 @@ def test_an_amortised_first_stage_is_said(results):
     record = TRAINING.read(layout.training_record("latent_f4"))
     TRAINING.write(layout.training_record("latent_f4"), {**record, "budget_scope": "denoiser"})
     tables = collect(results)
-    text = " ".join(summary(tables.runs, tables.models))
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "Training compute, every stage (first stage, latent encoding, denoiser): " in text
     assert "latent_f4 83 s, 425 GFLOPs" in text
     assert "The first stage of latent_f4 is treated as amortised (budget_scope: denoiser)" in text
@@ -571,5 +633,54 @@ def test_a_latent_fid_close_to_its_rfid_is_called_bounded_by_the_autoencoder(res
     tables = collect(results)
     assert (tables.runs[tables.runs.model == "latent_f4"].reconstruction_rfid == 40.0).all()
     assert tables.runs[tables.runs.model == "pixel"].reconstruction_rfid.isna().all()
-    text = " ".join(summary(tables.runs, tables.models))
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "rFID) 40: within 1.25x of it, so its quality is bounded by its autoencoder" in text
+
+
+def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
+    """compare_runs on Gaussian features, through the tables into the summary: two models drawn
+    from one distribution cannot be told apart; a model far from the data loses, and is named.
+    Images that were NaN in either run are left out of both, keeping the pairing by seed."""
+    from diffbench.stages.evaluate import compare_runs
+
+    rng = np.random.default_rng(0)
+    layout = Layout(results["results_dir"])
+    write_npz(tmp_path / "reference.npz", features=rng.normal(size=(300, 16)).astype(np.float32))
+
+    def sample_set(name, shift, finite=None):
+        finite = np.ones(150, bool) if finite is None else finite
+        features = (rng.normal(size=(150, 16)) + shift)[finite].astype(np.float32)
+        write_npz(tmp_path / f"{name}.npz", features=features, finite=finite, nonfinite_excluded=int((~finite).sum()))
+        return tmp_path / f"{name}.npz"
+
+    one_nan = np.ones(150, bool)
+    one_nan[7] = False
+    cases = {
+        5: (sample_set("a5", 0.0, one_nan), sample_set("b5", 0.0)),
+        10: (sample_set("a10", 0.0), sample_set("b10", 1.0)),
+    }
+    cases[20] = (sample_set("a20", 1.0), sample_set("b20", 0.0))
+    for steps, (a, b) in cases.items():
+        record = compare_runs(
+            features_a=a,
+            features_b=b,
+            reference_features=tmp_path / "reference.npz",
+            run_a=run_key(results, "latent_f4", "ddim", steps),
+            run_b=run_key(results, "pixel", "ddim", steps),
+            evaluation={**results["evaluation"], "interval_groups": 10},
+            out_record=layout.comparison("latent_f4", "pixel", "ddim", steps),
+        )
+        assert record["n_generated"] == (149 if steps == 5 else 150)
+    tables = collect(results)
+    assert tables.comparisons.set_index("steps").better.fillna("none").to_dict() == {
+        5: "none",
+        10: "latent_f4",
+        20: "pixel",
+    }
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
+    assert re.search(r"latent_f4 vs pixel \(ddim, 5 steps\): FID \S+ vs \S+, difference \S+ \[-\S+, \S+\] "
+                     r"\(95% interval\): the data cannot tell which is better\.", text)  # fmt: skip
+    assert re.search(r"\(ddim, 10 steps\): FID \S+ vs \S+, difference -\S+ \[-\S+, -\S+\] \(95% interval\): "
+                     r"latent_f4 is better\.", text)  # fmt: skip
+    assert "(ddim, 20 steps)" in text and "pixel is better" in text
+    assert "latent better in 1, pixel better in 1, and the data cannot tell in 1" in text

@@ -45,6 +45,10 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
+# Keys of earlier versions whose meaning moved to another key: named in the error, not just rejected.
+RENAMED = {"bootstrap_resamples": "interval_groups (FID intervals are jackknife intervals now)"}
+
+
 def _key(path) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
@@ -54,6 +58,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unexpected = sorted(set(error.instance) - set(allowed))
+        renamed = [f"'{old}' is now '{new}'" for old, new in RENAMED.items() if old in unexpected]
+        if renamed:
+            return f"config key '{key}': {'; '.join(renamed)} (see config/README.md)."
         where = f"config key '{key}'" if error.absolute_path else "the config"
         return (
             f"{where} has unknown key(s) {unexpected}; allowed keys: {allowed}. "
@@ -193,6 +200,23 @@ def _check_semantics(config: dict, raw: dict) -> None:
         raise ConfigError(
             "config key 'evaluation.inception_weights' only applies to feature_extractor: inception-v3-compat."
         )
+    groups = evaluation["interval_groups"]
+    sampling = config["sampling"]
+    if groups:
+        smallest = min(
+            [("sampling.num_samples", sampling["num_samples"])]
+            + [
+                (f"datasets.{d}.num_reference", config["datasets"][d]["num_reference"]) for d in datasets_in_use(config)
+            ],
+            key=lambda item: item[1],
+        )
+        if smallest[1] < 2 * groups:
+            raise ConfigError(
+                f"config key 'evaluation.interval_groups': {groups} jackknife groups need at least {2 * groups} "
+                f"images per set, but {smallest[0]} is {smallest[1]}; lower interval_groups or use more images."
+            )
+    if len(set(evaluation["fid_infinity_fractions"])) == 1:
+        raise ConfigError("config key 'evaluation.fid_infinity_fractions': give at least 2 distinct fractions, or [].")
     for name, sampler in config["sampling"]["samplers"].items():
         if sampler["type"] != "ddim" and sampler["eta"] != 0:
             raise ConfigError(f"config key 'sampling.samplers.{name}.eta' only applies to type: ddim.")
@@ -246,6 +270,25 @@ def run_key(config: dict, model: str, sampler: str, steps: int) -> dict[str, Any
         "seed_first": sampling["seed"],
         "seed_last": sampling["seed"] + sampling["num_samples"] - 1,
     }
+
+
+def comparisons(config: dict) -> list[dict[str, Any]]:
+    """Paired FID comparisons: each latent model against each pixel model on the same data, at every
+    sampler and step count (matched sampler and NFE); none without intervals (interval_groups: 0).
+
+    Every cross-family pair is compared, never the best of one family against the best of the
+    other: a family with more runs would win that by selection alone."""
+    if not config["evaluation"]["interval_groups"]:
+        return []
+    models = config["models"]
+    return [
+        {"model_a": a, "model_b": b, "sampler": sampler, "steps": steps}
+        for a in models_where(config, family="latent")
+        for b in models_where(config, family="pixel")
+        if models[a]["dataset"] == models[b]["dataset"]
+        for sampler in config["sampling"]["samplers"]
+        for steps in config["sampling"]["steps"]
+    ]
 
 
 def datasets_in_use(config: dict) -> list[str]:

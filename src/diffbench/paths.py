@@ -96,6 +96,9 @@ class Layout:
     def lpips_metrics(self, model: str, sampler: str, steps) -> str:
         return f"{self.root}/metrics/{model}/{sampler}/{steps}/lpips.json"
 
+    def comparison(self, model_a: str, model_b: str, sampler: str, steps) -> str:
+        return f"{self.root}/metrics/compare/{model_a}-vs-{model_b}/{sampler}/{steps}/fid_difference.json"
+
     def reconstruction_metrics(self, model: str) -> str:
         return f"{self.root}/metrics/{model}/reconstruction.json"
 

@@ -98,8 +98,15 @@ RUN_KEY = ("dataset", "model", "family", "sampler", "sampler_type", "steps", "se
 DISTRIBUTION = RecordKind(
     "distribution metrics",
     [*RUN_KEY, "feature_extractor", "resize", "features_key", "n_generated", "n_nonfinite_excluded", "n_reference",
-     "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_bootstrap_resamples", "fid_bootstrap_std",
-     "fid_bootstrap_bias", "fid_sqrt_discarded", "kid_mean", "kid_std", "precision", "recall", "warnings"],
+     "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_ci_method", "fid_ci_groups", "fid_se",
+     "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high", "fid_infinity_slope", "fid_infinity_sizes",
+     "fid_infinity_values", "fid_sqrt_discarded", "kid_mean", "kid_std", "precision", "recall", "pr_n", "warnings"],
+)  # fmt: skip
+COMPARISON = RecordKind(
+    "paired FID comparison",
+    ["dataset", "model_a", "family_a", "model_b", "family_b", "sampler", "sampler_type", "steps", "seed_first",
+     "seed_last", "n_generated", "n_reference", "fid_a", "fid_b", "difference", "ci_low", "ci_high", "ci_level",
+     "ci_method", "ci_groups", "se", "better"],
 )  # fmt: skip
 LPIPS = RecordKind(
     "LPIPS metrics",

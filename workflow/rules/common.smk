@@ -3,6 +3,7 @@ import re
 from diffbench.config import (
     all_seeds,
     check_input_paths,
+    comparisons,
     models_where,
     read_config_file,
     run_key,
@@ -71,4 +72,5 @@ def all_targets():
             layout.lpips_metrics(*keys),
         ]
     targets += [layout.reconstruction_metrics(m) for m in models_where(config, family="latent")]
+    targets += [layout.comparison(c["model_a"], c["model_b"], c["sampler"], c["steps"]) for c in comparisons(config)]
     return targets + [ReportPaths.of(config).html]

@@ -73,6 +73,31 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return {"fd": value, "sqrt_discarded": discarded, "sqrt_fixup": discarded > 1e-6}
 
 
+def frechet_of_features(x: np.ndarray, y: np.ndarray) -> float:
+    """FD between the Gaussian fits of two feature sets, the cheaper of two exact ways.
+
+    Resampling methods (intervals, FID at infinity) recompute FD on many subsets. With centred
+    features X (n x d) and Y (m x d), tr sqrt(S_x S_y) is the sum of the singular values of X Y^T
+    divided by sqrt((n - 1)(m - 1)): an n x m problem instead of a d x d one, which for the few
+    hundred samples of a CPU run in 2048 Inception dimensions is a thousand times cheaper. Large
+    sets use the covariances, with a symmetric eigensolver (sqrt(S_y) S_x sqrt(S_y) has the
+    eigenvalues of S_x S_y).
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    n, m, d = len(x), len(y), x.shape[1]
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    diff = x.mean(0) - y.mean(0)
+    traces = (xc * xc).sum() / (n - 1) + (yc * yc).sum() / (m - 1)
+    if n * m * (d + min(n, m)) < (n + m) * d * d + 2 * d**3:
+        trace_sqrt = np.linalg.svd(xc @ yc.T, compute_uv=False).sum() / np.sqrt((n - 1) * (m - 1))
+    else:
+        values, vectors = np.linalg.eigh(yc.T @ yc / (m - 1))
+        root = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+        inner = np.linalg.eigvalsh(root @ (xc.T @ xc / (n - 1)) @ root)
+        trace_sqrt = np.sqrt(np.clip(inner, 0, None)).sum()
+    return float(diff @ diff + traces - 2 * trace_sqrt)
+
+
 def sample_size_warning(n_generated: int, n_reference: int, dim: int) -> str | None:
     """A covariance has rank < dim when its set has n <= dim vectors: the distance is then biased
     and unstable, whichever of the two sets is the small one."""

@@ -75,6 +75,7 @@ def render_html(
         reconstruction=html_table(latent[RECONSTRUCTION_VIEW], "reconstruction-table") if len(latent) else "",
         models_table=html_table(tables.models, "models-table"),
         runs_table=html_table(tables.runs, "runs-table"),
+        comparisons_table=html_table(tables.comparisons, "comparisons-table") if len(tables.comparisons) else "",
         grids=grids,
         grid_seeds=grid_seeds,
         provenance=prov,

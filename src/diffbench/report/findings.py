@@ -39,26 +39,6 @@ def fid_with_ci(row: pd.Series) -> str:
     return fmt(row.fid)
 
 
-def _cis_overlap(a: pd.Series, b: pd.Series) -> bool | None:
-    if pd.isna(a.get("fid_ci_low")) or pd.isna(b.get("fid_ci_low")):
-        return None
-    return not (a.fid_ci_high < b.fid_ci_low or b.fid_ci_high < a.fid_ci_low)
-
-
-def _compare(best: dict[str, pd.Series]) -> str:
-    (fam_a, a), (fam_b, b) = sorted(best.items(), key=lambda item: item[1].fid)
-    overlap = _cis_overlap(a, b)
-    verdict = {
-        True: "the confidence intervals overlap, so this is not a clear difference",
-        False: "the confidence intervals do not overlap",
-        None: "no confidence intervals were computed",
-    }[overlap]
-    return (
-        f"{fam_a} model {run_label(a)} reaches FID {fid_with_ci(a)} vs {fam_b} model {run_label(b)} "
-        f"{fid_with_ci(b)}; {verdict}."
-    )
-
-
 # What compared models must share; a difference is named in the summary, since the comparison
 # then measures it as much as the family.
 FOOTING = {
@@ -110,13 +90,113 @@ def autoencoder_bounds(done: pd.DataFrame) -> list[str]:
     return lines
 
 
-def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
-    """Plain sentences for the top of the report; every number comes from `runs` / `models`."""
+# Total training compute of two models within this share of each other counts as matched (a time
+# budget stops at the first step past it, so equal budgets give totals a step apart).
+MATCHED_COMPUTE = 0.10
+
+
+def _compute_match(a: pd.Series, b: pd.Series) -> str | None:
+    """How two models' total training compute compares, in words; None when either is unknown."""
+    if pd.isna(a.total_train_s) or pd.isna(b.total_train_s):
+        return None
+    pairs = [(a.total_train_s, b.total_train_s, "s"), (a.total_train_gflops, b.total_train_gflops, "GFLOPs")]
+    matched = [unit for x, y, unit in pairs if abs(x - y) <= MATCHED_COMPUTE * max(x, y)]
+    amounts = " vs ".join(f"{fmt(m.total_train_s)} s / {fmt(m.total_train_gflops)} GFLOPs" for m in (a, b))
+    if matched:
+        return f"matched total training compute (in {' and '.join(matched)}: {amounts})"
+    return f"UNEQUAL total training compute ({amounts})"
+
+
+def comparison_sentence(row: pd.Series) -> str:
+    """One paired comparison in words: both FIDs, the difference with its interval, the verdict."""
+    difference = (
+        f"difference {fmt(row.difference)} [{fmt(row.ci_low)}, {fmt(row.ci_high)}] ({row.ci_level:.0%} interval)"
+    )
+    if isinstance(row.better, str) and row.better:
+        verdict = f"{row.better} is better"
+    else:
+        verdict = "the data cannot tell which is better"
+    return (
+        f"{row.model_a} vs {row.model_b} ({row.sampler}, {int(row.steps)} steps): FID {fmt(row.fid_a)} vs "
+        f"{fmt(row.fid_b)}, {difference}: {verdict}."
+    )
+
+
+def paired_verdict(comparisons: pd.DataFrame, models: pd.DataFrame) -> list[str]:
+    """Latent vs pixel from the paired comparisons (matched sampler, NFE and seeds), never best-of-family."""
+    if comparisons.empty:
+        return []
+    by_name = models.set_index("model")
+    lines = []
+    counts = {"latent": 0, "pixel": 0, "none": 0}
+    unequal = []
+    for (a, b), group in comparisons.groupby(["model_a", "model_b"], sort=False):
+        match = _compute_match(by_name.loc[a], by_name.loc[b]) if a in by_name.index and b in by_name.index else None
+        footing = match or "training compute unknown (pretrained)"
+        if match and match.startswith("UNEQUAL"):
+            unequal.append(f"{a} vs {b}")
+        lines.append(f"{a} vs {b}, {footing}: " + " ".join(comparison_sentence(r) for _, r in group.iterrows()))
+        for _, row in group.iterrows():
+            winner = row.better if isinstance(row.better, str) and row.better else None
+            counts["none" if winner is None else (row.family_a if winner == a else row.family_b)] += 1
+    total = len(comparisons)
+    level = comparisons.ci_level.iloc[0]
+    if counts["none"] == total:
+        verdict = (
+            f"Verdict: in none of the {total} paired comparisons of latent and pixel models at matched sampler and NFE "
+            f"does the {level:.0%} interval of the FID difference exclude 0, so these data cannot decide between "
+            "the families. More samples and reference images (sampling.num_samples, datasets.<name>.num_reference) "
+            "narrow the intervals; a larger training budget separates the models more."
+        )
+    else:
+        verdict = (
+            f"Verdict over {total} paired comparisons at matched sampler and NFE ({level:.0%} intervals, each holding "
+            f"for one comparison): latent better in {counts['latent']}, pixel better in {counts['pixel']}, "
+            f"and the data cannot tell in {counts['none']}."
+        )
+        if counts["latent"] and not counts["pixel"]:
+            verdict += " Where the data decide, latent diffusion wins."
+        elif counts["pixel"] and not counts["latent"]:
+            verdict += " Where the data decide, pixel-space diffusion wins."
+        else:
+            verdict += " The families win in different settings: see each comparison."
+    if unequal:
+        verdict += f" Caution: {', '.join(unequal)} had unequal training compute, so the verdict mixes in the budget."
+    return [verdict, *lines]
+
+
+def infinity_line(done: pd.DataFrame, most: int = 8) -> list[str]:
+    """FID at infinity of each run (or its range when there are many), which compares across sample sizes."""
+    fitted = done.dropna(subset=["fid_infinity"])
+    if fitted.empty:
+        return []
+    what = (
+        "FID at infinity (Chong & Forsyth 2020: FID on subsets of both the generated and the reference images, "
+        "fitted linearly in 1/N and extrapolated; comparable across sample sizes, unlike FID at N)"
+    )
+    if len(fitted) > most:
+        low, high = fitted.loc[fitted.fid_infinity.idxmin()], fitted.loc[fitted.fid_infinity.idxmax()]
+        return [f"{what} ranges from {fmt(low.fid_infinity)} ({run_label(low)}) to {fmt(high.fid_infinity)} "
+                f"({run_label(high)}); every run's value and interval is in the runs table."]  # fmt: skip
+    values = "; ".join(
+        f"{run_label(r)} {fmt(r.fid_infinity)} [{fmt(r.fid_infinity_ci_low)}, {fmt(r.fid_infinity_ci_high)}]"
+        for _, r in fitted.iterrows()
+    )
+    return [f"{what}: {values}."]
+
+
+def summary(runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:
+    """Plain sentences for the top of the report; every number comes from the tables."""
     done = runs.dropna(subset=["fid"])
     if done.empty:
         return ["No run has an FID yet: see 'Provenance' for the result files that are missing."]
     level = done.fid_ci_level.dropna()
-    ci_text = f" Brackets are {int(round(level.iloc[0] * 100))}% bootstrap intervals." if len(level) else ""
+    ci_text = (
+        f" Brackets are {level.iloc[0]:.0%} intervals (delete-a-group jackknife) of the FID a fresh set of as many "
+        "samples would get against the same reference images."
+        if len(level)
+        else " No intervals were computed (evaluation.interval_groups: 0)."
+    )
     lines = [
         f"{len(done)} of {len(runs)} runs evaluated: {done.model.nunique()} models "
         f"({', '.join(f'{n} {fam}' for fam, n in done.groupby('family').model.nunique().items())}) on "
@@ -135,24 +215,7 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
         lines.append(
             "Equal footing: every model shares the noise schedule, denoiser architecture, training data and devices."
         )
-    best = {family: group.loc[group.fid.idxmin()] for family, group in done.groupby("family")}
-    for family, row in sorted(best.items()):
-        lines.append(
-            f"Best {family} run: {run_label(row)}, FID {fid_with_ci(row)} at "
-            f"{fmt(row.sampling_s_per_image)} s/image ({fmt(row.nfe, 4)} NFE)."
-        )
-    if len(best) == 2:
-        lines.append("Best of each family: " + _compare(best))
-        # The smallest sampling budget at which both families have a run.
-        budget = max(group.sampling_s_per_image.min() for _, group in done.groupby("family"))
-        within = done[done.sampling_s_per_image <= budget]
-        at_budget = {family: group.loc[group.fid.idxmin()] for family, group in within.groupby("family")}
-        same_as_best = all(at_budget[f].equals(best[f]) for f in at_budget) if len(at_budget) == 2 else True
-        if not same_as_best:
-            lines.append(
-                f"At a sampling budget of {fmt(budget)} s/image (the cheapest at which both families "
-                "have a run): " + _compare(at_budget)
-            )
+    lines += paired_verdict(comparisons, models)
     lines += autoencoder_bounds(done)
     front = done[pareto_front(done.sampling_s_per_image, done.fid)]
     families = ", ".join(f"{n} {fam}" for fam, n in front.family.value_counts().items())
@@ -161,6 +224,7 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
         for _, r in front.sort_values("sampling_s_per_image").iterrows()
     )
     lines.append(f"{len(front)} runs are on the FID-vs-time Pareto frontier ({families}): {points}.")
+    lines += infinity_line(done)
     trained = models.dropna(subset=["total_train_s"])
     if not trained.empty:
         lines.append(

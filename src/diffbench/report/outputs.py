@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diffbench.config import datasets_in_use, runs
+from diffbench.config import comparisons, datasets_in_use, runs
 from diffbench.paths import Layout
 
 
@@ -19,6 +19,7 @@ class ReportPaths:
     models_csv: str
     models_parquet: str
     curves_csv: str
+    comparisons_csv: str
     provenance: str
     figures_dir: str
     grids: dict[tuple[str, int], str]
@@ -34,6 +35,7 @@ class ReportPaths:
             models_csv=layout.report("models.csv"),
             models_parquet=layout.report("models.parquet"),
             curves_csv=layout.report("training_curves.csv"),
+            comparisons_csv=layout.report("comparisons.csv"),
             provenance=layout.report("provenance.json"),
             figures_dir=layout.report("figures"),
             grids={
@@ -56,6 +58,7 @@ def result_files(config: dict) -> list[str]:
             layout.distribution_metrics(*keys),
             layout.lpips_metrics(*keys),
         ]
+    files += [layout.comparison(c["model_a"], c["model_b"], c["sampler"], c["steps"]) for c in comparisons(config)]
     files += [layout.data_info(dataset) for dataset in datasets_in_use(config)]
     for model, spec in config["models"].items():
         files.append(layout.training_record(model))

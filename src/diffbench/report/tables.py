@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from diffbench.config import datasets_in_use, runs
+from diffbench.config import comparisons, datasets_in_use, runs
 from diffbench.features import EXTRACTORS
 from diffbench.io import atomic_path
 from diffbench.paths import Layout
 from diffbench.records import (
     AUTOENCODER_TRAINING,
+    COMPARISON,
     DATA_INFO,
     DISTRIBUTION,
     LPIPS,
@@ -77,12 +78,23 @@ DISTRIBUTION_COLUMNS = {
     "fid_ci_low": "fid_ci_low",
     "fid_ci_high": "fid_ci_high",
     "fid_ci_level": "fid_ci_level",
-    "fid_bootstrap_resamples": "fid_bootstrap_resamples",
+    "fid_ci_method": "fid_ci_method",
+    "fid_infinity": "fid_infinity",
+    "fid_infinity_ci_low": "fid_infinity_ci_low",
+    "fid_infinity_ci_high": "fid_infinity_ci_high",
+    "fid_infinity_slope": "fid_infinity_slope",
     "kid_mean": "kid",
     "kid_std": "kid_std",
     "precision": "precision",
     "recall": "recall",
+    "pr_n": "pr_n",
 }
+# One row per paired comparison (a latent model against a pixel model at one sampler and steps).
+COMPARISON_COLUMNS = {
+    key: key
+    for key in ("dataset", "model_a", "family_a", "model_b", "family_b", "sampler", "steps", "n_generated",
+                "n_reference", "fid_a", "fid_b", "difference", "ci_low", "ci_high", "ci_level", "ci_method", "better")
+}  # fmt: skip
 LPIPS_COLUMNS = {
     "lpips_net": "lpips_net",
     "lpips_diversity_mean": "lpips_diversity",
@@ -107,6 +119,7 @@ READS = {
     "distribution": (DISTRIBUTION, DISTRIBUTION_COLUMNS),
     "lpips": (LPIPS, LPIPS_COLUMNS),
     "reconstruction": (RECONSTRUCTION, RECONSTRUCTION_COLUMNS),
+    "comparison": (COMPARISON, COMPARISON_COLUMNS),
 }
 for _kind, _columns in READS.values():
     if not set(_columns) <= _kind.all_keys:
@@ -124,6 +137,7 @@ class Tables:
     runs: pd.DataFrame
     models: pd.DataFrame
     curves: pd.DataFrame
+    comparisons: pd.DataFrame
     missing: list[str] = field(default_factory=list)  # expected result files that are absent
     warnings: list[str] = field(default_factory=list)  # warnings recorded by the jobs, with their run
 
@@ -227,6 +241,16 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
     return frame[RUN_KEY + [c for c in frame.columns if c not in RUN_KEY]]
 
 
+def comparison_table(config: dict, layout: Layout) -> pd.DataFrame:
+    """One row per paired comparison that has a result (missing ones are listed by `collect`)."""
+    rows = []
+    for pair in comparisons(config):
+        record = _load(layout.comparison(pair["model_a"], pair["model_b"], pair["sampler"], pair["steps"]), COMPARISON)
+        if record:
+            rows.append(_pick(record, COMPARISON_COLUMNS))
+    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS.values()))
+
+
 def curve_table(config: dict, layout: Layout) -> pd.DataFrame:
     """Long table of training losses: model, stage (unet/autoencoder), step, loss, images seen, time."""
     frames = []
@@ -260,6 +284,7 @@ def collect(config: dict) -> Tables:
         runs=run_table(config, layout, models, warnings),
         models=models,
         curves=curve_table(config, layout),
+        comparisons=comparison_table(config, layout),
         missing=[path for path in result_files(config) if not Path(path).exists()],
         warnings=warnings,
     )
@@ -274,3 +299,5 @@ def write_tables(tables: Tables, out: dict[str, str | Path]) -> None:
             frame.to_parquet(tmp, index=False)
     with atomic_path(out["curves_csv"]) as tmp:
         tables.curves.to_csv(tmp, index=False)
+    with atomic_path(out["comparisons_csv"]) as tmp:
+        tables.comparisons.to_csv(tmp, index=False)

@@ -14,14 +14,20 @@ from diffbench.data.images import load_images
 from diffbench.errors import MissingWeights, ResultError
 from diffbench.features import EXTRACTORS, features_key
 from diffbench.io import write_npz
-from diffbench.metrics.bootstrap import frechet_bootstrap
-from diffbench.metrics.frechet import Moments, frechet_distance, sample_size_warning
+from diffbench.metrics.frechet import Moments, frechet_distance, frechet_of_features, sample_size_warning
+from diffbench.metrics.intervals import (
+    METHOD,
+    fid_difference,
+    fid_infinity,
+    fid_infinity_estimate,
+    fid_interval,
+)
 from diffbench.metrics.kid import kernel_distance
 from diffbench.metrics.lpips import convergence, diversity, load_lpips, paired_distances
 from diffbench.metrics.precision_recall import precision_recall
 from diffbench.metrics.reconstruction import psnr_ssim
 from diffbench.models.autoencoders import reconstruct
-from diffbench.records import DISTRIBUTION, EVALUATION_ASSETS, LPIPS, RECONSTRUCTION
+from diffbench.records import COMPARISON, DISTRIBUTION, EVALUATION_ASSETS, LPIPS, RECONSTRUCTION
 from diffbench.runtime import device_info, resolve_device
 
 
@@ -52,7 +58,11 @@ def _extract_features(
     features = extractor.extract(pixels[finite], network, torch_device, evaluation["batch_size"], evaluation["resize"])
     excluded = int((~finite).sum())
     write_npz(
-        out_features, features=features.astype(np.float32), nonfinite_excluded=excluded, **Moments.of(features).to_npz()
+        out_features,
+        features=features.astype(np.float32),
+        finite=finite,
+        nonfinite_excluded=excluded,
+        **Moments.of(features).to_npz(),
     )
     return {
         "num_images": len(features),
@@ -95,17 +105,20 @@ def sample_features(parts: list[str | Path], out_features: str | Path) -> dict:
     The moments are sums in float64, so the merged statistics equal a single job's up to the
     order of float64 additions; the features themselves are concatenated unchanged.
     """
-    features, moments, excluded = [], None, 0
+    features, finite, moments, excluded = [], [], None, 0
     for part in parts:
         with np.load(part) as data:
             features.append(data["features"])
+            finite.append(data["finite"])
             shard = Moments.from_npz(data)
             excluded += int(data["nonfinite_excluded"])
         moments = shard if moments is None else moments.merge(shard)
     assert moments is not None, "sample_features needs at least one shard"
     merged = np.concatenate(features)
     assert moments.count == len(merged), "shard moments and features disagree"
-    write_npz(out_features, features=merged, nonfinite_excluded=excluded, **moments.to_npz())
+    write_npz(
+        out_features, features=merged, finite=np.concatenate(finite), nonfinite_excluded=excluded, **moments.to_npz()
+    )
     return {"num_images": len(merged), "shards": len(parts), "nonfinite_excluded": excluded}
 
 
@@ -117,6 +130,47 @@ def _settings(evaluation: dict) -> dict:
     }
 
 
+def _equal_sizes(generated: np.ndarray, reference: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both sets cut to the smaller one's size by a seeded draw: precision and recall count k-NN
+    balls, whose radii shrink with the set's size, so unequal sets would tilt one against the other."""
+    n = min(len(generated), len(reference))
+    rng = np.random.default_rng(seed)
+    pick = [
+        np.sort(rng.choice(len(x), n, replace=False)) if len(x) > n else np.arange(n) for x in (generated, reference)
+    ]
+    return generated[pick[0]], reference[pick[1]]
+
+
+def _fid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: dict) -> dict:
+    """The jackknife interval of FID at this n and FID at infinity (None where switched off)."""
+    groups, level = evaluation["interval_groups"], evaluation["confidence"]
+    fractions = evaluation["fid_infinity_fractions"]
+    keys = ["fid_ci_low", "fid_ci_high", "fid_se", "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high",
+            "fid_infinity_slope", "fid_infinity_sizes", "fid_infinity_values"]  # fmt: skip
+    record = dict.fromkeys(keys)
+    record.update(fid_ci_level=level if groups else None, fid_ci_method=METHOD if groups else None)
+    record["fid_ci_groups"] = groups
+    if groups:
+        interval = fid_interval(generated, reference, level, groups)
+        record.update(fid_ci_low=interval.low, fid_ci_high=interval.high, fid_se=interval.se)
+    if groups and fractions:
+        fit = fid_infinity(generated, reference, fractions, level, groups)
+        record.update(
+            fid_infinity=fit.interval.estimate,
+            fid_infinity_ci_low=fit.interval.low,
+            fid_infinity_ci_high=fit.interval.high,
+            fid_infinity_slope=fit.slope,
+            fid_infinity_sizes=fit.sizes,
+            fid_infinity_values=fit.values,
+        )
+    elif fractions:
+        estimate, slope, sizes, values = fid_infinity_estimate(generated, reference, fractions)
+        record.update(
+            fid_infinity=estimate, fid_infinity_slope=slope, fid_infinity_sizes=sizes, fid_infinity_values=values
+        )
+    return record
+
+
 def distribution_metrics(
     *,
     sample_features: str | Path,
@@ -125,7 +179,7 @@ def distribution_metrics(
     evaluation: dict,
     out_record: str | Path,
 ) -> dict:
-    """FID (with bootstrap CI), KID and precision/recall of one sample set against the reference set."""
+    """FID (with its interval and FID at infinity), KID and precision/recall of a sample set against the reference."""
     with np.load(sample_features) as gen, np.load(reference_features) as ref:
         generated, reference = gen["features"], ref["features"]
         excluded = int(gen["nonfinite_excluded"])
@@ -136,17 +190,6 @@ def distribution_metrics(
             )
         gen_stats, ref_stats = Moments.from_npz(gen).statistics(), Moments.from_npz(ref).statistics()
     fd = frechet_distance(gen_stats["mu"], gen_stats["sigma"], ref_stats["mu"], ref_stats["sigma"])
-    if evaluation["bootstrap_resamples"]:
-        ci = frechet_bootstrap(generated, ref_stats, evaluation["bootstrap_resamples"], evaluation["confidence"])
-    else:
-        ci = {
-            "ci_low": None,
-            "ci_high": None,
-            "ci_level": None,
-            "bootstrap_resamples": 0,
-            "bootstrap_std": None,
-            "bootstrap_bias": None,
-        }
     warnings = [w for w in [sample_size_warning(len(generated), len(reference), generated.shape[1])] if w]
     if excluded:
         warnings.append(f"{excluded} generated images had NaN/inf values and were left out of every metric here")
@@ -154,6 +197,7 @@ def distribution_metrics(
         warnings.append(
             f"the matrix square root discarded {fd['sqrt_discarded']:.2e} of its trace (round-off or rank deficiency)"
         )
+    pr_generated, pr_reference = _equal_sizes(generated, reference, run["seed_first"])
     record = {
         **run,
         **_settings(evaluation),
@@ -161,18 +205,71 @@ def distribution_metrics(
         "n_nonfinite_excluded": excluded,
         "n_reference": int(len(reference)),
         "fid": fd["fd"],
-        "fid_ci_low": ci["ci_low"],
-        "fid_ci_high": ci["ci_high"],
-        "fid_ci_level": ci["ci_level"],
-        "fid_bootstrap_resamples": ci["bootstrap_resamples"],
-        "fid_bootstrap_std": ci["bootstrap_std"],
-        "fid_bootstrap_bias": ci["bootstrap_bias"],
+        **_fid_uncertainty(generated.astype(np.float64), reference.astype(np.float64), evaluation),
         "fid_sqrt_discarded": fd["sqrt_discarded"],
         **kernel_distance(generated, reference, evaluation["kid_subsets"], evaluation["kid_subset_size"]),
-        **precision_recall(generated, reference, evaluation["pr_neighborhood"]),
+        **precision_recall(pr_generated, pr_reference, evaluation["pr_neighborhood"]),
+        "pr_n": int(len(pr_generated)),
         "warnings": warnings,
     }
     DISTRIBUTION.write(out_record, record)
+    return record
+
+
+def compare_runs(
+    *,
+    features_a: str | Path,
+    features_b: str | Path,
+    reference_features: str | Path,
+    run_a: dict,
+    run_b: dict,
+    evaluation: dict,
+    out_record: str | Path,
+) -> dict:
+    """FID(a) - FID(b) for two runs with the same seeds against one reference, with a paired interval.
+
+    Images are paired by seed; a seed whose image is NaN/inf in either run is left out of both, so
+    the two FIDs here can differ slightly from each run's own when some images were excluded.
+    """
+    features, finite = [], []
+    for path in (features_a, features_b):
+        with np.load(path) as data:
+            features.append(data["features"].astype(np.float64))
+            finite.append(data["finite"])
+    if len(finite[0]) != len(finite[1]):
+        raise ResultError(f"{features_a} and {features_b} come from different numbers of seeds; rerun the sampling.")
+    with np.load(reference_features) as ref:
+        reference = ref["features"].astype(np.float64)
+    both = finite[0] & finite[1]
+    # Rows of each feature array are the finite images in seed order: keep those finite in both runs.
+    generated_a, generated_b = (x[both[mask]] for x, mask in zip(features, finite, strict=True))
+    interval = fid_difference(
+        generated_a, generated_b, reference, evaluation["confidence"], evaluation["interval_groups"]
+    )
+    a_better = interval.excludes_zero() and interval.estimate < 0
+    b_better = interval.excludes_zero() and interval.estimate > 0
+    record = {
+        "dataset": run_a["dataset"],
+        "model_a": run_a["model"],
+        "family_a": run_a["family"],
+        "model_b": run_b["model"],
+        "family_b": run_b["family"],
+        **{key: run_a[key] for key in ("sampler", "sampler_type", "steps", "seed_first", "seed_last")},
+        **_settings(evaluation),
+        "n_generated": len(generated_a),
+        "n_reference": len(reference),
+        "fid_a": frechet_of_features(generated_a, reference),
+        "fid_b": frechet_of_features(generated_b, reference),
+        "difference": interval.estimate,
+        "ci_low": interval.low,
+        "ci_high": interval.high,
+        "ci_level": interval.level,
+        "ci_method": METHOD,
+        "ci_groups": interval.groups,
+        "se": interval.se,
+        "better": run_a["model"] if a_better else run_b["model"] if b_better else None,
+    }
+    COMPARISON.write(out_record, record)
     return record
 
 

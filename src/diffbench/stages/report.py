@@ -31,6 +31,7 @@ def report(*, config: dict, workflow_dir: str | Path) -> dict:
             "models_csv": paths.models_csv,
             "models_parquet": paths.models_parquet,
             "curves_csv": paths.curves_csv,
+            "comparisons_csv": paths.comparisons_csv,
         },
     )
     colors = figures_lib.model_colors(list(config["models"]))
@@ -52,7 +53,9 @@ def report(*, config: dict, workflow_dir: str | Path) -> dict:
             }
         )
     prov = provenance(config, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
-    html = render_html(tables, summary(tables.runs, tables.models), figures, grids, prov, settings["grid_seeds"])
+    html = render_html(
+        tables, summary(tables.runs, tables.models, tables.comparisons), figures, grids, prov, settings["grid_seeds"]
+    )
     with atomic_path(paths.html) as tmp:
         tmp.write_text(html, encoding="utf-8")
     write_json(paths.provenance, prov)

@@ -176,3 +176,27 @@ def test_shipped_experiments_compare_families_on_equal_footing():
         assert all(m["unet"] == trained[0]["unet"] for m in trained), path.name
         assert trained[0]["diffusion"]["beta_schedule"] == "scaled_linear"
         assert (trained[0]["diffusion"]["beta_start"], trained[0]["diffusion"]["beta_end"]) == (0.0015, 0.0195)
+
+
+def test_training_seeds_make_one_model_per_seed(tiny_raw):
+    raw = copy.deepcopy(tiny_raw)
+    raw["models"]["kl"]["training"]["seeds"] = [3, 4]
+    raw["models"]["pix"]["training"]["seeds"] = [3, 4]
+    config = validate_config(raw)
+    assert list(config["models"]) == ["pix_seed3", "pix_seed4", "kl_seed3", "kl_seed4", "vq"]
+    replicate = config["models"]["kl_seed4"]
+    assert replicate["replicate_of"] == "kl" and replicate["training"]["seed"] == 4
+    assert replicate["autoencoder"]["training"]["seed"] == 4 and replicate["training"]["seeds"] is None
+    assert config["models"]["vq"]["replicate_of"] is None
+    # Replicates pair by seed; a model without replicates pairs with every replicate.
+    pairs = {(c["model_a"], c["model_b"]) for c in comparisons(config)}
+    assert pairs == {("kl_seed3", "pix_seed3"), ("kl_seed4", "pix_seed4"), ("vq", "pix_seed3"), ("vq", "pix_seed4")}
+    bad = copy.deepcopy(tiny_raw)
+    bad["models"]["kl"]["autoencoder"]["training"]["seeds"] = [1]
+    with pytest.raises(ConfigError, match="'models.kl.autoencoder.training.seeds': replicates are set on the model"):
+        validate_config(bad)
+    clash = copy.deepcopy(tiny_raw)
+    clash["models"]["pix_seed1"] = copy.deepcopy(clash["models"]["pix"])
+    clash["models"]["pix"]["training"]["seeds"] = [1]
+    with pytest.raises(ConfigError, match="replicate 'pix_seed1' clashes with a model of that name"):
+        validate_config(clash)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from plotly.offline import get_plotlyjs
 
-from diffbench.config import run_key, validate_config
+from diffbench.config import comparisons, run_key, validate_config
 from diffbench.io import write_npz
 from diffbench.paths import Layout
 from diffbench.records import (
@@ -54,24 +54,27 @@ SECONDS = {
 }
 
 
-def fixture_config(root) -> dict:
-    return validate_config(
-        {
-            "results_dir": str(root / "results"),
-            "datasets": {"shapes": {"source": "synthetic", "resolution": 8, "num_train": 16, "num_reference": 8}},
-            "models": {
-                "pixel": {"dataset": "shapes", "family": "pixel"},
-                "latent_f4": {
-                    "dataset": "shapes",
-                    "family": "latent",
-                    "autoencoder": {"type": "kl", "downsampling_factor": 4},
-                },
+def fixture_config(root, seeds=None) -> dict:
+    """Two models (with training.seeds replicates when `seeds` is given), three step counts."""
+    config = {
+        "results_dir": str(root / "results"),
+        "datasets": {"shapes": {"source": "synthetic", "resolution": 8, "num_train": 16, "num_reference": 8}},
+        "models": {
+            "pixel": {"dataset": "shapes", "family": "pixel"},
+            "latent_f4": {
+                "dataset": "shapes",
+                "family": "latent",
+                "autoencoder": {"type": "kl", "downsampling_factor": 4},
             },
-            "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [5, 10, 20], "num_samples": 6, "seed": 3},
-            "evaluation": {"interval_groups": 3},
-            "report": {"grid_seeds": 4, "static_formats": []},
-        }
-    )
+        },
+        "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [5, 10, 20], "num_samples": 6, "seed": 3},
+        "evaluation": {"interval_groups": 3},
+        "report": {"grid_seeds": 4, "static_formats": []},
+    }
+    if seeds:
+        for spec in config["models"].values():
+            spec["training"] = {"seeds": seeds}
+    return validate_config(config)
 
 
 DEVICE = {
@@ -112,6 +115,7 @@ def write_results(config: dict) -> None:
     """A results tree written through the record kinds the stages write with (diffbench.records),
     so every key the report reads is one a stage writes."""
     layout = Layout(config["results_dir"])
+    fids = {}
     DATA_INFO.write(
         layout.data_info("shapes"),
         {
@@ -204,7 +208,9 @@ def write_results(config: dict) -> None:
                 },
             )
         for steps_ in config["sampling"]["steps"]:
-            key, keys = (model, steps_), (model, "ddim", steps_)
+            key, keys = (spec["replicate_of"] or model, steps_), (model, "ddim", steps_)
+            # Replicates (training.seeds 1 and 2) land 1 below and 1 above the model's FID.
+            fid = fids[(model, steps_)] = FID[key] + (2 * spec["training"]["seed"] - 3 if spec["replicate_of"] else 0)
             run = run_key(config, model, "ddim", steps_)
             rng = np.random.default_rng(steps_)
             write_npz(
@@ -253,21 +259,21 @@ def write_results(config: dict) -> None:
                     "n_generated": 6,
                     "n_nonfinite_excluded": 0,
                     "n_reference": 8,
-                    "fid": FID[key],
-                    "fid_ci_low": FID[key] - 2,
-                    "fid_ci_high": FID[key] + 2,
+                    "fid": fid,
+                    "fid_ci_low": fid - 2,
+                    "fid_ci_high": fid + 2,
                     "fid_ci_level": 0.95,
                     "fid_ci_method": "delete-a-group jackknife",
                     "fid_ci_groups": 3,
                     "fid_se": 0.5,
-                    "fid_infinity": FID[key] - 10,
-                    "fid_infinity_ci_low": FID[key] - 15,
-                    "fid_infinity_ci_high": FID[key] - 5,
+                    "fid_infinity": fid - 10,
+                    "fid_infinity_ci_low": fid - 15,
+                    "fid_infinity_ci_high": fid - 5,
                     "fid_infinity_slope": 60.0,
                     "fid_infinity_sizes": [3, 6],
-                    "fid_infinity_values": [FID[key] + 10, FID[key]],
+                    "fid_infinity_values": [fid + 10, fid],
                     "fid_sqrt_discarded": 0.0,
-                    "kid_mean": FID[key] / 1000,
+                    "kid_mean": fid / 1000,
                     "kid_std": 0.001,
                     "precision": 0.5,
                     "recall": 0.4,
@@ -290,26 +296,28 @@ def write_results(config: dict) -> None:
                 },
             )
 
-    for steps_ in config["sampling"]["steps"]:
-        write_comparison(config, steps_, FID[("latent_f4", steps_)] - FID[("pixel", steps_)], half_width=3.0)
+    for pair in comparisons(config):
+        a, b, steps_ = pair["model_a"], pair["model_b"], pair["steps"]
+        write_comparison(config, steps_, fids[(a, steps_)] - fids[(b, steps_)], 3.0, a, b, fids[(a, steps_)])
 
 
-def write_comparison(config: dict, steps: int, difference: float, half_width: float) -> None:
-    """latent_f4 vs pixel at (ddim, steps), as compare_runs writes it, with a given difference and interval."""
+def write_comparison(config, steps, difference, half_width, a="latent_f4", b="pixel", fid_a=None) -> None:
+    """a vs b at (ddim, steps), as compare_runs writes it, with a given difference and interval."""
     low, high = difference - half_width, difference + half_width
-    better = "latent_f4" if high < 0 else "pixel" if low > 0 else None
+    better = a if high < 0 else b if low > 0 else None
+    fid_a = FID[(a, steps)] if fid_a is None else fid_a
     COMPARISON.write(
-        Layout(config["results_dir"]).comparison("latent_f4", "pixel", "ddim", steps),
+        Layout(config["results_dir"]).comparison(a, b, "ddim", steps),
         {
-            **{k: v for k, v in run_key(config, "latent_f4", "ddim", steps).items() if k != "model"},
-            "model_a": "latent_f4",
+            **{k: v for k, v in run_key(config, a, "ddim", steps).items() if k != "model"},
+            "model_a": a,
             "family_a": "latent",
-            "model_b": "pixel",
+            "model_b": b,
             "family_b": "pixel",
             "n_generated": 6,
             "n_reference": 8,
-            "fid_a": FID[("latent_f4", steps)],
-            "fid_b": FID[("latent_f4", steps)] - difference,
+            "fid_a": fid_a,
+            "fid_b": fid_a - difference,
             "difference": difference,
             "ci_low": low,
             "ci_high": high,
@@ -684,3 +692,27 @@ def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
                      r"latent_f4 is better\.", text)  # fmt: skip
     assert "(ddim, 20 steps)" in text and "pixel is better" in text
     assert "latent better in 1, pixel better in 1, and the data cannot tell in 1" in text
+
+
+def test_training_seed_replicates_are_aggregated_and_the_verdict_uses_their_spread(tmp_path):
+    """Two seeds per model: the tables hold mean and spread across seeds, and the verdict's interval
+    is the t-interval of the mean paired difference across seeds (not one seed's paired interval)."""
+    config = fixture_config(tmp_path, seeds=[1, 2])
+    assert list(config["models"]) == ["pixel_seed1", "pixel_seed2", "latent_f4_seed1", "latent_f4_seed2"]
+    write_results(config)
+    tables = collect(config)
+    assert tables.missing == [] and len(tables.comparisons) == 6  # same-seed pairs only: 2 seeds x 3 steps
+    replicates = tables.replicates.set_index(["replicate_of", "steps"])
+    assert replicates.loc[("pixel", 10), "seeds"] == 2 and replicates.loc[("pixel", 10), "fid_mean"] == 50.0
+    assert replicates.loc[("pixel", 10), "fid_sd"] == pytest.approx(np.sqrt(2))  # FIDs 49 and 51
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
+    # Both seeds' differences are -5 at 10 steps: zero spread, so the t-interval is [-5, -5].
+    assert (
+        "latent_f4 vs pixel (ddim, 10 steps): over 2 training seeds: mean FID 45 vs 50, mean difference -5 [-5, -5] "
+        "(95% t-interval across seeds, which holds training-seed and sampling noise): latent_f4 is better." in text
+    )
+    assert "(95% intervals (across training seeds where a model has replicates)" in text
+    assert "latent_f4 vs pixel, UNEQUAL total training compute" in text  # averaged over the replicates
+    html_path = ReportPaths.of(config).replicates_csv
+    build_report(config=config, workflow_dir=tmp_path)
+    assert pd.read_csv(html_path).seeds.tolist() == [2] * 6

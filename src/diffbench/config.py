@@ -82,7 +82,33 @@ def validate_config(config: dict) -> dict:
         best = max(errors, key=lambda e: len(e.absolute_path))
         raise ConfigError(_describe(best))
     _check_semantics(config, raw)
+    _expand_replicates(config)
     return config
+
+
+def _expand_replicates(config: dict) -> None:
+    """A model with `training.seeds` becomes one model per seed (<model>_seed<seed>), in place and in
+    order, each trained in full with that seed: the DAG, the paths and the tables then treat every
+    replicate as a model, and `replicate_of` ties them together for aggregation."""
+    expanded = {}
+    for name, spec in config["models"].items():
+        seeds = spec["training"]["seeds"] if spec["source"] == "train" else None
+        if not seeds:
+            expanded[name] = spec
+            continue
+        for seed in seeds:
+            replicate = copy.deepcopy(spec)
+            replicate["training"].update(seed=seed, seeds=None)
+            if spec["family"] == "latent":
+                replicate["autoencoder"]["training"]["seed"] = seed
+            replicate["replicate_of"] = name
+            label = f"{name}_seed{seed}"
+            if label in config["models"] or label in expanded:
+                raise ConfigError(
+                    f"config key 'models.{name}.training.seeds': replicate {label!r} clashes with a model of that name."
+                )
+            expanded[label] = replicate
+    config["models"] = expanded
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -172,6 +198,11 @@ def _check_semantics(config: dict, raw: dict) -> None:
             continue
         if "pretrained" in given:
             raise ConfigError(f"config key '{key}.pretrained' only applies to source: pretrained.")
+        if given.get("autoencoder", {}).get("training", {}).get("seeds") is not None:
+            raise ConfigError(
+                f"config key '{key}.autoencoder.training.seeds': replicates are set on the model "
+                f"({key}.training.seeds); each trains its own first stage with its seed."
+            )
         if model["family"] == "pixel" and "autoencoder" in given:
             raise ConfigError(f"config key '{key}.autoencoder' only applies to family: latent.")
         _check_budget(model["training"], f"{key}.training")
@@ -281,11 +312,18 @@ def comparisons(config: dict) -> list[dict[str, Any]]:
     if not config["evaluation"]["interval_groups"]:
         return []
     models = config["models"]
+
+    def paired(a: str, b: str) -> bool:
+        # Replicates pair with the replicate of the same training seed (S pairs, not S x S).
+        both_replicates = models[a].get("replicate_of") and models[b].get("replicate_of")
+        same_seed = models[a]["training"]["seed"] == models[b]["training"]["seed"]
+        return models[a]["dataset"] == models[b]["dataset"] and (same_seed or not both_replicates)
+
     return [
         {"model_a": a, "model_b": b, "sampler": sampler, "steps": steps}
         for a in models_where(config, family="latent")
         for b in models_where(config, family="pixel")
-        if models[a]["dataset"] == models[b]["dataset"]
+        if paired(a, b)
         for sampler in config["sampling"]["samplers"]
         for steps in config["sampling"]["steps"]
     ]

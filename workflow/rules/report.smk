@@ -20,6 +20,7 @@ rule report:
         models_parquet=REPORT.models_parquet,
         curves_csv=report(REPORT.curves_csv, caption="../report/curves.rst", category="2. Tables"),
         comparisons_csv=report(REPORT.comparisons_csv, caption="../report/comparisons.rst", category="2. Tables"),
+        replicates_csv=report(REPORT.replicates_csv, caption="../report/replicates.rst", category="2. Tables"),
         provenance=REPORT.provenance,
         figures=directory(REPORT.figures_dir),
         grids=[

@@ -76,6 +76,7 @@ def render_html(
         models_table=html_table(tables.models, "models-table"),
         runs_table=html_table(tables.runs, "runs-table"),
         comparisons_table=html_table(tables.comparisons, "comparisons-table") if len(tables.comparisons) else "",
+        replicates_table=html_table(tables.replicates, "replicates-table") if len(tables.replicates) else "",
         grids=grids,
         grid_seeds=grid_seeds,
         provenance=prov,

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 
 def pareto_front(cost: pd.Series, quality: pd.Series) -> pd.Series:
@@ -108,50 +109,78 @@ def _compute_match(a: pd.Series, b: pd.Series) -> str | None:
 
 
 def comparison_sentence(row: pd.Series) -> str:
-    """One paired comparison in words: both FIDs, the difference with its interval, the verdict."""
-    difference = (
-        f"difference {fmt(row.difference)} [{fmt(row.ci_low)}, {fmt(row.ci_high)}] ({row.ci_level:.0%} interval)"
-    )
-    if isinstance(row.better, str) and row.better:
-        verdict = f"{row.better} is better"
+    """One comparison in words: both FIDs, the difference with its interval, the verdict."""
+    if row.seeds > 1:
+        what = (
+            f"over {int(row.seeds)} training seeds: mean FID {fmt(row.fid_a)} vs {fmt(row.fid_b)}, mean difference "
+            f"{fmt(row.difference)} [{fmt(row.ci_low)}, {fmt(row.ci_high)}] ({row.ci_level:.0%} t-interval across "
+            "seeds, which holds training-seed and sampling noise)"
+        )
     else:
-        verdict = "the data cannot tell which is better"
-    return (
-        f"{row.model_a} vs {row.model_b} ({row.sampler}, {int(row.steps)} steps): FID {fmt(row.fid_a)} vs "
-        f"{fmt(row.fid_b)}, {difference}: {verdict}."
-    )
+        what = (
+            f"FID {fmt(row.fid_a)} vs {fmt(row.fid_b)}, difference {fmt(row.difference)} "
+            f"[{fmt(row.ci_low)}, {fmt(row.ci_high)}] ({row.ci_level:.0%} interval)"
+        )
+    verdict = f"{row.better} is better" if isinstance(row.better, str) else "the data cannot tell which is better"
+    return f"{row.model_a} vs {row.model_b} ({row.sampler}, {int(row.steps)} steps): {what}: {verdict}."
+
+
+def across_seeds(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """The unit of the verdict: one row per (model a, model b, sampler, steps), replicates of a model
+    (training.seeds) pooled into a t-interval of the mean difference across seeds; a model without
+    replicates keeps its paired interval."""
+    rows = []
+    keys = ["replicate_of_a", "replicate_of_b", "sampler", "steps"]
+    for (a, b, sampler, steps), group in comparisons.groupby(keys, sort=False):
+        first, seeds, level = group.iloc[0], len(group), group.ci_level.iloc[0]
+        if seeds > 1:
+            mean = group.difference.mean()
+            half = stats.t.ppf(0.5 + level / 2, seeds - 1) * group.difference.std(ddof=1) / np.sqrt(seeds)
+            low, high, fid_a, fid_b = mean - half, mean + half, group.fid_a.mean(), group.fid_b.mean()
+        else:
+            mean, low, high, fid_a, fid_b = first.difference, first.ci_low, first.ci_high, first.fid_a, first.fid_b
+        better = a if high < 0 else b if low > 0 else None
+        rows.append({"model_a": a, "model_b": b, "family_a": first.family_a, "family_b": first.family_b,
+                     "sampler": sampler, "steps": steps, "seeds": seeds, "fid_a": fid_a, "fid_b": fid_b,
+                     "difference": mean, "ci_low": low, "ci_high": high, "ci_level": level,
+                     "better": better})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def paired_verdict(comparisons: pd.DataFrame, models: pd.DataFrame) -> list[str]:
     """Latent vs pixel from the paired comparisons (matched sampler, NFE and seeds), never best-of-family."""
     if comparisons.empty:
         return []
-    by_name = models.set_index("model")
+    units = across_seeds(comparisons)
+    # Training compute per model, averaged over its replicates.
+    by_base = models.groupby("replicate_of")[["total_train_s", "total_train_gflops"]].mean()
     lines = []
     counts = {"latent": 0, "pixel": 0, "none": 0}
     unequal = []
-    for (a, b), group in comparisons.groupby(["model_a", "model_b"], sort=False):
-        match = _compute_match(by_name.loc[a], by_name.loc[b]) if a in by_name.index and b in by_name.index else None
+    for (a, b), group in units.groupby(["model_a", "model_b"], sort=False):
+        match = _compute_match(by_base.loc[a], by_base.loc[b]) if {a, b} <= set(by_base.index) else None
         footing = match or "training compute unknown (pretrained)"
         if match and match.startswith("UNEQUAL"):
             unequal.append(f"{a} vs {b}")
         lines.append(f"{a} vs {b}, {footing}: " + " ".join(comparison_sentence(r) for _, r in group.iterrows()))
         for _, row in group.iterrows():
-            winner = row.better if isinstance(row.better, str) and row.better else None
+            winner = row.better if isinstance(row.better, str) else None
             counts["none" if winner is None else (row.family_a if winner == a else row.family_b)] += 1
-    total = len(comparisons)
-    level = comparisons.ci_level.iloc[0]
+    total = len(units)
+    level = units.ci_level.iloc[0]
+    spread = " (across training seeds where a model has replicates)" if (units.seeds > 1).any() else ""
     if counts["none"] == total:
         verdict = (
             f"Verdict: in none of the {total} paired comparisons of latent and pixel models at matched sampler and NFE "
-            f"does the {level:.0%} interval of the FID difference exclude 0, so these data cannot decide between "
-            "the families. More samples and reference images (sampling.num_samples, datasets.<name>.num_reference) "
-            "narrow the intervals; a larger training budget separates the models more."
+            f"does the {level:.0%} interval of the FID difference{spread} exclude 0, so these data cannot decide "
+            "between the families. More samples and reference images (sampling.num_samples, "
+            "datasets.<name>.num_reference) narrow the intervals; training seeds (training.seeds) show how much of "
+            "a difference is the seed; a larger training budget separates the models more."
         )
     else:
         verdict = (
-            f"Verdict over {total} paired comparisons at matched sampler and NFE ({level:.0%} intervals, each holding "
-            f"for one comparison): latent better in {counts['latent']}, pixel better in {counts['pixel']}, "
+            f"Verdict over {total} paired comparisons at matched sampler and NFE ({level:.0%} intervals{spread}, each "
+            f"holding for one comparison): latent better in {counts['latent']}, pixel better in {counts['pixel']}, "
             f"and the data cannot tell in {counts['none']}."
         )
         if counts["latent"] and not counts["pixel"]:

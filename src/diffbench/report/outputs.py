@@ -20,6 +20,7 @@ class ReportPaths:
     models_parquet: str
     curves_csv: str
     comparisons_csv: str
+    replicates_csv: str
     provenance: str
     figures_dir: str
     grids: dict[tuple[str, int], str]
@@ -36,6 +37,7 @@ class ReportPaths:
             models_parquet=layout.report("models.parquet"),
             curves_csv=layout.report("training_curves.csv"),
             comparisons_csv=layout.report("comparisons.csv"),
+            replicates_csv=layout.report("replicates.csv"),
             provenance=layout.report("provenance.json"),
             figures_dir=layout.report("figures"),
             grids={

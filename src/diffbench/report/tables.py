@@ -35,6 +35,8 @@ RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "samp
 # The model's training cost and its autoencoder's rFID (the floor its FID can reach), repeated on
 # each of its runs so one row tells the whole story.
 MODEL_COLUMNS_IN_RUNS = [
+    "replicate_of",
+    "training_seed",
     "reconstruction_rfid",
     "total_train_s",
     "total_train_gflops",
@@ -138,6 +140,7 @@ class Tables:
     models: pd.DataFrame
     curves: pd.DataFrame
     comparisons: pd.DataFrame
+    replicates: pd.DataFrame
     missing: list[str] = field(default_factory=list)  # expected result files that are absent
     warnings: list[str] = field(default_factory=list)  # warnings recorded by the jobs, with their run
 
@@ -159,6 +162,9 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
         train = _load(layout.training_record(name), TRAINING if spec["source"] == "train" else PRETRAINED)
         row = {
             "model": name,
+            # A replicate's base model (training.seeds), else the model itself: what tables aggregate over.
+            "replicate_of": spec.get("replicate_of") or name,
+            "training_seed": spec["training"]["seed"] if spec["source"] == "train" else math.nan,
             "dataset": spec["dataset"],
             "family": spec["family"],
             "source": spec["source"],
@@ -241,14 +247,41 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
     return frame[RUN_KEY + [c for c in frame.columns if c not in RUN_KEY]]
 
 
+def replicate_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread across training seeds of each (model, sampler, steps) that has replicates."""
+    replicated = runs[runs.groupby("replicate_of").model.transform("nunique") > 1].dropna(subset=["fid"])
+    columns = ["replicate_of", "family", "sampler", "steps", "seeds", "fid_mean", "fid_sd", "fid_min", "fid_max",
+               "kid_mean", "precision_mean", "recall_mean", "sampling_s_per_image_mean",
+               "total_train_s_mean"]  # fmt: skip
+    if replicated.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = replicated.groupby(["replicate_of", "family", "sampler", "steps"], sort=False)
+    frame = grouped.agg(
+        seeds=("training_seed", "nunique"),
+        fid_mean=("fid", "mean"),
+        fid_sd=("fid", "std"),
+        fid_min=("fid", "min"),
+        fid_max=("fid", "max"),
+        kid_mean=("kid", "mean"),
+        precision_mean=("precision", "mean"),
+        recall_mean=("recall", "mean"),
+        sampling_s_per_image_mean=("sampling_s_per_image", "mean"),
+        total_train_s_mean=("total_train_s", "mean"),
+    ).reset_index()
+    return frame[columns]
+
+
 def comparison_table(config: dict, layout: Layout) -> pd.DataFrame:
     """One row per paired comparison that has a result (missing ones are listed by `collect`)."""
     rows = []
+    models = config["models"]
     for pair in comparisons(config):
         record = _load(layout.comparison(pair["model_a"], pair["model_b"], pair["sampler"], pair["steps"]), COMPARISON)
         if record:
-            rows.append(_pick(record, COMPARISON_COLUMNS))
-    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS.values()))
+            bases = {f"replicate_of_{side}": models[pair[f"model_{side}"]]["replicate_of"] or pair[f"model_{side}"]
+                     for side in ("a", "b")}  # fmt: skip
+            rows.append({**_pick(record, COMPARISON_COLUMNS), **bases})
+    return pd.DataFrame(rows, columns=[*COMPARISON_COLUMNS.values(), "replicate_of_a", "replicate_of_b"])
 
 
 def curve_table(config: dict, layout: Layout) -> pd.DataFrame:
@@ -280,11 +313,13 @@ def collect(config: dict) -> Tables:
                 f"(listed in {layout.data_info(dataset)})"
             )
     models = model_table(config, layout, warnings)
+    runs_ = run_table(config, layout, models, warnings)
     return Tables(
-        runs=run_table(config, layout, models, warnings),
+        runs=runs_,
         models=models,
         curves=curve_table(config, layout),
         comparisons=comparison_table(config, layout),
+        replicates=replicate_table(runs_),
         missing=[path for path in result_files(config) if not Path(path).exists()],
         warnings=warnings,
     )
@@ -301,3 +336,5 @@ def write_tables(tables: Tables, out: dict[str, str | Path]) -> None:
         tables.curves.to_csv(tmp, index=False)
     with atomic_path(out["comparisons_csv"]) as tmp:
         tables.comparisons.to_csv(tmp, index=False)
+    with atomic_path(out["replicates_csv"]) as tmp:
+        tables.replicates.to_csv(tmp, index=False)

@@ -32,6 +32,7 @@ def report(*, config: dict, workflow_dir: str | Path) -> dict:
             "models_parquet": paths.models_parquet,
             "curves_csv": paths.curves_csv,
             "comparisons_csv": paths.comparisons_csv,
+            "replicates_csv": paths.replicates_csv,
         },
     )
     colors = figures_lib.model_colors(list(config["models"]))

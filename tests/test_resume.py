@@ -27,6 +27,7 @@ from helpers import REPO
 CONFIG = {
     "device": "cpu",
     "datasets": {"tiny": {"resolution": 8, "num_train": 32, "num_reference": 4}},
+    "evaluation": {"interval_groups": 2},
     "models": {
         "pix": {
             "dataset": "tiny",

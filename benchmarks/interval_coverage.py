@@ -91,7 +91,7 @@ def coverage(case: tuple[int, int, int, int, int]) -> dict:
         mean_at_n = np.mean([frechet_of_features(draw(world["a"], n, rng), reference) for _ in range(200)])
         intervals = {
             "fid_n": (fid_interval(a, reference, LEVEL, groups, seed=trial), mean_at_n),
-            "difference": (fid_difference(a, b, reference, LEVEL, groups, seed=trial), mean_difference),
+            "difference": (fid_difference(a, b, reference, LEVEL, groups, seed=trial).interval, mean_difference),
             "fid_inf": (fid_infinity(a, reference, FRACTIONS, LEVEL, groups, seed=trial).interval, truth),
         }
         for key, (interval, target) in intervals.items():

@@ -11,7 +11,14 @@ from diffbench.metrics.frechet import (
     gaussian_statistics,
     sample_size_warning,
 )
-from diffbench.metrics.intervals import fid_difference, fid_infinity, fid_interval, group_labels, jackknife
+from diffbench.metrics.intervals import (
+    fid_difference,
+    fid_infinity,
+    fid_interval,
+    group_labels,
+    jackknife,
+    t_interval,
+)
 from diffbench.metrics.kid import kernel_distance
 from diffbench.metrics.precision_recall import precision_recall
 
@@ -164,9 +171,12 @@ def test_fid_interval_is_deterministic_and_brackets_the_estimate():
 def test_paired_difference_of_a_run_with_itself_is_exactly_zero_and_a_far_run_loses():
     a, reference = gaussian_sets(120, 8, 3), gaussian_sets(150, 8, 4)
     same = fid_difference(a, a.copy(), reference, 0.95, groups=10)
-    assert same.estimate == same.low == same.high == 0 and not same.excludes_zero()
+    assert same.fid_a == same.fid_b == pytest.approx(frechet_of_features(a, reference), rel=1e-12)
+    assert same.interval.estimate == same.interval.low == same.interval.high == 0
+    assert same.interval.better("a", "b") is None
     far = fid_difference(a, gaussian_sets(120, 8, 5, shift=1.0), reference, 0.95, groups=10)
-    assert far.high < 0 and far.excludes_zero()  # a is closer to the data (shift 1 in 8 dims: FD ~ 8)
+    assert far.interval.high < 0 and far.interval.better("a", "b") == "a"  # shift 1 in 8 dims: FD ~ 8 worse
+    assert far.interval.estimate == far.fid_a - far.fid_b
     with pytest.raises(ValueError, match="paired sets must have equal sizes"):
         fid_difference(a, a[:100], reference, 0.95, groups=10)
 
@@ -186,3 +196,12 @@ def test_fid_at_infinity_removes_the_finite_sample_bias():
     assert fit.interval.low <= truth <= fit.interval.high and fit.slope > 0
     with pytest.raises(ValueError, match="at least 2 distinct subset fractions"):
         fid_infinity(generated, reference, [1.0], 0.95, groups=10)
+
+
+def test_t_interval_of_replicates_hand_checked():
+    interval = t_interval(np.array([1.0, 2.0, 3.0]), level=0.95)
+    # mean 2, sd 1, se 1 / sqrt 3, t_{2, 0.975} = 4.303
+    assert interval.estimate == 2.0 and interval.se == pytest.approx(1 / np.sqrt(3))
+    assert interval.high - 2.0 == pytest.approx(4.302653 / np.sqrt(3), rel=1e-6)
+    assert interval.better("a", "b") is None  # [-0.48, 4.48] includes 0
+    assert t_interval(np.array([4.0, 5.0, 6.0]), 0.95).better("a", "b") == "b"  # [2.52, 7.48]: a scores higher

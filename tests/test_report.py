@@ -713,6 +713,27 @@ def test_training_seed_replicates_are_aggregated_and_the_verdict_uses_their_spre
     )
     assert "(95% intervals (across training seeds where a model has replicates)" in text
     assert "latent_f4 vs pixel, UNEQUAL total training compute" in text  # averaged over the replicates
-    html_path = ReportPaths.of(config).replicates_csv
+    replicates_csv = ReportPaths.of(config).replicates_csv
     build_report(config=config, workflow_dir=tmp_path)
-    assert pd.read_csv(html_path).seeds.tolist() == [2] * 6
+    assert pd.read_csv(replicates_csv).seeds.tolist() == [2] * 6
+
+
+def test_a_feature_file_without_the_seed_mask_is_named(results, tmp_path):
+    """Feature files of an older diffbench lack the per-seed mask that pairs images by seed."""
+    from diffbench.errors import ResultError
+    from diffbench.stages.evaluate import compare_runs
+
+    features = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    write_npz(tmp_path / "old.npz", features=features)
+    write_npz(tmp_path / "new.npz", features=features, finite=np.ones(30, bool))
+    with pytest.raises(ResultError, match=r"old\.npz has no per-seed 'finite' mask .* rerun the sample_features rule"):
+        compare_runs(
+            features_a=tmp_path / "new.npz",
+            features_b=tmp_path / "old.npz",
+            reference_features=tmp_path / "new.npz",
+            run_a=run_key(results, "latent_f4", "ddim", 5),
+            run_b=run_key(results, "pixel", "ddim", 5),
+            evaluation=results["evaluation"],
+            out_record=tmp_path / "c.json",
+        )
+    assert not (tmp_path / "c.json").exists()

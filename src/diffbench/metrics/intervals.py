@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from diffbench.metrics.frechet import frechet_of_features
+from diffbench.metrics.frechet import FeatureSet, frechet_of_features, frechet_of_sets
 
 METHOD = "delete-a-group jackknife"
 
@@ -40,8 +40,10 @@ class Interval:
     se: float
     groups: int
 
-    def excludes_zero(self) -> bool:
-        return self.low > 0 or self.high < 0
+    def better(self, a: str, b: str) -> str | None:
+        """For an interval of score(a) - score(b), lower being better: the better of a and b, or None
+        when the interval includes 0 (the data cannot tell)."""
+        return a if self.high < 0 else b if self.low > 0 else None
 
 
 def group_labels(n: int, groups: int, seed: int) -> np.ndarray:
@@ -63,6 +65,17 @@ def jackknife(estimate: float, replicates: np.ndarray, level: float) -> Interval
     return Interval(float(estimate), float(estimate) - half, float(estimate) + half, level, se, groups)
 
 
+def t_interval(values: np.ndarray, level: float) -> Interval:
+    """Mean of independent replicates (e.g. one value per training seed) +- t_{k-1} x its standard error."""
+    values = np.asarray(values, np.float64)
+    if len(values) < 2:
+        raise ValueError(f"a t-interval needs at least 2 values, got {len(values)}")
+    se = float(values.std(ddof=1) / np.sqrt(len(values)))
+    half = float(stats.t.ppf(0.5 + level / 2, len(values) - 1)) * se
+    mean = float(values.mean())
+    return Interval(mean, mean - half, mean + half, level, se, len(values))
+
+
 def _check_groups(groups: int, *sizes: int) -> None:
     if groups < 2 or min(sizes) < 2 * groups:
         raise ValueError(f"{groups} jackknife groups need at least {2 * groups} images per set, got {min(sizes)}")
@@ -72,13 +85,23 @@ def fid_interval(generated: np.ndarray, reference: np.ndarray, level: float, gro
     """FID of `generated` against the fixed `reference`, with the generated set's groups left out in turn."""
     _check_groups(groups, len(generated))
     labels = group_labels(len(generated), groups, seed)
-    replicates = [frechet_of_features(generated[labels != g], reference) for g in range(groups)]
-    return jackknife(frechet_of_features(generated, reference), np.array(replicates), level)
+    fixed = FeatureSet(reference)
+    replicates = [frechet_of_sets(FeatureSet(generated[labels != g]), fixed) for g in range(groups)]
+    return jackknife(frechet_of_sets(FeatureSet(generated), fixed), np.array(replicates), level)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """FID(a) - FID(b) against one reference set, its interval, and the two FIDs."""
+
+    fid_a: float
+    fid_b: float
+    interval: Interval
 
 
 def fid_difference(
     generated_a: np.ndarray, generated_b: np.ndarray, reference: np.ndarray, level: float, groups: int, seed: int = 0
-) -> Interval:
+) -> PairedDifference:
     """FID(a) - FID(b) against one reference; negative means a is closer to the data."""
     if len(generated_a) != len(generated_b):
         raise ValueError(f"paired sets must have equal sizes, got {len(generated_a)} and {len(generated_b)}")
@@ -86,14 +109,13 @@ def fid_difference(
     paired = group_labels(len(generated_a), groups, seed)
     ref = group_labels(len(reference), groups, seed + 1)
 
-    def difference(keep: np.ndarray, keep_ref: np.ndarray) -> float:
-        return frechet_of_features(generated_a[keep], reference[keep_ref]) - frechet_of_features(
-            generated_b[keep], reference[keep_ref]
-        )
+    def fids(keep: np.ndarray, keep_ref: np.ndarray) -> tuple[float, float]:
+        shared = FeatureSet(reference[keep_ref])  # prepared once for both runs
+        return tuple(frechet_of_sets(FeatureSet(x[keep]), shared) for x in (generated_a, generated_b))
 
-    everything = np.ones(len(generated_a), bool), np.ones(len(reference), bool)
-    replicates = [difference(paired != g, ref != g) for g in range(groups)]
-    return jackknife(difference(*everything), np.array(replicates), level)
+    fid_a, fid_b = fids(np.ones(len(generated_a), bool), np.ones(len(reference), bool))
+    replicates = [np.subtract(*fids(paired != g, ref != g)) for g in range(groups)]
+    return PairedDifference(fid_a, fid_b, jackknife(fid_a - fid_b, np.array(replicates), level))
 
 
 @dataclass(frozen=True)

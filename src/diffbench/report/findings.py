@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from diffbench.metrics.intervals import Interval, t_interval
 
 
 def pareto_front(cost: pd.Series, quality: pd.Series) -> pd.Series:
@@ -134,16 +135,15 @@ def across_seeds(comparisons: pd.DataFrame) -> pd.DataFrame:
     for (a, b, sampler, steps), group in comparisons.groupby(keys, sort=False):
         first, seeds, level = group.iloc[0], len(group), group.ci_level.iloc[0]
         if seeds > 1:
-            mean = group.difference.mean()
-            half = stats.t.ppf(0.5 + level / 2, seeds - 1) * group.difference.std(ddof=1) / np.sqrt(seeds)
-            low, high, fid_a, fid_b = mean - half, mean + half, group.fid_a.mean(), group.fid_b.mean()
+            interval = t_interval(group.difference, level)
+            fid_a, fid_b = group.fid_a.mean(), group.fid_b.mean()
         else:
-            mean, low, high, fid_a, fid_b = first.difference, first.ci_low, first.ci_high, first.fid_a, first.fid_b
-        better = a if high < 0 else b if low > 0 else None
+            interval = Interval(first.difference, first.ci_low, first.ci_high, level, math.nan, 0)
+            fid_a, fid_b = first.fid_a, first.fid_b
         rows.append({"model_a": a, "model_b": b, "family_a": first.family_a, "family_b": first.family_b,
                      "sampler": sampler, "steps": steps, "seeds": seeds, "fid_a": fid_a, "fid_b": fid_b,
-                     "difference": mean, "ci_low": low, "ci_high": high, "ci_level": level,
-                     "better": better})  # fmt: skip
+                     "difference": interval.estimate, "ci_low": interval.low, "ci_high": interval.high,
+                     "ci_level": level, "better": interval.better(a, b)})  # fmt: skip
     return pd.DataFrame(rows)
 
 

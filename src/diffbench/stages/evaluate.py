@@ -14,7 +14,7 @@ from diffbench.data.images import load_images
 from diffbench.errors import MissingWeights, ResultError
 from diffbench.features import EXTRACTORS, features_key
 from diffbench.io import write_npz
-from diffbench.metrics.frechet import Moments, frechet_distance, frechet_of_features, sample_size_warning
+from diffbench.metrics.frechet import Moments, frechet_distance, sample_size_warning
 from diffbench.metrics.intervals import (
     METHOD,
     fid_difference,
@@ -234,6 +234,11 @@ def compare_runs(
     features, finite = [], []
     for path in (features_a, features_b):
         with np.load(path) as data:
+            if "finite" not in data:
+                raise ResultError(
+                    f"{path} has no per-seed 'finite' mask (written by an older diffbench), so its images cannot be "
+                    "paired by seed; delete it and rerun the sample_features rule."
+                )
             features.append(data["features"].astype(np.float64))
             finite.append(data["finite"])
     if len(finite[0]) != len(finite[1]):
@@ -243,11 +248,10 @@ def compare_runs(
     both = finite[0] & finite[1]
     # Rows of each feature array are the finite images in seed order: keep those finite in both runs.
     generated_a, generated_b = (x[both[mask]] for x, mask in zip(features, finite, strict=True))
-    interval = fid_difference(
+    paired = fid_difference(
         generated_a, generated_b, reference, evaluation["confidence"], evaluation["interval_groups"]
     )
-    a_better = interval.excludes_zero() and interval.estimate < 0
-    b_better = interval.excludes_zero() and interval.estimate > 0
+    interval = paired.interval
     record = {
         "dataset": run_a["dataset"],
         "model_a": run_a["model"],
@@ -258,8 +262,8 @@ def compare_runs(
         **_settings(evaluation),
         "n_generated": len(generated_a),
         "n_reference": len(reference),
-        "fid_a": frechet_of_features(generated_a, reference),
-        "fid_b": frechet_of_features(generated_b, reference),
+        "fid_a": paired.fid_a,
+        "fid_b": paired.fid_b,
         "difference": interval.estimate,
         "ci_low": interval.low,
         "ci_high": interval.high,
@@ -267,7 +271,7 @@ def compare_runs(
         "ci_method": METHOD,
         "ci_groups": interval.groups,
         "se": interval.se,
-        "better": run_a["model"] if a_better else run_b["model"] if b_better else None,
+        "better": interval.better(run_a["model"], run_b["model"]),
     }
     COMPARISON.write(out_record, record)
     return record

@@ -20,7 +20,7 @@ from diffbench.metrics.intervals import (
     t_interval,
 )
 from diffbench.metrics.kid import kernel_distance
-from diffbench.metrics.precision_recall import precision_recall
+from diffbench.metrics.precision_recall import equal_sizes, precision_recall
 
 
 def features(n, dim=16, shift=0.0, scale=1.0, seed=0):
@@ -126,6 +126,17 @@ def test_precision_recall_hand_checked():
     half = np.concatenate([grid, far])
     result = precision_recall(half, grid, k=3)
     assert result["precision"] == pytest.approx(0.5) and result["recall"] == 1.0
+
+
+def test_equal_sizes_cuts_the_larger_set_by_a_seeded_draw():
+    big, small = np.arange(20.0)[:, None], np.arange(8.0)[:, None]
+    cut_big, same_small = equal_sizes(big, small, seed=3)
+    assert len(cut_big) == 8 and same_small is small
+    assert np.all(np.diff(cut_big[:, 0]) > 0) and set(cut_big[:, 0]) <= set(big[:, 0])  # order kept, no repeats
+    assert np.array_equal(equal_sizes(big, small, seed=3)[0], cut_big)
+    assert not np.array_equal(equal_sizes(big, small, seed=4)[0], cut_big)
+    assert equal_sizes(small, big, seed=3)[0] is small and len(equal_sizes(small, big, seed=3)[1]) == 8
+    assert precision_recall(*equal_sizes(big, small, seed=3), k=3)["pr_n"] == 8
 
 
 def gaussian_sets(n, dim, seed, shift=0.0):

@@ -24,7 +24,7 @@ from diffbench.metrics.intervals import (
 )
 from diffbench.metrics.kid import kernel_distance
 from diffbench.metrics.lpips import convergence, diversity, load_lpips, paired_distances
-from diffbench.metrics.precision_recall import precision_recall
+from diffbench.metrics.precision_recall import equal_sizes, precision_recall
 from diffbench.metrics.reconstruction import psnr_ssim
 from diffbench.models.autoencoders import reconstruct
 from diffbench.records import COMPARISON, DISTRIBUTION, EVALUATION_ASSETS, LPIPS, RECONSTRUCTION
@@ -130,17 +130,6 @@ def _settings(evaluation: dict) -> dict:
     }
 
 
-def _equal_sizes(generated: np.ndarray, reference: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both sets cut to the smaller one's size by a seeded draw: precision and recall count k-NN
-    balls, whose radii shrink with the set's size, so unequal sets would tilt one against the other."""
-    n = min(len(generated), len(reference))
-    rng = np.random.default_rng(seed)
-    pick = [
-        np.sort(rng.choice(len(x), n, replace=False)) if len(x) > n else np.arange(n) for x in (generated, reference)
-    ]
-    return generated[pick[0]], reference[pick[1]]
-
-
 def _fid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: dict) -> dict:
     """The jackknife interval of FID at this n and FID at infinity (None where switched off)."""
     groups, level = evaluation["interval_groups"], evaluation["confidence"]
@@ -197,7 +186,6 @@ def distribution_metrics(
         warnings.append(
             f"the matrix square root discarded {fd['sqrt_discarded']:.2e} of its trace (round-off or rank deficiency)"
         )
-    pr_generated, pr_reference = _equal_sizes(generated, reference, run["seed_first"])
     record = {
         **run,
         **_settings(evaluation),
@@ -208,8 +196,7 @@ def distribution_metrics(
         **_fid_uncertainty(generated.astype(np.float64), reference.astype(np.float64), evaluation),
         "fid_sqrt_discarded": fd["sqrt_discarded"],
         **kernel_distance(generated, reference, evaluation["kid_subsets"], evaluation["kid_subset_size"]),
-        **precision_recall(pr_generated, pr_reference, evaluation["pr_neighborhood"]),
-        "pr_n": int(len(pr_generated)),
+        **precision_recall(*equal_sizes(generated, reference, run["seed_first"]), evaluation["pr_neighborhood"]),
         "warnings": warnings,
     }
     DISTRIBUTION.write(out_record, record)

@@ -203,8 +203,10 @@ def test_fid_at_infinity_removes_the_finite_sample_bias():
     at_n = frechet_of_features(generated, reference)
     assert fit.values[-1] == pytest.approx(at_n, rel=1e-12) and fit.sizes == [750, 900, 1050, 1200, 1350, 1500]
     assert at_n - truth > 0.02  # the finite-sample bias FID_inf removes
-    assert abs(fit.interval.estimate - truth) < (at_n - truth) / 3
+    assert abs(fit.interval.estimate - truth) < (at_n - truth) / 3 and fit.interval.estimate == fit.estimate
     assert fit.interval.low <= truth <= fit.interval.high and fit.slope > 0
+    alone = fid_infinity(generated, reference, [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], 0.95, groups=0)
+    assert alone.interval is None and alone.estimate == fit.estimate  # interval_groups: 0 keeps the estimate
     with pytest.raises(ValueError, match="at least 2 distinct subset fractions"):
         fid_infinity(generated, reference, [1.0], 0.95, groups=10)
 

@@ -407,6 +407,7 @@ def test_summary_states_the_comparison_from_the_data(results):
     assert "Caution: latent_f4 vs pixel had unequal training compute" in text
     assert "4 runs are on the FID-vs-time Pareto frontier (3 latent, 1 pixel)" in text
     assert "FID at infinity (Chong & Forsyth 2020" in text and "pixel (ddim, 5 steps) 70 [65, 75]" in text
+    assert "Rough here: with fewer images than feature dimensions FID is not linear in 1/N" in text  # 6 < 2048
     assert "Caution: some FIDs use fewer generated samples or reference images than feature dimensions" in text
     assert "Equal footing: every model shares the noise schedule, denoiser architecture" in text
     assert "Brackets are 95% intervals (delete-a-group jackknife)" in text

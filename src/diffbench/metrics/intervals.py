@@ -120,12 +120,13 @@ def fid_difference(
 
 @dataclass(frozen=True)
 class InfinityFit:
-    """FID at infinity with its interval, and the points it was fitted to."""
+    """FID at infinity, the fit it comes from, and its interval (None without jackknife groups)."""
 
-    interval: Interval
-    slope: float  # FID(N) ~ intercept + slope / N, N the generated subset size
+    estimate: float
+    slope: float  # FID(N) ~ estimate + slope / N, N the generated subset size
     sizes: list[int]
     values: list[float]
+    interval: Interval | None
 
 
 def _fid_at_infinity(
@@ -146,20 +147,6 @@ def _fid_at_infinity(
     return float(intercept), float(slope), sizes, values
 
 
-def _orders(generated: np.ndarray, reference: np.ndarray, fractions: list[float], seed: int):
-    if len(set(fractions)) < 2:
-        raise ValueError(f"FID at infinity needs at least 2 distinct subset fractions, got {fractions}")
-    rng = np.random.default_rng(seed)
-    return rng.permutation(len(generated)), rng.permutation(len(reference))
-
-
-def fid_infinity_estimate(
-    generated: np.ndarray, reference: np.ndarray, fractions: list[float], seed: int = 0
-) -> tuple[float, float, list[int], list[float]]:
-    """FID at infinity without an interval: (intercept, slope, subset sizes, FIDs at them)."""
-    return _fid_at_infinity(generated, reference, fractions, *_orders(generated, reference, fractions, seed))
-
-
 def fid_infinity(
     generated: np.ndarray,
     reference: np.ndarray,
@@ -168,16 +155,22 @@ def fid_infinity(
     groups: int,
     seed: int = 0,
 ) -> InfinityFit:
-    """Chong & Forsyth's FID_inf, both sets extrapolated, with a jackknife interval over both sets' groups."""
+    """Chong & Forsyth's FID_inf, both sets extrapolated, with a jackknife interval over both sets'
+    groups (groups = 0: the estimate alone)."""
+    if len(set(fractions)) < 2:
+        raise ValueError(f"FID at infinity needs at least 2 distinct subset fractions, got {fractions}")
+    rng = np.random.default_rng(seed)
+    order_gen, order_ref = rng.permutation(len(generated)), rng.permutation(len(reference))
+    intercept, slope, sizes, values = _fid_at_infinity(generated, reference, fractions, order_gen, order_ref)
+    if not groups:
+        return InfinityFit(intercept, slope, sizes, values, None)
     _check_groups(groups, len(generated), len(reference))
-    order_gen, order_ref = _orders(generated, reference, fractions, seed)
     labels_gen = group_labels(len(generated), groups, seed + 2)
     labels_ref = group_labels(len(reference), groups, seed + 3)
-    intercept, slope, sizes, values = _fid_at_infinity(generated, reference, fractions, order_gen, order_ref)
     replicates = []
     for g in range(groups):
         # The same nested orders with group g's images taken out.
         kept_gen = order_gen[labels_gen[order_gen] != g]
         kept_ref = order_ref[labels_ref[order_ref] != g]
         replicates.append(_fid_at_infinity(generated, reference, fractions, kept_gen, kept_ref)[0])
-    return InfinityFit(jackknife(intercept, np.array(replicates), level), slope, sizes, values)
+    return InfinityFit(intercept, slope, sizes, values, jackknife(intercept, np.array(replicates), level))

@@ -205,13 +205,24 @@ def infinity_line(done: pd.DataFrame, most: int = 8) -> list[str]:
     )
     if len(fitted) > most:
         low, high = fitted.loc[fitted.fid_infinity.idxmin()], fitted.loc[fitted.fid_infinity.idxmax()]
-        return [f"{what} ranges from {fmt(low.fid_infinity)} ({run_label(low)}) to {fmt(high.fid_infinity)} "
-                f"({run_label(high)}); every run's value and interval is in the runs table."]  # fmt: skip
-    values = "; ".join(
-        f"{run_label(r)} {fmt(r.fid_infinity)} [{fmt(r.fid_infinity_ci_low)}, {fmt(r.fid_infinity_ci_high)}]"
-        for _, r in fitted.iterrows()
+        values = (f" ranges from {fmt(low.fid_infinity)} ({run_label(low)}) to {fmt(high.fid_infinity)} "
+                  f"({run_label(high)}); every run's value and interval is in the runs table.")  # fmt: skip
+    else:
+        values = (
+            ": "
+            + "; ".join(
+                f"{run_label(r)} {fmt(r.fid_infinity)} [{fmt(r.fid_infinity_ci_low)}, {fmt(r.fid_infinity_ci_high)}]"
+                for _, r in fitted.iterrows()
+            )
+            + "."
+        )
+    caveat = (
+        " Rough here: with fewer images than feature dimensions FID is not linear in 1/N, so the "
+        "extrapolation can order runs but does not estimate the distance."
+        if fitted.fid_set_below_feature_dim.any()
+        else ""
     )
-    return [f"{what}: {values}."]
+    return [what + values + caveat]
 
 
 def summary(runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame) -> list[str]:

@@ -19,7 +19,6 @@ from diffbench.metrics.intervals import (
     METHOD,
     fid_difference,
     fid_infinity,
-    fid_infinity_estimate,
     fid_interval,
 )
 from diffbench.metrics.kid import kernel_distance
@@ -134,30 +133,23 @@ def _fid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: d
     """The jackknife interval of FID at this n and FID at infinity (None where switched off)."""
     groups, level = evaluation["interval_groups"], evaluation["confidence"]
     fractions = evaluation["fid_infinity_fractions"]
-    keys = ["fid_ci_low", "fid_ci_high", "fid_se", "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high",
-            "fid_infinity_slope", "fid_infinity_sizes", "fid_infinity_values"]  # fmt: skip
-    record = dict.fromkeys(keys)
-    record.update(fid_ci_level=level if groups else None, fid_ci_method=METHOD if groups else None)
-    record["fid_ci_groups"] = groups
-    if groups:
-        interval = fid_interval(generated, reference, level, groups)
-        record.update(fid_ci_low=interval.low, fid_ci_high=interval.high, fid_se=interval.se)
-    if groups and fractions:
-        fit = fid_infinity(generated, reference, fractions, level, groups)
-        record.update(
-            fid_infinity=fit.interval.estimate,
-            fid_infinity_ci_low=fit.interval.low,
-            fid_infinity_ci_high=fit.interval.high,
-            fid_infinity_slope=fit.slope,
-            fid_infinity_sizes=fit.sizes,
-            fid_infinity_values=fit.values,
-        )
-    elif fractions:
-        estimate, slope, sizes, values = fid_infinity_estimate(generated, reference, fractions)
-        record.update(
-            fid_infinity=estimate, fid_infinity_slope=slope, fid_infinity_sizes=sizes, fid_infinity_values=values
-        )
-    return record
+    interval = fid_interval(generated, reference, level, groups) if groups else None
+    fit = fid_infinity(generated, reference, fractions, level, groups) if fractions else None
+    fit_interval = fit.interval if fit else None
+    return {
+        "fid_ci_low": interval.low if interval else None,
+        "fid_ci_high": interval.high if interval else None,
+        "fid_ci_level": level if interval else None,
+        "fid_ci_method": METHOD if interval else None,
+        "fid_ci_groups": groups,
+        "fid_se": interval.se if interval else None,
+        "fid_infinity": fit.estimate if fit else None,
+        "fid_infinity_ci_low": fit_interval.low if fit_interval else None,
+        "fid_infinity_ci_high": fit_interval.high if fit_interval else None,
+        "fid_infinity_slope": fit.slope if fit else None,
+        "fid_infinity_sizes": fit.sizes if fit else None,
+        "fid_infinity_values": fit.values if fit else None,
+    }
 
 
 def distribution_metrics(

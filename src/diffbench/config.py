@@ -232,20 +232,16 @@ def _check_semantics(config: dict, raw: dict) -> None:
             "config key 'evaluation.inception_weights' only applies to feature_extractor: inception-v3-compat."
         )
     groups = evaluation["interval_groups"]
-    sampling = config["sampling"]
-    if groups:
-        smallest = min(
-            [("sampling.num_samples", sampling["num_samples"])]
-            + [
-                (f"datasets.{d}.num_reference", config["datasets"][d]["num_reference"]) for d in datasets_in_use(config)
-            ],
-            key=lambda item: item[1],
+    sizes = {"sampling.num_samples": config["sampling"]["num_samples"]}
+    sizes.update(
+        {f"datasets.{d}.num_reference": config["datasets"][d]["num_reference"] for d in datasets_in_use(config)}
+    )
+    smallest = min(sizes, key=sizes.get)
+    if groups and sizes[smallest] < 2 * groups:
+        raise ConfigError(
+            f"config key 'evaluation.interval_groups': {groups} jackknife groups need at least {2 * groups} "
+            f"images per set, but {smallest} is {sizes[smallest]}; lower interval_groups or use more images."
         )
-        if smallest[1] < 2 * groups:
-            raise ConfigError(
-                f"config key 'evaluation.interval_groups': {groups} jackknife groups need at least {2 * groups} "
-                f"images per set, but {smallest[0]} is {smallest[1]}; lower interval_groups or use more images."
-            )
     if len(set(evaluation["fid_infinity_fractions"])) == 1:
         raise ConfigError("config key 'evaluation.fid_infinity_fractions': give at least 2 distinct fractions, or [].")
     for name, sampler in config["sampling"]["samplers"].items():
@@ -327,6 +323,11 @@ def comparisons(config: dict) -> list[dict[str, Any]]:
         for sampler in config["sampling"]["samplers"]
         for steps in config["sampling"]["steps"]
     ]
+
+
+def replicate_base(config: dict, model: str) -> str:
+    """The model a training-seed replicate was expanded from, or the model itself."""
+    return config["models"][model]["replicate_of"] or model
 
 
 def datasets_in_use(config: dict) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from diffbench.config import comparisons, datasets_in_use, runs
+from diffbench.config import comparisons, datasets_in_use, replicate_base, runs
 from diffbench.features import EXTRACTORS
 from diffbench.io import atomic_path
 from diffbench.paths import Layout
@@ -163,7 +163,7 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
         row = {
             "model": name,
             # A replicate's base model (training.seeds), else the model itself: what tables aggregate over.
-            "replicate_of": spec.get("replicate_of") or name,
+            "replicate_of": replicate_base(config, name),
             "training_seed": spec["training"]["seed"] if spec["source"] == "train" else math.nan,
             "dataset": spec["dataset"],
             "family": spec["family"],
@@ -274,12 +274,10 @@ def replicate_table(runs: pd.DataFrame) -> pd.DataFrame:
 def comparison_table(config: dict, layout: Layout) -> pd.DataFrame:
     """One row per paired comparison that has a result (missing ones are listed by `collect`)."""
     rows = []
-    models = config["models"]
     for pair in comparisons(config):
         record = _load(layout.comparison(pair["model_a"], pair["model_b"], pair["sampler"], pair["steps"]), COMPARISON)
         if record:
-            bases = {f"replicate_of_{side}": models[pair[f"model_{side}"]]["replicate_of"] or pair[f"model_{side}"]
-                     for side in ("a", "b")}  # fmt: skip
+            bases = {f"replicate_of_{side}": replicate_base(config, pair[f"model_{side}"]) for side in ("a", "b")}
             rows.append({**_pick(record, COMPARISON_COLUMNS), **bases})
     return pd.DataFrame(rows, columns=[*COMPARISON_COLUMNS.values(), "replicate_of_a", "replicate_of_b"])
 

@@ -104,9 +104,13 @@ def _compute_match(a: pd.Series, b: pd.Series) -> str | None:
     pairs = [(a.total_train_s, b.total_train_s, "s"), (a.total_train_gflops, b.total_train_gflops, "GFLOPs")]
     matched = [unit for x, y, unit in pairs if abs(x - y) <= MATCHED_COMPUTE * max(x, y)]
     amounts = " vs ".join(f"{fmt(m.total_train_s)} s / {fmt(m.total_train_gflops)} GFLOPs" for m in (a, b))
-    if matched:
-        return f"matched total training compute (in {' and '.join(matched)}: {amounts})"
-    return f"UNEQUAL total training compute ({amounts})"
+    if not matched:
+        return f"UNEQUAL total training compute ({amounts})"
+    # A time budget matches seconds, not FLOPs: say which measure differs, since a cheaper UNet
+    # does more steps (or less work) in the same time.
+    unmatched = [unit for _, _, unit in pairs if unit not in matched]
+    also = f", not in {unmatched[0]}" if unmatched else ""
+    return f"matched total training compute (in {' and '.join(matched)}{also}: {amounts})"
 
 
 def comparison_sentence(row: pd.Series) -> str:

@@ -696,6 +696,13 @@ def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
                      r"latent_f4 is better\.", text)  # fmt: skip
     assert "(ddim, 20 steps)" in text and "pixel is better" in text
     assert "latent better in 1, pixel better in 1, and the data cannot tell in 1" in text
+    # The report's table leads with the verdict; an undecided pair reads "cannot tell", not a blank.
+    build_report(config=results, workflow_dir=tmp_path)
+    html = Path(ReportPaths.of(results).html).read_text(encoding="utf-8")
+    table = html[html.index('id="comparisons-table"') :].split("</table>")[0]
+    headers = re.findall(r"<th>(\w+)</th>", table)
+    assert headers[:6] == ["model_a", "model_b", "sampler", "steps", "better", "difference"]
+    assert table.count("<td>cannot tell</td>") == 1 and table.count("<td>latent_f4</td>") == 3 + 1  # model_a, 1 win
 
 
 def test_training_seed_replicates_are_aggregated_and_the_verdict_uses_their_spread(tmp_path):

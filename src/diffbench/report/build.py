@@ -35,6 +35,11 @@ RECONSTRUCTION_VIEW = [
 ]
 
 
+# The verdict first: the full rows (method, set sizes, replicate names) are in comparisons.csv.
+COMPARISON_VIEW = ["model_a", "model_b", "sampler", "steps", "better", "difference", "ci_low", "ci_high", "ci_level",
+                   "fid_a", "fid_b", "n_generated", "n_reference"]  # fmt: skip
+
+
 def html_table(frame: pd.DataFrame, table_id: str) -> str:
     return frame.to_html(
         index=False,
@@ -75,7 +80,11 @@ def render_html(
         reconstruction=html_table(latent[RECONSTRUCTION_VIEW], "reconstruction-table") if len(latent) else "",
         models_table=html_table(tables.models, "models-table"),
         runs_table=html_table(tables.runs, "runs-table"),
-        comparisons_table=html_table(tables.comparisons, "comparisons-table") if len(tables.comparisons) else "",
+        comparisons_table=(
+            html_table(tables.comparisons[COMPARISON_VIEW].fillna({"better": "cannot tell"}), "comparisons-table")
+            if len(tables.comparisons)
+            else ""
+        ),
         replicates_table=html_table(tables.replicates, "replicates-table") if len(tables.replicates) else "",
         grids=grids,
         grid_seeds=grid_seeds,

@@ -37,7 +37,7 @@ def steps_per_second(model_spec: dict, shape: tuple[int, int], device: torch.dev
     scheduler = build_noise_scheduler(model_spec["diffusion"], model_spec["family"])
     data = torch.randn(2048, channels, side, side, device=device)
 
-    def loss_fn(indices, generator):
+    def loss_fn(indices, generator, step):
         x0 = data[indices.to(device)]
         if ours:  # noise drawn where it is used
             noise = torch.randn(x0.shape, generator=generator, device=generator.device)

@@ -29,8 +29,14 @@ def tiny_config(tiny_raw) -> dict:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory) -> dict:
+def trained(tmp_path_factory, torch_home) -> dict:
     """Prepared tiny data and one trained model per family (pixel, KL latent, VQ latent)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCH_HOME", str(torch_home))  # the VQ first stage's perceptual loss reads its backbone
+        return _train_tiny(tmp_path_factory)
+
+
+def _train_tiny(tmp_path_factory) -> dict:
     from diffbench.paths import Layout
     from diffbench.stages.data import prepare_data
     from diffbench.stages.train import train_autoencoder, train_diffusion

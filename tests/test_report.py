@@ -165,6 +165,7 @@ def write_results(config: dict) -> None:
                     "model": model,
                     "stage": "autoencoder",
                     "autoencoder_type": "kl",
+                    "first_stage_loss": "L1 + 1 LPIPS-vgg + 1e-06 KL",
                     "downsampling_factor": 4,
                     "parameters": 500,
                     "scaling_factor": 0.5,
@@ -382,6 +383,7 @@ def test_tables_one_row_per_run_with_units(results):
     assert models.loc["latent_f4", "total_train_gflops"] == 425.0 and models.loc["latent_f4", "encoding_s"] == 2.0
     assert np.isnan(models.loc["pixel", "encoding_s"]) and models.loc["pixel", "denoiser_gflops"] == 320.0
     assert models.loc["latent_f4", "reconstruction_psnr_db"] == 25.0
+    assert models.loc["latent_f4", "autoencoder_loss"] == "L1 + 1 LPIPS-vgg + 1e-06 KL"
     assert set(tables.curves.stage) == {"unet", "autoencoder"} and len(tables.curves) == 300
     assert any("latent_f4/ddim/5" in w for w in tables.warnings)
     assert any("dataset shapes: 1 unreadable image files were skipped" in w for w in tables.warnings)

@@ -104,7 +104,7 @@ def test_nonfinite_loss_stops_with_the_step():
     spec = toy_spec(log_every=4)  # read back at step 4: the error still names step 3
     calls = []
 
-    def loss_fn(indices, generator):
+    def loss_fn(indices, generator, step):
         calls.append(1)
         return weight.sum() * (float("nan") if len(calls) == 3 else 1.0), {}
 
@@ -127,7 +127,7 @@ def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
     spec = toy_spec(log_every=10)  # losses are read back before each checkpoint: step 6's is never written
     calls = []
 
-    def loss_fn(indices, generator):
+    def loss_fn(indices, generator, step):
         calls.append(1)
         return module.weight.sum() * (float("nan") if len(calls) == 5 else 1.0), {}
 
@@ -155,7 +155,7 @@ def test_the_loss_curve_does_not_depend_on_how_often_it_is_read_back():
         module = torch.nn.Linear(3, 1)
         data = torch.randn(16, 3)
 
-        def loss_fn(indices, generator):
+        def loss_fn(indices, generator, step):
             noise = torch.randn(len(indices), 1, generator=generator, device=generator.device)
             error = (module(data[indices]) - noise).square()
             return error.mean(), {"max": error.max().detach()}

@@ -20,7 +20,8 @@ from diffbench.errors import UserError
 from diffbench.paths import Layout
 
 SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"  # the checkout this package runs from
-FETCH_RULES = ("fetch_assets", "fetch_dataset", "fetch_pretrained")  # workflow/rules/assets.smk
+# workflow/rules/assets.smk
+FETCH_RULES = ("fetch_assets", "fetch_dataset", "fetch_pretrained", "fetch_perceptual_backbone")
 
 config_option = click.option(
     "-c",

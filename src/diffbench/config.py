@@ -219,6 +219,13 @@ def _check_semantics(config: dict, raw: dict) -> None:
                 )
             if ae["max_channels"] < ae["base_channels"]:
                 raise ConfigError(f"config key '{key}.autoencoder.max_channels' must be >= base_channels.")
+            disc = ae["discriminator"]
+            # the patch map of `layers` stride-2 and two stride-1 4x4 convolutions (models/discriminator.py)
+            if disc["start_step"] is not None and side < 3 * 2 ** disc["layers"]:
+                raise ConfigError(
+                    f"config key '{key}.autoencoder.discriminator.layers': {disc['layers']} layers need images of at "
+                    f"least {3 * 2 ** disc['layers']} px, dataset {model['dataset']!r} has {side}; use fewer layers."
+                )
             side //= f
         levels = len(model["unet"]["channel_mult"])
         if side % 2 ** (levels - 1) or side < 2 ** (levels - 1):

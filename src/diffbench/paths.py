@@ -79,6 +79,10 @@ class Layout:
     def model_assets(self, model: str) -> str:
         return f"{self.root}/assets/models/{model}.json"
 
+    def perceptual_assets(self, net: str) -> str:
+        """The LPIPS backbone of a first stage's perceptual loss."""
+        return f"{self.root}/assets/perceptual/{net}.json"
+
     # evaluation
 
     def reference_features(self, dataset: str, extractor: str) -> str:

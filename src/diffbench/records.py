@@ -57,10 +57,12 @@ EVALUATION_ASSETS = RecordKind(
     "evaluation weights", ["feature_extractor", "feature_weights", "lpips_net", "lpips_backbone", "fetched_at"]
 )
 
+PERCEPTUAL_ASSETS = RecordKind("perceptual-loss backbone", ["lpips_net", "lpips_backbone", "fetched_at"])
+
 AUTOENCODER_TRAINING = RecordKind(
     "autoencoder training",
-    ["model", "stage", "autoencoder_type", "downsampling_factor", "parameters", "scaling_factor", "scaling_s",
-     "scaling_gflops", "precision", "final_loss", "peak_host_rss_mb", "finished_at", *LOOP, *DEVICE],
+    ["model", "stage", "autoencoder_type", "first_stage_loss", "downsampling_factor", "parameters", "scaling_factor",
+     "scaling_s", "scaling_gflops", "precision", "final_loss", "peak_host_rss_mb", "finished_at", *LOOP, *DEVICE],
     optional=["peak_gpu_memory_mb"],
 )  # fmt: skip
 TRAINING = RecordKind(

@@ -5,6 +5,7 @@ localrules:
     fetch_assets,
     fetch_dataset,
     fetch_pretrained,
+    fetch_perceptual_backbone,
 
 
 rule fetch_assets:
@@ -48,3 +49,17 @@ rule fetch_pretrained:
         pretrained=lambda w: config["models"][w.model]["pretrained"],
     script:
         "../scripts/fetch_pretrained.py"
+
+
+# The LPIPS backbone of a first stage's perceptual loss (models.<m>.autoencoder.perceptual_net).
+rule fetch_perceptual_backbone:
+    output:
+        record=layout.perceptual_assets("{net}"),
+    log:
+        layout.log("fetch_perceptual_backbone", "{net}"),
+    wildcard_constraints:
+        net="alex|vgg|squeeze",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fetch_perceptual_backbone.py"

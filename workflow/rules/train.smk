@@ -1,6 +1,12 @@
 rule train_autoencoder:
     input:
         train=lambda w: layout.train_images(model_dataset(w)),
+        # the LPIPS backbone of the perceptual loss, fetched where snakemake runs
+        perceptual=lambda w: (
+            [layout.perceptual_assets(config["models"][w.model]["autoencoder"]["perceptual_net"])]
+            if config["models"][w.model]["autoencoder"]["perceptual_weight"] > 0
+            else []
+        ),
     output:
         model=directory(layout.autoencoder_dir("{model}")),
         record=layout.autoencoder_record("{model}"),

@@ -50,21 +50,29 @@ def fetch_backbone(net: str) -> Path:
     return path
 
 
-def load_lpips(net: str, device: torch.device):
+def load_lpips(net: str, device: torch.device, config_key: str = "evaluation.lpips_net"):
+    """The frozen LPIPS network (gradients still flow to its inputs)."""
     import lpips  # imported here: it prints nothing with verbose=False, but loads torchvision models
 
-    require_backbone(net)
-    return lpips.LPIPS(net=net, verbose=False).to(device).eval()
+    require_backbone(net, config_key)
+    model = lpips.LPIPS(net=net, verbose=False).to(device).eval()
+    return model.requires_grad_(False)
 
 
-def to_lpips_input(images: np.ndarray, min_side: int = 64) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [-1, 1], RGB, upsampled to at least `min_side`."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+def lpips_range_input(x: torch.Tensor, min_side: int) -> torch.Tensor:
+    """Float NCHW in [-1, 1] -> RGB, upsampled (bilinear) to at least `min_side`; differentiable, so
+    the autoencoder's perceptual loss uses it too."""
     if x.shape[1] == 1:
         x = x.repeat(1, 3, 1, 1)
     if x.shape[-1] < min_side:
         x = F.interpolate(x, size=(min_side, min_side), mode="bilinear", align_corners=False)
     return x
+
+
+def to_lpips_input(images: np.ndarray, min_side: int = 64) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [-1, 1], RGB, upsampled to at least `min_side`."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    return lpips_range_input(x, min_side)
 
 
 @torch.no_grad()

@@ -1,6 +1,7 @@
 """First-stage autoencoder kinds (KL and VQ), behind one registry with explicit signatures.
 
-Each kind says how to build the diffusers model, its training loss, how to encode images to
+Each kind says how to build the diffusers model, its training forward pass (reconstruction and
+regulariser; training/first_stage.py adds the perceptual and adversarial terms), how to encode images to
 the latent distribution the UNet learns, and how to decode latents back to pixels.
 """
 
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from diffusers import AutoencoderKL, VQModel
 from diffusers.models.modeling_utils import ModelMixin
 
@@ -56,22 +56,18 @@ def _build_vq(spec: dict, image_channels: int, resolution: int) -> VQModel:
     )
 
 
-def _kl_loss(model: AutoencoderKL, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor, dict]:
-    # As the LDM paper's KL-reg first stage: per-image sums of |x - x_hat| and of the KL,
-    # averaged over the batch (its perceptual and adversarial terms are left out at this scale).
+def _kl_forward(model: AutoencoderKL, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    # A posterior sample is decoded; the regulariser is the LDM paper's KL-reg (weight ~1e-6).
     posterior = model.encode(x).latent_dist
-    reconstruction = model.decode(posterior.sample()).sample
-    rec = (x - reconstruction).abs().sum(dim=(1, 2, 3)).mean()
     kl = posterior.kl().mean()
-    return rec + spec["kl_weight"] * kl, {"reconstruction": rec.detach(), "kl": kl.detach()}
+    return model.decode(posterior.sample()).sample, spec["kl_weight"] * kl, {"kl": kl.detach()}
 
 
-def _vq_loss(model: VQModel, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor, dict]:
-    # As taming-transformers' VQGAN: mean |x - x_hat| plus the quantiser's codebook/commitment loss.
+def _vq_forward(model: VQModel, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    # As taming-transformers' VQGAN: the quantiser's codebook + commitment loss, weight 1.
     output = model(x)
-    rec = F.l1_loss(output.sample, x)
     commit = output.commit_loss.mean()
-    return rec + commit, {"reconstruction": rec.detach(), "codebook": commit.detach()}
+    return output.sample, commit, {"codebook": commit.detach()}
 
 
 def _kl_encode(model: AutoencoderKL, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,13 +87,17 @@ class AutoencoderKind:
     model_class: type[ModelMixin]
     component: str  # sub-folder name in a saved pipeline (CompVis LDM checkpoints use "vqvae")
     build: Callable[[dict, int, int], ModelMixin]
-    loss: Callable[[ModelMixin, torch.Tensor, dict], tuple[torch.Tensor, dict]]
+    # (model, x, spec) -> (reconstruction, weighted regulariser loss, {term: detached value})
+    forward: Callable[[ModelMixin, torch.Tensor, dict], tuple[torch.Tensor, torch.Tensor, dict]]
+    # How the per-pixel reconstruction loss becomes a number: LDM's KL models sum it over each
+    # image and average over the batch; taming's VQ models average over every pixel.
+    pixel_reduction: str
     encode: Callable[[ModelMixin, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # (mean, std) of z
 
 
 AUTOENCODERS: dict[str, AutoencoderKind] = {
-    "kl": AutoencoderKind("kl", AutoencoderKL, "vae", _build_kl, _kl_loss, _kl_encode),
-    "vq": AutoencoderKind("vq", VQModel, "vqvae", _build_vq, _vq_loss, _vq_encode),
+    "kl": AutoencoderKind("kl", AutoencoderKL, "vae", _build_kl, _kl_forward, "sum", _kl_encode),
+    "vq": AutoencoderKind("vq", VQModel, "vqvae", _build_vq, _vq_forward, "mean", _vq_encode),
 }
 
 
@@ -106,6 +106,11 @@ def kind_of(model: ModelMixin) -> AutoencoderKind:
         if isinstance(model, kind.model_class):
             return kind
     raise TypeError(f"not a supported first-stage autoencoder: {type(model).__name__}")
+
+
+def last_layer(model: ModelMixin) -> torch.nn.Parameter:
+    """The decoder's output convolution weight, where taming's adaptive weight compares gradients."""
+    return model.decoder.conv_out.weight
 
 
 def decode(model: ModelMixin, latents: torch.Tensor) -> torch.Tensor:

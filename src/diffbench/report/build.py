@@ -23,6 +23,7 @@ SECTIONS = [
 RECONSTRUCTION_VIEW = [
     "model",
     "autoencoder_type",
+    "autoencoder_loss",
     "downsampling_factor",
     "autoencoder_parameters",
     "reconstruction_n_images",

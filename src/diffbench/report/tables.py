@@ -193,6 +193,7 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
             autoencoder = _load(layout.autoencoder_record(name), AUTOENCODER_TRAINING)
         row.update(
             autoencoder_type=autoencoder.get("autoencoder_type", ""),
+            autoencoder_loss=autoencoder.get("first_stage_loss", ""),
             autoencoder_train_steps=autoencoder.get("steps", math.nan),
             autoencoder_train_wall_time_s=autoencoder.get("wall_time_s", math.nan),
             autoencoder_final_loss=autoencoder.get("final_loss", math.nan),

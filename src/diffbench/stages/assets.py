@@ -18,7 +18,7 @@ from diffbench.data.sources import TORCHVISION_SOURCES, TorchvisionSource
 from diffbench.errors import DataError, MissingWeights, ModelError
 from diffbench.features import EXTRACTORS
 from diffbench.metrics.lpips import fetch_backbone
-from diffbench.records import DATASET_ASSETS, EVALUATION_ASSETS, MODEL_ASSETS
+from diffbench.records import DATASET_ASSETS, EVALUATION_ASSETS, MODEL_ASSETS, PERCEPTUAL_ASSETS
 
 # The user's own HF_HUB_OFFLINE (empty = unset), kept for the fetch rules while jobs get "1".
 USER_HUB_OFFLINE = "DIFFBENCH_USER_HF_HUB_OFFLINE"
@@ -138,4 +138,19 @@ def fetch_assets(evaluation: dict, out_record: str | Path) -> dict:
         "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     EVALUATION_ASSETS.write(out_record, record)
+    return record
+
+
+def fetch_perceptual_backbone(net: str, out_record: str | Path) -> dict:
+    """Make the LPIPS backbone of a first stage's perceptual loss present (download when absent)."""
+    try:
+        backbone = fetch_backbone(net)
+    except OSError as err:
+        raise MissingWeights(
+            f"could not download the LPIPS {net} backbone of the autoencoders' perceptual loss ({err}). On a machine "
+            "with internet run `diffbench fetch-assets` and copy $TORCH_HOME/hub/checkpoints here, or set "
+            "'models.<model>.autoencoder.perceptual_weight: 0'."
+        ) from err
+    record = {"lpips_net": net, "lpips_backbone": str(backbone), "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    PERCEPTUAL_ASSETS.write(out_record, record)
     return record

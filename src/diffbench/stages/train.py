@@ -14,6 +14,7 @@ from diffusers.training_utils import EMAModel
 from diffbench.data.images import load_images, to_model_range
 from diffbench.errors import ModelError
 from diffbench.io import atomic_dir, fingerprint, read_json
+from diffbench.metrics.lpips import load_lpips
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel, denoiser_architecture, load_model, noise_schedule
@@ -21,6 +22,7 @@ from diffbench.records import AUTOENCODER_TRAINING, MODEL_ASSETS, PRETRAINED, TR
 from diffbench.runtime import Stopwatch, reset_peak_memory, resolve_device
 from diffbench.sampling.pipeline import save_model
 from diffbench.training.checkpoint import Checkpointing
+from diffbench.training.first_stage import FirstStageLoss
 from diffbench.training.latents import encode_dataset, encode_gflops_per_image, latent_std
 from diffbench.training.loop import Budget, fit
 from diffbench.training.records import count_parameters, write_training_outputs
@@ -47,17 +49,29 @@ def train_autoencoder(
     torch.manual_seed(spec["training"]["seed"])
     autoencoder = kind.build(spec, dataset_spec["channels"], dataset_spec["resolution"]).to(torch_device).train()
     data = torch.from_numpy(load_images(train_images)).to(torch_device)  # uint8 on the device; converted per batch
+    perceptual = None
+    if spec["perceptual_weight"] > 0:
+        perceptual = load_lpips(spec["perceptual_net"], torch_device, f"models.{name}.autoencoder.perceptual_net")
+    first_stage_loss = FirstStageLoss(
+        autoencoder,
+        kind,
+        spec,
+        image_channels=dataset_spec["channels"],
+        learning_rate=spec["training"]["learning_rate"],
+        device=torch_device,
+        precision=precision,
+        perceptual=perceptual,
+    )
 
-    def loss_fn(indices, generator):
-        x = to_model_range(data[indices.to(torch_device)])
-        return kind.loss(autoencoder, x, spec)
+    def loss_fn(indices, generator, step):
+        return first_stage_loss(to_model_range(data[indices.to(torch_device)]), step)
 
     checkpointing = None
     if checkpoint is not None:
         checkpointing = Checkpointing(
             path=Path(checkpoint),
             every=spec["training"]["checkpoint_every"],
-            modules={"autoencoder": autoencoder},
+            modules={"autoencoder": autoencoder, "first_stage_loss": first_stage_loss},
             fingerprint=fingerprint("autoencoder", spec, dataset_spec, precision, files=(train_images,)),
         )
     reset_peak_memory(torch_device)
@@ -69,6 +83,8 @@ def train_autoencoder(
         device=torch_device,
         precision=precision,
         description=f"{name} autoencoder",
+        update=first_stage_loss.update,
+        phase=first_stage_loss.phase,
         checkpointing=checkpointing,
     )
     autoencoder.eval()
@@ -87,6 +103,7 @@ def train_autoencoder(
         "model": name,
         "stage": "autoencoder",
         "autoencoder_type": spec["type"],
+        "first_stage_loss": first_stage_loss.describe(),
         "downsampling_factor": spec["downsampling_factor"],
         "latent_channels": spec["latent_channels"],
         "parameters": count_parameters(autoencoder),
@@ -181,7 +198,7 @@ def train_diffusion(
 
     prediction_type = model_spec["diffusion"]["prediction_type"]
 
-    def loss_fn(indices, generator):
+    def loss_fn(indices, generator, step):
         x0 = clean_batch(indices, generator)
         noise = torch.randn(x0.shape, generator=generator, device=generator.device)
         t = torch.randint(

@@ -27,7 +27,7 @@ class Checkpointing:
     path: Path
     every: int | None  # steps between saves; None = never save
     fingerprint: str
-    modules: dict[str, torch.nn.Module]
+    modules: dict[str, Any]  # anything with state_dict / load_state_dict (modules, a loss with a discriminator)
     ema: Any | None = None  # diffusers EMAModel (state_dict / load_state_dict)
 
     def load(self) -> dict | None:

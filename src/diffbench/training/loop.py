@@ -12,9 +12,10 @@ after every step, so cheap latent steps would be timed by that wait).
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -28,8 +29,8 @@ from diffbench.errors import NonFiniteLoss
 from diffbench.runtime import autocast, synchronize
 from diffbench.training.checkpoint import Checkpointing
 
-# (batch indices, noise generator on the training device) -> (loss, {component: detached tensor})
-LossFn = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, dict]]
+# (batch indices, noise generator on the training device, step) -> (loss, {component: detached tensor})
+LossFn = Callable[[torch.Tensor, torch.Generator, int], tuple[torch.Tensor, dict]]
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,16 @@ def fit(
     precision: str,
     description: str,
     after_step: Callable[[], None] | None = None,
+    update: Callable[[int], dict] | None = None,
+    phase: Callable[[int], Hashable] | None = None,
     checkpointing: Checkpointing | None = None,
     spent: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[pd.DataFrame, dict]:
     """Optimise until the budget is spent, resuming from `checkpointing` when it holds this run's
     state. `spent`: (seconds, GFLOPs) that earlier stages of the model used of the budget.
+    `update(step)`: a second update after each optimiser step (a discriminator's), part of the step's
+    compute; it returns detached terms to record. `phase(step)`: steps of one phase cost the same
+    FLOPs (a discriminator that starts late changes the cost); each phase is counted on its first step.
     Returns (per-step loss table, summary)."""
     generator = torch.Generator("cpu").manual_seed(spec["seed"])
     # Noise is drawn where it is used; on a CPU that is the batch-order generator, as it always was.
@@ -114,7 +120,8 @@ def fit(
     schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=spec["warmup_steps"])
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     budget = Budget(spec["max_steps"], spec["max_seconds"], spec["max_gflops"], *spent)
-    gflops_per_step = None  # counted on the first step (forward and backward)
+    phase_gflops: dict = {}  # per phase, counted on its first step (forward and backward)
+    gflops_spent = 0.0
     batches = Batches(num_images, spec["batch_size"], generator)
     rows, step, images_seen, elapsed_before = [], 0, 0, 0.0
     loop_parts = {"optimizer": optimizer, "schedule": schedule, "scaler": scaler, "batches": batches}
@@ -127,7 +134,7 @@ def fit(
             noise.set_state(saved["noise_generator"])
         _set_global_rng(saved["rng"])
         rows, step, images_seen, elapsed_before = saved["rows"], saved["step"], saved["images_seen"], saved["elapsed_s"]
-        gflops_per_step = saved["gflops_per_step"]
+        phase_gflops, gflops_spent = saved["phase_gflops"], saved["gflops_spent"]
     resumed_from, last_saved, checkpoint_s = step, step if saved is not None else None, 0.0
     bar = tqdm(total=spec["max_steps"], initial=step, desc=description, unit="step", mininterval=2)
     synchronize(device)
@@ -138,7 +145,10 @@ def fit(
         """Read the pending losses back in one transfer and record them; stop at a non-finite one."""
         if not pending:
             return
-        values = torch.stack([torch.stack([loss, *parts.values()]) for _, loss, parts, *_ in pending]).tolist()
+        # One transfer; steps may log different terms (a discriminator's start adds some).
+        flat = torch.cat([torch.stack([loss, *parts.values()]) for _, loss, parts, *_ in pending]).tolist()
+        ends = itertools.accumulate(1 + len(parts) for _, _, parts, *_ in pending)
+        values = [flat[end - 1 - len(p[2]) : end] for p, end in zip(pending, ends, strict=True)]
         for (at, _, parts, lr, seen, elapsed), (loss, *components) in zip(pending, values, strict=True):
             if not math.isfinite(loss):
                 kept = (
@@ -156,19 +166,25 @@ def fit(
         pending.clear()
         bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}", img_per_s=f"{images_seen / rows[-1]['elapsed_s']:.1f}")
 
-    while (stop_reason := budget.exhausted(step, time.perf_counter() - start, step * (gflops_per_step or 0))) is None:
+    while (stop_reason := budget.exhausted(step, time.perf_counter() - start, gflops_spent)) is None:
         indices = next(batches)
         optimizer.zero_grad(set_to_none=True)
-        # The first step runs under torch's FLOP counter, which observes and does not change the
-        # arithmetic; every step of a model costs the same FLOPs.
-        with FlopCounterMode(display=False) if gflops_per_step is None else nullcontext() as counter:
+        # A phase's first step runs under torch's FLOP counter, which observes and does not change
+        # the arithmetic (it counts matrix products and convolutions, not the optimiser's updates);
+        # every step of a phase costs the same FLOPs.
+        step_phase = phase(step) if phase is not None else None
+        counting = step_phase not in phase_gflops
+        with FlopCounterMode(display=False) if counting else nullcontext() as counter:
             with autocast(device, precision):
-                loss, parts = loss_fn(indices, noise)
+                loss, parts = loss_fn(indices, noise, step)
             scaler.scale(loss).backward()
-        if gflops_per_step is None:
-            gflops_per_step = counter.get_total_flops() / 1e9
-        scaler.step(optimizer)
-        scaler.update()
+            scaler.step(optimizer)
+            scaler.update()
+            if update is not None:
+                parts = {**parts, **update(step)}
+        if counting:
+            phase_gflops[step_phase] = counter.get_total_flops() / 1e9
+        gflops_spent += phase_gflops[step_phase]
         schedule.step()
         if after_step is not None:
             after_step()
@@ -188,7 +204,8 @@ def fit(
                     **{name: part.state_dict() for name, part in loop_parts.items()},
                     "generator": generator.get_state(),
                     "noise_generator": noise.get_state(),
-                    "gflops_per_step": gflops_per_step,
+                    "phase_gflops": phase_gflops,
+                    "gflops_spent": gflops_spent,
                     "rng": _global_rng(),
                     "rows": rows,
                     "step": step,
@@ -212,8 +229,9 @@ def fit(
         "steps": step,
         "images_seen": images_seen,
         "wall_time_s": wall,
-        "gflops_per_step": gflops_per_step,
-        "train_gflops": step * (gflops_per_step or 0.0),
+        # per step on average; the same every step unless a phase (a discriminator's start) changed it
+        "gflops_per_step": gflops_spent / step if step else None,
+        "train_gflops": gflops_spent,
         "images_per_s": images_seen / wall if wall > 0 else None,
         "stop_reason": stop_reason,
         "resumed_from_step": resumed_from,

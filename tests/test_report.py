@@ -226,7 +226,7 @@ def write_results(config: dict) -> None:
                     "sampler_type": "ddim",
                     "sampler_options": {},
                     "scheduler_class": "DDIMScheduler",
-                    "scheduler_config": {},
+                    "scheduler_config": {"timestep_spacing": "trailing"},
                     "num_images": 6,
                     "seed_first": 3,
                     "seed_last": 8,
@@ -377,6 +377,7 @@ def test_tables_one_row_per_run_with_units(results):
     } <= set(runs)
     row = runs.set_index(["model", "steps"]).loc[("latent_f4", 10)]
     assert row.fid == 45.0 and row.nfe == 10 and row.n_samples == 6 and row.downsampling_factor == 4
+    assert row.timestep_spacing == "trailing"
     models = tables.models.set_index("model")
     # An LDM's training compute includes its first stage, the scaling-factor estimate and the encoding.
     assert models.loc["latent_f4", "total_train_s"] == 83.0 and models.loc["pixel", "total_train_s"] == 60.0

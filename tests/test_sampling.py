@@ -187,6 +187,22 @@ def test_pixel_models_clip_x0_in_every_sampler_that_can():
     assert not make_scheduler(SAMPLER_SPECS["ddim"], latent.scheduler).config.clip_sample
 
 
+@pytest.mark.parametrize("kind", sorted(SAMPLERS))
+def test_timestep_spacing_is_the_configured_one(kind):
+    """null keeps the sampler's default (DDIM: leading, which starts 10 steps of 50 timesteps at
+    t = 45); trailing starts at the last timestep, so the first step sees pure noise."""
+    base = random_model().scheduler  # 50 training timesteps
+    default = make_scheduler({"type": kind, "eta": 0.0, "timestep_spacing": None}, base)
+    trailing = make_scheduler({"type": kind, "eta": 0.0, "timestep_spacing": "trailing"}, base)
+    assert trailing.config.timestep_spacing == "trailing"
+    trailing.set_timesteps(10)
+    assert int(trailing.timesteps[0]) == 49
+    if kind in ("ddim", "ddpm"):
+        assert default.config.timestep_spacing == "leading"
+        default.set_timesteps(10)
+        assert int(default.timesteps[0]) == 45
+
+
 def test_nan_images_are_counted_and_marked():
     model = random_model()
     template = make_scheduler(SAMPLER_SPECS["ddim"], model.scheduler)

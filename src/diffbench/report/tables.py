@@ -233,6 +233,8 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
         sampling = _load(layout.sampling_record(*keys), SAMPLING)
         distribution = _load(layout.distribution_metrics(*keys), DISTRIBUTION)
         row.update(_pick(sampling, SAMPLING_COLUMNS))
+        # where the timesteps start matters for few steps ("leading" at 10 steps starts at t = 900)
+        row["timestep_spacing"] = sampling.get("scheduler_config", {}).get("timestep_spacing", "")
         row.update(_pick(distribution, DISTRIBUTION_COLUMNS))
         row.update(_pick(_load(layout.lpips_metrics(*keys), LPIPS), LPIPS_COLUMNS))
         run_name = "/".join(str(k) for k in keys)

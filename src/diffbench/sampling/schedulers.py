@@ -39,7 +39,8 @@ SAMPLERS: dict[str, SamplerKind] = {
 
 def make_scheduler(sampler: dict, base: SchedulerMixin) -> SchedulerMixin:
     kind = SAMPLERS[sampler["type"]]
-    return kind.scheduler_class.from_config(base.config, **kind.overrides, **_clipping(kind, base))
+    chosen = {"timestep_spacing": sampler["timestep_spacing"]} if sampler.get("timestep_spacing") else {}
+    return kind.scheduler_class.from_config(base.config, **kind.overrides, **_clipping(kind, base), **chosen)
 
 
 def _clipping(kind: SamplerKind, base: SchedulerMixin) -> dict:

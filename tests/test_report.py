@@ -416,7 +416,7 @@ def test_summary_states_the_comparison_from_the_data(results):
     assert "Brackets are 95% intervals (delete-a-group jackknife)" in text
     assert (
         "latent_f4: best FID 44 [42, 46] (ddim, 20 steps) against its autoencoder's reconstruction FID (rFID) 12: "
-        "well above it" in text
+        "well above it (3.7x)" in text
     )
 
 
@@ -649,7 +649,12 @@ def test_a_latent_fid_close_to_its_rfid_is_called_bounded_by_the_autoencoder(res
     assert (tables.runs[tables.runs.model == "latent_f4"].reconstruction_rfid == 40.0).all()
     assert tables.runs[tables.runs.model == "pixel"].reconstruction_rfid.isna().all()
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
-    assert "rFID) 40: within 1.25x of it, so its quality is bounded by its autoencoder" in text
+    assert "rFID) 40: close to it (1.1x, within 1.25x), so its quality is bounded by its autoencoder" in text
+    RECONSTRUCTION.write(path, {**RECONSTRUCTION.read(path), "rfid": 200.0})  # best FID 44 = 0.22 x rFID
+    tables = collect(results)
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
+    assert "rFID) 200: below it (0.22x), which a sample set decoded by the same autoencoder" in text
+    assert "bounded by its autoencoder" not in text
 
 
 def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):

@@ -121,6 +121,23 @@ def test_hub_model_fetched_into_hf_home(tmp_path, torch_home):
     assert not (tmp_path / "results/assets/models/absent.json").exists()
 
 
+def test_fetch_assets_fetches_the_perceptual_backbone_of_a_first_stage(tmp_path, torch_home):
+    """`diffbench fetch-assets -c` runs the fetch_perceptual_backbone rule for a trained latent model
+    whose autoencoder has a perceptual term (here present in TORCH_HOME, so nothing is downloaded)."""
+    config = {
+        "results_dir": str(tmp_path / "results"),
+        "datasets": {"d": {"resolution": 8, "num_train": 8, "num_reference": 4}},
+        "evaluation": {"interval_groups": 0},
+        "models": {"m": {"dataset": "d", "family": "latent", "unet": {"channel_mult": [1]},
+                         "autoencoder": {"downsampling_factor": 2, "perceptual_net": "squeeze"}}},
+    }  # fmt: skip
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    fetched = run_cli("fetch-assets", "-c", str(tmp_path / "c.yaml"), env={"TORCH_HOME": str(torch_home)}, cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr[-3000:]
+    record = json.loads((tmp_path / "results/assets/perceptual/squeeze.json").read_text())
+    assert record["lpips_net"] == "squeeze" and record["lpips_backbone"].startswith(str(torch_home))
+
+
 def test_offline_without_the_model_in_the_cache_says_what_to_do(tmp_path):
     # Tests run with HF_HUB_OFFLINE=1 (conftest), as compute jobs do.
     from diffbench.stages.train import import_pretrained

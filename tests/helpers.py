@@ -94,6 +94,10 @@ def ldm_style_checkpoint(folder):
     unet = tiny_unet(2, 4)
     unet.save_pretrained(folder / "unet")
     tiny_vq().save_pretrained(folder / "vqvae")
+    # Like the released checkpoint, its VQModel config has no scaling_factor (it predates the key).
+    vq_config = json.loads((folder / "vqvae" / "config.json").read_text())
+    del vq_config["scaling_factor"]
+    (folder / "vqvae" / "config.json").write_text(json.dumps(vq_config))
     DDIMScheduler(num_train_timesteps=10).save_pretrained(folder / "scheduler")
     (folder / "model_index.json").write_text(
         json.dumps(

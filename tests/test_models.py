@@ -108,6 +108,17 @@ def test_import_ldm_style_checkpoint(tmp_path):
     assert isinstance(loaded.autoencoder, VQModel) and loaded.scaling_factor == 1.0
 
 
+def test_a_latent_checkpoint_without_a_scaling_factor_needs_one_in_the_config(tmp_path):
+    ldm_style_checkpoint(tmp_path / "ldm")
+    message = (
+        r"models.m: the autoencoder of .* has no scaling_factor in its config, and "
+        r"'models.m.pretrained.latent_scaling_factor' is null; set it .* default of 0.18215"
+    )
+    with pytest.raises(ModelError, match=message):
+        import_pretrained(**import_spec(tmp_path / "ldm", "latent"), out_dir=tmp_path / "o", out_record=tmp_path / "r")
+    assert not (tmp_path / "o").exists()
+
+
 def test_import_ddpm_style_checkpoint(tmp_path):
     DDPMPipeline(unet=tiny_unet(), scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(tmp_path / "ddpm")
     record = import_pretrained(

@@ -324,6 +324,14 @@ def import_pretrained(
         )
     if source["latent_scaling_factor"] is not None:
         model.autoencoder.register_to_config(scaling_factor=source["latent_scaling_factor"])
+    elif model.autoencoder is not None and "scaling_factor" in model.autoencoder.config.get("_use_default_values", []):
+        # diffusers would fill in its class default (0.18215, Stable Diffusion's), which scales every latent
+        raise ModelError(
+            f"models.{name}: the autoencoder of {source['id']!r} has no scaling_factor in its config, and "
+            f"'models.{name}.pretrained.latent_scaling_factor' is null; set it (1.0 for CompVis/ldm-celebahq-256, "
+            "whose UNet was trained on unscaled latents) rather than take diffusers' default of "
+            f"{model.autoencoder.config.scaling_factor}."
+        )
     save_model(model, out_dir)
     record = {
         "model": name,

@@ -94,7 +94,7 @@ def ldm_style_checkpoint(folder):
     unet = tiny_unet(2, 4)
     unet.save_pretrained(folder / "unet")
     tiny_vq().save_pretrained(folder / "vqvae")
-    # Like the released checkpoint, its VQModel config has no scaling_factor (it predates the key).
+    # No scaling_factor in the VQModel config, as in configs saved before diffusers had the key (this layout's 0.0.4).
     vq_config = json.loads((folder / "vqvae" / "config.json").read_text())
     del vq_config["scaling_factor"]
     (folder / "vqvae" / "config.json").write_text(json.dumps(vq_config))

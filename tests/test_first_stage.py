@@ -142,7 +142,7 @@ def train_with_discriminator(start, steps=4, checkpoint=None):
         precision="fp32",
         description="ae",
         update=loss_fn.update,
-        phase=loss_fn.phase,
+        phase=loss_fn.adversarial,
         checkpointing=checkpointing,
     )  # fmt: skip
     return loss_fn, initial, table, summary

@@ -84,7 +84,7 @@ def train_autoencoder(
         precision=precision,
         description=f"{name} autoencoder",
         update=first_stage_loss.update,
-        phase=first_stage_loss.phase,
+        phase=first_stage_loss.adversarial,
         checkpointing=checkpointing,
     )
     autoencoder.eval()

@@ -59,11 +59,8 @@ class FirstStageLoss:
             self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
     def adversarial(self, step: int) -> bool:
+        """Whether the discriminator is on at `step` (the loop's phase: its steps cost more FLOPs)."""
         return self.start is not None and step >= self.start
-
-    def phase(self, step: int) -> bool:
-        """Steps of one phase cost the same FLOPs: before and after the discriminator starts."""
-        return self.adversarial(step)
 
     def __call__(self, x: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:
         reconstruction, regulariser, parts = self.kind.forward(self.autoencoder, x, self.spec)

@@ -227,6 +227,7 @@ def write_results(config: dict) -> None:
                     "sampler_options": {},
                     "scheduler_class": "DDIMScheduler",
                     "scheduler_config": {"timestep_spacing": "trailing"},
+                    "timesteps": list(range(999, 0, -1000 // steps_))[:steps_],
                     "num_images": 6,
                     "seed_first": 3,
                     "seed_last": 8,
@@ -377,7 +378,14 @@ def test_tables_one_row_per_run_with_units(results):
     } <= set(runs)
     row = runs.set_index(["model", "steps"]).loc[("latent_f4", 10)]
     assert row.fid == 45.0 and row.nfe == 10 and row.n_samples == 6 and row.downsampling_factor == 4
-    assert row.timestep_spacing == "trailing"
+    assert row.timestep_spacing == "trailing" and row.timesteps == "999, 899, ..., 99 (10)"
+    from diffbench.report.figures import model_colors, quality_figures
+
+    figures = quality_figures(runs, model_colors(list(tables.models.model)))
+    hovered = [d[-1] for fig in figures.values() for trace in fig.data if trace.customdata is not None
+               for d in trace.customdata]  # fmt: skip
+    assert "999, 899, ..., 99 (10)" in hovered
+    assert "timesteps %{customdata[15]}" in figures["fid_vs_nfe"].data[0].hovertemplate
     models = tables.models.set_index("model")
     # An LDM's training compute includes its first stage, the scaling-factor estimate and the encoding.
     assert models.loc["latent_f4", "total_train_s"] == 83.0 and models.loc["pixel", "total_train_s"] == 60.0

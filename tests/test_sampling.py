@@ -1,13 +1,17 @@
+import inspect
+
 import numpy as np
 import pytest
 import torch
 from diffusers import DDPMScheduler, DiffusionPipeline
 
+from diffbench.config import SAMPLER_SETTING_TYPES, validate_config
+from diffbench.errors import ConfigError
 from diffbench.io import read_json
 from diffbench.models.pipelines import DiffusionModel, load_model
 from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
 from diffbench.sampling.sampler import denoise, generate
-from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs
+from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs, timesteps_of
 from diffbench.stages.sample import merge_samples, sample_shard
 from helpers import tiny_unet, tiny_vq
 
@@ -201,6 +205,40 @@ def test_timestep_spacing_is_the_configured_one(kind):
         assert default.config.timestep_spacing == "leading"
         default.set_timesteps(10)
         assert int(default.timesteps[0]) == 45
+
+
+def test_ldm_uniform_ddim_timesteps_and_settings():
+    """LDM's DDIM ('uniform': range(0, T, T // S) + 1, steps_offset 1) for 10 of 1000 steps, and the
+    other settings reach the scheduler; clip_sample false turns a pixel model's clipping off."""
+    base = DDPMScheduler(num_train_timesteps=1000, clip_sample=True)
+    ddim = make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "leading", "steps_offset": 1,
+                           "set_alpha_to_one": False, "clip_sample": False}, base)  # fmt: skip
+    assert timesteps_of(ddim, 10) == list(range(901, 0, -100))
+    assert not ddim.config.clip_sample and not ddim.config.set_alpha_to_one
+    ddpm = make_scheduler({"type": "ddpm", "eta": 0.0, "variance_type": "fixed_large"}, base)
+    assert ddpm.config.variance_type == "fixed_large" and ddpm.config.clip_sample
+    assert timesteps_of(ddpm, 1000) == list(range(999, -1, -1))
+    dpm = make_scheduler({"type": "dpm_solver_pp", "eta": 0.0, "solver_order": 3}, base)
+    assert dpm.config.solver_order == 3 and dpm.config.thresholding
+    assert not make_scheduler({"type": "dpm_solver_pp", "eta": 0.0, "clip_sample": False}, base).config.thresholding
+
+
+@pytest.mark.parametrize("key", sorted(SAMPLER_SETTING_TYPES))
+def test_sampler_setting_types_match_the_schedulers(key):
+    """config.SAMPLER_SETTING_TYPES (what validation allows) against the schedulers' signatures:
+    a type is allowed a setting exactly when its scheduler takes it (clip_sample: or thresholding)."""
+    for kind, sampler in SAMPLERS.items():
+        accepts = inspect.signature(sampler.scheduler_class.__init__).parameters
+        takes = key in accepts or (key == "clip_sample" and "thresholding" in accepts)
+        if key == "variance_type" and kind == "dpm_solver_pp":
+            takes = False  # it accepts one, but only to read learned-variance models' outputs
+        assert (kind in SAMPLER_SETTING_TYPES[key]) == takes, (key, kind)
+
+
+def test_a_setting_on_the_wrong_sampler_type_is_a_config_error(tiny_raw):
+    tiny_raw["sampling"]["samplers"]["heun"]["solver_order"] = 3
+    with pytest.raises(ConfigError, match=r"'sampling.samplers.heun.solver_order' only applies to type: dpm_solver_pp"):
+        validate_config(tiny_raw)
 
 
 def test_nan_images_are_counted_and_marked():

@@ -254,6 +254,23 @@ def _check_semantics(config: dict, raw: dict) -> None:
     for name, sampler in config["sampling"]["samplers"].items():
         if sampler["type"] != "ddim" and sampler["eta"] != 0:
             raise ConfigError(f"config key 'sampling.samplers.{name}.eta' only applies to type: ddim.")
+        for key, types in SAMPLER_SETTING_TYPES.items():
+            if sampler[key] is not None and sampler["type"] not in types:
+                raise ConfigError(
+                    f"config key 'sampling.samplers.{name}.{key}' only applies to type: {', '.join(sorted(types))}."
+                )
+
+
+# Scheduler settings a sampler entry may set, and the sampler types whose diffusers scheduler has
+# them (tests/test_sampling.py checks this against the schedulers' signatures).
+SAMPLER_SETTING_TYPES = {
+    "timestep_spacing": {"ddpm", "ddim", "dpm_solver_pp", "euler", "heun"},
+    "steps_offset": {"ddpm", "ddim", "dpm_solver_pp", "euler", "heun"},
+    "clip_sample": {"ddpm", "ddim", "dpm_solver_pp", "heun"},
+    "set_alpha_to_one": {"ddim"},
+    "variance_type": {"ddpm"},
+    "solver_order": {"dpm_solver_pp"},
+}
 
 
 def _check_budget(training: dict, key: str) -> None:

@@ -29,10 +29,12 @@ HOVER_COLUMNS = [
     "fid_ci_high",
     "sampling_s_per_image",
     "total_train_s",
+    "timesteps",
 ]
 HOVER = (
     "<b>%{customdata[1]}</b> (%{customdata[2]}, f=%{customdata[3]})<br>"
     "dataset %{customdata[0]} · sampler %{customdata[4]} · %{customdata[5]} steps · %{customdata[6]} NFE<br>"
+    "timesteps %{customdata[15]}<br>"
     "n=%{customdata[7]} samples, seeds %{customdata[8]}–%{customdata[9]}<br>"
     "FID %{customdata[10]:.4g} [%{customdata[11]:.4g}, %{customdata[12]:.4g}]<br>"
     "%{customdata[13]:.3g} s/image · training %{customdata[14]:.4g} s"

@@ -145,6 +145,13 @@ class Tables:
     warnings: list[str] = field(default_factory=list)  # warnings recorded by the jobs, with their run
 
 
+def _timesteps_span(timesteps: list[int]) -> str:
+    """'999, 899, ..., 99 (10)': where a run's sampler starts and ends (sampling.json has them all)."""
+    if len(timesteps) <= 3:
+        return ", ".join(map(str, timesteps))
+    return f"{timesteps[0]}, {timesteps[1]}, ..., {timesteps[-1]} ({len(timesteps)})"
+
+
 def _load(path: str, kind: RecordKind) -> dict:
     """A result record, or {} when the file is missing (a partial run: listed once, by `collect`,
     and NaN in the tables). A record lacking a key of its kind is an error naming file and key."""
@@ -235,6 +242,7 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
         row.update(_pick(sampling, SAMPLING_COLUMNS))
         # where the timesteps start matters for few steps ("leading" at 10 steps starts at t = 900)
         row["timestep_spacing"] = sampling.get("scheduler_config", {}).get("timestep_spacing", "")
+        row["timesteps"] = _timesteps_span(sampling.get("timesteps", []))
         row.update(_pick(distribution, DISTRIBUTION_COLUMNS))
         row.update(_pick(_load(layout.lpips_metrics(*keys), LPIPS), LPIPS_COLUMNS))
         run_name = "/".join(str(k) for k in keys)

@@ -20,6 +20,8 @@ from diffusers import (
 )
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
+from diffbench.config import SAMPLER_SETTING_TYPES
+
 
 @dataclass(frozen=True)
 class SamplerKind:
@@ -38,23 +40,36 @@ SAMPLERS: dict[str, SamplerKind] = {
 
 
 def make_scheduler(sampler: dict, base: SchedulerMixin) -> SchedulerMixin:
+    """The sampler's scheduler on the model's schedule. Settings the sampler entry gives (not null)
+    override the model's config (config.SAMPLER_SETTING_TYPES says which types have them); they are
+    passed as arguments because from_config drops keys the saved config left at their default."""
     kind = SAMPLERS[sampler["type"]]
-    chosen = {"timestep_spacing": sampler["timestep_spacing"]} if sampler.get("timestep_spacing") else {}
-    return kind.scheduler_class.from_config(base.config, **kind.overrides, **_clipping(kind, base), **chosen)
+    chosen = {key: sampler[key] for key in SAMPLER_SETTING_TYPES if sampler.get(key) is not None}
+    clip = chosen.pop("clip_sample", base.config.get("clip_sample", False))
+    accepts = inspect.signature(kind.scheduler_class.__init__).parameters
+    if "clip_sample" in accepts:
+        chosen["clip_sample"] = clip
+    elif clip and "thresholding" in accepts:
+        chosen.update(_thresholding_as_clipping(base))
+    return kind.scheduler_class.from_config(base.config, **{**kind.overrides, **chosen})
 
 
-def _clipping(kind: SamplerKind, base: SchedulerMixin) -> dict:
+def _thresholding_as_clipping(base: SchedulerMixin) -> dict:
     """Keep predicted x0 in the data range for pixel-space models, as their DDPM/DDIM schedule does.
 
     A model whose schedule clips samples (`clip_sample`, set for pixel models) gets the same
     clipping in samplers that only offer it as `thresholding` (DPM-Solver++, as diffusers
     recommends for pixel space): with sample_max_value = clip_sample_range the dynamic threshold
-    is the static clip. Latent models never clip. Euler and Heun offer no clipping in diffusers.
+    is the static clip. Latent models never clip. Euler offers no clipping in diffusers.
     """
-    accepts = inspect.signature(kind.scheduler_class.__init__).parameters
-    if not base.config.get("clip_sample", False) or "thresholding" not in accepts or "clip_sample" in accepts:
-        return {}
     return {"thresholding": True, "sample_max_value": base.config.get("clip_sample_range", 1.0)}
+
+
+def timesteps_of(scheduler: SchedulerMixin, steps: int) -> list[int]:
+    """The timesteps `scheduler` visits in `steps` steps (Heun visits most twice), for the record."""
+    fresh = scheduler.__class__.from_config(scheduler.config)
+    fresh.set_timesteps(steps)
+    return [int(round(float(t))) for t in fresh.timesteps]
 
 
 def step_kwargs(sampler: dict) -> dict:

@@ -15,7 +15,7 @@ from diffbench.records import SAMPLING, SAMPLING_SHARD
 from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, resolve_dtype
 from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import flops_per_image, generate, warm_up
-from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs
+from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of
 
 
 def sample_shard(
@@ -60,6 +60,7 @@ def sample_shard(
         "sampler": sampler,
         "scheduler_class": type(template).__name__,
         "scheduler_config": sampler_config(template),
+        "timesteps": timesteps_of(template, steps),
         "steps": steps,
         "seed_first": seeds[0],
         "seed_last": seeds[-1],
@@ -125,6 +126,7 @@ def summarise(records: list[dict], run: dict) -> dict:
         "sampler_options": {k: v for k, v in first["sampler"].items() if k != "type"},
         "scheduler_class": first["scheduler_class"],
         "scheduler_config": first["scheduler_config"],
+        "timesteps": first["timesteps"],
         "num_images": n,
         "seed_first": records[0]["seed_first"],
         "seed_last": records[-1]["seed_last"],

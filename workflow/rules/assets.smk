@@ -58,7 +58,7 @@ rule fetch_perceptual_backbone:
     log:
         layout.log("fetch_perceptual_backbone", "{net}"),
     wildcard_constraints:
-        net="alex|vgg|squeeze",
+        net=one_of(BACKBONES),
     conda:
         "../../environment.yml"
     script:

@@ -223,6 +223,83 @@ def test_ldm_uniform_ddim_timesteps_and_settings():
     assert not make_scheduler({"type": "dpm_solver_pp", "eta": 0.0, "clip_sample": False}, base).config.thresholding
 
 
+@pytest.mark.parametrize("steps", [10, 20, 50, 100])
+def test_ddim_quadratic_spacing_is_the_papers(steps):
+    """DDIM paper, appendix D.2: tau_i = floor(c i^2), c = 0.8 T / (S - 1)^2, visited last to first
+    (for these step counts the released code's float arithmetic gives exactly the formula)."""
+    base = DDPMScheduler(num_train_timesteps=1000)
+    ddim = make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "quadratic"}, base)
+    expected = [800 * i * i // (steps - 1) ** 2 for i in range(steps)][::-1]
+    assert timesteps_of(ddim, steps) == expected
+    if steps == 10:
+        assert expected == [800, 632, 483, 355, 246, 158, 88, 39, 9, 0]
+
+
+def _ddim_walk(scheduler, steps, seed=0, eta=0.0):
+    """Every step of a schedule on fixed random model outputs; the samples after each step."""
+    scheduler.set_timesteps(steps)
+    torch.manual_seed(seed)
+    x, out = torch.randn(2, 3, 4, 4), []
+    for t in scheduler.timesteps:
+        noise = torch.Generator().manual_seed(int(t))
+        x = scheduler.step(torch.randn(2, 3, 4, 4), t, x, eta=eta, generator=noise).prev_sample
+        out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("spacing", ["leading", "trailing"])
+@pytest.mark.parametrize("eta", [0.0, 1.0])
+def test_ddim_update_is_diffusers_on_uniform_strides(spacing, eta):
+    """Where diffusers' t - T // S is the next timestep, our DDIM is its update operation for
+    operation, so equal to the bit (with clipping and with eta's noise)."""
+    from diffusers import DDIMScheduler
+
+    base = DDPMScheduler(num_train_timesteps=50, clip_sample=True)
+    ours = make_scheduler({"type": "ddim", "eta": eta, "timestep_spacing": spacing}, base)
+    theirs = DDIMScheduler.from_config(ours.config)
+    for a, b in zip(_ddim_walk(ours, 10, eta=eta), _ddim_walk(theirs, 10, eta=eta), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_ddim_steps_to_the_next_timestep_it_visits():
+    """linspace visits 999, 888, ...: given the true noise, deterministic DDIM must land on the
+    forward process at t = 888 (diffusers' update aims at 899). float32 rounding of O(1) values over
+    a few operations stays below 1e-5, while alpha_bar(888) and alpha_bar(899) give answers ~1e-3 apart."""
+    base = DDPMScheduler(num_train_timesteps=1000)
+    ddim = make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "linspace"}, base)
+    ddim.set_timesteps(10)
+    assert ddim.timesteps[:2].tolist() == [999, 888]
+    x0, eps = torch.rand(1, 3, 4, 4) * 2 - 1, torch.randn(1, 3, 4, 4)
+    a = ddim.alphas_cumprod
+    x_t = a[999].sqrt() * x0 + (1 - a[999]).sqrt() * eps
+    landed = ddim.step(eps, 999, x_t).prev_sample
+    torch.testing.assert_close(landed, a[888].sqrt() * x0 + (1 - a[888]).sqrt() * eps, rtol=0, atol=1e-5)
+    assert (landed - (a[899].sqrt() * x0 + (1 - a[899]).sqrt() * eps)).abs().max() > 1e-3
+
+
+def test_ddim_repeated_quadratic_timesteps_are_steps_in_place():
+    """At 100 quadratic steps t = 0 comes four times (as in the DDIM code): three steps from 0 to 0
+    leave the sample as it is (up to float32 rounding: a few operations on O(1) values, < 1e-5), the
+    last goes to alpha_bar = 1; every one costs a network evaluation."""
+    base = DDPMScheduler(num_train_timesteps=1000, clip_sample=False)  # the DDIM paper does not clip x0
+    ddim = make_scheduler({"type": "ddim", "eta": 1.0, "timestep_spacing": "quadratic"}, base)
+    walk = _ddim_walk(ddim, 100, eta=1.0)
+    assert ddim.timesteps[-4:].tolist() == [0, 0, 0, 0]
+    for in_place in walk[-4:-1]:  # walk[-5]: the sample on arriving at t = 0
+        torch.testing.assert_close(in_place, walk[-5], rtol=0, atol=1e-5)
+    assert (walk[-1] - walk[-2]).abs().max() > 1e-3
+    model = random_model()
+    _, nfe = denoise(model, make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "quadratic"},
+                                           model.scheduler), {}, 40, [0], CPU, torch.float32)  # fmt: skip
+    assert nfe == 40
+
+
+def test_quadratic_spacing_is_for_ddim_only(tiny_raw):
+    tiny_raw["sampling"]["samplers"]["heun"]["timestep_spacing"] = "quadratic"
+    with pytest.raises(ConfigError, match=r"'sampling.samplers.heun.timestep_spacing': quadratic .* type: ddim"):
+        validate_config(tiny_raw)
+
+
 @pytest.mark.parametrize("key", sorted(SAMPLER_SETTING_TYPES))
 def test_sampler_setting_types_match_the_schedulers(key):
     """config.SAMPLER_SETTING_TYPES (what validation allows) against the schedulers' signatures:

@@ -254,6 +254,11 @@ def _check_semantics(config: dict, raw: dict) -> None:
     for name, sampler in config["sampling"]["samplers"].items():
         if sampler["type"] != "ddim" and sampler["eta"] != 0:
             raise ConfigError(f"config key 'sampling.samplers.{name}.eta' only applies to type: ddim.")
+        if sampler["timestep_spacing"] == "quadratic" and sampler["type"] != "ddim":
+            raise ConfigError(
+                f"config key 'sampling.samplers.{name}.timestep_spacing': quadratic (the DDIM paper's) only "
+                "applies to type: ddim."
+            )
         for key, types in SAMPLER_SETTING_TYPES.items():
             if sampler[key] is not None and sampler["type"] not in types:
                 raise ConfigError(

@@ -12,7 +12,6 @@ import inspect
 from dataclasses import dataclass, field
 
 from diffusers import (
-    DDIMScheduler,
     DDPMScheduler,
     DPMSolverMultistepScheduler,
     EulerDiscreteScheduler,
@@ -21,6 +20,7 @@ from diffusers import (
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from diffbench.config import SAMPLER_SETTING_TYPES
+from diffbench.sampling.ddim import DDIMSequenceScheduler
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class SamplerKind:
 
 SAMPLERS: dict[str, SamplerKind] = {
     "ddpm": SamplerKind(DDPMScheduler),
-    "ddim": SamplerKind(DDIMScheduler, step_options=("eta",)),
+    "ddim": SamplerKind(DDIMSequenceScheduler, step_options=("eta",)),
     "dpm_solver_pp": SamplerKind(DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
     "euler": SamplerKind(EulerDiscreteScheduler),
     "heun": SamplerKind(HeunDiscreteScheduler),

@@ -45,7 +45,7 @@ def _train_tiny(tmp_path_factory) -> dict:
     config = validate_config(yaml.safe_load(TINY_CONFIG.read_text()))
     layout = Layout(str(root))
     spec = config["datasets"]["tiny"]
-    prepare_data("tiny", spec, layout.train_images("tiny"), layout.reference_images("tiny"), layout.data_info("tiny"))
+    prepare_data("tiny", spec, layout.train_images("tiny"), layout.heldout_images("tiny"), layout.data_info("tiny"))
     records = {}
     for name, model in config["models"].items():
         if model["family"] == "latent":

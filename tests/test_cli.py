@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -51,6 +52,27 @@ def test_one_stage_is_run_as_a_snakemake_target(tmp_path):
     sampling = config["sampling"]
     assert len(runs) == len(config["models"]) * len(sampling["samplers"]) * len(sampling["steps"])
     assert "pix\tddim\t3\t2 shard(s)" in runs
+
+
+@pytest.mark.parametrize(
+    "reference, images", [("heldout", "heldout.npz"), ("train", "train.npz"), ("full", "full.npz")]
+)
+def test_fid_is_computed_against_the_configured_reference_set(tmp_path, reference, images):
+    """evaluation.reference picks the images the reference features come from; reconstruction
+    metrics keep the held-out set whatever it is."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["evaluation"]["reference"] = reference
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    targets = ["results/metrics/kl/ddim/3/distribution.json", "results/metrics/kl/reconstruction.json"]
+    planned = snakemake(*targets, "--configfile", "c.yaml", "-n", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    jobs: dict[str, list[str]] = {}  # rule -> the dry run's text of each of its jobs
+    for rule, text in re.findall(r"^rule (\w+):\n(.*?)(?:\n\n|\Z)", planned.stdout, re.S | re.M):
+        jobs.setdefault(rule, []).append(text)
+    assert f"features/tiny/{reference}-" in jobs["distribution_metrics"][0]
+    assert "features/tiny/heldout-" in jobs["reconstruction_metrics"][0]
+    assert any(f"input: results/data/tiny/{images}" in job for job in jobs["reference_features"])
+    assert ("prepare_full_data" in jobs) == (reference == "full")
 
 
 def test_yaml_syntax_error_is_one_line_naming_file_line_and_column(tmp_path):

@@ -131,6 +131,24 @@ def test_shipped_configs_are_valid():
             lambda c: c["evaluation"].update(fid_infinity_fractions=[0.5, 0.5]),
             "'evaluation.fid_infinity_fractions': give at least 2 distinct fractions",
         ),
+        (
+            lambda c: c["datasets"]["tiny"].update(num_train=0),
+            "'datasets.tiny.num_train': model 'pix' trains on this dataset",
+        ),
+        (
+            lambda c: c["datasets"]["tiny"].update(num_reference=0),
+            "'datasets.tiny.num_reference' is 0, but evaluation.reference: heldout compares samples with those",
+        ),
+        (
+            lambda c: (c["datasets"]["tiny"].update(num_reference=0), c["evaluation"].update(reference="train")),
+            "'datasets.tiny.num_reference' is 0, but latent model 'kl' measures its autoencoder's reconstruction",
+        ),
+        (
+            lambda c: c["evaluation"].update(reference="train", interval_groups=9),
+            "'evaluation.interval_groups': 9 jackknife groups need at least 18 images per set, but "
+            "sampling.num_samples is 6",
+        ),
+        (lambda c: c["evaluation"].update(reference="test"), "'evaluation.reference': 'test' is not one of"),
     ],
 )
 def test_bad_config_names_the_key(tiny_raw, mutate, message):
@@ -139,6 +157,18 @@ def test_bad_config_names_the_key(tiny_raw, mutate, message):
     with pytest.raises(ConfigError) as err:
         validate_config(config)
     assert message in str(err.value)
+
+
+def test_pretrained_models_need_no_training_images_with_a_full_reference(tiny_raw):
+    """A preset of pretrained pixel models, scored against every image: no split is needed."""
+    config = copy.deepcopy(tiny_raw)
+    config["models"] = {"ddpm": {"dataset": "tiny", "source": "pretrained", "pretrained": {"id": "google/ddpm"}}}
+    config["datasets"]["tiny"].update(num_train=0, num_reference=0)
+    config["evaluation"].update(reference="full")
+    assert validate_config(copy.deepcopy(config))["evaluation"]["reference"] == "full"
+    config["evaluation"].update(reference="train")
+    with pytest.raises(ConfigError, match="'datasets.tiny.num_train' is 0, but evaluation.reference: train"):
+        validate_config(config)
 
 
 def test_missing_config_file(tmp_path):

@@ -10,7 +10,7 @@ from diffbench.data.images import load_images, to_model_range, to_uint8
 from diffbench.data.sources import open_source
 from diffbench.data.synthetic import render_shapes
 from diffbench.errors import DataError
-from diffbench.stages.data import prepare_data, split_indices
+from diffbench.stages.data import prepare_data, prepare_full_data, split_indices
 from helpers import SHARED_MNIST, fake_mnist
 
 
@@ -32,7 +32,7 @@ def spec(**overrides):
 
 def prepare(tmp_path, name="d", **overrides):
     return prepare_data(
-        name, spec(**overrides), tmp_path / "train.npz", tmp_path / "reference.npz", tmp_path / "info.json"
+        name, spec(**overrides), tmp_path / "train.npz", tmp_path / "heldout.npz", tmp_path / "info.json"
     )
 
 
@@ -56,7 +56,7 @@ def test_split_is_deterministic_and_disjoint():
 
 def test_prepare_synthetic(tmp_path):
     info = prepare(tmp_path)
-    train, reference = load_images(tmp_path / "train.npz"), load_images(tmp_path / "reference.npz")
+    train, reference = load_images(tmp_path / "train.npz"), load_images(tmp_path / "heldout.npz")
     assert train.shape == (6, 16, 16, 3) and reference.shape == (4, 16, 16, 3)
     assert info["train"]["count"] == 6 and len(info["train"]["sha256"]) == 64
     info2 = prepare(tmp_path / "again")
@@ -143,6 +143,25 @@ def test_imagefolder_empty_and_missing(tmp_path):
         prepare(tmp_path, source="imagefolder", root=str(tmp_path / "absent"))
 
 
+def test_full_data_is_every_image_in_source_order(tmp_path):
+    """The full set holds the held-out and training images and the rest, each once, in path order."""
+    write_images(tmp_path / "imgs", [(16, 16)] * 13)
+    folder = dict(source="imagefolder", root=str(tmp_path / "imgs"))
+    prepare(tmp_path, **folder)
+    info = prepare_full_data("d", spec(**folder), tmp_path / "full.npz")
+    with np.load(tmp_path / "full.npz") as full:
+        assert info["count"] == 13 and full["source_indices"].tolist() == list(range(13))
+        for split in ("train", "heldout"):
+            with np.load(tmp_path / f"{split}.npz") as part:
+                np.testing.assert_array_equal(full["images"][part["source_indices"]], part["images"])
+
+
+def test_no_heldout_images_when_none_are_asked_for(tmp_path):
+    """num_reference: 0 (pretrained models scored against the training or full set)."""
+    info = prepare(tmp_path, num_reference=0, channels=1)
+    assert info["heldout"]["count"] == 0 and load_images(tmp_path / "heldout.npz").shape == (0, 16, 16, 1)
+
+
 def test_too_few_images_is_a_clear_error(tmp_path):
     write_images(tmp_path / "imgs", [(16, 16)] * 5)
     with pytest.raises(DataError, match="has 5 images but num_reference"):
@@ -190,3 +209,8 @@ def test_cifar10_through_torchvision(tmp_path, monkeypatch):
     prepare(tmp_path, source="cifar10", root=str(tmp_path / "root"), download=False, resolution=32)
     train = load_images(tmp_path / "train.npz")
     assert train.shape == (6, 32, 32, 3)
+    # evaluation.reference: full is the whole split (5 batches of 5), however many were split off
+    full = prepare_full_data(
+        "d", spec(source="cifar10", root=str(tmp_path / "root"), resolution=32), tmp_path / "f.npz"
+    )
+    assert full["count"] == 25 and load_images(tmp_path / "f.npz").shape == (25, 32, 32, 3)

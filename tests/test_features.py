@@ -215,6 +215,7 @@ def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
     images[~finite] = 0  # what sampling stores for a NaN image
     write_assets_record(tmp_path / "assets.json", weights)
     evaluation = {
+        "reference": "heldout",
         "feature_extractor": "inception-v3-compat",
         "resize": "tf-bilinear",
         "batch_size": 3,

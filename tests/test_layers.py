@@ -22,6 +22,7 @@ LAYERS = {
     "runtime": 1,
     "jobs": 1,
     "records": 1,
+    "published": 1,
     "data": 2,
     "models": 2,
     "features": 2,

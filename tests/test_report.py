@@ -15,15 +15,11 @@ import pytest
 from PIL import Image
 from plotly.offline import get_plotlyjs
 
-from diffbench.config import comparisons, run_key, validate_config
+from diffbench.config import run_key
 from diffbench.io import write_npz
 from diffbench.paths import Layout
 from diffbench.records import (
-    AUTOENCODER_TRAINING,
-    COMPARISON,
-    DATA_INFO,
     DISTRIBUTION,
-    LPIPS,
     RECONSTRUCTION,
     SAMPLING,
     TRAINING,
@@ -33,303 +29,7 @@ from diffbench.report.findings import pareto_front, summary
 from diffbench.report.outputs import ReportPaths, result_files
 from diffbench.report.tables import collect
 from diffbench.stages.report import report as build_report
-
-# FID and seconds/image per (model, steps): the latent model is cheaper per step; the pixel model
-# is best when time does not matter. Hand-checked frontier: latent 5, 10, 20 and pixel 20.
-FID = {
-    ("pixel", 5): 80.0,
-    ("pixel", 10): 50.0,
-    ("pixel", 20): 40.0,
-    ("latent_f4", 5): 60.0,
-    ("latent_f4", 10): 45.0,
-    ("latent_f4", 20): 44.0,
-}
-SECONDS = {
-    ("pixel", 5): 0.01,
-    ("pixel", 10): 0.02,
-    ("pixel", 20): 0.04,
-    ("latent_f4", 5): 0.004,
-    ("latent_f4", 10): 0.008,
-    ("latent_f4", 20): 0.016,
-}
-
-
-def fixture_config(root, seeds=None) -> dict:
-    """Two models (with training.seeds replicates when `seeds` is given), three step counts."""
-    config = {
-        "results_dir": str(root / "results"),
-        "datasets": {"shapes": {"source": "synthetic", "resolution": 8, "num_train": 16, "num_reference": 8}},
-        "models": {
-            "pixel": {"dataset": "shapes", "family": "pixel"},
-            "latent_f4": {
-                "dataset": "shapes",
-                "family": "latent",
-                "autoencoder": {"type": "kl", "downsampling_factor": 4},
-            },
-        },
-        "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [5, 10, 20], "num_samples": 6, "seed": 3},
-        "evaluation": {"interval_groups": 3},
-        "report": {"grid_seeds": 4, "static_formats": []},
-    }
-    if seeds:
-        for spec in config["models"].values():
-            spec["training"] = {"seeds": seeds}
-    return validate_config(config)
-
-
-DEVICE = {
-    "device": "cpu",
-    "device_name": "x86_64",
-    "device_setting": "auto",
-    "cpu_fallback": True,
-    "cuda_visible_devices": "unset",
-    "torch": "2.x",
-    "host": "test",
-}
-LOOP = {
-    "steps": 100,
-    "images_seen": 3200,
-    "wall_time_s": 60.0,
-    "images_per_s": 53.3,
-    "stop_reason": "max_steps",
-    "resumed_from_step": 0,
-    "checkpoint_s": 0.0,
-    "gflops_per_step": 3.2,
-    "train_gflops": 320.0,
-    "final_loss": 0.1,
-    "peak_host_rss_mb": 800.0,
-    "finished_at": "2026-11-22T10:00:00+0000",
-}
-
-
-def stage_costs(latent: bool) -> dict:
-    """What train_diffusion records: every stage's seconds and GFLOPs and their sums."""
-    seconds = {"autoencoder": 20.0, "scaling_factor": 1.0, "encoding": 2.0} if latent else {}
-    gflops = {"autoencoder": 100.0, "scaling_factor": 2.0, "encoding": 3.0} if latent else {}
-    seconds["denoiser"], gflops["denoiser"] = LOOP["wall_time_s"], LOOP["train_gflops"]
-    return {"budget_scope": "total", "stage_seconds": seconds, "stage_gflops": gflops,
-            "total_train_s": sum(seconds.values()), "total_train_gflops": sum(gflops.values())}  # fmt: skip
-
-
-def write_results(config: dict) -> None:
-    """A results tree written through the record kinds the stages write with (diffbench.records),
-    so every key the report reads is one a stage writes."""
-    layout = Layout(config["results_dir"])
-    fids = {}
-    DATA_INFO.write(
-        layout.data_info("shapes"),
-        {
-            "dataset": "shapes",
-            "spec": config["datasets"]["shapes"],
-            "source_size": 40,
-            "train": {},
-            "reference": {},
-            "skipped_files": ["data/shapes/broken.png: cannot identify image file"],
-        },
-    )
-    for model, spec in config["models"].items():
-        latent = spec["family"] == "latent"
-        TRAINING.write(
-            layout.training_record(model),
-            {
-                "model": model,
-                "stage": "diffusion",
-                "family": spec["family"],
-                "dataset": "shapes",
-                "source": "train",
-                "downsampling_factor": 4 if latent else 1,
-                "parameters": 1000,
-                "autoencoder_parameters": 500 if latent else 0,
-                "noise_schedule": "scaled_linear 0.0015->0.0195, T=1000, epsilon",
-                "denoiser_architecture": "UNet2DModel [32, 64], 1 layers/block, DownBlock/DownBlock",
-                "precision": "fp32",
-                **LOOP,
-                **stage_costs(latent),
-                **DEVICE,
-            },
-        )
-        steps = np.arange(1, 101)
-        pd.DataFrame(
-            {
-                "step": steps,
-                "loss": 1 / steps,
-                "learning_rate": 1e-3,
-                "images_seen": 32 * steps,
-                "elapsed_s": 0.6 * steps,
-            }
-        ).to_csv(layout.training_loss(model), index=False)
-        if latent:
-            AUTOENCODER_TRAINING.write(
-                layout.autoencoder_record(model),
-                {
-                    "model": model,
-                    "stage": "autoencoder",
-                    "autoencoder_type": "kl",
-                    "first_stage_loss": "L1 + 1 LPIPS-vgg + 1e-06 KL",
-                    "downsampling_factor": 4,
-                    "parameters": 500,
-                    "scaling_factor": 0.5,
-                    "scaling_s": 1.0,
-                    "scaling_gflops": 2.0,
-                    "precision": "fp32",
-                    **LOOP,
-                    "steps": 50,
-                    "wall_time_s": 20.0,
-                    "train_gflops": 100.0,
-                    "final_loss": 2.0,
-                    **DEVICE,
-                },
-            )
-            pd.DataFrame(
-                {
-                    "step": steps,
-                    "loss": 10 / steps,
-                    "reconstruction": 10 / steps,
-                    "kl": 0.1,
-                    "learning_rate": 1e-3,
-                    "images_seen": 32 * steps,
-                    "elapsed_s": 0.2 * steps,
-                }
-            ).to_csv(layout.autoencoder_loss(model), index=False)
-            RECONSTRUCTION.write(
-                layout.reconstruction_metrics(model),
-                {
-                    "model": model,
-                    "feature_extractor": "inception-v3-compat",
-                    "resize": "tf-bilinear",
-                    "features_key": "inception-v3-compat",
-                    "autoencoder": "AutoencoderKL",
-                    "num_images": 8,
-                    "lpips_net": "alex",
-                    "lpips_mean": 0.05,
-                    "psnr_db": 25.0,
-                    "ssim": 0.8,
-                    "rfid": 12.0,
-                    "warnings": ["only 8 samples for 2048-dimensional features"],
-                },
-            )
-        for steps_ in config["sampling"]["steps"]:
-            key, keys = (spec["replicate_of"] or model, steps_), (model, "ddim", steps_)
-            # Replicates (training.seeds 1 and 2) land 1 below and 1 above the model's FID.
-            fid = fids[(model, steps_)] = FID[key] + (2 * spec["training"]["seed"] - 3 if spec["replicate_of"] else 0)
-            run = run_key(config, model, "ddim", steps_)
-            rng = np.random.default_rng(steps_)
-            write_npz(
-                layout.samples(*keys), images=rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), seeds=np.arange(3, 9)
-            )
-            SAMPLING.write(
-                layout.sampling_record(*keys),
-                {
-                    "model": model,
-                    "sampler": "ddim",
-                    "steps": steps_,
-                    "sampler_type": "ddim",
-                    "sampler_options": {},
-                    "scheduler_class": "DDIMScheduler",
-                    "scheduler_config": {"timestep_spacing": "trailing"},
-                    "timesteps": list(range(999, 0, -1000 // steps_))[:steps_],
-                    "num_images": 6,
-                    "seed_first": 3,
-                    "seed_last": 8,
-                    "num_shards": 1,
-                    "batch_size": 6,
-                    "precision": "fp32",
-                    "decoder_precision": "float32" if latent else None,
-                    "nfe_per_image": steps_,
-                    "denoise_s": 0.05,
-                    "decode_s": 0.01 if latent else 0.0,
-                    "total_s": 6 * SECONDS[key],
-                    "seconds_per_image": SECONDS[key],
-                    "images_per_s": 1 / SECONDS[key],
-                    "decode_share": 0.2 if latent else 0.0,
-                    "unet_gflops_per_nfe": 0.1 if latent else 0.4,
-                    "decoder_gflops": 0.05 if latent else 0.0,
-                    "gflops_per_image": steps_ * (0.1 if latent else 0.4),
-                    "nonfinite_images": 0,
-                    "peak_host_rss_mb": 700.0,
-                    "devices": ["cpu:x86_64"],
-                    **DEVICE,
-                },
-            )
-            DISTRIBUTION.write(
-                layout.distribution_metrics(*keys),
-                {
-                    **run,
-                    "feature_extractor": "inception-v3-compat",
-                    "resize": "tf-bilinear",
-                    "features_key": "inception-v3-compat",
-                    "n_generated": 6,
-                    "n_nonfinite_excluded": 0,
-                    "n_reference": 8,
-                    "fid": fid,
-                    "fid_ci_low": fid - 2,
-                    "fid_ci_high": fid + 2,
-                    "fid_ci_level": 0.95,
-                    "fid_ci_method": "delete-a-group jackknife",
-                    "fid_ci_groups": 3,
-                    "fid_se": 0.5,
-                    "fid_infinity": fid - 10,
-                    "fid_infinity_ci_low": fid - 15,
-                    "fid_infinity_ci_high": fid - 5,
-                    "fid_infinity_slope": 60.0,
-                    "fid_infinity_sizes": [3, 6],
-                    "fid_infinity_values": [fid + 10, fid],
-                    "fid_sqrt_discarded": 0.0,
-                    "kid_mean": fid / 1000,
-                    "kid_std": 0.001,
-                    "precision": 0.5,
-                    "recall": 0.4,
-                    "pr_n": 6,
-                    "warnings": ["only 6 samples for 2048-dimensional features: the covariance is singular"],
-                },
-            )
-            LPIPS.write(
-                layout.lpips_metrics(*keys),
-                {
-                    **run,
-                    "lpips_net": "alex",
-                    "lpips_diversity_mean": 0.3 if latent else 0.2,
-                    "lpips_diversity_std": 0.05,
-                    "lpips_diversity_pairs": 15,
-                    "lpips_convergence_mean": 0.0 if steps_ == 20 else 0.1,
-                    "lpips_convergence_std": 0.01,
-                    "convergence_reference_steps": 20,
-                    "n_nonfinite_excluded": 0,
-                },
-            )
-
-    for pair in comparisons(config):
-        a, b, steps_ = pair["model_a"], pair["model_b"], pair["steps"]
-        write_comparison(config, steps_, fids[(a, steps_)] - fids[(b, steps_)], 3.0, a, b, fids[(a, steps_)])
-
-
-def write_comparison(config, steps, difference, half_width, a="latent_f4", b="pixel", fid_a=None) -> None:
-    """a vs b at (ddim, steps), as compare_runs writes it, with a given difference and interval."""
-    low, high = difference - half_width, difference + half_width
-    better = a if high < 0 else b if low > 0 else None
-    fid_a = FID[(a, steps)] if fid_a is None else fid_a
-    COMPARISON.write(
-        Layout(config["results_dir"]).comparison(a, b, "ddim", steps),
-        {
-            **{k: v for k, v in run_key(config, a, "ddim", steps).items() if k != "model"},
-            "model_a": a,
-            "family_a": "latent",
-            "model_b": b,
-            "family_b": "pixel",
-            "n_generated": 6,
-            "n_reference": 8,
-            "fid_a": fid_a,
-            "fid_b": fid_a - difference,
-            "difference": difference,
-            "ci_low": low,
-            "ci_high": high,
-            "ci_level": 0.95,
-            "ci_method": "delete-a-group jackknife",
-            "ci_groups": 3,
-            "se": half_width / 4.3,
-            "better": better,
-        },
-    )
+from report_fixture import FID, fixture_config, write_comparison, write_results
 
 
 @pytest.fixture
@@ -422,10 +122,25 @@ def test_summary_states_the_comparison_from_the_data(results):
     assert "Caution: some FIDs use fewer generated samples or reference images than feature dimensions" in text
     assert "Equal footing: every model shares the noise schedule, denoiser architecture" in text
     assert "Brackets are 95% intervals (delete-a-group jackknife)" in text
+    assert "samples against 8 held-out images (never trained on) (inception-v3-compat" in text
+    assert (tables.runs.reference == "heldout").all() and (tables.comparisons.reference_set == "heldout").all()
     assert (
         "latent_f4: best FID 44 [42, 46] (ddim, 20 steps) against its autoencoder's reconstruction FID (rFID) 12: "
         "well above it (3.7x)" in text
     )
+
+
+@pytest.mark.parametrize("reference, words", [("train", "the 8 training images (as DDPM, DDIM and LDM report FID)"),
+                                               ("full", "all 8 images of the dataset")])  # fmt: skip
+def test_the_summary_and_runs_table_say_which_reference_set_fid_used(tmp_path, reference, words):
+    config = fixture_config(tmp_path)
+    config["evaluation"]["reference"] = reference
+    write_results(config)
+    tables = collect(config)
+    assert f"samples against {words} (inception-v3-compat" in " ".join(
+        summary(tables.runs, tables.models, tables.comparisons)
+    )
+    assert (tables.runs.reference == reference).all()
 
 
 def test_identical_models_cannot_be_told_apart_and_matched_compute_is_said(results):
@@ -460,7 +175,7 @@ def test_models_that_differ_in_schedule_or_device_are_flagged(results):
 
 
 def test_report_has_every_section_and_no_network_reference(results, tmp_path):
-    provenance = build_report(config=results, workflow_dir=tmp_path)
+    provenance = build_report(config=results, workflow_dir=tmp_path, published=[])
     paths = ReportPaths.of(results)
     html = open(paths.html, encoding="utf-8").read()
     for section, _ in SECTIONS:
@@ -493,7 +208,7 @@ def test_report_has_every_section_and_no_network_reference(results, tmp_path):
 def test_grid_rows_are_models_and_columns_seeds(results, tmp_path):
     from diffbench.report.grids import CELL, GAP
 
-    build_report(config=results, workflow_dir=tmp_path)
+    build_report(config=results, workflow_dir=tmp_path, published=[])
     grid = np.asarray(Image.open(ReportPaths.of(results).grids[("ddim", 10)]))
     assert grid.shape == (2 * CELL + GAP, 4 * CELL + 3 * GAP, 3)
     with np.load(Layout(results["results_dir"]).samples("latent_f4", "ddim", 10)) as data:
@@ -507,7 +222,7 @@ def test_a_partial_run_still_reports_and_names_what_is_missing(results, tmp_path
     layout = Layout(results["results_dir"])
     gone = layout.distribution_metrics("pixel", "ddim", 10)
     os.remove(gone)
-    provenance = build_report(config=results, workflow_dir=tmp_path)
+    provenance = build_report(config=results, workflow_dir=tmp_path, published=[])
     assert provenance["missing"] == [gone]
     html = open(ReportPaths.of(results).html, encoding="utf-8").read()
     assert "1 expected result files are missing" in html and gone in html
@@ -523,7 +238,7 @@ def test_static_figures_failure_is_reported_not_silent(results, tmp_path, monkey
 
     monkeypatch.setattr(pio, "write_images", no_browser)
     results["report"]["static_formats"] = ["svg"]
-    provenance = build_report(config=results, workflow_dir=tmp_path)
+    provenance = build_report(config=results, workflow_dir=tmp_path, published=[])
     assert "no Chrome found" in provenance["static_figures"]["error"]
     assert "report.static_formats" in provenance["static_figures"]["error"]
     assert "kaleido could not render static figures" in open(ReportPaths.of(results).html).read()
@@ -545,7 +260,7 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    build_report(config=results, workflow_dir=tmp_path)
+    build_report(config=results, workflow_dir=tmp_path, published=[])
     options = Options()
     options.binary_location = CHROMIUM
     for arg in (
@@ -713,7 +428,7 @@ def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
     assert "(ddim, 20 steps)" in text and "pixel is better" in text
     assert "latent better in 1, pixel better in 1, and the data cannot tell in 1" in text
     # The report's table leads with the verdict; an undecided pair reads "cannot tell", not a blank.
-    build_report(config=results, workflow_dir=tmp_path)
+    build_report(config=results, workflow_dir=tmp_path, published=[])
     html = Path(ReportPaths.of(results).html).read_text(encoding="utf-8")
     table = html[html.index('id="comparisons-table"') :].split("</table>")[0]
     headers = re.findall(r"<th>(\w+)</th>", table)
@@ -741,7 +456,7 @@ def test_training_seed_replicates_are_aggregated_and_the_verdict_uses_their_spre
     assert "(95% intervals (across training seeds where a model has replicates)" in text
     assert "latent_f4 vs pixel, UNEQUAL total training compute" in text  # averaged over the replicates
     replicates_csv = ReportPaths.of(config).replicates_csv
-    build_report(config=config, workflow_dir=tmp_path)
+    build_report(config=config, workflow_dir=tmp_path, published=[])
     assert pd.read_csv(replicates_csv).seeds.tolist() == [2] * 6
 
 

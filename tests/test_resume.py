@@ -57,7 +57,7 @@ def setup_run(root: Path) -> tuple[str, Layout]:
         "tiny",
         full["datasets"]["tiny"],
         layout.train_images("tiny"),
-        layout.reference_images("tiny"),
+        layout.heldout_images("tiny"),
         layout.data_info("tiny"),
     )
     return str(path), layout

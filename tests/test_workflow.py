@@ -92,7 +92,7 @@ def test_models_records_logs_and_benchmarks(run):
         assert (workdir / layout.benchmark("train_diffusion", model)).is_file()
         if spec["family"] == "latent":
             assert json.loads((workdir / layout.autoencoder_record(model)).read_text())["scaling_factor"] > 0
-    assert json.loads((workdir / layout.data_info("tiny")).read_text())["reference"]["count"] == 16
+    assert json.loads((workdir / layout.data_info("tiny")).read_text())["heldout"]["count"] == 16
 
 
 def test_quality_metrics_for_every_run(run):
@@ -123,7 +123,7 @@ def test_quality_metrics_for_every_run(run):
         if spec["family"] == "latent":
             rec = json.loads((workdir / layout.reconstruction_metrics(model)).read_text())
             assert rec["psnr_db"] > 0 and 0 < rec["lpips_mean"] and rec["rfid"] > 0 and rec["num_images"] == 16
-    with np.load(workdir / layout.reference_features("tiny", "inception-v3-compat-tf-bilinear")) as ref:
+    with np.load(workdir / layout.reference_features("tiny", "heldout", "inception-v3-compat-tf-bilinear")) as ref:
         assert ref["features"].shape == (16, 2048) and int(ref["count"]) == 16
 
 
@@ -272,7 +272,7 @@ def test_assets_fetched_once_then_every_job_runs_offline(tmp_path, torch_home):
     assert record["pretrained_commit"] == commit == json.loads((tmp_path / records[1]).read_text())["commit"]
     assert json.loads((tmp_path / "results/data/digits/info.json").read_text())["source_size"] == 12
     sampling = json.loads((tmp_path / "results/samples/hub/ddim/2/sampling.json").read_text())
-    assert sampling["scheduler_class"] == "DDIMScheduler" and sampling["num_images"] == 4
+    assert sampling["scheduler_class"] == "DDIMSequenceScheduler" and sampling["num_images"] == 4
     assert json.loads((tmp_path / "results/metrics/hub/ddim/2/distribution.json").read_text())["fid"] > 0
     assert (tmp_path / "results/report/report.html").is_file()
 

@@ -126,11 +126,13 @@ def _fetch_failures(layout: Layout, since: float) -> str:
 )
 def report(config_path: str, workflow_dir: str) -> None:
     """Tables, figures and the HTML report from the results present (names what is missing)."""
+    from diffbench.published import published_files
     from diffbench.report.outputs import ReportPaths
     from diffbench.stages.report import report as build_report
 
     config, _ = _load(config_path)
-    provenance = build_report(config=config, workflow_dir=workflow_dir)
+    published = published_files(config["report"]["published"], workflow_dir)
+    provenance = build_report(config=config, workflow_dir=workflow_dir, published=published)
     click.echo(f"report: {ReportPaths.of(config).html}")
     if provenance["missing"]:
         click.echo(f"{len(provenance['missing'])} expected result files are missing (listed in the report):", err=True)

@@ -207,6 +207,11 @@ def _check_semantics(config: dict, raw: dict) -> None:
             raise ConfigError(f"config key '{key}.autoencoder' only applies to family: latent.")
         _check_budget(model["training"], f"{key}.training")
         dataset = config["datasets"][model["dataset"]]
+        if dataset["num_train"] < 1:
+            raise ConfigError(
+                f"config key 'datasets.{model['dataset']}.num_train': model {name!r} trains on this dataset; "
+                "give it at least 1 training image."
+            )
         side = dataset["resolution"]
         if model["family"] == "latent":
             ae = model["autoencoder"]
@@ -238,11 +243,12 @@ def _check_semantics(config: dict, raw: dict) -> None:
         raise ConfigError(
             "config key 'evaluation.inception_weights' only applies to feature_extractor: inception-v3-compat."
         )
+    _check_reference_sets(config)
     groups = evaluation["interval_groups"]
     sizes = {"sampling.num_samples": config["sampling"]["num_samples"]}
-    sizes.update(
-        {f"datasets.{d}.num_reference": config["datasets"][d]["num_reference"] for d in datasets_in_use(config)}
-    )
+    count_key = REFERENCE_COUNT_KEYS[evaluation["reference"]]
+    if count_key:  # a full reference is the whole source: its size is known once the data are read
+        sizes.update({f"datasets.{d}.{count_key}": config["datasets"][d][count_key] for d in datasets_in_use(config)})
     smallest = min(sizes, key=sizes.get)
     if groups and sizes[smallest] < 2 * groups:
         raise ConfigError(
@@ -264,6 +270,30 @@ def _check_semantics(config: dict, raw: dict) -> None:
                 raise ConfigError(
                     f"config key 'sampling.samplers.{name}.{key}' only applies to type: {', '.join(sorted(types))}."
                 )
+
+
+# evaluation.reference -> the dataset key that counts its images (None: every image of the source).
+REFERENCE_COUNT_KEYS = {"heldout": "num_reference", "train": "num_train", "full": None}
+
+
+def _check_reference_sets(config: dict) -> None:
+    """The image sets evaluation reads must not be empty: the FID reference, and the held-out images
+    latent models' reconstruction is measured on."""
+    count_key = REFERENCE_COUNT_KEYS[config["evaluation"]["reference"]]
+    for name in datasets_in_use(config):
+        dataset = config["datasets"][name]
+        if count_key and dataset[count_key] < 1:
+            raise ConfigError(
+                f"config key 'datasets.{name}.{count_key}' is 0, but evaluation.reference: "
+                f"{config['evaluation']['reference']} compares samples with those images; give some, or choose "
+                "another evaluation.reference."
+            )
+        latent = models_where(config, dataset=name, family="latent")
+        if latent and dataset["num_reference"] < 1:
+            raise ConfigError(
+                f"config key 'datasets.{name}.num_reference' is 0, but latent model {latent[0]!r} measures its "
+                "autoencoder's reconstruction on those held-out images; give some."
+            )
 
 
 # Scheduler settings a sampler entry may set, and the sampler types whose diffusers scheduler has

@@ -16,8 +16,12 @@ class Layout:
     def train_images(self, dataset: str) -> str:
         return f"{self.root}/data/{dataset}/train.npz"
 
-    def reference_images(self, dataset: str) -> str:
-        return f"{self.root}/data/{dataset}/reference.npz"
+    def heldout_images(self, dataset: str) -> str:
+        return f"{self.root}/data/{dataset}/heldout.npz"
+
+    def full_images(self, dataset: str) -> str:
+        """Every image of the source (evaluation.reference: full)."""
+        return f"{self.root}/data/{dataset}/full.npz"
 
     def data_info(self, dataset: str) -> str:
         return f"{self.root}/data/{dataset}/info.json"
@@ -85,8 +89,9 @@ class Layout:
 
     # evaluation
 
-    def reference_features(self, dataset: str, extractor: str) -> str:
-        return f"{self.root}/features/{dataset}/reference-{extractor}.npz"
+    def reference_features(self, dataset: str, reference: str, extractor: str) -> str:
+        """Features of a dataset's `reference` set (heldout, train or full)."""
+        return f"{self.root}/features/{dataset}/{reference}-{extractor}.npz"
 
     def sample_features(self, model: str, sampler: str, steps, extractor: str) -> str:
         return f"{self.root}/features/{model}/{sampler}/{steps}/{extractor}.npz"

@@ -47,7 +47,7 @@ DEVICE = ("device", "device_name", "device_setting", "cpu_fallback", "cuda_visib
 LOOP = ("steps", "images_seen", "wall_time_s", "images_per_s", "stop_reason", "resumed_from_step", "checkpoint_s",
         "gflops_per_step", "train_gflops")  # fmt: skip
 
-DATA_INFO = RecordKind("dataset info", ["dataset", "spec", "source_size", "skipped_files", "train", "reference"])
+DATA_INFO = RecordKind("dataset info", ["dataset", "spec", "source_size", "skipped_files", "train", "heldout"])
 
 DATASET_ASSETS = RecordKind("fetched dataset", ["dataset", "source", "split", "root", "images", "fetched_at"])
 MODEL_ASSETS = RecordKind(
@@ -99,16 +99,16 @@ SAMPLING = RecordKind(
 RUN_KEY = ("dataset", "model", "family", "sampler", "sampler_type", "steps", "seed_first", "seed_last")
 DISTRIBUTION = RecordKind(
     "distribution metrics",
-    [*RUN_KEY, "feature_extractor", "resize", "features_key", "n_generated", "n_nonfinite_excluded", "n_reference",
-     "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_ci_method", "fid_ci_groups", "fid_se",
+    [*RUN_KEY, "feature_extractor", "resize", "features_key", "reference_set", "n_generated", "n_nonfinite_excluded",
+     "n_reference", "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_ci_method", "fid_ci_groups", "fid_se",
      "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high", "fid_infinity_slope", "fid_infinity_sizes",
      "fid_infinity_values", "fid_sqrt_discarded", "kid_mean", "kid_std", "precision", "recall", "pr_n", "warnings"],
 )  # fmt: skip
 COMPARISON = RecordKind(
     "paired FID comparison",
     ["dataset", "model_a", "family_a", "model_b", "family_b", "sampler", "sampler_type", "steps", "seed_first",
-     "seed_last", "n_generated", "n_reference", "fid_a", "fid_b", "difference", "ci_low", "ci_high", "ci_level",
-     "ci_method", "ci_groups", "se", "better"],
+     "seed_last", "reference_set", "n_generated", "n_reference", "fid_a", "fid_b", "difference", "ci_low",
+     "ci_high", "ci_level", "ci_method", "ci_groups", "se", "better"],
 )  # fmt: skip
 LPIPS = RecordKind(
     "LPIPS metrics",

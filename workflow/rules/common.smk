@@ -16,6 +16,7 @@ from diffbench.data.sources import TORCHVISION_SOURCES
 from diffbench.features import features_key
 from diffbench.metrics.lpips import BACKBONES
 from diffbench.paths import Layout
+from diffbench.published import published_files
 from diffbench.report.outputs import ReportPaths, result_files
 from diffbench.stages.assets import hub_offline_for_jobs
 

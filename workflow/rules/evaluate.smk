@@ -1,18 +1,27 @@
-# Evaluation. Reference features are computed once per (dataset, extractor, resize mode) and
-# shared by every model; sample features once per sample set. The weights come from the
+# Evaluation. Reference features are computed once per (dataset, reference set, extractor, resize
+# mode) and shared by every model; sample features once per sample set. The weights come from the
 # fetch_assets rule (assets.smk).
+
+# evaluation.reference -> the dataset images that set holds (made in data.smk). Reconstruction
+# metrics always use the held-out set.
+REFERENCE_IMAGES = {"heldout": layout.heldout_images, "train": layout.train_images, "full": layout.full_images}
+REFERENCE = EVALUATION["reference"]
+
+
+wildcard_constraints:
+    reference=one_of(REFERENCE_IMAGES),
 
 
 rule reference_features:
     input:
-        images=layout.reference_images("{dataset}"),
+        images=lambda w: REFERENCE_IMAGES[w.reference](w.dataset),
         assets=layout.assets_record(),
     output:
-        features=layout.reference_features("{dataset}", FEATURES),
+        features=layout.reference_features("{dataset}", "{reference}", FEATURES),
     log:
-        layout.log("reference_features", "{dataset}"),
+        layout.log("reference_features", "{dataset}", "{reference}"),
     benchmark:
-        layout.benchmark("reference_features", "{dataset}")
+        layout.benchmark("reference_features", "{dataset}", "{reference}")
     conda:
         "../../environment.yml"
     threads: workflow.cores
@@ -72,7 +81,7 @@ rule sample_features:
 rule distribution_metrics:
     input:
         sample=layout.sample_features("{model}", "{sampler}", "{steps}", FEATURES),
-        reference=lambda w: layout.reference_features(model_dataset(w), FEATURES),
+        reference=lambda w: layout.reference_features(model_dataset(w), REFERENCE, FEATURES),
     output:
         record=layout.distribution_metrics("{model}", "{sampler}", "{steps}"),
     log:
@@ -111,8 +120,8 @@ rule lpips_metrics:
 rule reconstruction_metrics:
     input:
         model=layout.pipeline_dir("{model}"),
-        images=lambda w: layout.reference_images(model_dataset(w)),
-        features=lambda w: layout.reference_features(model_dataset(w), FEATURES),
+        images=lambda w: layout.heldout_images(model_dataset(w)),
+        features=lambda w: layout.reference_features(model_dataset(w), "heldout", FEATURES),
         assets=layout.assets_record(),
     output:
         record=layout.reconstruction_metrics("{model}"),
@@ -138,7 +147,7 @@ rule compare_runs:
     input:
         a=layout.sample_features("{model_a}", "{sampler}", "{steps}", FEATURES),
         b=layout.sample_features("{model_b}", "{sampler}", "{steps}", FEATURES),
-        reference=lambda w: layout.reference_features(config["models"][w.model_a]["dataset"], FEATURES),
+        reference=lambda w: layout.reference_features(config["models"][w.model_a]["dataset"], REFERENCE, FEATURES),
     output:
         record=layout.comparison("{model_a}", "{model_b}", "{sampler}", "{steps}"),
     log:

@@ -2,6 +2,7 @@
 # built from every result of the run. Outputs marked report() also go into
 # `snakemake --report report.html`.
 REPORT = ReportPaths.of(config)
+PUBLISHED = published_files(config["report"]["published"], workflow.basedir)
 
 
 # Small and CPU-only: on a cluster it runs where snakemake runs.
@@ -12,6 +13,7 @@ localrules:
 rule report:
     input:
         result_files(config),
+        published=PUBLISHED,
     output:
         html=report(REPORT.html, caption="../report/comparison.rst", category="1. Comparison report"),
         runs_csv=report(REPORT.runs_csv, caption="../report/runs.rst", category="2. Tables"),
@@ -21,6 +23,7 @@ rule report:
         curves_csv=report(REPORT.curves_csv, caption="../report/curves.rst", category="2. Tables"),
         comparisons_csv=report(REPORT.comparisons_csv, caption="../report/comparisons.rst", category="2. Tables"),
         replicates_csv=report(REPORT.replicates_csv, caption="../report/replicates.rst", category="2. Tables"),
+        published_csv=report(REPORT.published_csv, caption="../report/published.rst", category="2. Tables"),
         provenance=REPORT.provenance,
         figures=directory(REPORT.figures_dir),
         grids=[
@@ -35,6 +38,6 @@ rule report:
         "../../environment.yml"
     params:
         config=config,
-        workflow_dir=workflow.basedir,
+        workflow_dir=lambda w: workflow.basedir,  # a function: the published inputs lie under it
     script:
         "../scripts/report.py"

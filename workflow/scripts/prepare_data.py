@@ -6,6 +6,6 @@ with job(snakemake.log[0], snakemake.threads):
         snakemake.wildcards.dataset,
         snakemake.params.spec,
         snakemake.output.train,
-        snakemake.output.reference,
+        snakemake.output.heldout,
         snakemake.output.info,
     )

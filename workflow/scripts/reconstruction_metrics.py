@@ -4,8 +4,8 @@ from diffbench.stages.evaluate import reconstruction_metrics
 with job(snakemake.log[0], snakemake.threads):
     reconstruction_metrics(
         model_dir=snakemake.input.model,
-        reference_images=snakemake.input.images,
-        reference_features=snakemake.input.features,
+        heldout_images=snakemake.input.images,
+        heldout_features=snakemake.input.features,
         assets=snakemake.input.assets,
         model=snakemake.wildcards.model,
         evaluation=snakemake.params.evaluation,

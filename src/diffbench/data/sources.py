@@ -2,7 +2,7 @@
 
 Every source exposes the same two calls: `len(source)` and `source.load(indices)`, which
 returns uint8 images (N, H, W, C) at the configured resolution and channels. Indices make the
-train/reference split independent of the source.
+train/held-out split independent of the source.
 """
 
 from __future__ import annotations
@@ -36,10 +36,9 @@ class SyntheticSource:
         return self.size
 
     def load(self, indices: np.ndarray) -> np.ndarray:
-        rgb = [render_shapes(self.spec["seed"], int(i), self.spec["resolution"]) for i in indices]
-        if self.spec["channels"] == 3:
-            return np.stack(rgb) if rgb else np.zeros((0, *(self.spec["resolution"],) * 2, 3), np.uint8)
-        return np.stack([to_array(Image.fromarray(a), self.spec["resolution"], 1) for a in rgb])
+        res, ch = self.spec["resolution"], self.spec["channels"]
+        rgb = [render_shapes(self.spec["seed"], int(i), res) for i in indices]
+        return _stack(rgb if ch == 3 else [to_array(Image.fromarray(a), res, 1) for a in rgb], res, ch)
 
 
 class TorchvisionSource:

@@ -87,6 +87,9 @@ def render_html(
             else ""
         ),
         replicates_table=html_table(tables.replicates, "replicates-table") if len(tables.replicates) else "",
+        published_table=(
+            html_table(tables.published.drop(columns=["source"]), "published-table") if len(tables.published) else ""
+        ),
         grids=grids,
         grid_seeds=grid_seeds,
         provenance=prov,

@@ -52,6 +52,19 @@ FOOTING = {
 }
 
 
+# evaluation.reference, as the summary names the images FID compares with ({n}: how many).
+REFERENCE_WORDS = {
+    "heldout": "{n} held-out images (never trained on)",
+    "train": "the {n} training images (as DDPM, DDIM and LDM report FID)",
+    "full": "all {n} images of the dataset",
+}
+
+
+def _reference_words(done: pd.DataFrame) -> str:
+    n = fmt(done.n_reference.min(), 6)
+    return REFERENCE_WORDS.get(done.reference.iloc[0], "{n} reference images").format(n=n)
+
+
 def unequal_footing(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
     """One phrase per setting in which the models differ, naming each model's value."""
     columns = {c: models.set_index("model")[c] for c in FOOTING}
@@ -252,7 +265,7 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame)
         f"({', '.join(f'{n} {fam}' for fam, n in done.groupby('family').model.nunique().items())}) on "
         f"{', '.join(sorted(done.dataset.unique()))}, FID from {fmt(done.n_samples.min(), 6)}"
         + (f"–{fmt(done.n_samples.max(), 6)}" if done.n_samples.nunique() > 1 else "")
-        + f" samples against {fmt(done.n_reference.min(), 6)} reference images"
+        + f" samples against {_reference_words(done)}"
         f" ({done.feature_extractor.iloc[0]}, {done.resize.iloc[0]} resize).{ci_text}"
     ]
     differences = unequal_footing(runs, models)
@@ -308,4 +321,28 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame)
             "so they are strongly biased upward and only comparable within this report (equal set sizes), "
             "not with papers."
         )
+    return lines
+
+
+def published_findings(published: pd.DataFrame) -> list[str]:
+    """A sentence per run beside a published number: reproduced or not only when the protocols
+    agree in every item the paper states; otherwise the items that differ, and no verdict."""
+    lines = []
+    for row in published.itertuples(index=False):
+        interval = f" [{fmt(row.ours_ci_low)}, {fmt(row.ours_ci_high)}]" if pd.notna(row.ours_ci_low) else ""
+        ours = fmt(row.ours) + interval
+        head = (
+            f"Published vs ours, {row.model} ({row.sampler}, {row.steps} steps) against {row.paper}, {row.table}: "
+            f"FID {ours} vs {fmt(row.published)} (ours − published = {row.difference:+.3g})"
+        )
+        if row.protocol_differences != "none":
+            lines.append(
+                f"{head}; not a test of the paper's number, the protocols differ in {row.protocol_differences}."
+            )
+        elif row.published_in_interval is None:
+            lines.append(f"{head}; same protocol, but no interval was computed (evaluation.interval_groups: 0).")
+        elif row.published_in_interval:
+            lines.append(f"{head}; same protocol, and the published value is inside our interval: reproduced.")
+        else:
+            lines.append(f"{head}; same protocol, and the published value is outside our interval: not reproduced.")
     return lines

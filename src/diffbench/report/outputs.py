@@ -21,6 +21,7 @@ class ReportPaths:
     curves_csv: str
     comparisons_csv: str
     replicates_csv: str
+    published_csv: str
     provenance: str
     figures_dir: str
     grids: dict[tuple[str, int], str]
@@ -38,6 +39,7 @@ class ReportPaths:
             curves_csv=layout.report("training_curves.csv"),
             comparisons_csv=layout.report("comparisons.csv"),
             replicates_csv=layout.report("replicates.csv"),
+            published_csv=layout.report("published.csv"),
             provenance=layout.report("provenance.json"),
             figures_dir=layout.report("figures"),
             grids={

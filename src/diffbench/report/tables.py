@@ -30,6 +30,7 @@ from diffbench.records import (
     RecordKind,
 )
 from diffbench.report.outputs import result_files
+from diffbench.report.published import PUBLISHED_COLUMNS
 
 RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "sampler_type", "steps"]
 # The model's training cost and its autoencoder's rFID (the floor its FID can reach), repeated on
@@ -75,6 +76,7 @@ SAMPLING_COLUMNS = {
 DISTRIBUTION_COLUMNS = {
     "feature_extractor": "feature_extractor",
     "resize": "resize",
+    "reference_set": "reference",
     "n_reference": "n_reference",
     "fid": "fid",
     "fid_ci_low": "fid_ci_low",
@@ -95,7 +97,8 @@ DISTRIBUTION_COLUMNS = {
 COMPARISON_COLUMNS = {
     key: key
     for key in ("dataset", "model_a", "family_a", "model_b", "family_b", "sampler", "steps", "n_generated",
-                "n_reference", "fid_a", "fid_b", "difference", "ci_low", "ci_high", "ci_level", "ci_method", "better")
+                "reference_set", "n_reference", "fid_a", "fid_b", "difference", "ci_low", "ci_high", "ci_level",
+                "ci_method", "better")
 }  # fmt: skip
 LPIPS_COLUMNS = {
     "lpips_net": "lpips_net",
@@ -141,6 +144,8 @@ class Tables:
     curves: pd.DataFrame
     comparisons: pd.DataFrame
     replicates: pd.DataFrame
+    # runs beside published numbers (report/published.py), set by the report stage, which has the files
+    published: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PUBLISHED_COLUMNS))
     missing: list[str] = field(default_factory=list)  # expected result files that are absent
     warnings: list[str] = field(default_factory=list)  # warnings recorded by the jobs, with their run
 
@@ -335,7 +340,8 @@ def collect(config: dict) -> Tables:
 
 
 def write_tables(tables: Tables, out: dict[str, str | Path]) -> None:
-    """out: {"runs_csv", "runs_parquet", "models_csv", "models_parquet", "curves_csv"} -> paths."""
+    """out: {"runs_csv", "runs_parquet", "models_csv", "models_parquet", "curves_csv", "comparisons_csv",
+    "replicates_csv", "published_csv"} -> paths."""
     for name, frame in (("runs", tables.runs), ("models", tables.models)):
         with atomic_path(out[f"{name}_csv"]) as tmp:
             frame.to_csv(tmp, index=False)
@@ -347,3 +353,5 @@ def write_tables(tables: Tables, out: dict[str, str | Path]) -> None:
         tables.comparisons.to_csv(tmp, index=False)
     with atomic_path(out["replicates_csv"]) as tmp:
         tables.replicates.to_csv(tmp, index=False)
+    with atomic_path(out["published_csv"]) as tmp:
+        tables.published.to_csv(tmp, index=False)

@@ -1,5 +1,5 @@
 """Data stage (workflow/rules/data.smk): prepare_data splits a dataset deterministically into uint8
-training and reference arrays."""
+training and held-out arrays; prepare_full_data keeps every image (evaluation.reference: full)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from diffbench.records import DATA_INFO
 
 
 def split_indices(size: int, num_reference: int, num_train: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint reference and train indices from a seeded permutation of the source."""
+    """Disjoint held-out and train indices from a seeded permutation of the source."""
     order = np.random.default_rng(seed).permutation(size)
     return np.sort(order[:num_reference]), np.sort(order[num_reference : num_reference + num_train])
 
 
 def prepare_data(
-    name: str, spec: dict, train_path: Path, reference_path: Path, info_path: Path, allow_download: bool = False
+    name: str, spec: dict, train_path: Path, heldout_path: Path, info_path: Path, allow_download: bool = False
 ) -> dict:
     source = open_source(name, spec, allow_download)
     needed = spec["num_reference"] + spec["num_train"]
@@ -37,14 +37,24 @@ def prepare_data(
     reference_idx, train_idx = split_indices(len(source), spec["num_reference"], spec["num_train"], spec["seed"])
     skipped = getattr(source, "skipped", [])
     info = {"dataset": name, "spec": spec, "source_size": len(source), "skipped_files": skipped}
-    for split, indices, path in (("reference", reference_idx, reference_path), ("train", train_idx, train_path)):
-        images = source.load(indices)
-        write_npz(path, images=images, source_indices=indices)
-        info[split] = {
-            "count": int(len(images)),
-            "shape": list(images.shape),
-            "sha256": hashlib.sha256(images.tobytes()).hexdigest(),
-            "mean_pixel": float(images.mean()),
-        }
+    for split, indices, path in (("heldout", reference_idx, heldout_path), ("train", train_idx, train_path)):
+        info[split] = _write_images(source, indices, path)
     DATA_INFO.write(info_path, info)
     return info
+
+
+def prepare_full_data(name: str, spec: dict, out_path: Path) -> dict:
+    """Every image of the source, in source order: the reference of evaluation.reference: full."""
+    source = open_source(name, spec)
+    return _write_images(source, np.arange(len(source)), out_path)
+
+
+def _write_images(source, indices: np.ndarray, path: Path) -> dict:
+    images = source.load(indices)
+    write_npz(path, images=images, source_indices=indices)
+    return {
+        "count": int(len(images)),
+        "shape": list(images.shape),
+        "sha256": hashlib.sha256(images.tobytes()).hexdigest(),
+        "mean_pixel": float(images.mean()) if len(images) else None,
+    }

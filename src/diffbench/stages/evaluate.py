@@ -74,7 +74,8 @@ def _extract_features(
 def reference_features(
     *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
 ) -> dict:
-    """Features of a dataset's reference images, shared by every model evaluated on it."""
+    """Features of a dataset's reference set (evaluation.reference), shared by every model evaluated on
+    it; reconstruction metrics also use the held-out set's."""
     return _extract_features(
         images=images, assets=assets, evaluation=evaluation, device=device, out_features=out_features
     )
@@ -181,6 +182,7 @@ def distribution_metrics(
     record = {
         **run,
         **_settings(evaluation),
+        "reference_set": evaluation["reference"],
         "n_generated": int(len(generated)),
         "n_nonfinite_excluded": excluded,
         "n_reference": int(len(reference)),
@@ -239,6 +241,7 @@ def compare_runs(
         "family_b": run_b["family"],
         **{key: run_a[key] for key in ("sampler", "sampler_type", "steps", "seed_first", "seed_last")},
         **_settings(evaluation),
+        "reference_set": evaluation["reference"],
         "n_generated": len(generated_a),
         "n_reference": len(reference),
         "fid_a": paired.fid_a,
@@ -292,8 +295,8 @@ def lpips_metrics(
 def reconstruction_metrics(
     *,
     model_dir: str | Path,
-    reference_images: str | Path,
-    reference_features: str | Path,
+    heldout_images: str | Path,
+    heldout_features: str | Path,
     assets: str | Path,
     model: str,
     evaluation: dict,
@@ -305,7 +308,7 @@ def reconstruction_metrics(
 
     torch_device = resolve_device(device)
     autoencoder = load_model(model_dir).to(torch_device).autoencoder
-    originals = load_images(reference_images)
+    originals = load_images(heldout_images)
     rebuilt = reconstruct(autoencoder, originals, torch_device, evaluation["batch_size"])
     lpips_model = load_lpips(evaluation["lpips_net"], torch_device)
     distances = paired_distances(
@@ -314,7 +317,7 @@ def reconstruction_metrics(
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
     network = extractor.load(_fetched_weights(assets, extractor.name), torch_device)
     features = extractor.extract(rebuilt, network, torch_device, evaluation["batch_size"], evaluation["resize"])
-    with np.load(reference_features) as ref:
+    with np.load(heldout_features) as ref:
         ref_stats = Moments.from_npz(ref).statistics()
     rec_stats = Moments.of(features).statistics()
     rfid = frechet_distance(rec_stats["mu"], rec_stats["sigma"], ref_stats["mu"], ref_stats["sigma"])

@@ -8,21 +8,25 @@ from pathlib import Path
 
 from diffbench.io import atomic_path, write_json
 from diffbench.paths import Layout
+from diffbench.published import load_published
 from diffbench.report import figures as figures_lib
 from diffbench.report.build import render_html
-from diffbench.report.findings import summary
+from diffbench.report.findings import published_findings, summary
 from diffbench.report.grids import CELL, GAP, sample_grid
 from diffbench.report.outputs import ReportPaths
 from diffbench.report.provenance import provenance
+from diffbench.report.published import published_table
 from diffbench.report.static import write_static
 from diffbench.report.tables import collect, write_tables
 
 
-def report(*, config: dict, workflow_dir: str | Path) -> dict:
-    """Everything under results/report/ from the result files present; returns the provenance."""
+def report(*, config: dict, workflow_dir: str | Path, published: list[str | Path]) -> dict:
+    """Everything under results/report/ from the result files present and the `published` numbers
+    files (report.published); returns the provenance."""
     paths = ReportPaths.of(config)
     settings = config["report"]
     tables = collect(config)
+    tables.published = published_table(config, tables.runs, load_published(published))
     write_tables(
         tables,
         {
@@ -33,6 +37,7 @@ def report(*, config: dict, workflow_dir: str | Path) -> dict:
             "curves_csv": paths.curves_csv,
             "comparisons_csv": paths.comparisons_csv,
             "replicates_csv": paths.replicates_csv,
+            "published_csv": paths.published_csv,
         },
     )
     colors = figures_lib.model_colors(list(config["models"]))
@@ -54,9 +59,8 @@ def report(*, config: dict, workflow_dir: str | Path) -> dict:
             }
         )
     prov = provenance(config, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
-    html = render_html(
-        tables, summary(tables.runs, tables.models, tables.comparisons), figures, grids, prov, settings["grid_seeds"]
-    )
+    lines = summary(tables.runs, tables.models, tables.comparisons) + published_findings(tables.published)
+    html = render_html(tables, lines, figures, grids, prov, settings["grid_seeds"])
     with atomic_path(paths.html) as tmp:
         tmp.write_text(html, encoding="utf-8")
     write_json(paths.provenance, prov)

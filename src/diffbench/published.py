@@ -1,0 +1,132 @@
+"""Published numbers (config/published/*.yaml) and how a run's protocol differs from theirs.
+
+A file holds one paper's reported values, each with the protocol it was measured with. A run
+matches an entry when its model is the entry's public checkpoint (`pretrained.id`); of the entries
+for that checkpoint it is put beside the one whose protocol differs from its own in the fewest
+items, and every differing item is listed, so a mismatch is never hidden.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from diffbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ProtocolItem:
+    label: str  # as the report names it
+    entry_key: str  # the key of a published entry ("sampler.eta": inside `sampler`)
+    run_key: str  # the key of a run's protocol (run_protocol)
+
+
+# The protocol items compared, in the order the report lists differences.
+PROTOCOL = (
+    ProtocolItem("N", "num_samples", "num_samples"),
+    ProtocolItem("reference", "reference", "reference"),
+    ProtocolItem("reference images", "reference_images", "reference_images"),
+    ProtocolItem("sampler", "sampler.type", "sampler_type"),
+    ProtocolItem("steps", "steps", "steps"),
+    ProtocolItem("spacing", "sampler.timestep_spacing", "timestep_spacing"),
+    ProtocolItem("steps offset", "sampler.steps_offset", "steps_offset"),
+    ProtocolItem("eta", "sampler.eta", "eta"),
+    ProtocolItem("x0 clipping", "sampler.clip_sample", "clip_sample"),
+    ProtocolItem("variance", "sampler.variance_type", "variance_type"),
+    ProtocolItem("precision", "precision", "precision"),
+    ProtocolItem("resize", "resize", "resize"),
+    ProtocolItem("features", "feature_extractor", "feature_extractor"),
+)
+
+
+@dataclass(frozen=True)
+class Published:
+    paper: str
+    link: str
+    source: str  # the file it was read from
+    entry: dict
+
+    def value_of(self, key: str):
+        """An entry key, "sampler.eta" style; None when the paper does not state it."""
+        node = self.entry
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+
+def _schema() -> dict:
+    return yaml.safe_load(resources.files("diffbench").joinpath("schemas/published.schema.yaml").read_text())
+
+
+def published_files(setting: list[str] | None, workflow_dir: str | Path) -> list[str]:
+    """report.published: the files given, or (null) every file under the workflow's config/published/."""
+    if setting is not None:
+        return [str(p) for p in setting]
+    return sorted(str(p) for p in (Path(workflow_dir) / "config" / "published").glob("*.yaml"))
+
+
+def load_published(paths: list[str | Path]) -> list[Published]:
+    """Every entry of the files, validated; a bad file is a ConfigError naming it and the key."""
+    validator = jsonschema.Draft202012Validator(_schema())
+    entries = []
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"published numbers file {path} does not exist (config key 'report.published').")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ConfigError(f"published numbers file {path} is not valid YAML: {err}") from err
+        errors = sorted(validator.iter_errors(data), key=lambda e: -len(e.absolute_path))
+        if errors:
+            key = ".".join(str(p) for p in errors[0].absolute_path) or "<top level>"
+            raise ConfigError(f"published numbers file {path}, key '{key}': {errors[0].message}.")
+        entries += [Published(data["paper"], data["link"], str(path), entry) for entry in data["entries"]]
+    return entries
+
+
+def differences(published: Published, protocol: dict) -> list[str]:
+    """'item: ours X vs paper Y' for every protocol item the paper states and the run does otherwise."""
+    found = []
+    for item in PROTOCOL:
+        theirs = published.value_of(item.entry_key)
+        ours = protocol.get(item.run_key)
+        if theirs is not None and not _same(ours, theirs):
+            found.append(f"{item.label}: ours {_show(ours)} vs paper {_show(theirs)}")
+    return found
+
+
+def closest(entries: list[Published], protocol: dict) -> tuple[Published, list[str]] | None:
+    """The entry for the run's checkpoint with the fewest protocol differences (the first of a tie),
+    and those differences; None when no entry is for this checkpoint."""
+    candidates = [e for e in entries if protocol.get("model_id") and e.entry["model_id"] == protocol["model_id"]]
+    if not candidates:
+        return None
+    scored = [(len(diff), i, e, diff) for i, e in enumerate(candidates) for diff in [differences(e, protocol)]]
+    _, _, entry, diff = min(scored, key=lambda s: (s[0], s[1]))
+    return entry, diff
+
+
+def _number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _same(ours, theirs) -> bool:
+    if _number(ours) and _number(theirs):
+        return abs(float(ours) - float(theirs)) <= 1e-9 * max(1.0, abs(float(theirs)))
+    return type(ours) is type(theirs) and ours == theirs
+
+
+def _show(value) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    return str(value)

@@ -1,0 +1,354 @@
+"""A results tree as the jobs write it, through the record kinds of diffbench.records, for the
+report's tests (no models needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from diffbench.config import comparisons, run_key, validate_config
+from diffbench.io import write_npz
+from diffbench.paths import Layout
+from diffbench.records import (
+    AUTOENCODER_TRAINING,
+    COMPARISON,
+    DATA_INFO,
+    DISTRIBUTION,
+    LPIPS,
+    PRETRAINED,
+    RECONSTRUCTION,
+    SAMPLING,
+    TRAINING,
+)
+
+# FID and seconds/image per (model, steps): the latent model is cheaper per step; the pixel model
+# is best when time does not matter. Hand-checked frontier: latent 5, 10, 20 and pixel 20.
+FID = {
+    ("pixel", 5): 80.0,
+    ("pixel", 10): 50.0,
+    ("pixel", 20): 40.0,
+    ("latent_f4", 5): 60.0,
+    ("latent_f4", 10): 45.0,
+    ("latent_f4", 20): 44.0,
+}
+SECONDS = {
+    ("pixel", 5): 0.01,
+    ("pixel", 10): 0.02,
+    ("pixel", 20): 0.04,
+    ("latent_f4", 5): 0.004,
+    ("latent_f4", 10): 0.008,
+    ("latent_f4", 20): 0.016,
+}
+
+
+def fixture_config(root, seeds=None, pretrained_pixel: str | None = None) -> dict:
+    """Two models (with training.seeds replicates when `seeds` is given; the pixel one the public
+    checkpoint `pretrained_pixel` when given), three step counts."""
+    config = {
+        "results_dir": str(root / "results"),
+        "datasets": {"shapes": {"source": "synthetic", "resolution": 8, "num_train": 16, "num_reference": 8}},
+        "models": {
+            "pixel": {"dataset": "shapes", "family": "pixel"},
+            "latent_f4": {
+                "dataset": "shapes",
+                "family": "latent",
+                "autoencoder": {"type": "kl", "downsampling_factor": 4},
+            },
+        },
+        "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [5, 10, 20], "num_samples": 6, "seed": 3},
+        "evaluation": {"interval_groups": 3},
+        "report": {"grid_seeds": 4, "static_formats": []},
+    }
+    if seeds:
+        for spec in config["models"].values():
+            spec["training"] = {"seeds": seeds}
+    if pretrained_pixel:
+        config["models"]["pixel"].update(source="pretrained", pretrained={"id": pretrained_pixel})
+    return validate_config(config)
+
+
+DEVICE = {
+    "device": "cpu",
+    "device_name": "x86_64",
+    "device_setting": "auto",
+    "cpu_fallback": True,
+    "cuda_visible_devices": "unset",
+    "torch": "2.x",
+    "host": "test",
+}
+LOOP = {
+    "steps": 100,
+    "images_seen": 3200,
+    "wall_time_s": 60.0,
+    "images_per_s": 53.3,
+    "stop_reason": "max_steps",
+    "resumed_from_step": 0,
+    "checkpoint_s": 0.0,
+    "gflops_per_step": 3.2,
+    "train_gflops": 320.0,
+    "final_loss": 0.1,
+    "peak_host_rss_mb": 800.0,
+    "finished_at": "2026-11-22T10:00:00+0000",
+}
+
+
+def stage_costs(latent: bool) -> dict:
+    """What train_diffusion records: every stage's seconds and GFLOPs and their sums."""
+    seconds = {"autoencoder": 20.0, "scaling_factor": 1.0, "encoding": 2.0} if latent else {}
+    gflops = {"autoencoder": 100.0, "scaling_factor": 2.0, "encoding": 3.0} if latent else {}
+    seconds["denoiser"], gflops["denoiser"] = LOOP["wall_time_s"], LOOP["train_gflops"]
+    return {"budget_scope": "total", "stage_seconds": seconds, "stage_gflops": gflops,
+            "total_train_s": sum(seconds.values()), "total_train_gflops": sum(gflops.values())}  # fmt: skip
+
+
+def write_results(config: dict) -> None:
+    """A results tree written through the record kinds the stages write with (diffbench.records),
+    so every key the report reads is one a stage writes."""
+    layout = Layout(config["results_dir"])
+    fids = {}
+    DATA_INFO.write(
+        layout.data_info("shapes"),
+        {
+            "dataset": "shapes",
+            "spec": config["datasets"]["shapes"],
+            "source_size": 40,
+            "train": {},
+            "heldout": {},
+            "skipped_files": ["data/shapes/broken.png: cannot identify image file"],
+        },
+    )
+    for model, spec in config["models"].items():
+        latent = spec["family"] == "latent"
+        if spec["source"] == "pretrained":
+            PRETRAINED.write(
+                layout.training_record(model),
+                {
+                    "model": model,
+                    "stage": "pretrained",
+                    "family": spec["family"],
+                    "dataset": "shapes",
+                    "source": "pretrained",
+                    "pretrained_id": spec["pretrained"]["id"],
+                    "revision": "main",
+                    "pretrained_commit": "0" * 40,
+                    "downsampling_factor": 1,
+                    "parameters": 1000,
+                    "autoencoder_parameters": 0,
+                    "scaling_factor": None,
+                    "scheduler": "DDPMScheduler",
+                    "noise_schedule": "linear 0.0001->0.02, T=1000, epsilon",
+                    "denoiser_architecture": "UNet2DModel [128, 256], 2 layers/block",
+                    "finished_at": "2026-11-22T10:00:00+0000",
+                },
+            )
+        else:
+            write_training(layout, model, latent)
+        for steps_ in config["sampling"]["steps"]:
+            write_run(config, layout, model, spec, steps_, fids)
+
+    for pair in comparisons(config):
+        a, b, steps_ = pair["model_a"], pair["model_b"], pair["steps"]
+        write_comparison(config, steps_, fids[(a, steps_)] - fids[(b, steps_)], 3.0, a, b, fids[(a, steps_)])
+
+
+def write_training(layout: Layout, model: str, latent: bool) -> None:
+    TRAINING.write(
+        layout.training_record(model),
+        {
+            "model": model,
+            "stage": "diffusion",
+            "family": "latent" if latent else "pixel",
+            "dataset": "shapes",
+            "source": "train",
+            "downsampling_factor": 4 if latent else 1,
+            "parameters": 1000,
+            "autoencoder_parameters": 500 if latent else 0,
+            "noise_schedule": "scaled_linear 0.0015->0.0195, T=1000, epsilon",
+            "denoiser_architecture": "UNet2DModel [32, 64], 1 layers/block, DownBlock/DownBlock",
+            "precision": "fp32",
+            **LOOP,
+            **stage_costs(latent),
+            **DEVICE,
+        },
+    )
+    steps = np.arange(1, 101)
+    pd.DataFrame(
+        {
+            "step": steps,
+            "loss": 1 / steps,
+            "learning_rate": 1e-3,
+            "images_seen": 32 * steps,
+            "elapsed_s": 0.6 * steps,
+        }
+    ).to_csv(layout.training_loss(model), index=False)
+    if latent:
+        AUTOENCODER_TRAINING.write(
+            layout.autoencoder_record(model),
+            {
+                "model": model,
+                "stage": "autoencoder",
+                "autoencoder_type": "kl",
+                "first_stage_loss": "L1 + 1 LPIPS-vgg + 1e-06 KL",
+                "downsampling_factor": 4,
+                "parameters": 500,
+                "scaling_factor": 0.5,
+                "scaling_s": 1.0,
+                "scaling_gflops": 2.0,
+                "precision": "fp32",
+                **LOOP,
+                "steps": 50,
+                "wall_time_s": 20.0,
+                "train_gflops": 100.0,
+                "final_loss": 2.0,
+                **DEVICE,
+            },
+        )
+        pd.DataFrame(
+            {
+                "step": steps,
+                "loss": 10 / steps,
+                "reconstruction": 10 / steps,
+                "kl": 0.1,
+                "learning_rate": 1e-3,
+                "images_seen": 32 * steps,
+                "elapsed_s": 0.2 * steps,
+            }
+        ).to_csv(layout.autoencoder_loss(model), index=False)
+        RECONSTRUCTION.write(
+            layout.reconstruction_metrics(model),
+            {
+                "model": model,
+                "feature_extractor": "inception-v3-compat",
+                "resize": "tf-bilinear",
+                "features_key": "inception-v3-compat",
+                "autoencoder": "AutoencoderKL",
+                "num_images": 8,
+                "lpips_net": "alex",
+                "lpips_mean": 0.05,
+                "psnr_db": 25.0,
+                "ssim": 0.8,
+                "rfid": 12.0,
+                "warnings": ["only 8 samples for 2048-dimensional features"],
+            },
+        )
+
+
+def write_run(config: dict, layout: Layout, model: str, spec: dict, steps_: int, fids: dict) -> None:
+    latent = spec["family"] == "latent"
+    key, keys = (spec["replicate_of"] or model, steps_), (model, "ddim", steps_)
+    # Replicates (training.seeds 1 and 2) land 1 below and 1 above the model's FID.
+    fid = fids[(model, steps_)] = FID[key] + (2 * spec["training"]["seed"] - 3 if spec["replicate_of"] else 0)
+    run = run_key(config, model, "ddim", steps_)
+    rng = np.random.default_rng(steps_)
+    write_npz(layout.samples(*keys), images=rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), seeds=np.arange(3, 9))
+    SAMPLING.write(
+        layout.sampling_record(*keys),
+        {
+            "model": model,
+            "sampler": "ddim",
+            "steps": steps_,
+            "sampler_type": "ddim",
+            "sampler_options": {},
+            "scheduler_class": "DDIMScheduler",
+            "scheduler_config": {"timestep_spacing": "trailing"},
+            "timesteps": list(range(999, 0, -1000 // steps_))[:steps_],
+            "num_images": 6,
+            "seed_first": 3,
+            "seed_last": 8,
+            "num_shards": 1,
+            "batch_size": 6,
+            "precision": "fp32",
+            "decoder_precision": "float32" if latent else None,
+            "nfe_per_image": steps_,
+            "denoise_s": 0.05,
+            "decode_s": 0.01 if latent else 0.0,
+            "total_s": 6 * SECONDS[key],
+            "seconds_per_image": SECONDS[key],
+            "images_per_s": 1 / SECONDS[key],
+            "decode_share": 0.2 if latent else 0.0,
+            "unet_gflops_per_nfe": 0.1 if latent else 0.4,
+            "decoder_gflops": 0.05 if latent else 0.0,
+            "gflops_per_image": steps_ * (0.1 if latent else 0.4),
+            "nonfinite_images": 0,
+            "peak_host_rss_mb": 700.0,
+            "devices": ["cpu:x86_64"],
+            **DEVICE,
+        },
+    )
+    DISTRIBUTION.write(
+        layout.distribution_metrics(*keys),
+        {
+            **run,
+            "feature_extractor": "inception-v3-compat",
+            "resize": "tf-bilinear",
+            "features_key": "inception-v3-compat",
+            "reference_set": config["evaluation"]["reference"],
+            "n_generated": 6,
+            "n_nonfinite_excluded": 0,
+            "n_reference": 8,
+            "fid": fid,
+            "fid_ci_low": fid - 2,
+            "fid_ci_high": fid + 2,
+            "fid_ci_level": 0.95,
+            "fid_ci_method": "delete-a-group jackknife",
+            "fid_ci_groups": 3,
+            "fid_se": 0.5,
+            "fid_infinity": fid - 10,
+            "fid_infinity_ci_low": fid - 15,
+            "fid_infinity_ci_high": fid - 5,
+            "fid_infinity_slope": 60.0,
+            "fid_infinity_sizes": [3, 6],
+            "fid_infinity_values": [fid + 10, fid],
+            "fid_sqrt_discarded": 0.0,
+            "kid_mean": fid / 1000,
+            "kid_std": 0.001,
+            "precision": 0.5,
+            "recall": 0.4,
+            "pr_n": 6,
+            "warnings": ["only 6 samples for 2048-dimensional features: the covariance is singular"],
+        },
+    )
+    LPIPS.write(
+        layout.lpips_metrics(*keys),
+        {
+            **run,
+            "lpips_net": "alex",
+            "lpips_diversity_mean": 0.3 if latent else 0.2,
+            "lpips_diversity_std": 0.05,
+            "lpips_diversity_pairs": 15,
+            "lpips_convergence_mean": 0.0 if steps_ == 20 else 0.1,
+            "lpips_convergence_std": 0.01,
+            "convergence_reference_steps": 20,
+            "n_nonfinite_excluded": 0,
+        },
+    )
+
+
+def write_comparison(config, steps, difference, half_width, a="latent_f4", b="pixel", fid_a=None) -> None:
+    """a vs b at (ddim, steps), as compare_runs writes it, with a given difference and interval."""
+    low, high = difference - half_width, difference + half_width
+    better = a if high < 0 else b if low > 0 else None
+    fid_a = FID[(a, steps)] if fid_a is None else fid_a
+    COMPARISON.write(
+        Layout(config["results_dir"]).comparison(a, b, "ddim", steps),
+        {
+            **{k: v for k, v in run_key(config, a, "ddim", steps).items() if k != "model"},
+            "model_a": a,
+            "family_a": "latent",
+            "model_b": b,
+            "family_b": "pixel",
+            "reference_set": config["evaluation"]["reference"],
+            "n_generated": 6,
+            "n_reference": 8,
+            "fid_a": fid_a,
+            "fid_b": fid_a - difference,
+            "difference": difference,
+            "ci_low": low,
+            "ci_high": high,
+            "ci_level": 0.95,
+            "ci_method": "delete-a-group jackknife",
+            "ci_groups": 3,
+            "se": half_width / 4.3,
+            "better": better,
+        },
+    )

@@ -1,0 +1,172 @@
+"""Published numbers (config/published/) and the report's published-vs-ours table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from diffbench.errors import ConfigError
+from diffbench.published import closest, differences, load_published, published_files
+from diffbench.report.findings import published_findings
+from diffbench.report.outputs import ReportPaths
+from diffbench.report.published import published_table
+from diffbench.report.tables import collect
+from diffbench.stages.report import report as build_report
+from helpers import REPO
+from report_fixture import fixture_config, write_results
+
+# The protocol of the DDIM paper's 10-step CIFAR-10 number, in run_protocol's terms.
+DDIM_10 = {
+    "model_id": "google/ddpm-cifar10-32",
+    "num_samples": 50_000,
+    "reference": "full",
+    "reference_images": 50_000,
+    "sampler_type": "ddim",
+    "steps": 10,
+    "timestep_spacing": "quadratic",
+    "steps_offset": 0,
+    "eta": 0.0,
+    "clip_sample": False,
+    "variance_type": "fixed_large",
+    "precision": "fp32",
+    "resize": "tf-bilinear",
+    "feature_extractor": "inception-v3-compat",
+}
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_published(published_files(None, REPO))
+
+
+def test_the_shipped_files_hold_the_papers_numbers(shipped):
+    values = {(e.entry["model_id"], e.entry["sampler"]["type"], e.entry["steps"]): e.entry["value"] for e in shipped}
+    assert values[("google/ddpm-cifar10-32", "ddpm", 1000)] == 3.17
+    ddim = {steps: values[("google/ddpm-cifar10-32", "ddim", steps)] for steps in (10, 20, 50, 100)}
+    assert ddim == {10: 13.36, 20: 6.84, 50: 4.67, 100: 4.16}
+    assert values[("CompVis/ldm-celebahq-256", "ddim", 500)] == 5.11
+    assert all(e.link.startswith("https://arxiv.org/abs/") for e in shipped)
+
+
+def test_a_run_with_the_papers_protocol_has_no_difference(shipped):
+    entry, found = closest(shipped, DDIM_10)
+    assert entry.entry["value"] == 13.36 and found == []
+
+
+def test_every_protocol_difference_is_listed(shipped):
+    """A typical quick run of the same checkpoint: 5,000 samples against 5,000 held-out images,
+    leading spacing, fp16. Its closest entry is still DDIM at 10 steps, with each difference named."""
+    run = {**DDIM_10, "num_samples": 5000, "reference": "heldout", "reference_images": 5000,
+           "timestep_spacing": "leading", "precision": "fp16", "clip_sample": True}  # fmt: skip
+    entry, found = closest(shipped, run)
+    assert entry.entry["value"] == 13.36
+    assert found == [
+        "N: ours 5,000 vs paper 50,000",
+        "reference: ours heldout vs paper full",
+        "reference images: ours 5,000 vs paper 50,000",
+        "spacing: ours leading vs paper quadratic",
+        "x0 clipping: ours on vs paper off",
+        "precision: ours fp16 vs paper fp32",
+    ]
+    ancestral = {**DDIM_10, "sampler_type": "ddpm", "steps": 100, "eta": None, "clip_sample": True}
+    entry, found = closest(shipped, ancestral)
+    assert entry.entry["value"] == 3.17 and found == ["steps: ours 100 vs paper 1,000"]
+
+
+def test_what_the_paper_does_not_state_is_not_compared(shipped):
+    """LDM's Table 1 states no eta or spacing: a DDIM run of its checkpoint differs only in N here."""
+    ldm = next(e for e in shipped if e.entry["model_id"] == "CompVis/ldm-celebahq-256")
+    run = {**DDIM_10, "model_id": "CompVis/ldm-celebahq-256", "steps": 500, "reference_images": 30_000,
+           "eta": 1.0, "timestep_spacing": "leading", "num_samples": 10_000}  # fmt: skip
+    assert differences(ldm, run) == ["N: ours 10,000 vs paper 50,000"]
+    assert closest(shipped, {**run, "model_id": None}) is None  # a model trained here matches nothing
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["entries"][0].pop("value"), r"key 'entries.0': 'value' is a required property"),
+        (lambda d: d["entries"][0].update(reference="test"), r"key 'entries.0.reference': 'test' is not one of"),
+        (lambda d: d["entries"][0]["sampler"].update(order=2), r"key 'entries.0.sampler': Additional properties"),
+        (lambda d: d.pop("link"), r"key '<top level>': 'link' is a required property"),
+    ],
+)
+def test_a_bad_published_file_is_an_error_naming_file_and_key(tmp_path, mutate, message):
+    data = yaml.safe_load((REPO / "config" / "published" / "ddpm_ho2020.yaml").read_text())
+    mutate(data)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=rf"published numbers file {path}, {message}"):
+        load_published([path])
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_published([tmp_path / "nothing.yaml"])
+
+
+def published_fixture(tmp_path, value: float, **protocol) -> str:
+    """A published file for the fixture's pretrained model, its protocol that of the fixture's runs."""
+    entry = {
+        "table": "Table 9",
+        "dataset": "shapes",
+        "model_id": "google/ddpm-cifar10-32",
+        "sampler": {"type": "ddim", "timestep_spacing": "trailing"},
+        "steps": 20,
+        "num_samples": 6,
+        "reference": "heldout",
+        "reference_images": 8,
+        "resize": "tf-bilinear",
+        "feature_extractor": "inception-v3-compat",
+        "precision": "fp32",
+        "metric": "fid",
+        "value": value,
+        **protocol,
+    }
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump({"paper": "Doe 2030, Pixels", "link": "https://arxiv.org/abs/0000.00000",
+                                    "entries": [entry]}))  # fmt: skip
+    return str(path)
+
+
+@pytest.fixture
+def pretrained_results(tmp_path):
+    """The report fixture with its pixel model a public checkpoint (FIDs 80, 50, 40 [38, 42])."""
+    config = fixture_config(tmp_path, pretrained_pixel="google/ddpm-cifar10-32")
+    write_results(config)
+    return config
+
+
+def test_the_report_puts_runs_beside_published_numbers(pretrained_results, tmp_path):
+    config = pretrained_results
+    inside = published_fixture(tmp_path, 41.0)
+    build_report(config=config, workflow_dir=tmp_path, published=[inside])
+    table = pd.read_csv(ReportPaths.of(config).published_csv)
+    # Every run of the checkpoint gets its closest entry: 20 steps matches, 5 and 10 differ in steps.
+    assert table.model.tolist() == ["pixel"] * 3 and table.steps.tolist() == [5, 10, 20]
+    row = table.set_index("steps").loc[20]
+    assert (row.published, row.ours, row.ours_ci_low, row.ours_ci_high) == (41.0, 40.0, 38.0, 42.0)
+    assert row.difference == pytest.approx(-1.0) and row.protocol_differences == "none" and row.published_in_interval
+    assert table.set_index("steps").loc[5].protocol_differences == "steps: ours 5 vs paper 20"
+    html = open(ReportPaths.of(config).html, encoding="utf-8").read()
+    assert 'id="published"' in html and "Doe 2030, Pixels" in html
+    assert (
+        "Published vs ours, pixel (ddim, 20 steps) against Doe 2030, Pixels, Table 9: FID 40 [38, 42] vs 41 "
+        "(ours − published = -1); same protocol, and the published value is inside our interval: reproduced." in html
+    )
+    assert "not a test of the paper&#39;s number, the protocols differ in steps: ours 5 vs paper 20." in html
+
+
+def test_a_published_value_outside_our_interval_is_not_reproduced(pretrained_results, tmp_path):
+    tables = collect(pretrained_results)
+    table = published_table(pretrained_results, tables.runs, load_published([published_fixture(tmp_path, 30.0)]))
+    lines = published_findings(table[table.steps == 20])
+    assert lines == [
+        "Published vs ours, pixel (ddim, 20 steps) against Doe 2030, Pixels, Table 9: FID 40 [38, 42] vs 30 "
+        "(ours − published = +10); same protocol, and the published value is outside our interval: not reproduced."
+    ]
+    other = published_table(
+        pretrained_results,
+        tables.runs,
+        load_published([published_fixture(tmp_path, 30.0, precision="fp16", num_samples=50)]),
+    )
+    assert other.protocol_differences.iloc[-1] == "N: ours 6 vs paper 50; precision: ours fp32 vs paper fp16"
+    assert "not a test of the paper's number" in published_findings(other)[-1]

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from diffusers import DDIMScheduler, UNet2DModel, VQModel
+from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel, VQModel
 
 from diffbench.config import validate_config
 
@@ -110,6 +110,11 @@ def ldm_style_checkpoint(folder):
             }
         )
     )
+
+
+def ddpm_style_checkpoint(folder):
+    """The layout of google/ddpm-celebahq-256 and google/ddpm-cifar10-32: DDPMPipeline, unet + scheduler."""
+    DDPMPipeline(unet=tiny_unet(), scheduler=DDPMScheduler(num_train_timesteps=10)).save_pretrained(folder)
 
 
 def import_spec(pretrained_id, family, resolution=8, channels=3, scale=None):

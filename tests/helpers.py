@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel, VQModel
+from PIL import Image
 
 from diffbench.config import validate_config
 
@@ -176,3 +178,29 @@ def fake_mnist(root, n_train=12, n_test=12):
         write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, size=(n, 28, 28)))
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, size=(n,)))
     return raw
+
+
+# --- presets ------------------------------------------------------------------------------
+
+
+def preset_copy(preset, folder, **overrides):
+    """The preset with its image folders pointed at a few stand-in images under `folder`."""
+    config = yaml.safe_load(preset.read_text())
+    for spec in config["datasets"].values():
+        if spec.get("source") == "imagefolder":
+            images = folder / "images"
+            images.mkdir(parents=True, exist_ok=True)
+            rng = np.random.default_rng(0)
+            for i in range(12):
+                side = spec["resolution"]
+                Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(images / f"{i}.png")
+            spec["root"] = str(images)
+    for key, value in overrides.items():
+        node = config
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    path = folder / preset.name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path

@@ -1,0 +1,97 @@
+"""Inception features and FID: diffbench against torch-fidelity's own extraction, in one process.
+
+The reference is what a user would call: `torch_fidelity.calculate_metrics(fid=True)` on two sets
+of uint8 images (its DataLoader, its Inception-v3 with the TF-ported weights, its FID). Ours is
+`diffbench.features.inception.inception_features` on both sets and `frechet_of_features`, the
+path the workflow's feature and metric jobs take. Images: the default experiment's synthetic
+shapes (two disjoint sets). Prints images/s of both, the ratio, and the relative FID difference.
+
+    .venv/bin/python benchmarks/features.py [--device cuda] [--images 512] [--side 32]
+
+The Inception weights come from the torch hub cache (TORCH_HOME), as in the workflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import torch
+import torch_fidelity
+
+from diffbench.data.synthetic import render_shapes
+from diffbench.features.inception import default_weights_path, inception_features, load_inception
+from diffbench.metrics.frechet import frechet_of_features
+
+
+class UInt8Images(torch.utils.data.Dataset):
+    """uint8 NHWC images as torch-fidelity takes them: one uint8 CHW tensor per item."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--images", type=int, default=512)
+    parser.add_argument("--side", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    weights = default_weights_path()
+    a = np.stack([render_shapes(0, i, args.side) for i in range(args.images)])
+    b = np.stack([render_shapes(1, i, args.side) for i in range(args.images)])
+    model = load_inception(weights, device)
+
+    def ours() -> float:
+        fa = inception_features(a, model, device, args.batch_size)
+        fb = inception_features(b, model, device, args.batch_size)
+        return frechet_of_features(fa, fb)
+
+    def reference() -> float:
+        metrics = torch_fidelity.calculate_metrics(
+            input1=UInt8Images(a),
+            input2=UInt8Images(b),
+            fid=True,
+            cuda=device.type == "cuda",
+            batch_size=args.batch_size,
+            feature_extractor_weights_path=str(weights),
+            cache=False,
+            verbose=False,
+        )
+        return metrics["frechet_inception_distance"]
+
+    ours(), reference()  # warm-up: weights read, kernels, allocator
+    times = {"reference": [], "ours": []}
+    for _ in range(args.repeats):
+        for name, fn in (("reference", reference), ("ours", ours)):
+            start = time.perf_counter()
+            fid = fn()
+            times[name].append(time.perf_counter() - start)
+            times[f"{name}_fid"] = fid
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    print(f"device {device.type} ({name}), {torch.get_num_threads()} CPU threads; torch {torch.__version__}, "
+          f"torch-fidelity {torch_fidelity.__version__}; 2 x {args.images} images of {args.side}x{args.side}, "
+          f"batch {args.batch_size}, best of {args.repeats}")  # fmt: skip
+    ref_s, ours_s = min(times["reference"]), min(times["ours"])
+    n = 2 * args.images
+    relative = abs(times["ours_fid"] - times["reference_fid"]) / abs(times["reference_fid"])
+    print(
+        f"{'reference img/s':>16}{'ours img/s':>12}{'ours / ref':>12}{'FID ref':>12}{'FID ours':>12}{'rel. diff':>12}"
+    )
+    print(f"{n / ref_s:>16.1f}{n / ours_s:>12.1f}{ref_s / ours_s:>12.2f}{times['reference_fid']:>12.4f}"
+          f"{times['ours_fid']:>12.4f}{relative:>12.1e}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Images per second of diffbench's sampler against diffusers' own pipelines, in one process.
+
+The reference is what a user would call: DDIMPipeline and DDPMPipeline for the pixel model, and
+LDMPipeline (diffusers' denoise-then-decode loop) for the latent model, each given one CPU
+generator per image (diffusers' way to seed images independently of the batch). Ours is
+`diffbench.sampling.sampler.generate` with the same UNet, schedule, steps, batch and seeds. Both
+sample the default experiment's models (config/config.yaml; random weights: the cost does not
+depend on them), and the images are compared: DDIM is deterministic after the initial noise, so
+the two must agree exactly; DDPM's per-step noise comes from the same per-image generators in the
+same order, so it must agree too.
+
+    .venv/bin/python benchmarks/sampling.py [--device cuda] [--precision bf16] [--images 64]
+
+Prints images/s of both and their ratio per case; record the output in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from functools import partial
+
+import diffusers
+import numpy as np
+import torch
+from diffusers import DDIMPipeline, DDIMScheduler, DDPMPipeline, DDPMScheduler, LDMPipeline
+
+from diffbench.config import load_config
+from diffbench.models.autoencoders import AUTOENCODERS
+from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
+from diffbench.models.pipelines import DiffusionModel
+from diffbench.sampling.sampler import generate
+from diffbench.sampling.schedulers import make_scheduler, step_kwargs
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def build(config: dict, name: str) -> DiffusionModel:
+    spec = config["models"][name]
+    dataset = config["datasets"][spec["dataset"]]
+    torch.manual_seed(0)
+    channels, side = unet_input(spec, dataset)
+    autoencoder = None
+    if spec["family"] == "latent":
+        autoencoder = AUTOENCODERS[spec["autoencoder"]["type"]].build(
+            spec["autoencoder"], dataset["channels"], dataset["resolution"]
+        )
+        autoencoder.register_to_config(scaling_factor=0.5)
+    return DiffusionModel(
+        build_unet(spec["unet"], channels, side), build_noise_scheduler(spec["diffusion"], spec["family"]), autoencoder
+    )
+
+
+def reference_pipeline(model: DiffusionModel, sampler: dict, template):
+    """diffusers' pipeline for the case, on diffusers' own scheduler class with our settings."""
+    if sampler["type"] == "ddpm":
+        return DDPMPipeline(unet=model.unet, scheduler=DDPMScheduler.from_config(template.config)), {}
+    scheduler = DDIMScheduler.from_config(template.config)
+    if model.autoencoder is None:
+        return DDIMPipeline(unet=model.unet, scheduler=scheduler), {"eta": sampler["eta"]}
+    return LDMPipeline(vqvae=model.autoencoder, unet=model.unet, scheduler=scheduler), {"eta": sampler["eta"]}
+
+
+def run_reference(pipeline, kwargs, steps, seeds, batch, device) -> np.ndarray:
+    out = []
+    for start in range(0, len(seeds), batch):
+        generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds[start : start + batch]]
+        images = pipeline(batch_size=len(generators), generator=generators, num_inference_steps=steps,
+                          output_type="np", **kwargs).images  # fmt: skip
+        out.append((images * 255).round().astype(np.uint8))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return np.concatenate(out)
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    """The best of `repeats` wall times (the least disturbed run) and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--precision", choices=sorted(DTYPES), default="fp32")
+    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--config", default="config/config.yaml")
+    args = parser.parse_args()
+    diffusers.utils.logging.set_verbosity_error()  # not the cast warnings of .to(dtype), once per model
+    device, dtype = torch.device(args.device), DTYPES[args.precision]
+    config = load_config(args.config)
+    batch = config["sampling"]["batch_size"]
+    seeds = list(range(args.images))
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    print(f"device {device.type} ({name}), {torch.get_num_threads()} CPU threads, {args.precision}; torch "
+          f"{torch.__version__}, diffusers {diffusers.__version__}; {args.images} images, batch {batch}")  # fmt: skip
+    print(f"{'case':<28}{'reference img/s':>16}{'ours img/s':>12}{'ours / ref':>12}  images")
+    cases = [
+        ("pixel", "ddim 10", {"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"}, 10),
+        ("pixel", "ddpm 50", {"type": "ddpm", "eta": 0.0, "timestep_spacing": "trailing"}, 50),
+        ("latent_kl_f4", "ddim 10", {"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"}, 10),
+    ]
+    for model_name, label, sampler, steps in cases:
+        model = build(config, model_name).to(device, dtype)
+        template = make_scheduler(sampler, model.scheduler)
+        pipeline, kwargs = reference_pipeline(model, sampler, template)
+        pipeline.set_progress_bar_config(disable=True)
+        ours_fn = partial(generate, model, template, step_kwargs(sampler), steps, seeds, batch, device, dtype)
+        ref_fn = partial(run_reference, pipeline, kwargs, steps, seeds, batch, device)
+        ours_fn(), ref_fn()  # warm-up: allocator, kernels
+        ref_s, ref_images = timed(ref_fn, args.repeats)
+        ours_s, (our_images, _) = timed(ours_fn, args.repeats)
+        same = "identical" if np.array_equal(ref_images, our_images) else (
+            f"differ: max {np.abs(ref_images.astype(int) - our_images).max()} levels")  # fmt: skip
+        print(f"{model_name + ' ' + label:<28}{len(seeds) / ref_s:>16.1f}{len(seeds) / ours_s:>12.1f}"
+              f"{ref_s / ours_s:>12.2f}  {same}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

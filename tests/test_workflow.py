@@ -135,6 +135,9 @@ def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):
     runs = pd.read_csv(paths.runs_csv)
     assert len(runs) == 6 and runs.fid.notna().all() and runs.sampling_s_per_image.gt(0).all()
     assert (runs.nfe == runs.sampler.map({"ddim": 3, "heun": 5})).all()
+    # each model's batch sweep (1, 2, 4, 8): the best batch's throughput beside the configured one's
+    assert runs.throughput_best_batch.isin([1, 2, 4, 8]).all() and (runs.throughput_configured_batch == 4).all()
+    assert (runs.throughput_best_images_per_s >= runs.throughput_configured_images_per_s).all()
     models = pd.read_csv(paths.models_csv).set_index("model")
     # The model's training cost adds up its stages, as its record says.
     stages = [f"{stage}_s" for stage in ("autoencoder", "scaling_factor", "encoding", "denoiser")]

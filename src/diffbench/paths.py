@@ -108,6 +108,9 @@ class Layout:
     def comparison(self, model_a: str, model_b: str, sampler: str, steps) -> str:
         return f"{self.root}/metrics/compare/{model_a}-vs-{model_b}/{sampler}/{steps}/fid_difference.json"
 
+    def throughput(self, model: str) -> str:
+        return f"{self.root}/metrics/{model}/throughput.json"
+
     def reconstruction_metrics(self, model: str) -> str:
         return f"{self.root}/metrics/{model}/reconstruction.json"
 

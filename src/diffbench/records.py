@@ -96,6 +96,12 @@ SAMPLING = RecordKind(
     optional=["peak_gpu_memory_mb"],
 )  # fmt: skip
 
+THROUGHPUT = RecordKind(
+    "sampling throughput",
+    ["model", "family", "batch_sizes", "unet_s", "decode_s", "stopped", "configured_batch", "precision", "device",
+     "device_name", "device_setting", "cpu_fallback"],
+)  # fmt: skip
+
 RUN_KEY = ("dataset", "model", "family", "sampler", "sampler_type", "steps", "seed_first", "seed_last")
 DISTRIBUTION = RecordKind(
     "distribution metrics",

@@ -46,3 +46,28 @@ rule merge_samples:
         seeds=all_seeds(SAMPLING),
     script:
         "../scripts/merge_samples.py"
+
+
+# Each model's speed over batch sizes, on the device that samples (sampling.throughput_max_batch).
+rule sampling_throughput:
+    input:
+        model=layout.pipeline_dir("{model}"),
+    output:
+        record=layout.throughput("{model}"),
+    log:
+        layout.log("sampling_throughput", "{model}"),
+    benchmark:
+        layout.benchmark("sampling_throughput", "{model}")
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+    params:
+        family=lambda w: config["models"][w.model]["family"],
+        max_batch=SAMPLING["throughput_max_batch"],
+        configured_batch=SAMPLING["batch_size"],
+        device=config["device"],
+        precision=config["precision"],
+    script:
+        "../scripts/sampling_throughput.py"

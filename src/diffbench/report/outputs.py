@@ -72,4 +72,6 @@ def result_files(config: dict) -> list[str]:
                 files += [layout.autoencoder_record(model), layout.autoencoder_loss(model)]
         if spec["family"] == "latent":
             files.append(layout.reconstruction_metrics(model))
+        if config["sampling"]["throughput_max_batch"] is not None:
+            files.append(layout.throughput(model))
     return files

@@ -26,11 +26,13 @@ from diffbench.records import (
     PRETRAINED,
     RECONSTRUCTION,
     SAMPLING,
+    THROUGHPUT,
     TRAINING,
     RecordKind,
 )
 from diffbench.report.outputs import result_files
 from diffbench.report.published import PUBLISHED_COLUMNS
+from diffbench.sampling.throughput import BatchTiming, best
 
 RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "sampler_type", "steps"]
 # The model's training cost and its autoencoder's rFID (the floor its FID can reach), repeated on
@@ -157,6 +159,28 @@ def _timesteps_span(timesteps: list[int]) -> str:
     return f"{timesteps[0]}, {timesteps[1]}, ..., {timesteps[-1]} ({len(timesteps)})"
 
 
+def throughput_columns(record: dict, nfe: float) -> dict:
+    """Images/s (UNet evaluations plus decode, from the model's batch sweep) at the run's NFE: at
+    the best batch size and at the configured one, as the LDM paper reports throughput."""
+    timings = [BatchTiming(*t) for t in zip(record.get("batch_sizes", []), record.get("unet_s", []),
+                                            record.get("decode_s", []), strict=True)]  # fmt: skip
+    if not timings or pd.isna(nfe):
+        return dict.fromkeys(THROUGHPUT_COLUMNS, math.nan)
+    top = best(timings, int(nfe))
+    configured = next((t for t in timings if t.batch_size == record["configured_batch"]), None)
+    return {
+        "throughput_best_batch": top.batch_size,
+        "throughput_best_images_per_s": top.images_per_s(int(nfe)),
+        "throughput_configured_batch": record["configured_batch"],
+        "throughput_configured_images_per_s": configured.images_per_s(int(nfe)) if configured else math.nan,
+        "throughput_sweep_stopped": record["stopped"],
+    }
+
+
+THROUGHPUT_COLUMNS = ("throughput_best_batch", "throughput_best_images_per_s", "throughput_configured_batch",
+                      "throughput_configured_images_per_s", "throughput_sweep_stopped")  # fmt: skip
+
+
 def _load(path: str, kind: RecordKind) -> dict:
     """A result record, or {} when the file is missing (a partial run: listed once, by `collect`,
     and NaN in the tables). A record lacking a key of its kind is an error naming file and key."""
@@ -250,6 +274,8 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
         row["timesteps"] = _timesteps_span(sampling.get("timesteps", []))
         row.update(_pick(distribution, DISTRIBUTION_COLUMNS))
         row.update(_pick(_load(layout.lpips_metrics(*keys), LPIPS), LPIPS_COLUMNS))
+        if config["sampling"]["throughput_max_batch"] is not None:
+            row.update(throughput_columns(_load(layout.throughput(run["model"]), THROUGHPUT), row["nfe"]))
         run_name = "/".join(str(k) for k in keys)
         warnings += [f"{run_name}: {w}" for w in distribution.get("warnings", [])]
         if sampling.get("nonfinite_images"):

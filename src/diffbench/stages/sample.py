@@ -11,11 +11,12 @@ from PIL import Image
 from diffbench.errors import ResultError
 from diffbench.io import atomic_dir, fingerprint, write_npz
 from diffbench.models.pipelines import load_model
-from diffbench.records import SAMPLING, SAMPLING_SHARD
+from diffbench.records import SAMPLING, SAMPLING_SHARD, THROUGHPUT
 from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, resolve_dtype
 from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import flops_per_image, generate, warm_up
 from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of
+from diffbench.sampling.throughput import sweep
 
 
 def sample_shard(
@@ -77,6 +78,36 @@ def sample_shard(
     SAMPLING_SHARD.write(out_record, record)
     if store is not None:
         store.remove()
+    return record
+
+
+def sampling_throughput(
+    *,
+    model_dir: str | Path,
+    model: str,
+    family: str,
+    max_batch: int,
+    configured_batch: int,
+    device: str,
+    precision: str,
+    out_record: str | Path,
+) -> dict:
+    """Seconds of one UNet evaluation and one decode per batch size (sampling/throughput.py)."""
+    torch_device = resolve_device(device)
+    dtype = resolve_dtype(precision, torch_device)
+    timings, stopped = sweep(load_model(model_dir).to(torch_device, dtype), torch_device, dtype, max_batch)
+    record = {
+        "model": model,
+        "family": family,
+        "batch_sizes": [t.batch_size for t in timings],
+        "unet_s": [t.unet_s for t in timings],
+        "decode_s": [t.decode_s for t in timings],
+        "stopped": stopped,
+        "configured_batch": configured_batch,
+        "precision": precision,
+        **device_info(torch_device, device),
+    }
+    THROUGHPUT.write(out_record, record)
     return record
 
 

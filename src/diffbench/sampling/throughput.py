@@ -1,0 +1,78 @@
+"""Sampling throughput over batch sizes, as the LDM paper measures it: samples/s at the best batch.
+
+A sample set is drawn at the configured batch size, which need not be the fastest on the machine.
+The sweep times one UNet evaluation and one decode of a whole batch at batch sizes 1, 2, 4, ... up
+to a limit or to the first that does not fit in GPU memory; from those, the images/s of sampling
+at any number of steps follows (every step costs one UNet evaluation, the decode comes once).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from diffbench.models.pipelines import DiffusionModel
+from diffbench.runtime import synchronize
+from diffbench.sampling.sampler import to_images
+
+
+@dataclass(frozen=True)
+class BatchTiming:
+    batch_size: int
+    unet_s: float  # one UNet evaluation of the whole batch
+    decode_s: float  # decoding the whole batch (0 for pixel models)
+
+    def images_per_s(self, nfe: int) -> float:
+        return self.batch_size / (nfe * self.unet_s + self.decode_s)
+
+
+def batch_sizes(max_batch: int) -> list[int]:
+    """1, 2, 4, ... below `max_batch`, then `max_batch` itself."""
+    sizes = [1 << k for k in range(max_batch.bit_length()) if 1 << k < max_batch]
+    return sizes + [max_batch]
+
+
+def _best_time(fn, device: torch.device, repeats: int) -> float:
+    fn()  # warm-up: kernel selection and allocation are not timed
+    best = float("inf")
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@torch.no_grad()
+def time_batch(
+    model: DiffusionModel, batch: int, device: torch.device, dtype: torch.dtype, repeats: int
+) -> BatchTiming:
+    cfg = model.unet.config
+    x = torch.randn(batch, cfg.in_channels, cfg.sample_size, cfg.sample_size, device=device)
+    t = torch.full((batch,), 1, device=device)  # the cost does not depend on the timestep
+    unet_s = _best_time(lambda: model.unet(x.to(dtype), t), device, repeats)
+    decode_s = 0.0 if model.autoencoder is None else _best_time(lambda: to_images(model, x), device, repeats)
+    return BatchTiming(batch, unet_s, decode_s)
+
+
+def sweep(
+    model: DiffusionModel, device: torch.device, dtype: torch.dtype, max_batch: int, repeats: int = 2
+) -> tuple[list[BatchTiming], str]:
+    """Timings at each batch size up to `max_batch`, and why the sweep stopped: at `max_batch`, or
+    at the first batch that does not fit in GPU memory (that batch is named, not timed)."""
+    timings = []
+    for batch in batch_sizes(max_batch):
+        try:
+            timings.append(time_batch(model, batch, device, dtype, repeats))
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            return timings, f"out of memory at batch {batch}"
+    return timings, f"max_batch {max_batch}"
+
+
+def best(timings: list[BatchTiming], nfe: int) -> BatchTiming:
+    """The batch size that samples fastest at `nfe` UNet evaluations per image."""
+    return max(timings, key=lambda timing: timing.images_per_s(nfe))

@@ -63,6 +63,7 @@ SUBMITTED_RULES = (
     "train_autoencoder",
     "train_diffusion",
     "sample_shard",
+    "sampling_throughput",
     "reference_features",
     "sample_feature_shard",
     "reconstruction_metrics",
@@ -109,8 +110,9 @@ def test_the_readme_slurm_command_matches_a_local_run(slurm, tmp_path, torch_hom
     assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-5000:])
     submitted = result.stdout + result.stderr
     # prepare_data, train_autoencoder, train_diffusion, reference_features, sample_shard,
-    # sample_feature_shard, reconstruction_metrics, distribution_metrics, lpips_metrics
-    assert submitted.count("has been submitted with SLURM jobid") == 9  # every job but the local rules
+    # sampling_throughput, sample_feature_shard, reconstruction_metrics, distribution_metrics,
+    # lpips_metrics
+    assert submitted.count("has been submitted with SLURM jobid") == 10  # every job but the local rules
 
     local = run_snakemake(
         "--configfile", config, "--cores", "2", *ONE_THREAD, "--until", "merge_samples", cwd=tmp_path / "local", env=env

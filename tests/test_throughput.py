@@ -9,6 +9,7 @@ import torch
 from diffusers import DDPMScheduler
 
 from diffbench.models.pipelines import DiffusionModel
+from diffbench.report.findings import summary
 from diffbench.report.tables import collect, throughput_columns
 from diffbench.sampling import throughput
 from diffbench.sampling.throughput import BatchTiming, batch_sizes, best, sweep
@@ -61,7 +62,13 @@ def test_the_best_batch_depends_on_the_steps():
 def test_the_runs_table_shows_the_best_batch_beside_the_configured_one(tmp_path):
     config = fixture_config(tmp_path)
     write_results(config)
-    runs = collect(config).runs.set_index(["model", "steps"])
+    tables = collect(config)
+    assert (
+        "Throughput at the best batch (UNet evaluations and decode, sampling.throughput_max_batch): pixel at 20 "
+        "NFE 12.5 img/s with batch 4 (configured batch 64: not in the sweep); latent_f4 at 20 NFE "
+        in " ".join(summary(tables.runs, tables.models, tables.comparisons))
+    )
+    runs = tables.runs.set_index(["model", "steps"])
     # pixel at 20 NFE: 10, 6, 4, 4 ms per image of UNet -> batch 4 (the first of the tie), 4 / 0.32 s
     pixel = runs.loc[("pixel", 20)]
     assert pixel.throughput_best_batch == 4 and pixel.throughput_best_images_per_s == pytest.approx(12.5)

@@ -289,6 +289,7 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame)
     runs_are = "1 run is" if len(front) == 1 else f"{len(front)} runs are"
     lines.append(f"{runs_are} on the FID-vs-time Pareto frontier ({families}): {points}.")
     lines += infinity_line(done)
+    lines += throughput_line(done)
     trained = models.dropna(subset=["total_train_s"])
     if not trained.empty:
         lines.append(
@@ -322,6 +323,28 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame)
             "not with papers."
         )
     return lines
+
+
+def throughput_line(done: pd.DataFrame) -> list[str]:
+    """Each model's throughput at the best batch beside the configured batch's, at its largest NFE
+    (from the batch sweep: UNet evaluations and decode, as the LDM paper reports throughput)."""
+    if "throughput_best_images_per_s" not in done:
+        return []
+    swept = done.dropna(subset=["throughput_best_images_per_s"])
+    parts = []
+    for model, group in swept.groupby("model", sort=False):
+        row = group.loc[group.nfe.idxmax()]
+        configured = row.throughput_configured_images_per_s
+        at_configured = f"{fmt(configured)} img/s" if pd.notna(configured) else "not in the sweep"
+        configured_batch = int(row.throughput_configured_batch)
+        parts.append(
+            f"{model} at {int(row.nfe)} NFE {fmt(row.throughput_best_images_per_s)} img/s with batch "
+            f"{int(row.throughput_best_batch)} (configured batch {configured_batch}: {at_configured})"
+        )
+    if not parts:
+        return []
+    return ["Throughput at the best batch (UNet evaluations and decode, sampling.throughput_max_batch): "
+            + "; ".join(parts) + "."]  # fmt: skip
 
 
 def published_findings(published: pd.DataFrame) -> list[str]:

@@ -58,18 +58,9 @@ def small_config(tmp_path) -> str:
 
 # One thread per job on both sides: the node has few CPUs, and equal thread counts keep CPU
 # arithmetic, hence trained weights and samples, identical between the two runs.
-SUBMITTED_RULES = (
-    "prepare_data",
-    "train_autoencoder",
-    "train_diffusion",
-    "sample_shard",
-    "sampling_throughput",
-    "reference_features",
-    "sample_feature_shard",
-    "reconstruction_metrics",
-    "distribution_metrics",
-    "lpips_metrics",
-)
+# Every rule the profile sizes (set-threads): a rule left out would ask for the profile's 8 CPUs,
+# which this node lacks, and its job would stay pending.
+SUBMITTED_RULES = tuple(yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())["set-threads"])
 ONE_THREAD = ["--set-threads", *[f"{rule}=1" for rule in SUBMITTED_RULES]]
 
 

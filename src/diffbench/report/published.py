@@ -15,8 +15,9 @@ PUBLISHED_COLUMNS = ["model", "sampler", "steps", "paper", "table", "metric", "p
                      "link", "source"]  # fmt: skip
 
 
-def run_protocol(config: dict, run: pd.Series, sampling: dict) -> dict:
-    """The protocol a run was measured with, in the terms of published entries (diffbench.published)."""
+def run_protocol(config: dict, run, sampling: dict) -> dict:
+    """The protocol a run (a row of the runs table) was measured with, in the terms of published
+    entries (diffbench.published)."""
     spec = config["models"][run.model]
     scheduler = sampling.get("scheduler_config", {})
     clipping = scheduler.get("clip_sample", scheduler.get("thresholding"))

@@ -6,8 +6,11 @@ generator per image (diffusers' way to seed images independently of the batch). 
 `diffbench.sampling.sampler.generate` with the same UNet, schedule, steps, batch and seeds. Both
 sample the default experiment's models (config/config.yaml; random weights: the cost does not
 depend on them), and the images are compared: DDIM is deterministic after the initial noise, so
-the two must agree exactly; DDPM's per-step noise comes from the same per-image generators in the
-same order, so it must agree too.
+the two must agree exactly. DDPM runs twice: with `step_noise: cpu` its per-step noise comes from
+the same per-image CPU generators in the same order as the pipeline's, so the images must agree;
+with `step_noise: device` (the default) it is drawn by per-image generators on the device, which
+on a GPU saves the pipeline's host-to-device copy per step and gives other (equally seeded)
+images; on a CPU the two settings are the same arithmetic.
 
     .venv/bin/python benchmarks/sampling.py [--device cuda] [--precision bf16] [--images 64]
 
@@ -100,25 +103,29 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"device {device.type} ({name}), {torch.get_num_threads()} CPU threads, {args.precision}; torch "
           f"{torch.__version__}, diffusers {diffusers.__version__}; {args.images} images, batch {batch}")  # fmt: skip
-    print(f"{'case':<28}{'reference img/s':>16}{'ours img/s':>12}{'ours / ref':>12}  images")
-    cases = [
-        ("pixel", "ddim 10", {"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"}, 10),
-        ("pixel", "ddpm 50", {"type": "ddpm", "eta": 0.0, "timestep_spacing": "trailing"}, 50),
-        ("latent_kl_f4", "ddim 10", {"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"}, 10),
+    print(f"{'case':<32}{'reference img/s':>16}{'ours img/s':>12}{'ours / ref':>12}  images")
+    ddim = {"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"}
+    ddpm = {"type": "ddpm", "eta": 0.0, "timestep_spacing": "trailing"}
+    cases = [  # model, label, sampler, steps, step_noise
+        ("pixel", "ddim 10", ddim, 10, "device"),
+        ("pixel", "ddpm 50 noise:cpu", ddpm, 50, "cpu"),
+        ("pixel", "ddpm 50 noise:dev", ddpm, 50, "device"),
+        ("latent_kl_f4", "ddim 10", ddim, 10, "device"),
     ]
-    for model_name, label, sampler, steps in cases:
+    for model_name, label, sampler, steps, step_noise in cases:
         model = build(config, model_name).to(device, dtype)
         template = make_scheduler(sampler, model.scheduler)
         pipeline, kwargs = reference_pipeline(model, sampler, template)
         pipeline.set_progress_bar_config(disable=True)
-        ours_fn = partial(generate, model, template, step_kwargs(sampler), steps, seeds, batch, device, dtype)
+        ours_fn = partial(generate, model, template, step_kwargs(sampler), steps, seeds, batch, device, dtype,
+                          step_noise=step_noise)  # fmt: skip
         ref_fn = partial(run_reference, pipeline, kwargs, steps, seeds, batch, device)
         ours_fn(), ref_fn()  # warm-up: allocator, kernels
         ref_s, ref_images = timed(ref_fn, args.repeats)
         ours_s, (our_images, _) = timed(ours_fn, args.repeats)
         same = "identical" if np.array_equal(ref_images, our_images) else (
             f"differ: max {np.abs(ref_images.astype(int) - our_images).max()} levels")  # fmt: skip
-        print(f"{model_name + ' ' + label:<28}{len(seeds) / ref_s:>16.1f}{len(seeds) / ours_s:>12.1f}"
+        print(f"{model_name + ' ' + label:<32}{len(seeds) / ref_s:>16.1f}{len(seeds) / ours_s:>12.1f}"
               f"{ref_s / ours_s:>12.2f}  {same}")  # fmt: skip
 
 

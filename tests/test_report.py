@@ -165,12 +165,15 @@ def test_models_that_differ_in_schedule_or_device_are_flagged(results):
     record = TRAINING.read(layout.training_record("latent_f4"))
     TRAINING.write(layout.training_record("latent_f4"), {**record, "noise_schedule": "linear 0.0001->0.02, T=1000"})
     sampling = SAMPLING.read(layout.sampling_record("pixel", "ddim", 5))
-    SAMPLING.write(layout.sampling_record("pixel", "ddim", 5), {**sampling, "device_name": "NVIDIA H100"})
+    SAMPLING.write(
+        layout.sampling_record("pixel", "ddim", 5), {**sampling, "device_name": "NVIDIA H100", "step_noise_on": "cuda"}
+    )
     tables = collect(results)
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "Not on equal footing: the models differ in noise schedule (latent_f4: linear 0.0001->0.02, T=1000; " in text
     assert "pixel: scaled_linear 0.0015->0.0195, T=1000, epsilon)" in text
     assert "sampling device (pixel: NVIDIA H100, x86_64; latent_f4: x86_64)" in text
+    assert "where the noise of stochastic sampling steps was drawn (sampling.step_noise) (latent_f4: cpu; pixel: cpu, cuda)" in text
     assert "Equal footing" not in text and tables.models.noise_schedule.nunique() == 2
 
 

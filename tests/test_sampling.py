@@ -10,7 +10,7 @@ from diffbench.errors import ConfigError
 from diffbench.io import read_json
 from diffbench.models.pipelines import DiffusionModel, load_model
 from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
-from diffbench.sampling.sampler import denoise, generate
+from diffbench.sampling.sampler import denoise, generate, step_noise_device
 from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs, timesteps_of
 from diffbench.stages.sample import merge_samples, sample_shard
 from helpers import tiny_unet, tiny_vq
@@ -50,6 +50,38 @@ def test_image_k_does_not_depend_on_batch_size(name):
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(together[0], together[1])  # different seeds, different images
     assert nfe == (5 if spec["type"] == "heun" else 3)  # Heun evaluates the UNet twice per step but the last
+
+
+@pytest.mark.parametrize("name", ["ddpm", "ddim_eta1", "euler"])
+def test_both_step_noise_settings_give_the_same_images_on_a_cpu(name):
+    # On a CPU the device generator is the image's CPU generator: the setting changes nothing there.
+    spec, model = SAMPLER_SPECS[name], random_model()
+    template, options = make_scheduler(spec, model.scheduler), step_kwargs(spec)
+    cpu, _ = denoise(model, template, options, 3, [4, 5], CPU, torch.float32, step_noise="cpu")
+    dev, _ = denoise(model, template, options, 3, [4, 5], CPU, torch.float32, step_noise="device")
+    torch.testing.assert_close(cpu, dev, atol=0, rtol=0)
+
+
+def test_step_noise_is_drawn_where_the_setting_says():
+    assert step_noise_device("device", torch.device("cuda", 0)) == "cuda"
+    assert step_noise_device("cpu", torch.device("cuda", 0)) == "cpu"
+    assert step_noise_device("device", CPU) == "cpu"
+    with pytest.raises(ValueError, match="step_noise 'host'"):
+        step_noise_device("host", CPU)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (device generators)")
+def test_device_step_noise_on_cuda_is_batch_independent_and_differs_from_cpu_noise():
+    spec, model = SAMPLER_SPECS["ddpm"], random_model().to("cuda")
+    template, options = make_scheduler(spec, model.scheduler), step_kwargs(spec)
+    cuda = torch.device("cuda")
+    together, _ = denoise(model, template, options, 3, [1, 2, 3], cuda, torch.float32, step_noise="device")
+    alone = torch.cat([denoise(model, template, options, 3, [s], cuda, torch.float32)[0] for s in (1, 2, 3)])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
+    host, _ = denoise(model, template, options, 3, [1, 2, 3], cuda, torch.float32, step_noise="cpu")
+    on_cpu, _ = denoise(random_model(), template, options, 3, [1, 2, 3], CPU, torch.float32, step_noise="cpu")
+    torch.testing.assert_close(host.cpu(), on_cpu, atol=1e-3, rtol=1e-3)  # same noise, float differences only
+    assert not torch.allclose(host, together)  # Philox draws other numbers than the CPU generator
 
 
 def test_latent_sampling_is_batch_independent_and_decodes():
@@ -100,6 +132,7 @@ def test_shards_merge_to_the_single_job_result(tmp_path):
         sampler=SAMPLER_SPECS["ddim_eta1"],
         steps=3,
         batch_size=2,
+        step_noise="device",
         device="cpu",
         precision="fp32",
     )
@@ -124,6 +157,7 @@ def test_shards_merge_to_the_single_job_result(tmp_path):
     assert record["num_images"] == 6 and record["num_shards"] == 2 and record["nfe_per_image"] == 3
     assert record["seconds_per_image"] > 0 and 0 <= record["decode_share"] <= 1
     assert record["gflops_per_image"] == pytest.approx(3 * record["unet_gflops_per_nfe"])
+    assert record["step_noise_on"] == "cpu"  # "device" on a CPU draws with the CPU generators
     assert read_json(tmp_path / "0.json")["device"] == "cpu"
 
 
@@ -135,6 +169,7 @@ def test_merge_refuses_missing_images(tmp_path):
         steps=2,
         seeds=[0, 1],
         batch_size=2,
+        step_noise="device",
         device="cpu",
         precision="fp32",
         out_images=tmp_path / "0.npz",
@@ -161,6 +196,7 @@ def test_bf16_sampling_on_cpu(tmp_path):
         steps=2,
         seeds=[0, 1],
         batch_size=2,
+        step_noise="device",
         device="cpu",
         precision="bf16",
         out_images=tmp_path / "0.npz",
@@ -174,6 +210,7 @@ def test_bf16_sampling_on_cpu(tmp_path):
             steps=2,
             seeds=[0],
             batch_size=1,
+            step_noise="device",
             device="cpu",
             precision="fp16",
             out_images=tmp_path / "1.npz",

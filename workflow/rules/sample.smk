@@ -17,6 +17,7 @@ rule sample_shard:
         sampler=lambda w: SAMPLING["samplers"][w.sampler],
         seeds=lambda w: shard_seeds(SAMPLING, int(w.shard)),
         batch_size=SAMPLING["batch_size"],
+        step_noise=SAMPLING["step_noise"],
         device=config["device"],
         precision=config["precision"],
         # outside the outputs: Snakemake deletes a failed job's outputs, the rerun reuses these

@@ -8,6 +8,7 @@ with job(snakemake.log[0], snakemake.threads):
         steps=int(snakemake.wildcards.steps),
         seeds=snakemake.params.seeds,
         batch_size=snakemake.params.batch_size,
+        step_noise=snakemake.params.step_noise,
         device=snakemake.params.device,
         precision=snakemake.params.precision,
         out_images=snakemake.output.images,

@@ -52,6 +52,13 @@ FOOTING = {
 }
 
 
+# The same for settings of each sample set (runs table), per model.
+RUN_FOOTING = {
+    "sampling_device_name": "sampling device",
+    "step_noise_on": "where the noise of stochastic sampling steps was drawn (sampling.step_noise)",
+}
+
+
 # evaluation.reference, as the summary names the images FID compares with ({n}: how many).
 REFERENCE_WORDS = {
     "heldout": "{n} held-out images (never trained on)",
@@ -68,9 +75,11 @@ def _reference_words(done: pd.DataFrame) -> str:
 def unequal_footing(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
     """One phrase per setting in which the models differ, naming each model's value."""
     columns = {c: models.set_index("model")[c] for c in FOOTING}
-    devices = runs.dropna(subset=["sampling_device_name"]).groupby("model").sampling_device_name
-    columns["sampling_device_name"] = devices.agg(lambda names: ", ".join(sorted(set(names))))
-    what = {**FOOTING, "sampling_device_name": "sampling device"}
+    for column in RUN_FOOTING:
+        if column in runs:
+            per_model = runs.dropna(subset=[column]).groupby("model")[column]
+            columns[column] = per_model.agg(lambda names: ", ".join(sorted(set(map(str, names)))))
+    what = {**FOOTING, **RUN_FOOTING}
     phrases = []
     for column, values in columns.items():
         values = values[values.notna() & (values.astype(str) != "")]

@@ -1,7 +1,10 @@
-"""Seeded sampling: image k comes from its own generator, so it does not depend on batching.
+"""Seeded sampling: image k comes from its own generators, so it does not depend on batching.
 
-As in NVlabs/edm, every image owns a CPU torch.Generator seeded with its seed; its initial
-noise and every stochastic step draw from it alone. Batches only group images for speed.
+As in NVlabs/edm, every image owns generators seeded with its seed; batches only group images
+for speed. Its initial noise comes from a CPU torch.Generator (the same start on every device).
+The noise of stochastic steps comes from a generator on the sampling device by default
+(`step_noise: device`; Philox on CUDA), since drawing it on the host costs a copy and a
+synchronisation at every step; `step_noise: cpu` keeps the CPU generator (diffusers' numbers).
 """
 
 from __future__ import annotations
@@ -25,6 +28,16 @@ def _accepts_generator(scheduler: SchedulerMixin) -> bool:
     return "generator" in inspect.signature(scheduler.step).parameters
 
 
+STEP_NOISE = ("cpu", "device")  # config sampling.step_noise
+
+
+def step_noise_device(step_noise: str, device: torch.device) -> str:
+    """The device type whose generators draw the noise of stochastic steps (recorded per run)."""
+    if step_noise not in STEP_NOISE:
+        raise ValueError(f"step_noise {step_noise!r} is not one of {STEP_NOISE}")
+    return "cpu" if step_noise == "cpu" else device.type
+
+
 def denoise(
     model: DiffusionModel,
     template: SchedulerMixin,
@@ -33,18 +46,22 @@ def denoise(
     seeds: list[int],
     device: torch.device,
     dtype: torch.dtype,
+    step_noise: str = "device",
 ) -> tuple[torch.Tensor, int]:
     """One batch: returns (final latents or pixels in float32, number of UNet evaluations)."""
     scheduler = template.__class__.from_config(template.config)  # fresh state per batch (multistep solvers)
     scheduler.set_timesteps(steps, device=device)
-    generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+    seeds = [int(s) for s in seeds]
+    generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
     cfg = model.unet.config
     shape = (len(seeds), cfg.in_channels, cfg.sample_size, cfg.sample_size)
     x = randn_tensor(shape, generator=generators, device=device, dtype=torch.float32)
     x = x * scheduler.init_noise_sigma
     kwargs = dict(step_options)
     if _accepts_generator(scheduler):
-        kwargs["generator"] = generators
+        on = step_noise_device(step_noise, device)
+        # On a CPU the image's one generator goes on drawing (the same images for both settings).
+        kwargs["generator"] = generators if on == "cpu" else [torch.Generator(device).manual_seed(s) for s in seeds]
     nfe = 0
     for t in scheduler.timesteps:
         model_input = scheduler.scale_model_input(x, t)
@@ -73,6 +90,7 @@ def generate(
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
     store: BatchStore | None = None,
+    step_noise: str = "device",
 ) -> tuple[np.ndarray, dict]:
     """uint8 images (N, H, W, C) for `seeds`, and timing/NFE statistics.
 
@@ -86,7 +104,7 @@ def generate(
         batch = seeds[start : start + batch_size]
         done = store.load(batch) if store is not None else None
         if done is None:
-            images, batch_stats = _sample_batch(model, template, step_options, steps, batch, device, dtype)
+            images, batch_stats = _sample_batch(model, template, step_options, steps, batch, device, dtype, step_noise)
             if store is not None:
                 store.save(batch, images, batch_stats)
         else:
@@ -112,10 +130,10 @@ def generate(
     return np.concatenate(chunks) if chunks else np.zeros((0,)), stats
 
 
-def _sample_batch(model, template, step_options, steps, seeds, device, dtype) -> tuple[np.ndarray, dict]:
+def _sample_batch(model, template, step_options, steps, seeds, device, dtype, step_noise) -> tuple[np.ndarray, dict]:
     clock = Stopwatch(device)
     with clock.phase("denoise"):
-        x, nfe = denoise(model, template, step_options, steps, seeds, device, dtype)
+        x, nfe = denoise(model, template, step_options, steps, seeds, device, dtype, step_noise)
     if model.autoencoder is None:
         pixels = x  # nothing to decode, and no decode time to record
     else:

@@ -14,7 +14,7 @@ from diffbench.models.pipelines import load_model
 from diffbench.records import SAMPLING, SAMPLING_SHARD, THROUGHPUT
 from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, resolve_dtype
 from diffbench.sampling.resume import BatchStore
-from diffbench.sampling.sampler import flops_per_image, generate, warm_up
+from diffbench.sampling.sampler import flops_per_image, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of
 from diffbench.sampling.throughput import sweep
 
@@ -26,6 +26,7 @@ def sample_shard(
     steps: int,
     seeds: list[int],
     batch_size: int,
+    step_noise: str,
     device: str,
     precision: str,
     out_images: str | Path,
@@ -41,7 +42,8 @@ def sample_shard(
     store = None
     if batches_dir is not None:
         weights = sorted(Path(model_dir).rglob("*.safetensors"))
-        store = BatchStore(batches_dir, fingerprint(sampler, steps, precision, torch_device.type, files=weights))
+        settings = (sampler, steps, precision, torch_device.type, step_noise_device(step_noise, torch_device))
+        store = BatchStore(batches_dir, fingerprint(*settings, files=weights))
     warm_up(model, min(batch_size, len(seeds)), torch_device, dtype)
     reset_peak_memory(torch_device)
     images, stats = generate(
@@ -55,6 +57,7 @@ def sample_shard(
         dtype,
         progress=True,
         store=store,
+        step_noise=step_noise,
     )
     finite = stats.pop("finite")
     record = {
@@ -66,6 +69,7 @@ def sample_shard(
         "seed_first": seeds[0],
         "seed_last": seeds[-1],
         "batch_size": batch_size,
+        "step_noise_on": step_noise_device(step_noise, torch_device),
         "precision": precision,
         "decoder_precision": str(model.decoder_dtype).removeprefix("torch.") if model.autoencoder else None,
         **stats,
@@ -163,6 +167,8 @@ def summarise(records: list[dict], run: dict) -> dict:
         "seed_last": records[-1]["seed_last"],
         "num_shards": len(records),
         "batch_size": first["batch_size"],
+        # where the noise of stochastic steps was drawn (shards on different devices can differ)
+        "step_noise_on": "+".join(sorted({r["step_noise_on"] for r in records})),
         "precision": first["precision"],
         "decoder_precision": first["decoder_precision"],
         "nfe_per_image": first["nfe_per_image"],

@@ -1,5 +1,5 @@
 """The tiny DAG through a real SLURM (single node on loopback, started by .ci/local-slurm):
-the same results as a local run."""
+the same results as a local run, and GPU requests that reach the scheduler and the jobs."""
 
 from __future__ import annotations
 
@@ -51,6 +51,9 @@ def small_config(tmp_path) -> str:
     config["sampling"]["samplers"] = {"ddim": config["sampling"]["samplers"]["ddim"]}
     config["sampling"]["images_per_shard"] = None  # sharded = unsharded is tested without SLURM
     config["report"]["static_formats"] = []
+    # As a cluster user runs it: the network rules ask for a GPU. The node's GPU is a stand-in that
+    # torch cannot use, so `auto` computes on the CPU (as the records say) and the numbers match.
+    config["device"] = "auto"
     path = tmp_path / "small.yaml"
     path.write_text(yaml.safe_dump(config))
     return str(path)
@@ -60,6 +63,9 @@ def small_config(tmp_path) -> str:
 # arithmetic, hence trained weights and samples, identical between the two runs.
 # Every rule the profile sizes (set-threads): a rule left out would ask for the profile's 8 CPUs,
 # which this node lacks, and its job would stay pending.
+# The rules whose jobs run networks, hence ask for one GPU (resource `gpu`) unless `device: cpu`.
+GPU_RULES = {"train_autoencoder", "train_diffusion", "sample_shard", "sampling_throughput", "reference_features",
+             "sample_feature_shard", "lpips_metrics", "reconstruction_metrics"}  # fmt: skip
 SUBMITTED_RULES = tuple(yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())["set-threads"])
 ONE_THREAD = ["--set-threads", *[f"{rule}=1" for rule in SUBMITTED_RULES]]
 
@@ -114,3 +120,25 @@ def test_the_readme_slurm_command_matches_a_local_run(slurm, tmp_path, torch_hom
         np.testing.assert_array_equal(a["images"], b["images"])
         np.testing.assert_array_equal(a["seeds"], b["seeds"])
     assert (tmp_path / "slurm" / "results/report/report.html").is_file()
+    check_gpu_requests(env, tmp_path / "slurm" / "results")
+
+
+def check_gpu_requests(env: dict, results) -> None:
+    """Every job of a GPU rule was granted the gres and ran; the others asked for none."""
+    accounting = subprocess.run(
+        ["sacct", "-a", "-X", "-n", "-P", "-o", "JobID,State,AllocTRES,Comment"],
+        capture_output=True, text=True, env={**os.environ, **env}, check=True,
+    ).stdout  # fmt: skip
+    jobs = [line.split("|") for line in accounting.strip().splitlines()]
+    ran = {}
+    for job_id, state, tres, comment in jobs:
+        rule = comment.removeprefix("rule_").split("_wildcards_")[0]
+        assert state == "COMPLETED", (job_id, rule, state)
+        ran.setdefault(rule, set()).add("gres/gpu=1" in tres.split(","))
+    assert {rule for rule, gpu in ran.items() if gpu == {True}} == GPU_RULES & set(ran), ran
+    assert {rule for rule, gpu in ran.items() if gpu == {False}} == set(ran) - GPU_RULES, ran
+    assert GPU_RULES <= set(ran)
+    # The grant reached the job: SLURM set CUDA_VISIBLE_DEVICES, which the job's log names when
+    # `auto` finds no usable GPU behind it.
+    log = next((results / "logs" / "sample_shard").rglob("*.log")).read_text()
+    assert "device: auto found no CUDA GPU (CUDA_VISIBLE_DEVICES=0)" in log, log[-2000:]

@@ -108,6 +108,8 @@ rule lpips_metrics:
         layout.log("lpips_metrics", "{model}", "{sampler}", "{steps}"),
     conda:
         "../../environment.yml"
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
     params:
         evaluation=EVALUATION,
         device=config["device"],
@@ -134,6 +136,8 @@ rule reconstruction_metrics:
     conda:
         "../../environment.yml"
     threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
     params:
         evaluation=EVALUATION,
         device=config["device"],

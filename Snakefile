@@ -31,6 +31,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/human_eval.smk"
 include: "workflow/rules/report.smk"
 
 

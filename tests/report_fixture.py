@@ -42,9 +42,9 @@ SECONDS = {
 }
 
 
-def fixture_config(root, seeds=None, pretrained_pixel: str | None = None) -> dict:
+def fixture_config(root, seeds=None, pretrained_pixel: str | None = None, human_eval: dict | None = None) -> dict:
     """Two models (with training.seeds replicates when `seeds` is given; the pixel one the public
-    checkpoint `pretrained_pixel` when given), three step counts."""
+    checkpoint `pretrained_pixel` when given), three step counts; `human_eval`: a study."""
     config = {
         "results_dir": str(root / "results"),
         "datasets": {"shapes": {"source": "synthetic", "resolution": 8, "num_train": 16, "num_reference": 8}},
@@ -59,6 +59,7 @@ def fixture_config(root, seeds=None, pretrained_pixel: str | None = None) -> dic
         "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [5, 10, 20], "num_samples": 6, "seed": 3},
         "evaluation": {"interval_groups": 3},
         "report": {"grid_seeds": 4, "static_formats": []},
+        "human_eval": human_eval,
     }
     if seeds:
         for spec in config["models"].values():
@@ -242,7 +243,8 @@ def write_run(config: dict, layout: Layout, model: str, spec: dict, steps_: int,
     fid = fids[(model, steps_)] = FID[key] + (2 * spec["training"]["seed"] - 3 if spec["replicate_of"] else 0)
     run = run_key(config, model, "ddim", steps_)
     rng = np.random.default_rng(steps_)
-    write_npz(layout.samples(*keys), images=rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8), seeds=np.arange(3, 9))
+    images = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    write_npz(layout.samples(*keys), images=images, seeds=np.arange(3, 9), finite=np.ones(6, dtype=bool))
     SAMPLING.write(
         layout.sampling_record(*keys),
         {

@@ -163,6 +163,7 @@ def test_pretrained_models_need_no_training_images_with_a_full_reference(tiny_ra
     """A preset of pretrained pixel models, scored against every image: no split is needed."""
     config = copy.deepcopy(tiny_raw)
     config["models"] = {"ddpm": {"dataset": "tiny", "source": "pretrained", "pretrained": {"id": "google/ddpm"}}}
+    config["human_eval"] = None
     config["datasets"]["tiny"].update(num_train=0, num_reference=0)
     config["evaluation"].update(reference="full")
     assert validate_config(copy.deepcopy(config))["evaluation"]["reference"] == "full"
@@ -212,6 +213,9 @@ def test_training_seeds_make_one_model_per_seed(tiny_raw):
     raw = copy.deepcopy(tiny_raw)
     raw["models"]["kl"]["training"]["seeds"] = [3, 4]
     raw["models"]["pix"]["training"]["seeds"] = [3, 4]
+    with pytest.raises(ConfigError, match=r"'human_eval.runs.0.model': 'pix' has training.seeds; name one replicate"):
+        validate_config(copy.deepcopy(raw))
+    raw["human_eval"]["runs"] = [{**run, "model": f"{run['model']}_seed3"} for run in raw["human_eval"]["runs"]]
     config = validate_config(raw)
     assert list(config["models"]) == ["pix_seed3", "pix_seed4", "kl_seed3", "kl_seed4", "vq"]
     replicate = config["models"]["kl_seed4"]

@@ -28,6 +28,7 @@ LAYERS = {
     "features": 2,
     "metrics": 2,
     "docs": 2,
+    "humaneval": 2,
     "sampling": 3,
     "training": 3,
     "report": 3,

@@ -48,6 +48,7 @@ def small_config(tmp_path) -> str:
     through the scheduler (a latent model needs them all), few enough to keep the test short."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["models"] = {"kl": config["models"]["kl"]}
+    config["human_eval"] = None  # rates the pixel model too; tested without SLURM
     config["sampling"]["samplers"] = {"ddim": config["sampling"]["samplers"]["ddim"]}
     config["sampling"]["images_per_shard"] = None  # sharded = unsharded is tested without SLURM
     config["report"]["static_formats"] = []

@@ -174,6 +174,58 @@ def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):
     assert any(name.endswith("ddim-3.png") for name in names), names
 
 
+def test_answer_files_dropped_in_are_scored_by_the_next_run(run, torch_home, tmp_path):
+    """The tiny config's study (human_eval): its page is made with the run; answer files put in
+    ratings/pilot/ make the next run score them and rebuild the report, and nothing else."""
+    workdir, _ = run
+    work = tmp_path / "work"
+    shutil.copytree(workdir, work, symlinks=True)
+    study = json.loads((work / "results/human_eval/pilot/trials.json").read_text())
+    page = (work / "results/human_eval/pilot/index.html").read_text()
+    assert "data:image/png;base64," in page and "http://" not in page and "https://" not in page
+    assert json.loads((work / "results/human_eval/pilot/scores.json").read_text())["agreement"]["n_raters"] == 0
+    assert "No answer file has been scored yet" in (work / "results/report/report.html").read_text()
+
+    pixel = next(r["label"] for r in study["runs"] if r["model"] == "pix")
+    ratings = work / "ratings" / "pilot"
+    ratings.mkdir(parents=True)
+    for rater in ("ann", "ben", "cat"):  # every rater prefers the pixel model and finds all samples generated
+        answers = []
+        for trial in study["trials"]:
+            truth = study["truth"][trial["id"]]
+            if truth["attention"] or trial["kind"] == "real_or_generated":
+                response = truth["answer"] if truth["attention"] else "generated"
+            else:
+                response = truth["runs"].index(pixel)
+            answers.append({"trial": trial["id"], "response": response, "left": 0, "position": 0, "rt_ms": 500})
+        answer = {"format": "diffbench-ratings/1", "study": "pilot", "trials_sha256": study["trials_sha256"],
+                  "rater": rater, "trials": study["trials"], "answers": answers}  # fmt: skip
+        (ratings / f"pilot-{rater}.json").write_text(json.dumps(answer))
+    (ratings / "pilot-dan.json").write_text(json.dumps({**answer, "rater": "dan", "study": "other"}))
+
+    planned = snakemake("--configfile", str(TINY_CONFIG), "-n", cwd=work, torch_home=torch_home)
+    jobs = planned.stdout.split("Job stats:")[1].split("total")[0]
+    assert {line.split()[0] for line in jobs.strip().splitlines()[2:]} == {"human_eval_scores", "report"}, jobs
+    result = snakemake("--configfile", str(TINY_CONFIG), cwd=work, torch_home=torch_home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads((work / "results/human_eval/pilot/scores.json").read_text())
+    assert scores["agreement"]["n_raters"] == 3 and scores["raters_excluded"] == 0
+    assert [Path(f["file"]).name for f in scores["files_rejected"]] == ["pilot-dan.json"]
+    by_run = {r["label"]: r for r in scores["runs"]}
+    assert by_run[pixel]["win_rate"] == 1.0 and by_run[pixel]["bt_strength"] > 0
+    log = (work / "results/logs/human_eval_scores/pilot.log").read_text()
+    assert "pilot-dan.json: its answers are for study 'other', not 'pilot'; left out." in log
+    html = (work / "results/report/report.html").read_text()
+    assert (
+        'id="human-table"' in html
+        and 'id="human-ranks-table"' in html
+        and 'href="../human_eval/pilot/index.html"' in html
+    )
+    assert "pilot-dan.json: its answers are for study" in html
+    assert "Human evaluation (study pilot): 3 raters counted, 0 left out" in html
+    assert len(pd.read_csv(work / "results/report/human_eval.csv")) == 2
+
+
 def test_missing_weights_fail_naming_the_fix(tmp_path, monkeypatch):
     # Any download attempt goes to a closed loopback port, so this never reaches the network.
     monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")

@@ -83,7 +83,55 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(_describe(best))
     _check_semantics(config, raw)
     _expand_replicates(config)
+    _check_human_eval(config)  # after the expansion: a study may rate one replicate (<model>_seed<n>)
     return config
+
+
+def human_eval_runs(config: dict) -> list[dict[str, Any]]:
+    """The study's runs as run keys (dataset, model, sampler, steps, ...), in the config's order."""
+    study = config["human_eval"]
+    return [run_key(config, r["model"], r["sampler"], r["steps"]) for r in study["runs"]] if study else []
+
+
+def _check_human_eval(config: dict) -> None:
+    study = config["human_eval"]
+    if study is None:
+        return
+    sampling = config["sampling"]
+    seen = set()
+    for i, run in enumerate(study["runs"]):
+        key = f"human_eval.runs.{i}"
+        replicated = [m for m, spec in config["models"].items() if spec.get("replicate_of") == run["model"]]
+        if replicated:
+            raise ConfigError(
+                f"config key '{key}.model': {run['model']!r} has training.seeds; name one replicate, e.g. "
+                f"{replicated[0]!r}."
+            )
+        for field, known in (("model", config["models"]), ("sampler", sampling["samplers"]),
+                             ("steps", sampling["steps"])):  # fmt: skip
+            if run[field] not in known:
+                raise ConfigError(f"config key '{key}.{field}': {run[field]!r} is not one of {sorted(known)}.")
+        label = (run["model"], run["sampler"], run["steps"])
+        if label in seen:
+            raise ConfigError(f"config key '{key}': {'/'.join(map(str, label))} is listed twice.")
+        seen.add(label)
+    datasets = {config["models"][r["model"]]["dataset"] for r in study["runs"]}
+    if len(datasets) > 1:
+        raise ConfigError(f"config key 'human_eval.runs': the runs come from several datasets ({sorted(datasets)}).")
+    if "which_is_better" in study["kinds"] and len(study["runs"]) < 2:
+        raise ConfigError("config key 'human_eval.kinds': which_is_better needs at least two runs in human_eval.runs.")
+    if sampling["num_samples"] < study["trials_per_kind"]:
+        raise ConfigError(
+            f"config key 'human_eval.trials_per_kind': {study['trials_per_kind']} trials need as many seeds, but "
+            f"sampling.num_samples is {sampling['num_samples']}."
+        )
+    count_key = REFERENCE_COUNT_KEYS[config["evaluation"]["reference"]]
+    needed = study["trials_per_kind"] // 2 + study["attention_checks"]
+    if count_key and config["datasets"][datasets.pop()][count_key] < needed:
+        raise ConfigError(
+            f"config key 'human_eval.trials_per_kind': the study shows up to {needed} reference images, more than "
+            f"the evaluation.reference set holds ({count_key})."
+        )
 
 
 def _expand_replicates(config: dict) -> None:

@@ -31,3 +31,8 @@ class NonFiniteLoss(UserError, FloatingPointError):
 
 class ResultError(UserError, RuntimeError):
     """A result file is missing, inconsistent or lacks a key; names the file and what to rerun."""
+
+
+class AnswerFileError(UserError, ValueError):
+    """A rater's answer file cannot be counted; names the file and why. The file is left out and
+    the other answers are scored (the message goes to the log and the report)."""

@@ -111,6 +111,17 @@ class Layout:
     def throughput(self, model: str) -> str:
         return f"{self.root}/metrics/{model}/throughput.json"
 
+    def human_eval_page(self, study: str) -> str:
+        """The rating page raters open (self-contained)."""
+        return f"{self.root}/human_eval/{study}/index.html"
+
+    def human_eval_trials(self, study: str) -> str:
+        """The study's trials with their answers (what the page shows, plus the truth)."""
+        return f"{self.root}/human_eval/{study}/trials.json"
+
+    def human_eval_scores(self, study: str) -> str:
+        return f"{self.root}/human_eval/{study}/scores.json"
+
     def reconstruction_metrics(self, model: str) -> str:
         return f"{self.root}/metrics/{model}/reconstruction.json"
 

@@ -128,3 +128,23 @@ RECONSTRUCTION = RecordKind(
     ["model", "feature_extractor", "resize", "features_key", "autoencoder", "psnr_db", "ssim", "num_images",
      "lpips_net", "lpips_mean", "rfid", "warnings"],
 )  # fmt: skip
+
+# Human evaluation (humaneval/): the study made by the DAG and the scores of its answer files.
+HUMAN_STUDY = RecordKind(
+    "human evaluation study",
+    ["study", "trials_sha256", "trials", "truth", "runs", "settings", "reference_set", "page"],
+)
+HUMAN_SCORES = RecordKind(
+    "human evaluation scores",
+    [
+        "study",
+        "trials_sha256",
+        "runs",
+        "differences",
+        "raters",
+        "raters_excluded",
+        "files_rejected",
+        "agreement",
+        "settings",
+    ],
+)

@@ -4,6 +4,7 @@ from diffbench.config import (
     all_seeds,
     check_input_paths,
     comparisons,
+    human_eval_runs,
     models_where,
     read_config_file,
     run_key,
@@ -14,6 +15,7 @@ from diffbench.config import (
 )
 from diffbench.data.sources import TORCHVISION_SOURCES
 from diffbench.features import features_key
+from diffbench.humaneval.answers import answer_files
 from diffbench.metrics.lpips import BACKBONES
 from diffbench.paths import Layout
 from diffbench.published import published_files
@@ -52,6 +54,7 @@ wildcard_constraints:
     sampler=one_of(SAMPLING["samplers"]),
     steps=one_of(SAMPLING["steps"]),
     shard=one_of(SHARDS),
+    study=one_of([config["human_eval"]["study"]] if config["human_eval"] else []),
 
 
 def model_dataset(wildcards):
@@ -75,4 +78,6 @@ def all_targets():
         ]
     targets += [layout.reconstruction_metrics(m) for m in models_where(config, family="latent")]
     targets += [layout.comparison(c["model_a"], c["model_b"], c["sampler"], c["steps"]) for c in comparisons(config)]
+    if config["human_eval"]:
+        targets.append(layout.human_eval_page(config["human_eval"]["study"]))
     return targets + [ReportPaths.of(config).html]

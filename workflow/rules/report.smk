@@ -24,6 +24,7 @@ rule report:
         comparisons_csv=report(REPORT.comparisons_csv, caption="../report/comparisons.rst", category="2. Tables"),
         replicates_csv=report(REPORT.replicates_csv, caption="../report/replicates.rst", category="2. Tables"),
         published_csv=report(REPORT.published_csv, caption="../report/published.rst", category="2. Tables"),
+        human_csv=report(REPORT.human_csv, caption="../report/human_eval.rst", category="2. Tables"),
         provenance=REPORT.provenance,
         figures=directory(REPORT.figures_dir),
         grids=[

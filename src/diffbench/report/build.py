@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from diffbench.report.human import HUMAN_SCORES_SHOWN, HumanEval, metric_name
 from diffbench.report.tables import Tables
 
 SECTIONS = [
@@ -14,6 +15,7 @@ SECTIONS = [
     ("quality", "Quality vs compute"),
     ("lpips", "Diversity & convergence"),
     ("reconstruction", "Reconstruction"),
+    ("human", "Human evaluation"),  # only with a human_eval study
     ("training", "Training"),
     ("samples", "Samples"),
     ("runs", "All runs"),
@@ -52,8 +54,46 @@ def html_table(frame: pd.DataFrame, table_id: str) -> str:
     )
 
 
+def human_view(human: HumanEval) -> dict:
+    """The human evaluation section's pieces (empty strings where there is nothing to show)."""
+    record = human.record
+    if not record or not record["agreement"]["n_raters"]:  # nothing scored (yet), perhaps files left out
+        raters, rejected = record.get("raters", []), record.get("files_rejected", [])
+        empty = (
+            f"No rater counted: all {len(raters)} failed more attention checks than allowed." if raters
+            else "No answer file could be counted (see below)." if rejected
+            else "No answer file has been scored yet."
+        )  # fmt: skip
+        return {"table": "", "ranks": "", "differences": "", "raters": "", "agreement": {}, "rejected": rejected,
+                "empty": empty}  # fmt: skip
+    ranks = human.ranks.assign(
+        human=human.ranks.human.map(HUMAN_SCORES_SHOWN),
+        metric=human.ranks.metric.map(lambda m: metric_name(human.table, m)),
+    )
+    differences = pd.DataFrame(record["differences"])
+    if len(differences):
+        differences["score"] = differences.score.map(HUMAN_SCORES_SHOWN)
+        differences["better"] = differences.better.fillna("cannot tell")
+    return {
+        "table": html_table(human.table, "human-table"),
+        "ranks": html_table(ranks, "human-ranks-table"),
+        "differences": html_table(differences, "human-differences-table") if len(differences) else "",
+        "raters": html_table(pd.DataFrame(record["raters"]), "human-raters-table") if record["raters"] else "",
+        "rejected": record["files_rejected"],
+        "agreement": record["agreement"],
+        "settings": record["settings"],
+        "empty": "",
+    }
+
+
 def render_html(
-    tables: Tables, summary_lines: list[str], figures: dict, grids: list[dict], prov: dict, grid_seeds: int
+    tables: Tables,
+    summary_lines: list[str],
+    figures: dict,
+    grids: list[dict],
+    prov: dict,
+    grid_seeds: int,
+    human: HumanEval | None = None,
 ) -> str:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("diffbench.report", "templates"),
@@ -71,9 +111,12 @@ def render_html(
         for name, fig in figures.items()
     }
     latent = tables.models[tables.models.family == "latent"]
+    human = human or HumanEval()
     return env.get_template("report.html.j2").render(
         plotlyjs=get_plotlyjs(),
-        sections=SECTIONS,
+        sections=[(key, title) for key, title in SECTIONS if key != "human" or human.study],
+        human=human,
+        human_view=human_view(human),
         summary=summary_lines,
         figures=divs,
         quality_figures=[n for n in figures if n.startswith("fid_")],

@@ -22,6 +22,7 @@ class ReportPaths:
     comparisons_csv: str
     replicates_csv: str
     published_csv: str
+    human_csv: str
     provenance: str
     figures_dir: str
     grids: dict[tuple[str, int], str]
@@ -40,6 +41,7 @@ class ReportPaths:
             comparisons_csv=layout.report("comparisons.csv"),
             replicates_csv=layout.report("replicates.csv"),
             published_csv=layout.report("published.csv"),
+            human_csv=layout.report("human_eval.csv"),
             provenance=layout.report("provenance.json"),
             figures_dir=layout.report("figures"),
             grids={
@@ -74,4 +76,6 @@ def result_files(config: dict) -> list[str]:
             files.append(layout.reconstruction_metrics(model))
         if config["sampling"]["throughput_max_batch"] is not None:
             files.append(layout.throughput(model))
+    if config["human_eval"]:
+        files.append(layout.human_eval_scores(config["human_eval"]["study"]))
     return files

@@ -13,6 +13,7 @@ from diffbench.report import figures as figures_lib
 from diffbench.report.build import render_html
 from diffbench.report.findings import published_findings, summary
 from diffbench.report.grids import CELL, GAP, sample_grid
+from diffbench.report.human import human_eval, human_findings
 from diffbench.report.outputs import ReportPaths
 from diffbench.report.provenance import provenance
 from diffbench.report.published import published_table
@@ -27,6 +28,7 @@ def report(*, config: dict, workflow_dir: str | Path, published: list[str | Path
     settings = config["report"]
     tables = collect(config)
     tables.published = published_table(config, tables.runs, load_published(published))
+    human = human_eval(config, tables.runs, Path(paths.html).parent)
     write_tables(
         tables,
         {
@@ -40,6 +42,8 @@ def report(*, config: dict, workflow_dir: str | Path, published: list[str | Path
             "published_csv": paths.published_csv,
         },
     )
+    with atomic_path(paths.human_csv) as tmp:
+        human.table.to_csv(tmp, index=False)
     colors = figures_lib.model_colors(list(config["models"]))
     figures = figures_lib.all_figures(tables.runs, tables.curves, colors)
     static = write_static(figures, settings["static_formats"], paths.figures_dir)
@@ -60,7 +64,8 @@ def report(*, config: dict, workflow_dir: str | Path, published: list[str | Path
         )
     prov = provenance(config, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
     lines = summary(tables.runs, tables.models, tables.comparisons) + published_findings(tables.published)
-    html = render_html(tables, lines, figures, grids, prov, settings["grid_seeds"])
+    lines += human_findings(human)
+    html = render_html(tables, lines, figures, grids, prov, settings["grid_seeds"], human)
     with atomic_path(paths.html) as tmp:
         tmp.write_text(html, encoding="utf-8")
     write_json(paths.provenance, prov)

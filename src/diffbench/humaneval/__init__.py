@@ -1,0 +1,1 @@
+"""Human evaluation: rating studies, their answer files and the scores fitted to them."""

@@ -263,6 +263,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 )
 def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_path):
     from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -285,7 +286,9 @@ def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_
     try:
         driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
         driver.get((folder / "index.html").as_uri())
+        WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
         driver.find_element(By.ID, "rater").send_keys("alice", Keys.ENTER)
+        WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "trial").is_displayed())
         body = driver.find_element(By.TAG_NAME, "body")
         answered = {}
 
@@ -316,8 +319,20 @@ def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_
         progress = driver.find_element(By.ID, "bar").get_attribute("style")
         assert float(re.search(r"width:\s*([\d.]+)%", progress).group(1)) == pytest.approx(100 * (total // 2) / total)
         driver.refresh()  # answers survive a reload: the page resumes where the rater was
+        resumed = f"Screen {total // 2 + 1} of {total}"
+        # (a loaded machine may hand the page back before its script has run: wait for it, and say
+        # which screen is shown if it never resumes)
+        try:
+            WebDriverWait(driver, 20).until(
+                lambda d: (
+                    d.execute_script("return document.readyState") == "complete"
+                    and d.find_element(By.ID, "count").text == resumed
+                )
+            )
+        except TimeoutException:
+            shown = driver.execute_script("return [document.querySelector('.screen.active').id, localStorage.length]")
+            pytest.fail(f"the page did not resume at {resumed!r} after a reload; screen and stored keys: {shown}")
         body = driver.find_element(By.TAG_NAME, "body")
-        assert driver.find_element(By.ID, "count").text == f"Screen {total // 2 + 1} of {total}"
         for _ in range(total - total // 2):
             answer_shown(prefer_first_run=True)
         assert driver.find_element(By.ID, "done").is_displayed()

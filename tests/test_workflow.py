@@ -205,7 +205,7 @@ def test_answer_files_dropped_in_are_scored_by_the_next_run(run, torch_home, tmp
 
     planned = snakemake("--configfile", str(TINY_CONFIG), "-n", cwd=work, torch_home=torch_home)
     jobs = planned.stdout.split("Job stats:")[1].split("total")[0]
-    assert {line.split()[0] for line in jobs.strip().splitlines()[2:]} == {"human_eval_scores", "report"}, jobs
+    assert {line.split()[0] for line in jobs.strip().splitlines()[2:]} == {"human_eval_scores", "report", "all"}, jobs
     result = snakemake("--configfile", str(TINY_CONFIG), cwd=work, torch_home=torch_home)
     assert result.returncode == 0, result.stderr[-3000:]
     scores = json.loads((work / "results/human_eval/pilot/scores.json").read_text())

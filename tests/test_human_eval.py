@@ -174,7 +174,7 @@ def test_every_bad_answer_file_is_named_and_left_out(tmp_path):
     files = {
         "a_good.json": answer_file(study, "alice", good),
         "b_good.json": answer_file(study, "bob", good),
-        "c_duplicate_rater.json": answer_file(study, "alice", good),
+        "c_duplicate_rater.json": answer_file(study, "Alice", good),
         "d_other_study.json": {**answer_file(study, "carol", good), "study": "another"},
         "e_tampered.json": answer_file(study, "dave", good, trials=tampered),
         "f_incomplete.json": answer_file(study, "erin", dict(list(good.items())[:-1])),
@@ -189,7 +189,7 @@ def test_every_bad_answer_file_is_named_and_left_out(tmp_path):
     assert [a.rater for a in accepted] == ["alice", "bob"]
     reasons = {Path(r["file"]).name: r["reason"] for r in rejected}
     expected = {
-        "c_duplicate_rater.json": "rater 'alice' is already counted from",
+        "c_duplicate_rater.json": "rater 'Alice' is already counted from",
         "d_other_study.json": "its answers are for study 'another', not 'pilot'",
         "e_tampered.json": "its trial list is not this study's",
         "f_incomplete.json": f"it is incomplete ({len(good) - 1} of {len(good)} trials answered)",

@@ -79,8 +79,8 @@ def read_answer_file(path: str | Path, study: str, sha256: str, trials: list[dic
 def read_answer_files(
     paths: list[str | Path], study: str, sha256: str, trials: list[dict]
 ) -> tuple[list[RaterAnswers], list[dict]]:
-    """Every countable file (in path order; a rater's first file counts) and the rejected ones as
-    {"file", "reason"}."""
+    """Every countable file (in path order; a rater's first file counts, rater ids compared without
+    case) and the rejected ones as {"file", "reason"}."""
     accepted, rejected, seen = [], [], {}
     for path in sorted(map(str, paths)):
         try:
@@ -88,10 +88,11 @@ def read_answer_files(
         except AnswerFileError as error:
             rejected.append({"file": path, "reason": str(error)})
             continue
-        if answers.rater in seen:
-            reason = f"{path}: rater {answers.rater!r} is already counted from {seen[answers.rater]}; left out."
+        rater = answers.rater.casefold()  # "Alice" and "alice" are one rater
+        if rater in seen:
+            reason = f"{path}: rater {answers.rater!r} is already counted from {seen[rater]}; left out."
             rejected.append({"file": path, "reason": reason})
             continue
-        seen[answers.rater] = path
+        seen[rater] = path
         accepted.append(answers)
     return accepted, rejected

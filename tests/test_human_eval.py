@@ -290,7 +290,7 @@ def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_
         driver.find_element(By.ID, "rater").send_keys("alice", Keys.ENTER)
         WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "trial").is_displayed())
         body = driver.find_element(By.TAG_NAME, "body")
-        answered = {}
+        answered, order = {}, []
 
         def answer_shown(prefer_first_run: bool) -> None:
             """Answer the trial on screen by the keyboard: 'generated' for one image, and for two
@@ -298,6 +298,7 @@ def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_
             count = driver.find_element(By.ID, "count").text
             shown = [img.get_attribute("src") for img in driver.find_elements(By.CSS_SELECTOR, "#images img")]
             trial = next(t for t in study["trials"] if [_uri(folder, i) for i in t["images"]] in (shown, shown[::-1]))
+            order.append(trial["id"])
             if trial["kind"] == REAL_OR_GENERATED:
                 body.send_keys("g")
                 answered[trial["id"]] = GENERATED
@@ -342,6 +343,22 @@ def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_
         while not saved.exists() and time.time() < deadline:
             time.sleep(0.2)
         assert saved.exists(), list(downloads.iterdir())
+        # another rater gets another order; the same rater id, the same one
+        first_order = list(order)
+        for rater, screens in (("bob", 4), ("alice", 3)):
+            order.clear()
+            if rater == "bob":
+                driver.find_element(By.ID, "restart").click()  # the done screen's "start again"
+            else:  # the page opened afresh in a browser that kept nothing
+                driver.execute_script("localStorage.clear()")
+                driver.get((folder / "index.html").as_uri())
+                WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "rater").is_displayed())
+            driver.find_element(By.ID, "rater").send_keys(rater, Keys.ENTER)
+            WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "trial").is_displayed())
+            body = driver.find_element(By.TAG_NAME, "body")
+            for _ in range(screens):
+                answer_shown(prefer_first_run=True)
+            assert (order == first_order[:screens]) == (rater == "alice"), (rater, order, first_order)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
     finally:

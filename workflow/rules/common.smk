@@ -16,6 +16,7 @@ from diffbench.config import (
 from diffbench.data.sources import TORCHVISION_SOURCES
 from diffbench.features import features_key
 from diffbench.humaneval.answers import answer_files
+from diffbench.humaneval.trials import TRIAL_SETTINGS
 from diffbench.metrics.lpips import BACKBONES
 from diffbench.paths import Layout
 from diffbench.published import published_files

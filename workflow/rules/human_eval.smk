@@ -22,7 +22,8 @@ rule human_eval_study:
     conda:
         "../../environment.yml"
     params:
-        settings=HUMAN_EVAL,
+        # only what decides the trials: a change of how answers are scored keeps the page
+        settings={key: HUMAN_EVAL[key] for key in TRIAL_SETTINGS} if HUMAN_EVAL else {},
         runs=human_eval_runs(config),
         reference_set=REFERENCE,
     script:

@@ -187,7 +187,7 @@ def bradley_terry(
     return result, draws
 
 
-def agreement(raters: list[RaterAnswers], truth: dict[str, dict], labels: list[str]) -> dict[str, float | None]:
+def agreement(raters: list[RaterAnswers], truth: dict[str, dict]) -> dict[str, float | None]:
     """Krippendorff's alpha (nominal) per trial kind over the scored trials: 1 = raters agree fully,
     0 = no more than chance. None with fewer than two raters or no variation to measure."""
     out: dict[str, float | None] = {}
@@ -217,6 +217,7 @@ class Difference:
 
 
 def differences(score: str, point: dict[str, dict], draws: np.ndarray, labels: list[str], level: float) -> list:
+    """Every pair of runs' difference in `score`, its interval from the same bootstrap draws."""
     out = []
     for i, j in itertools.combinations(range(len(labels)), 2):
         a, b = labels[i], labels[j]
@@ -242,7 +243,7 @@ def study_scores(
     runs = [RunScore(run=label, **hype[label], **bt[label]) for label in labels]
     pairs = differences("hype", hype, hype_draws, labels, level)
     pairs += differences("bt_strength", bt, bt_draws, labels, level)
-    return runs, pairs, records, agreement(kept, truth, labels)
+    return runs, pairs, records, agreement(kept, truth)
 
 
 def as_dicts(items) -> list[dict]:

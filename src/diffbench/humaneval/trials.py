@@ -23,6 +23,8 @@ WHICH_IS_BETTER = "which_is_better"
 KINDS = (REAL_OR_GENERATED, WHICH_IS_BETTER)
 REAL, GENERATED = "real", "generated"  # the responses of a real_or_generated trial
 ANSWER_FORMAT = "diffbench-ratings/1"  # the answer files' `format`
+# The human_eval settings that decide the trials (the others only how answers are scored).
+TRIAL_SETTINGS = ("study", "kinds", "trials_per_kind", "attention_checks", "seed")
 
 
 def run_label(run: dict) -> str:

@@ -68,15 +68,16 @@ def rank_agreement(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def metric_name(table: pd.DataFrame, metric: str) -> str:
-    if metric == "fid" and len(table):
-        return FD_NAMES.get(table.feature_extractor.dropna().iloc[0] if table.feature_extractor.notna().any() else "",
-                            "FID")  # fmt: skip
-    return METRICS_SHOWN[metric]
+    """The metric's name in the report: the `fid` column is an FD_DINOv2 with DINOv2 features."""
+    if metric != "fid":
+        return METRICS_SHOWN[metric]
+    extractors = table.feature_extractor.dropna()
+    return FD_NAMES.get(extractors.iloc[0], "FID") if len(extractors) else "FID"
 
 
 def human_findings(human: HumanEval) -> list[str]:
-    """Summary sentences: who was counted, the best run by each human score (with intervals), and
-    whether the humans order the runs as the metrics do."""
+    """Summary sentences: who was counted, each run's human scores with intervals, the differences
+    the data support, and whether the humans order the runs as the metrics do."""
     if human.study is None:
         return []
     if not human.record:

@@ -12,14 +12,11 @@ from diffbench.errors import ResultError
 from diffbench.humaneval.answers import read_answer_files
 from diffbench.humaneval.page import render_page
 from diffbench.humaneval.scores import as_dicts, study_scores
-from diffbench.humaneval.trials import make_study, run_label
+from diffbench.humaneval.trials import TRIAL_SETTINGS, make_study, run_label
 from diffbench.io import atomic_path
 from diffbench.records import HUMAN_SCORES, HUMAN_STUDY
 
 log = logging.getLogger(__name__)
-
-# The settings that decide the trials (the rest only how answers are scored).
-TRIAL_SETTINGS = ("kinds", "trials_per_kind", "attention_checks", "seed")
 
 
 def human_eval_study(
@@ -32,8 +29,8 @@ def human_eval_study(
     out_page: str | Path,
     out_trials: str | Path,
 ) -> dict:
-    """The rating page and the study record (its trials and their answers). `runs` are run keys in
-    the order of `samples`, the sample sets' images.npz."""
+    """The rating page and the study record (its trials and their answers). `settings`: human_eval's
+    TRIAL_SETTINGS; `runs` are run keys in the order of `samples`, the sample sets' images.npz."""
     sets, finite = {}, None
     for run, path in zip(runs, samples, strict=True):
         with np.load(path) as data:

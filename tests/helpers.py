@@ -5,9 +5,11 @@ Test modules import from here, never from each other."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel, VQModel
 from PIL import Image
@@ -204,3 +206,35 @@ def preset_copy(preset, folder, **overrides):
     path = folder / preset.name
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+needs_chromium = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Chromium and its driver (Debian: apt-get install chromium chromium-driver); .ci/run installs them",
+)
+
+
+def headless_chromium(window: str, downloads: Path | None = None, performance_log: bool = False):
+    """A headless Chromium (selenium) whose network goes to a dead proxy, so any request a page
+    makes fails loudly; `downloads`: where files a page saves go."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={window}", "--proxy-server=127.0.0.1:9"):  # fmt: skip
+        options.add_argument(arg)
+    logs = {"browser": "ALL", **({"performance": "ALL"} if performance_log else {})}
+    options.set_capability("goog:loggingPrefs", logs)
+    if downloads is not None:
+        options.add_experimental_option(
+            "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+        )
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    if downloads is not None:
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    return driver

@@ -34,6 +34,7 @@ from diffbench.records import HUMAN_SCORES, HUMAN_STUDY
 from diffbench.report.outputs import ReportPaths
 from diffbench.stages.human_eval import human_eval_scores, human_eval_study
 from diffbench.stages.report import report
+from helpers import headless_chromium, needs_chromium
 from report_fixture import fixture_config, write_results
 
 KINDS = [REAL_OR_GENERATED, WHICH_IS_BETTER]
@@ -253,19 +254,9 @@ def test_seeds_with_a_non_finite_image_are_not_shown(tmp_path):
     assert 103 not in shown and len(shown) >= 4  # seeds are 100..107; 103 had a NaN image in one run
 
 
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-@pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Chromium and its driver (Debian: apt-get install chromium chromium-driver); .ci/run installs them",
-)
+@needs_chromium
 def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_path):
-    from selenium import webdriver
     from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -274,17 +265,9 @@ def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_
     study = HUMAN_STUDY.read(folder / "trials.json")
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1200,900", "--proxy-server=127.0.0.1:9"):  # fmt: skip
-        options.add_argument(arg)  # a dead proxy: the page must need no network
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})  # fmt: skip
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium("1200,900", downloads=downloads)
+    images = page_images(folder / "index.html")
     try:
-        driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
         driver.get((folder / "index.html").as_uri())
         WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
         driver.find_element(By.ID, "rater").send_keys("alice", Keys.ENTER)
@@ -297,7 +280,7 @@ def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_
             the image of the study's first run (found on screen by its data URI)."""
             count = driver.find_element(By.ID, "count").text
             shown = [img.get_attribute("src") for img in driver.find_elements(By.CSS_SELECTOR, "#images img")]
-            trial = next(t for t in study["trials"] if [_uri(folder, i) for i in t["images"]] in (shown, shown[::-1]))
+            trial = next(t for t in study["trials"] if [images[i] for i in t["images"]] in (shown, shown[::-1]))
             order.append(trial["id"])
             if trial["kind"] == REAL_OR_GENERATED:
                 body.send_keys("g")
@@ -308,7 +291,7 @@ def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_
                 wanted = truth["answer"] if truth["attention"] else truth["runs"].index(first_run)
                 if not prefer_first_run and not truth["attention"]:
                     wanted = 1 - wanted
-                on_left = shown[0] == _uri(folder, trial["images"][wanted])
+                on_left = shown[0] == images[trial["images"][wanted]]
                 body.send_keys(Keys.ARROW_LEFT if on_left else Keys.ARROW_RIGHT)
                 answered[trial["id"]] = wanted
             WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "count").text != count
@@ -382,11 +365,11 @@ def test_a_rater_completes_the_study_with_the_keyboard_in_headless_chromium(tmp_
     assert first["fake_error"] == second["fake_error"] == 0.0 and first["hype"] == second["hype"] == 0.5
 
 
-def _uri(folder: Path, image_id: str) -> str:
-    """An image's data URI as the page embeds it."""
-    page = (folder / "index.html").read_text()
-    data = json.loads(page.split('<script id="study-data" type="application/json">')[1].split("</script>")[0])
-    return data["images"][image_id]
+def page_images(page: Path) -> dict[str, str]:
+    """Image id -> data URI, as the rating page embeds them."""
+    text = page.read_text()
+    data = json.loads(text.split('<script id="study-data" type="application/json">')[1].split("</script>")[0])
+    return data["images"]
 
 
 def test_the_report_shows_the_study_before_and_after_ratings(tmp_path):

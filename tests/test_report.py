@@ -6,7 +6,6 @@ import json
 import math
 import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from diffbench.report.findings import pareto_front, summary
 from diffbench.report.outputs import ReportPaths, result_files
 from diffbench.report.tables import collect
 from diffbench.stages.report import report as build_report
+from helpers import headless_chromium, needs_chromium
 from report_fixture import FID, fixture_config, write_comparison, write_results
 
 
@@ -251,36 +251,14 @@ def test_static_figures_failure_is_reported_not_silent(results, tmp_path, monkey
     assert "kaleido could not render static figures" in open(ReportPaths.of(results).html).read()
 
 
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-@pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason=("needs Chromium and its driver (Debian: apt-get install chromium chromium-driver); .ci/run installs them"),
-)
+@needs_chromium
 def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_path):
-    from selenium import webdriver
     from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     build_report(config=results, workflow_dir=tmp_path, published=[])
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-        "--proxy-server=127.0.0.1:9",
-    ):  # a dead proxy as well: any request would fail loudly
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium("1400,1000", performance_log=True)
     try:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd(

@@ -64,7 +64,7 @@ def read_answer_file(path: str | Path, study: str, sha256: str, trials: list[dic
             raise bad(f"answer {number} is for trial {trial!r}, which the study does not have")
         if trial in responses:
             raise bad(f"trial {trial} is answered twice")
-        response = answer["response"] if "response" in answer else None
+        response = answer.get("response")
         valid = VALID_RESPONSES.get(kinds[trial], (0, 1))
         if isinstance(response, bool) or response not in valid:
             raise bad(f"answer {number} (trial {trial}) is {response!r}, not one of {list(valid)}")

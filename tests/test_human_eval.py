@@ -31,6 +31,7 @@ from diffbench.humaneval.trials import (
 from diffbench.io import write_npz
 from diffbench.paths import Layout
 from diffbench.records import HUMAN_SCORES, HUMAN_STUDY
+from diffbench.report.human import HumanEval, human_findings, rank_agreement
 from diffbench.report.outputs import ReportPaths
 from diffbench.stages.human_eval import human_eval_scores, human_eval_study
 from diffbench.stages.report import report
@@ -437,3 +438,19 @@ def test_the_report_shows_the_study_before_and_after_ratings(tmp_path):
     assert best["better"] == labels[1]  # the run preferred by far: its interval excludes 0
     assert f"Bradley-Terry strength, {best['run_a']} minus {best['run_b']}: " in html
     assert f": {labels[1]} scores higher." in html
+
+
+def test_two_rated_runs_are_said_to_agree_or_not_rather_than_given_a_correlation():
+    table = pd.DataFrame({"run": ["a", "b"], "hype": [0.4, 0.2], "bt_strength": [-0.5, 0.5], "fid": [10.0, 20.0],
+                          "kid": [0.01, 0.02], "feature_extractor": "dinov2-vit-l-14"})  # fmt: skip
+    record = {"agreement": {"n_raters": 3}, "raters_excluded": 0, "files_rejected": [], "differences": [],
+              "settings": {"ci_level": 0.95}}  # fmt: skip
+    for column in ("hype", "bt_strength"):
+        table[f"{column.split('_')[0]}_ci_low"] = table[column] - 0.1
+        table[f"{column.split('_')[0]}_ci_high"] = table[column] + 0.1
+    lines = human_findings(HumanEval(study="s", page="p", table=table, ranks=rank_agreement(table), record=record))
+    assert "HYPE∞ and FD_DINOv2 put the 2 rated runs in the same order (lower FD_DINOv2 counted as better)." in lines
+    assert (
+        "Bradley-Terry strength and KID put the 2 rated runs in opposite orders (lower KID counted as better)." in lines
+    )
+    assert not any("Spearman" in line for line in lines)

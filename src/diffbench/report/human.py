@@ -86,7 +86,7 @@ def human_findings(human: HumanEval) -> list[str]:
     counted = record["agreement"]["n_raters"]
     lines = [
         f"Human evaluation (study {human.study}): {counted} raters counted, {record['raters_excluded']} left out for "
-        f"failed attention checks, {len(record['files_rejected'])} answer files not counted (listed in the Human "
+        f"failed attention checks, {len(record['files_rejected'])} answer file(s) not counted (listed in the Human "
         "evaluation section)."
     ]
     if counted == 0:
@@ -107,7 +107,13 @@ def human_findings(human: HumanEval) -> list[str]:
                 f"[{diff['ci_low']:+.3g}, {diff['ci_high']:+.3g}] ({level}): {verdict}."
             )
     for row in human.ranks.itertuples():
-        if pd.notna(row.spearman):
+        if pd.notna(row.spearman) and row.n == 2:  # a correlation of two points says only this
+            alike = "in the same order" if row.spearman > 0 else "in opposite orders"
+            lines.append(
+                f"{HUMAN_SCORES_SHOWN[row.human]} and {metric_name(table, row.metric)} put the 2 rated runs {alike} "
+                f"(lower {metric_name(table, row.metric)} counted as better)."
+            )
+        elif pd.notna(row.spearman):
             lines.append(
                 f"{HUMAN_SCORES_SHOWN[row.human]} vs {metric_name(table, row.metric)}: Spearman rank correlation "
                 f"{row.spearman:+.2f} over {row.n} runs (+1 = same order, lower {metric_name(table, row.metric)} "

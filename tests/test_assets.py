@@ -19,13 +19,8 @@ import yaml
 
 from diffbench.data.sources import TorchvisionSource
 from diffbench.errors import DataError, ModelError
-from diffbench.stages.assets import (
-    USER_HUB_OFFLINE,
-    fetch_dataset,
-    fetch_pretrained,
-    hub_offline_for_jobs,
-    hub_setting_for_fetch,
-)
+from diffbench.jobs import USER_HUB_OFFLINE, hub_offline_for_jobs, hub_setting_for_fetch
+from diffbench.stages.assets import fetch_dataset, fetch_pretrained
 from helpers import fake_mnist, ldm_style_checkpoint
 from hub_fixture import FixtureHub
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from diffbench.data.images import load_images, to_model_range, to_uint8
+from diffbench.data.images import load_images
 from diffbench.data.sources import open_source
 from diffbench.data.synthetic import render_shapes
+from diffbench.data.tensors import to_model_range, to_uint8
 from diffbench.errors import DataError
 from diffbench.stages.data import prepare_data, prepare_full_data, split_indices
 from helpers import SHARED_MNIST, fake_mnist

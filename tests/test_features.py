@@ -174,7 +174,8 @@ def test_dinov2_loads_from_the_torch_hub_cache(tmp_path, monkeypatch):
 def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path):
     from diffbench.io import write_npz
     from diffbench.metrics.frechet import Moments
-    from diffbench.stages.evaluate import sample_feature_shard, sample_features
+    from diffbench.stages.evaluate import sample_feature_shard
+    from diffbench.stages.merge import sample_features
 
     images = shapes(6, resolution=16)
     write_assets_record(tmp_path / "assets.json", weights)
@@ -208,7 +209,8 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
 
 def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
     from diffbench.io import write_npz
-    from diffbench.stages.evaluate import distribution_metrics, sample_feature_shard
+    from diffbench.stages.distribution import distribution_metrics
+    from diffbench.stages.evaluate import sample_feature_shard
 
     images = shapes(6, resolution=16)
     finite = np.array([True, False, True, True, False, True])

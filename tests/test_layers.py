@@ -7,7 +7,11 @@ upward import fails here before it fails anyone at run time.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from helpers import REPO
 
@@ -135,3 +139,45 @@ def test_no_test_module_imports_another():
             if isinstance(node, (ast.Import, ast.ImportFrom)) and set(names) & (test_modules | {"conftest"}):
                 offenders.append(f"{path.name}: {names}")
     assert not offenders, f"shared test code belongs in tests/helpers.py: {offenders}"
+
+
+# What a module must not import, and why. Snakemake parses the Snakefile once per run and once in
+# every SLURM job; a job that never runs a network should not pay seconds of import for one.
+LIGHT = {
+    "workflow/rules/*.smk": ({"torch", "torchvision", "diffusers"}, "the Snakefile is parsed in every SLURM job"),
+    "diffbench.stages.merge": ({"torch", "scipy"}, "merge jobs only join arrays"),
+    "diffbench.stages.compare": ({"torch"}, "a paired FID difference needs numpy and scipy"),
+    "diffbench.stages.distribution": ({"diffusers"}, "metrics from stored features load no model"),
+    "diffbench.stages.evaluate": ({"diffusers"}, "feature and LPIPS jobs load no diffusion model"),
+}
+
+
+def snakefile_imports() -> list[str]:
+    """The diffbench modules the rule files import (their `from diffbench.x import` lines)."""
+    modules = set()
+    for rules in (REPO / "workflow" / "rules").glob("*.smk"):
+        for line in rules.read_text().splitlines():
+            if line.startswith("from diffbench"):
+                modules.add(line.split()[1])
+    return sorted(modules)
+
+
+def imported_by(modules: list[str], watched: set[str]) -> list[str]:
+    """Which of `watched` a fresh interpreter holds after importing `modules`."""
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+        f"print(*sorted({watched!r} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
+@pytest.mark.parametrize("entry", sorted(LIGHT))
+def test_light_entry_points_stay_light(entry):
+    forbidden, why = LIGHT[entry]
+    modules = snakefile_imports() if entry.endswith(".smk") else [entry]
+    assert imported_by(modules, forbidden) == [], f"{entry} imports {forbidden}: {why}"
+
+
+def test_the_import_check_sees_an_import():
+    assert imported_by(["diffbench.stages.reconstruction"], {"diffusers", "no_such_module"}) == ["diffusers"]

@@ -369,7 +369,7 @@ def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
     """compare_runs on Gaussian features, through the tables into the summary: two models drawn
     from one distribution cannot be told apart; a model far from the data loses, and is named.
     Images that were NaN in either run are left out of both, keeping the pairing by seed."""
-    from diffbench.stages.evaluate import compare_runs
+    from diffbench.stages.compare import compare_runs
 
     rng = np.random.default_rng(0)
     layout = Layout(results["results_dir"])
@@ -448,7 +448,7 @@ def test_training_seed_replicates_are_aggregated_and_the_verdict_uses_their_spre
 def test_a_feature_file_without_the_seed_mask_is_named(results, tmp_path):
     """Feature files of an older diffbench lack the per-seed mask that pairs images by seed."""
     from diffbench.errors import ResultError
-    from diffbench.stages.evaluate import compare_runs
+    from diffbench.stages.compare import compare_runs
 
     features = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
     write_npz(tmp_path / "old.npz", features=features)

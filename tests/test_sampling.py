@@ -12,7 +12,8 @@ from diffbench.models.pipelines import DiffusionModel, load_model
 from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
 from diffbench.sampling.sampler import denoise, generate, step_noise_device
 from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs, timesteps_of
-from diffbench.stages.sample import merge_samples, sample_shard
+from diffbench.stages.merge import merge_samples
+from diffbench.stages.sample import sample_shard
 from helpers import tiny_unet, tiny_vq
 
 CPU = torch.device("cpu")

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from diffbench.data.images import load_images, to_model_range
+from diffbench.data.images import load_images
+from diffbench.data.tensors import to_model_range
 from diffbench.errors import NonFiniteLoss
 from diffbench.io import read_json
 from diffbench.models.autoencoders import AUTOENCODERS

@@ -1,4 +1,5 @@
-"""Glue for Snakemake rule scripts: send a job's output to its log and size its thread pool."""
+"""Glue for Snakemake rule scripts: send a job's output to its log, size its thread pool, and set the
+hub environment the workflow gives its jobs (offline, except in the fetch rules)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from diffbench.errors import UserError
+
+# The user's own HF_HUB_OFFLINE, kept while the workflow sets it to 1 for every job.
+USER_HUB_OFFLINE = "DIFFBENCH_USER_HF_HUB_OFFLINE"
 
 
 @contextmanager
@@ -44,3 +48,24 @@ def job(log_path: str | Path, threads: int) -> Iterator[None]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+def hub_offline_for_jobs(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Make every job started from this process read the hub only from HF_HOME (the Snakefile calls
+    this). The first call keeps the user's value, so a nested snakemake (a SLURM job) keeps it too."""
+    environ.setdefault(USER_HUB_OFFLINE, environ.get("HF_HUB_OFFLINE", ""))
+    environ["HF_HUB_OFFLINE"] = "1"
+
+
+def hub_setting_for_fetch(environ: MutableMapping[str, str] = os.environ) -> None:
+    """In a fetch job: the user's HF_HUB_OFFLINE again (1 there = only check the cache, never download).
+
+    huggingface_hub reads the variable once, at import, so this runs before anything imports it.
+    """
+    assert environ is not os.environ or "huggingface_hub" not in sys.modules, "call before importing huggingface_hub"
+    if USER_HUB_OFFLINE in environ:
+        user = environ[USER_HUB_OFFLINE]
+        if user:
+            environ["HF_HUB_OFFLINE"] = user
+        else:
+            environ.pop("HF_HUB_OFFLINE", None)

@@ -14,6 +14,16 @@ from pathlib import Path
 
 from diffbench.errors import ResultError
 from diffbench.io import read_json, write_json
+from diffbench.paths import features_key
+
+
+def feature_settings(evaluation: dict) -> dict:
+    """The settings that define a result computed from features, carried by every such record."""
+    return {
+        "feature_extractor": evaluation["feature_extractor"],
+        "resize": evaluation["resize"],
+        "features_key": features_key(evaluation),
+    }
 
 
 class RecordKind:

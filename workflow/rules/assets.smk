@@ -58,7 +58,7 @@ rule fetch_perceptual_backbone:
     log:
         layout.log("fetch_perceptual_backbone", "{net}"),
     wildcard_constraints:
-        net=one_of(BACKBONES),
+        net=one_of(PERCEPTUAL_NETS),
     conda:
         "../../environment.yml"
     script:

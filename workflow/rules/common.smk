@@ -14,14 +14,12 @@ from diffbench.config import (
     validate_config,
 )
 from diffbench.data.sources import TORCHVISION_SOURCES
-from diffbench.features import features_key
 from diffbench.humaneval.answers import answer_files
 from diffbench.humaneval.trials import TRIAL_SETTINGS
-from diffbench.metrics.lpips import BACKBONES
-from diffbench.paths import Layout
+from diffbench.jobs import hub_offline_for_jobs
+from diffbench.paths import Layout, features_key
 from diffbench.published import published_files
 from diffbench.report.outputs import ReportPaths, result_files
-from diffbench.stages.assets import hub_offline_for_jobs
 
 # Fails here, before any job, naming the key, when the config is wrong; fills every default.
 # Snakemake has parsed the config files already; read them again strictly, since its YAML loader
@@ -35,9 +33,14 @@ layout = Layout(config["results_dir"])
 SAMPLING = config["sampling"]
 SHARDS = list(range(len(shard_ranges(SAMPLING["num_samples"], SAMPLING["images_per_shard"]))))
 EVALUATION = config["evaluation"]
+REFERENCE = EVALUATION["reference"]  # the reference set of distribution metrics
 FEATURES = features_key(EVALUATION)
 MAX_STEPS = max(SAMPLING["steps"])  # the reference step count for LPIPS convergence
 TORCHVISION_DATASETS = [n for n, spec in config["datasets"].items() if spec["source"] in TORCHVISION_SOURCES]
+# The LPIPS backbones of the first stages' perceptual losses (models.<m>.autoencoder.perceptual_net).
+PERCEPTUAL_NETS = sorted(
+    {spec["autoencoder"]["perceptual_net"] for spec in config["models"].values() if spec.get("autoencoder")}
+)
 
 # Jobs read the hub only from the HF_HOME cache; the fetch rules (assets.smk) download first.
 hub_offline_for_jobs()

@@ -26,29 +26,6 @@ rule sample_shard:
         "../scripts/sample_shard.py"
 
 
-# Merging is a few seconds of file I/O: on a cluster it runs where snakemake runs.
-localrules:
-    merge_samples,
-
-
-rule merge_samples:
-    input:
-        images=expand(layout.shard_images("{{model}}", "{{sampler}}", "{{steps}}", "{shard}"), shard=SHARDS),
-        records=expand(layout.shard_record("{{model}}", "{{sampler}}", "{{steps}}", "{shard}"), shard=SHARDS),
-    output:
-        images=layout.samples("{model}", "{sampler}", "{steps}"),
-        pngs=directory(layout.sample_pngs("{model}", "{sampler}", "{steps}")),
-        record=layout.sampling_record("{model}", "{sampler}", "{steps}"),
-    log:
-        layout.log("merge_samples", "{model}", "{sampler}", "{steps}"),
-    conda:
-        "../../environment.yml"
-    params:
-        seeds=all_seeds(SAMPLING),
-    script:
-        "../scripts/merge_samples.py"
-
-
 # Each model's speed over batch sizes, on the device that samples (sampling.throughput_max_batch).
 rule sampling_throughput:
     input:

@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.stages.evaluate import compare_runs
+from diffbench.stages.compare import compare_runs
 
 with job(snakemake.log[0], snakemake.threads):
     compare_runs(

@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.stages.evaluate import distribution_metrics
+from diffbench.stages.distribution import distribution_metrics
 
 with job(snakemake.log[0], snakemake.threads):
     distribution_metrics(

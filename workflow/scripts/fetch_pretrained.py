@@ -1,5 +1,5 @@
-from diffbench.jobs import job
-from diffbench.stages.assets import fetch_pretrained, hub_setting_for_fetch
+from diffbench.jobs import hub_setting_for_fetch, job
+from diffbench.stages.assets import fetch_pretrained
 
 with job(snakemake.log[0], snakemake.threads):
     hub_setting_for_fetch()  # jobs inherit HF_HUB_OFFLINE=1; the fetch uses the user's own setting

@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.stages.sample import merge_samples
+from diffbench.stages.merge import merge_samples
 
 with job(snakemake.log[0], snakemake.threads):
     merge_samples(

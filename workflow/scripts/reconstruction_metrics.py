@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.stages.evaluate import reconstruction_metrics
+from diffbench.stages.reconstruction import reconstruction_metrics
 
 with job(snakemake.log[0], snakemake.threads):
     reconstruction_metrics(

@@ -1,5 +1,5 @@
 from diffbench.jobs import job
-from diffbench.stages.evaluate import sample_features
+from diffbench.stages.merge import sample_features
 
 with job(snakemake.log[0], snakemake.threads):
     sample_features(snakemake.input.parts, snakemake.output.features)

@@ -45,8 +45,3 @@ EXTRACTORS: dict[str, FeatureExtractor] = {
         extract=dinov2.dinov2_features,
     ),
 }
-
-
-def features_key(evaluation: dict) -> str:
-    """Names the feature files: one per (extractor, resize mode), so Snakemake's file graph caches them."""
-    return f"{evaluation['feature_extractor']}-{evaluation['resize']}"

@@ -16,7 +16,7 @@ import torch
 from diffusers import AutoencoderKL, VQModel
 from diffusers.models.modeling_utils import ModelMixin
 
-from diffbench.data.images import to_model_range, to_uint8
+from diffbench.data.tensors import to_model_range, to_uint8
 
 
 def norm_groups(channels: int) -> int:

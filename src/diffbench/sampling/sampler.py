@@ -17,7 +17,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils.torch_utils import randn_tensor
 from tqdm.auto import tqdm
 
-from diffbench.data.images import to_uint8
+from diffbench.data.tensors import to_uint8
 from diffbench.models.autoencoders import decode
 from diffbench.models.pipelines import DiffusionModel
 from diffbench.runtime import Stopwatch

@@ -1,17 +1,14 @@
 """Fetching what compute jobs read but must not download: hub checkpoints and torchvision datasets.
 
 The fetch rules are local rules: they run where snakemake runs (a workstation, a cluster's login
-node), which has the network. Every other job runs with HF_HUB_OFFLINE=1 and reads the hub only
+node), which has the network. Every other job runs with HF_HUB_OFFLINE=1 (jobs.py) and reads the hub only
 from the cache under HF_HOME, and reads datasets only from their root, so on a compute node without
 internet a missing asset fails at once, naming it, instead of hanging on a download.
 The evaluation weights (Inception or DINOv2, the LPIPS backbone) are fetched by fetch_assets."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from collections.abc import MutableMapping
 from pathlib import Path
 
 from diffbench.data.sources import TORCHVISION_SOURCES, TorchvisionSource
@@ -21,31 +18,9 @@ from diffbench.metrics.lpips import fetch_backbone
 from diffbench.records import DATASET_ASSETS, EVALUATION_ASSETS, MODEL_ASSETS, PERCEPTUAL_ASSETS
 
 # The user's own HF_HUB_OFFLINE (empty = unset), kept for the fetch rules while jobs get "1".
-USER_HUB_OFFLINE = "DIFFBENCH_USER_HF_HUB_OFFLINE"
 # What load_model reads; a hub repo's other files (README images, flax or onnx weights) are skipped.
 PIPELINE_FILES = ["model_index.json", "unet/*", "scheduler/*", "vae/*", "vqvae/*"]
 OTHER_FRAMEWORKS = ["*.msgpack", "*.h5", "*.onnx", "*.pb"]
-
-
-def hub_offline_for_jobs(environ: MutableMapping[str, str] = os.environ) -> None:
-    """Make every job started from this process read the hub only from HF_HOME (the Snakefile calls
-    this). The first call keeps the user's value, so a nested snakemake (a SLURM job) keeps it too."""
-    environ.setdefault(USER_HUB_OFFLINE, environ.get("HF_HUB_OFFLINE", ""))
-    environ["HF_HUB_OFFLINE"] = "1"
-
-
-def hub_setting_for_fetch(environ: MutableMapping[str, str] = os.environ) -> None:
-    """In a fetch job: the user's HF_HUB_OFFLINE again (1 there = only check the cache, never download).
-
-    huggingface_hub reads the variable once, at import, so this runs before anything imports it.
-    """
-    assert environ is not os.environ or "huggingface_hub" not in sys.modules, "call before importing huggingface_hub"
-    if USER_HUB_OFFLINE in environ:
-        user = environ[USER_HUB_OFFLINE]
-        if user:
-            environ["HF_HUB_OFFLINE"] = user
-        else:
-            environ.pop("HF_HUB_OFFLINE", None)
 
 
 def is_local_path(source: str) -> bool:

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
 
-from diffbench.data.images import load_images, to_model_range
+from diffbench.data.images import load_images
+from diffbench.data.tensors import to_model_range
 from diffbench.errors import ModelError
 from diffbench.io import atomic_dir, fingerprint, read_json
 from diffbench.metrics.lpips import load_lpips

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from diffbench.data.images import to_model_range
+from diffbench.data.tensors import to_model_range
 
 
 @torch.no_grad()

@@ -13,13 +13,18 @@ on a GPU saves the pipeline's host-to-device copy per step and gives other (equa
 images; on a CPU the two settings are the same arithmetic.
 
     .venv/bin/python benchmarks/sampling.py [--device cuda] [--precision bf16] [--images 64]
+                                            [--speedups channels_last,compile]
 
 Prints images/s of both and their ratio per case; record the output in benchmarks/RESULTS.md.
+With --speedups, ours is also timed with those sampling.speedups on (after an untimed warm-up
+that compiles), against ours without them, and says whether the images stay identical: the test
+an option must pass before it becomes a default.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import platform
 import time
 from functools import partial
@@ -35,6 +40,7 @@ from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel
 from diffbench.sampling.sampler import generate
 from diffbench.sampling.schedulers import make_scheduler, step_kwargs
+from diffbench.sampling.speedups import apply_speedups, speedups_label
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -77,6 +83,10 @@ def run_reference(pipeline, kwargs, steps, seeds, batch, device) -> np.ndarray:
     return np.concatenate(out)
 
 
+def agreement(a: np.ndarray, b: np.ndarray) -> str:
+    return "identical" if np.array_equal(a, b) else f"differ: max {np.abs(a.astype(int) - b).max()} levels"
+
+
 def timed(fn, repeats: int) -> tuple[float, object]:
     """The best of `repeats` wall times (the least disturbed run) and the last result."""
     best, result = float("inf"), None
@@ -94,7 +104,10 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--speedups", default="", help="comma-separated sampling.speedups to time, e.g. compile")
     args = parser.parse_args()
+    speedups = {name: True for name in args.speedups.split(",") if name}
+    label = speedups_label(speedups)
     diffusers.utils.logging.set_verbosity_error()  # not the cast warnings of .to(dtype), once per model
     device, dtype = torch.device(args.device), DTYPES[args.precision]
     config = load_config(args.config)
@@ -103,7 +116,8 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"device {device.type} ({name}), {torch.get_num_threads()} CPU threads, {args.precision}; torch "
           f"{torch.__version__}, diffusers {diffusers.__version__}; {args.images} images, batch {batch}")  # fmt: skip
-    print(f"{'case':<32}{'reference img/s':>16}{'ours img/s':>12}{'ours / ref':>12}  images")
+    header = f"{'case':<32}{'reference img/s':>16}{'ours img/s':>12}{'ours / ref':>12}  {'images':<24}"
+    print(header + (f"{'+' + label + ' img/s':>24}{'gain':>8}  images" if speedups else ""))
     ddim = {"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"}
     ddpm = {"type": "ddpm", "eta": 0.0, "timestep_spacing": "trailing"}
     cases = [  # model, label, sampler, steps, step_noise
@@ -112,7 +126,7 @@ def main() -> None:
         ("pixel", "ddpm 50 noise:dev", ddpm, 50, "device"),
         ("latent_kl_f4", "ddim 10", ddim, 10, "device"),
     ]
-    for model_name, label, sampler, steps, step_noise in cases:
+    for model_name, case, sampler, steps, step_noise in cases:
         model = build(config, model_name).to(device, dtype)
         template = make_scheduler(sampler, model.scheduler)
         pipeline, kwargs = reference_pipeline(model, sampler, template)
@@ -123,10 +137,17 @@ def main() -> None:
         ours_fn(), ref_fn()  # warm-up: allocator, kernels
         ref_s, ref_images = timed(ref_fn, args.repeats)
         ours_s, (our_images, _) = timed(ours_fn, args.repeats)
-        same = "identical" if np.array_equal(ref_images, our_images) else (
-            f"differ: max {np.abs(ref_images.astype(int) - our_images).max()} levels")  # fmt: skip
-        print(f"{model_name + ' ' + label:<32}{len(seeds) / ref_s:>16.1f}{len(seeds) / ours_s:>12.1f}"
-              f"{ref_s / ours_s:>12.2f}  {same}")  # fmt: skip
+        row = (f"{model_name + ' ' + case:<32}{len(seeds) / ref_s:>16.1f}{len(seeds) / ours_s:>12.1f}"
+               f"{ref_s / ours_s:>12.2f}  {agreement(ref_images, our_images):<24}")  # fmt: skip
+        if speedups:
+            fast = copy.deepcopy(model)
+            apply_speedups(fast, speedups)
+            fast_fn = partial(generate, fast, template, step_kwargs(sampler), steps, seeds, batch, device, dtype,
+                              step_noise=step_noise)  # fmt: skip
+            fast_fn()  # warm-up: compilation
+            fast_s, (fast_images, _) = timed(fast_fn, args.repeats)
+            row += f"{len(seeds) / fast_s:>24.1f}{ours_s / fast_s:>8.2f}  {agreement(our_images, fast_images)}"
+        print(row)
 
 
 if __name__ == "__main__":

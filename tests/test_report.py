@@ -166,7 +166,8 @@ def test_models_that_differ_in_schedule_or_device_are_flagged(results):
     TRAINING.write(layout.training_record("latent_f4"), {**record, "noise_schedule": "linear 0.0001->0.02, T=1000"})
     sampling = SAMPLING.read(layout.sampling_record("pixel", "ddim", 5))
     SAMPLING.write(
-        layout.sampling_record("pixel", "ddim", 5), {**sampling, "device_name": "NVIDIA H100", "step_noise_on": "cuda"}
+        layout.sampling_record("pixel", "ddim", 5),
+        {**sampling, "device_name": "NVIDIA H100", "step_noise_on": "cuda", "speedups": "channels_last"},
     )
     tables = collect(results)
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
@@ -177,6 +178,7 @@ def test_models_that_differ_in_schedule_or_device_are_flagged(results):
         "where the noise of stochastic sampling steps was drawn (sampling.step_noise) "
         "(latent_f4: cpu; pixel: cpu, cuda)" in text
     )
+    assert "sampling speed options (sampling.speedups) (pixel: channels_last, none; latent_f4: none)" in text
     assert "Equal footing" not in text and tables.models.noise_schedule.nunique() == 2
 
 

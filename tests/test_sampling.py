@@ -5,15 +5,16 @@ import pytest
 import torch
 from diffusers import DDPMScheduler, DiffusionPipeline
 
-from diffbench.config import SAMPLER_SETTING_TYPES, validate_config
+from diffbench.config import SAMPLER_SETTING_TYPES, schema, validate_config
 from diffbench.errors import ConfigError
 from diffbench.io import read_json
 from diffbench.models.pipelines import DiffusionModel, load_model
 from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
 from diffbench.sampling.sampler import denoise, generate, step_noise_device
 from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs, timesteps_of
+from diffbench.sampling.speedups import SPEEDUPS, apply_speedups, speedups_label
 from diffbench.stages.merge import merge_samples
-from diffbench.stages.sample import sample_shard
+from diffbench.stages.sample import sample_shard, sampling_throughput
 from helpers import tiny_unet, tiny_vq
 
 CPU = torch.device("cpu")
@@ -134,6 +135,7 @@ def test_shards_merge_to_the_single_job_result(tmp_path):
         steps=3,
         batch_size=2,
         step_noise="device",
+        speedups={},
         device="cpu",
         precision="fp32",
     )
@@ -159,6 +161,7 @@ def test_shards_merge_to_the_single_job_result(tmp_path):
     assert record["seconds_per_image"] > 0 and 0 <= record["decode_share"] <= 1
     assert record["gflops_per_image"] == pytest.approx(3 * record["unet_gflops_per_nfe"])
     assert record["step_noise_on"] == "cpu"  # "device" on a CPU draws with the CPU generators
+    assert record["speedups"] == "none" and record["warmup_s"] > 0
     assert read_json(tmp_path / "0.json")["device"] == "cpu"
 
 
@@ -171,6 +174,7 @@ def test_merge_refuses_missing_images(tmp_path):
         seeds=[0, 1],
         batch_size=2,
         step_noise="device",
+        speedups={},
         device="cpu",
         precision="fp32",
         out_images=tmp_path / "0.npz",
@@ -198,6 +202,7 @@ def test_bf16_sampling_on_cpu(tmp_path):
         seeds=[0, 1],
         batch_size=2,
         step_noise="device",
+        speedups={},
         device="cpu",
         precision="bf16",
         out_images=tmp_path / "0.npz",
@@ -212,6 +217,7 @@ def test_bf16_sampling_on_cpu(tmp_path):
             seeds=[0],
             batch_size=1,
             step_noise="device",
+            speedups={},
             device="cpu",
             precision="fp16",
             out_images=tmp_path / "1.npz",
@@ -364,3 +370,59 @@ def test_nan_images_are_counted_and_marked():
     images, stats = generate(model, template, {}, 2, [1, 2, 3], batch_size=2, device=CPU)
     assert stats["nonfinite_images"] == 3 and stats["finite"].tolist() == [False, False, False]
     assert images.dtype == np.uint8  # stored as numbers, marked so that evaluation leaves them out
+
+
+def test_the_schema_offers_exactly_the_speedups_there_are():
+    offered = schema()["$defs"]["sampling"]["properties"]["speedups"]["properties"]
+    assert set(offered) == set(SPEEDUPS) and all(not spec["default"] for spec in offered.values())
+    assert speedups_label({}) == "none" and speedups_label({"compile": True, "channels_last": True}) == (
+        "channels_last+compile"
+    )
+    with pytest.raises(ValueError, match="unknown speedups \\['cuda_graphs'\\]"):
+        speedups_label({"cuda_graphs": True})
+
+
+def test_channels_last_is_recorded_and_moves_images_by_rounding_at_most(tmp_path):
+    save_model(random_model("latent"), tmp_path / "m")
+    common = dict(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=3, seeds=[0, 1, 2], batch_size=3,
+                  step_noise="device", device="cpu", precision="fp32")  # fmt: skip
+    plain = sample_shard(**common, speedups={}, out_images=tmp_path / "a.npz", out_record=tmp_path / "a.json")
+    fast = sample_shard(**common, speedups={"channels_last": True}, out_images=tmp_path / "b.npz",
+                        out_record=tmp_path / "b.json")  # fmt: skip
+    assert (plain["speedups"], fast["speedups"]) == ("none", "channels_last")
+    assert fast["unet_gflops_per_nfe"] == plain["unet_gflops_per_nfe"]
+    # NHWC kernels sum in another order: float32 differences of ~1e-6 relative after three steps and
+    # a decode can flip a pixel's rounding to uint8, never move it by more than one level.
+    a, b = np.load(tmp_path / "a.npz")["images"].astype(int), np.load(tmp_path / "b.npz")["images"].astype(int)
+    assert np.abs(a - b).max() <= 1
+    out = sampling_throughput(model_dir=tmp_path / "m", model="m", family="latent", max_batch=2, configured_batch=3,
+                              speedups={"channels_last": True}, device="cpu", precision="fp32",
+                              out_record=tmp_path / "t.json")  # fmt: skip
+    assert out["speedups"] == "channels_last"
+
+
+def test_compile_compiles_the_unet_and_keeps_its_images(monkeypatch):
+    # Compiling costs a minute on a CPU; what is ours to test is that the UNet is the module
+    # compiled and still gives its images (torch.compile's own results are torch's to test).
+    compiled = []
+
+    def fake_compile(fn, *args, **kwargs):
+        compiled.append(fn.__self__)
+        return fn
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = random_model("latent")
+    template = make_scheduler(SAMPLER_SPECS["ddim"], model.scheduler)
+    before, _ = generate(model, template, {}, 2, [0, 1], 2, CPU)
+    assert apply_speedups(model, {"compile": True}) == "compile"
+    assert compiled == [model.unet]
+    after, _ = generate(model, template, {}, 2, [0, 1], 2, CPU)
+    np.testing.assert_array_equal(before, after)
+
+
+def test_channels_last_puts_every_convolution_in_nhwc():
+    model = random_model("latent")
+    assert apply_speedups(model, {"channels_last": True, "compile": False}) == "channels_last"
+    modules = [*model.unet.modules(), *model.autoencoder.modules()]
+    weights = [m.weight for m in modules if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1)]
+    assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)

@@ -92,7 +92,8 @@ PRETRAINED = RecordKind(
 SAMPLING_SHARD = RecordKind(
     "sampling shard",
     ["sampler", "scheduler_class", "scheduler_config", "timesteps", "steps", "seed_first", "seed_last", "batch_size",
-     "step_noise_on", "precision", "decoder_precision", "num_images", "nfe_per_image", "denoise_s", "decode_s",
+     "step_noise_on", "speedups", "warmup_s", "precision", "decoder_precision", "num_images", "nfe_per_image",
+     "denoise_s", "decode_s",
      "nonfinite_images", "resumed_images", "unet_gflops_per_nfe", "decoder_gflops", "peak_host_rss_mb", "finished_at",
      *DEVICE],
     optional=["peak_gpu_memory_mb"],
@@ -100,8 +101,8 @@ SAMPLING_SHARD = RecordKind(
 SAMPLING = RecordKind(
     "sampling",
     ["model", "sampler", "steps", "sampler_type", "sampler_options", "scheduler_class", "scheduler_config",
-     "timesteps", "num_images", "seed_first", "seed_last", "num_shards", "batch_size", "step_noise_on", "precision",
-     "decoder_precision",
+     "timesteps", "num_images", "seed_first", "seed_last", "num_shards", "batch_size", "step_noise_on", "speedups",
+     "warmup_s", "precision", "decoder_precision",
      "nfe_per_image", "denoise_s", "decode_s", "total_s", "seconds_per_image", "images_per_s", "decode_share",
      "unet_gflops_per_nfe", "decoder_gflops", "gflops_per_image", "nonfinite_images", "peak_host_rss_mb", "devices",
      "device", "device_name", "device_setting", "cpu_fallback"],
@@ -110,8 +111,8 @@ SAMPLING = RecordKind(
 
 THROUGHPUT = RecordKind(
     "sampling throughput",
-    ["model", "family", "batch_sizes", "unet_s", "decode_s", "stopped", "configured_batch", "precision", "device",
-     "device_name", "device_setting", "cpu_fallback"],
+    ["model", "family", "batch_sizes", "unet_s", "decode_s", "stopped", "configured_batch", "speedups", "precision",
+     "device", "device_name", "device_setting", "cpu_fallback"],
 )  # fmt: skip
 
 RUN_KEY = ("dataset", "model", "family", "sampler", "sampler_type", "steps", "seed_first", "seed_last")

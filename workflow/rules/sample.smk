@@ -18,6 +18,7 @@ rule sample_shard:
         seeds=lambda w: shard_seeds(SAMPLING, int(w.shard)),
         batch_size=SAMPLING["batch_size"],
         step_noise=SAMPLING["step_noise"],
+        speedups=SAMPLING["speedups"],
         device=config["device"],
         precision=config["precision"],
         # outside the outputs: Snakemake deletes a failed job's outputs, the rerun reuses these
@@ -45,6 +46,7 @@ rule sampling_throughput:
         family=lambda w: config["models"][w.model]["family"],
         max_batch=SAMPLING["throughput_max_batch"],
         configured_batch=SAMPLING["batch_size"],
+        speedups=SAMPLING["speedups"],
         device=config["device"],
         precision=config["precision"],
     script:

@@ -9,6 +9,7 @@ with job(snakemake.log[0], snakemake.threads):
         seeds=snakemake.params.seeds,
         batch_size=snakemake.params.batch_size,
         step_noise=snakemake.params.step_noise,
+        speedups=snakemake.params.speedups,
         device=snakemake.params.device,
         precision=snakemake.params.precision,
         out_images=snakemake.output.images,

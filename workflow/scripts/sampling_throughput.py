@@ -8,6 +8,7 @@ with job(snakemake.log[0], snakemake.threads):
         family=snakemake.params.family,
         max_batch=snakemake.params.max_batch,
         configured_batch=snakemake.params.configured_batch,
+        speedups=snakemake.params.speedups,
         device=snakemake.params.device,
         precision=snakemake.params.precision,
         out_record=snakemake.output.record,

@@ -56,6 +56,7 @@ FOOTING = {
 RUN_FOOTING = {
     "sampling_device_name": "sampling device",
     "step_noise_on": "where the noise of stochastic sampling steps was drawn (sampling.step_noise)",
+    "sampling_speedups": "sampling speed options (sampling.speedups)",
 }
 
 

@@ -60,6 +60,8 @@ SAMPLING_COLUMNS = {
     "seed_last": "seed_last",
     "num_shards": "num_shards",
     "step_noise_on": "step_noise_on",
+    "speedups": "sampling_speedups",
+    "warmup_s": "sampling_warmup_s",
     "seconds_per_image": "sampling_s_per_image",
     "images_per_s": "sampling_images_per_s",
     "denoise_s": "sampling_denoise_s",

@@ -167,10 +167,13 @@ def flops_per_image(model: DiffusionModel, device: torch.device, dtype: torch.dt
     return {"unet_gflops_per_nfe": unet_counter.get_total_flops() / 1e9, "decoder_gflops": decoder_flops / 1e9}
 
 
-def warm_up(model: DiffusionModel, batch_size: int, device: torch.device, dtype: torch.dtype) -> None:
-    """One untimed UNet and decoder pass, so kernel selection and allocation are not timed."""
+def warm_up(model: DiffusionModel, batch_size: int, device: torch.device, dtype: torch.dtype) -> float:
+    """One UNet and decoder pass outside the sampling times, so kernel selection, allocation and
+    compilation (sampling.speedups) are not counted per image; returns its seconds, recorded apart."""
     cfg = model.unet.config
     x = torch.zeros(batch_size, cfg.in_channels, cfg.sample_size, cfg.sample_size, device=device)
-    with torch.no_grad():
+    watch = Stopwatch(device)
+    with torch.no_grad(), watch.phase("warm_up"):
         model.unet(x.to(dtype), torch.tensor([1], device=device))
         to_images(model, x)
+    return watch.seconds["warm_up"]

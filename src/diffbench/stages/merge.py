@@ -73,6 +73,8 @@ def summarise(records: list[dict], run: dict) -> dict:
         "batch_size": first["batch_size"],
         # where the noise of stochastic steps was drawn (shards on different devices can differ)
         "step_noise_on": "+".join(sorted({r["step_noise_on"] for r in records})),
+        "speedups": first["speedups"],  # the same config for every shard of a run
+        "warmup_s": sum(r["warmup_s"] for r in records),  # outside denoise_s and decode_s: per job, not per image
         "precision": first["precision"],
         "decoder_precision": first["decoder_precision"],
         "nfe_per_image": first["nfe_per_image"],

@@ -14,6 +14,7 @@ from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resol
 from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import flops_per_image, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of
+from diffbench.sampling.speedups import apply_speedups
 from diffbench.sampling.throughput import sweep
 
 
@@ -25,6 +26,7 @@ def sample_shard(
     seeds: list[int],
     batch_size: int,
     step_noise: str,
+    speedups: dict,
     device: str,
     precision: str,
     out_images: str | Path,
@@ -36,13 +38,16 @@ def sample_shard(
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
     model = load_model(model_dir).to(torch_device, dtype)
+    flops = flops_per_image(model, torch_device, dtype)  # counted on the plain model, before compiling
+    speedups_on = apply_speedups(model, speedups)
     template = make_scheduler(sampler, model.scheduler)
     store = None
     if batches_dir is not None:
         weights = sorted(Path(model_dir).rglob("*.safetensors"))
-        settings = (sampler, steps, precision, torch_device.type, step_noise_device(step_noise, torch_device))
+        noise_on = step_noise_device(step_noise, torch_device)
+        settings = (sampler, steps, precision, torch_device.type, noise_on, speedups_on)
         store = BatchStore(batches_dir, fingerprint(*settings, files=weights))
-    warm_up(model, min(batch_size, len(seeds)), torch_device, dtype)
+    warmup_s = warm_up(model, min(batch_size, len(seeds)), torch_device, dtype)
     reset_peak_memory(torch_device)
     images, stats = generate(
         model,
@@ -68,11 +73,13 @@ def sample_shard(
         "seed_last": seeds[-1],
         "batch_size": batch_size,
         "step_noise_on": step_noise_device(step_noise, torch_device),
+        "speedups": speedups_on,
+        "warmup_s": warmup_s,  # untimed in denoise_s/decode_s: kernel selection, compilation
         "precision": precision,
         "decoder_precision": str(model.decoder_dtype).removeprefix("torch.") if model.autoencoder else None,
         **stats,
         **peak_memory(torch_device),
-        **flops_per_image(model, torch_device, dtype),
+        **flops,
         **device_info(torch_device, device),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -90,14 +97,18 @@ def sampling_throughput(
     family: str,
     max_batch: int,
     configured_batch: int,
+    speedups: dict,
     device: str,
     precision: str,
     out_record: str | Path,
 ) -> dict:
-    """Seconds of one UNet evaluation and one decode per batch size (sampling/throughput.py)."""
+    """Seconds of one UNet evaluation and one decode per batch size (sampling/throughput.py), with the
+    speedups that sampling uses."""
     torch_device = resolve_device(device)
     dtype = resolve_dtype(precision, torch_device)
-    timings, stopped = sweep(load_model(model_dir).to(torch_device, dtype), torch_device, dtype, max_batch)
+    network = load_model(model_dir).to(torch_device, dtype)
+    speedups_on = apply_speedups(network, speedups)
+    timings, stopped = sweep(network, torch_device, dtype, max_batch)
     record = {
         "model": model,
         "family": family,
@@ -106,6 +117,7 @@ def sampling_throughput(
         "decode_s": [t.decode_s for t in timings],
         "stopped": stopped,
         "configured_batch": configured_batch,
+        "speedups": speedups_on,
         "precision": precision,
         **device_info(torch_device, device),
     }

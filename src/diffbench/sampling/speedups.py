@@ -1,0 +1,42 @@
+"""Options that make sampling faster without changing what is computed (config sampling.speedups).
+
+Each is off by default: it becomes a default only when benchmarks/sampling.py shows a gain with
+identical images on the machines the figures are for. Every sampling and throughput result
+records which were on (`speedups`), and the report flags compared runs that differ in them.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from diffbench.models.pipelines import DiffusionModel
+
+# In the order they are applied and named in results.
+SPEEDUPS = ("channels_last", "compile")
+NONE = "none"
+
+
+def speedups_label(speedups: dict) -> str:
+    """'none', or the options that are on joined by '+' (as results record them)."""
+    unknown = sorted(set(speedups) - set(SPEEDUPS))
+    if unknown:
+        raise ValueError(f"unknown speedups {unknown}; known: {SPEEDUPS}")
+    return "+".join(name for name in SPEEDUPS if speedups.get(name)) or NONE
+
+
+def apply_speedups(model: DiffusionModel, speedups: dict) -> str:
+    """Apply the options that are on to `model` in place; returns their label.
+
+    channels_last: the UNet's and the autoencoder's weights in NHWC layout, so their convolutions
+    run on NHWC kernels (the arithmetic is the same, the summation order may differ slightly).
+    compile: torch.compile of the UNet's forward, the cost paid at every step (the decoder runs
+    once per image); compilation happens at the first call, the untimed warm-up.
+    """
+    label = speedups_label(speedups)
+    if speedups.get("channels_last"):
+        for module in (model.unet, model.autoencoder):
+            if module is not None:
+                module.to(memory_format=torch.channels_last)
+    if speedups.get("compile"):
+        model.unet.compile()
+    return label

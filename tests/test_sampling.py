@@ -7,7 +7,7 @@ from diffusers import DDPMScheduler, DiffusionPipeline
 
 from diffbench.config import SAMPLER_SETTING_TYPES, schema, validate_config
 from diffbench.errors import ConfigError
-from diffbench.io import read_json
+from diffbench.io import read_json, write_json
 from diffbench.models.pipelines import DiffusionModel, load_model
 from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
 from diffbench.sampling.sampler import denoise, generate, step_noise_device
@@ -144,6 +144,9 @@ def test_shards_merge_to_the_single_job_result(tmp_path):
         sample_shard(**common, seeds=seeds, out_images=tmp_path / f"{k}.npz", out_record=tmp_path / f"{k}.json")
     sample_shard(**common, seeds=list(range(20, 26)), out_images=tmp_path / "all.npz", out_record=tmp_path / "all.json")
     run = {"model": "m", "sampler": "ddim_eta1", "steps": 3}
+    for k, gpu in enumerate([(10.0, 20.0), (30.0, 25.0)]):  # as CUDA shards record them: the run keeps each peak
+        shard = read_json(tmp_path / f"{k}.json")
+        write_json(tmp_path / f"{k}.json", {**shard, "peak_gpu_memory_mb": gpu[0], "peak_gpu_reserved_mb": gpu[1]})
     record = merge_samples(
         shard_images=[tmp_path / "0.npz", tmp_path / "1.npz"],
         shard_records=[tmp_path / "0.json", tmp_path / "1.json"],
@@ -162,6 +165,7 @@ def test_shards_merge_to_the_single_job_result(tmp_path):
     assert record["gflops_per_image"] == pytest.approx(3 * record["unet_gflops_per_nfe"])
     assert record["step_noise_on"] == "cpu"  # "device" on a CPU draws with the CPU generators
     assert record["speedups"] == "none" and record["warmup_s"] > 0
+    assert (record["peak_gpu_memory_mb"], record["peak_gpu_reserved_mb"]) == (30.0, 25.0)
     assert read_json(tmp_path / "0.json")["device"] == "cpu"
 
 

@@ -10,6 +10,7 @@ from diffbench.errors import NonFiniteLoss
 from diffbench.io import read_json
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.pipelines import load_model
+from diffbench.runtime import peak_memory
 from diffbench.stages.train import train_diffusion
 from diffbench.training.loop import Batches, Budget, fit
 
@@ -256,3 +257,12 @@ def test_a_first_stage_that_spends_the_whole_budget_is_an_error(tmp_path, traine
     first_stage = sum(v for k, v in done["stage_gflops"].items() if k != "denoiser")
     with pytest.raises(ModelError, match=r"models.kl: its first stage already used .*budget_scope: denoiser"):
         train_latent(tmp_path, trained, "total", max_steps=None, max_gflops=first_stage / 2)
+
+
+def test_peak_memory_on_cuda_records_allocated_and_reserved(monkeypatch):
+    # The CUDA branch, with torch's counters stood in for (what they return is torch's to test).
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device: 3 * 2**20)
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda device: 5 * 2**20)
+    out = peak_memory(torch.device("cuda", 0))
+    assert (out["peak_gpu_memory_mb"], out["peak_gpu_reserved_mb"]) == (3.0, 5.0) and out["peak_host_rss_mb"] > 0
+    assert set(peak_memory(torch.device("cpu"))) == {"peak_host_rss_mb"}

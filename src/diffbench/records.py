@@ -73,14 +73,14 @@ AUTOENCODER_TRAINING = RecordKind(
     "autoencoder training",
     ["model", "stage", "autoencoder_type", "first_stage_loss", "downsampling_factor", "parameters", "scaling_factor",
      "scaling_s", "scaling_gflops", "precision", "final_loss", "peak_host_rss_mb", "finished_at", *LOOP, *DEVICE],
-    optional=["peak_gpu_memory_mb"],
+    optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb"],
 )  # fmt: skip
 TRAINING = RecordKind(
     "denoiser training",
     ["model", "stage", "family", "dataset", "source", "downsampling_factor", "parameters", "autoencoder_parameters",
      "noise_schedule", "denoiser_architecture", "precision", "final_loss", "peak_host_rss_mb", "finished_at",
      "budget_scope", "stage_seconds", "stage_gflops", "total_train_s", "total_train_gflops", *LOOP, *DEVICE],
-    optional=["peak_gpu_memory_mb", "scaling_factor"],
+    optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb", "scaling_factor"],
 )  # fmt: skip
 PRETRAINED = RecordKind(
     "pretrained import",
@@ -96,7 +96,7 @@ SAMPLING_SHARD = RecordKind(
      "denoise_s", "decode_s",
      "nonfinite_images", "resumed_images", "unet_gflops_per_nfe", "decoder_gflops", "peak_host_rss_mb", "finished_at",
      *DEVICE],
-    optional=["peak_gpu_memory_mb"],
+    optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb"],
 )  # fmt: skip
 SAMPLING = RecordKind(
     "sampling",
@@ -106,7 +106,7 @@ SAMPLING = RecordKind(
      "nfe_per_image", "denoise_s", "decode_s", "total_s", "seconds_per_image", "images_per_s", "decode_share",
      "unet_gflops_per_nfe", "decoder_gflops", "gflops_per_image", "nonfinite_images", "peak_host_rss_mb", "devices",
      "device", "device_name", "device_setting", "cpu_fallback"],
-    optional=["peak_gpu_memory_mb"],
+    optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb"],
 )  # fmt: skip
 
 THROUGHPUT = RecordKind(

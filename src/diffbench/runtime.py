@@ -103,9 +103,11 @@ def reset_peak_memory(device: torch.device) -> None:
 
 
 def peak_memory(device: torch.device) -> dict:
-    """Peak GPU memory allocated by torch since the last reset, and the process's peak RSS."""
+    """Peak GPU memory since the last reset, allocated to tensors and reserved by torch's caching
+    allocator (what the device had to hold: allocated plus the cache), and the process's peak RSS."""
     # ru_maxrss is in KiB on Linux; it is the whole process's peak, baseline included.
     out = {"peak_host_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if device.type == "cuda":
         out["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        out["peak_gpu_reserved_mb"] = torch.cuda.max_memory_reserved(device) / 2**20
     return out

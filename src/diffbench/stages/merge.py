@@ -95,8 +95,9 @@ def summarise(records: list[dict], run: dict) -> dict:
         "device_setting": first.get("device_setting"),
         "cpu_fallback": any(r.get("cpu_fallback", False) for r in records),
     }
-    if all("peak_gpu_memory_mb" in r for r in records):
-        summary["peak_gpu_memory_mb"] = max(r["peak_gpu_memory_mb"] for r in records)
+    for key in ("peak_gpu_memory_mb", "peak_gpu_reserved_mb"):  # CUDA shards only
+        if all(key in r for r in records):
+            summary[key] = max(r[key] for r in records)
     return summary
 
 

@@ -1,0 +1,130 @@
+"""Every GPU figure of benchmarks/RESULTS.md in one command, sized to take about 12 minutes on one
+H100-class GPU (an estimate until it has run on one), so that a GPU held briefly yields them all.
+
+1. sampling.py in fp32, bf16 and fp16, then bf16 with each of sampling.speedups;
+2. features.py (Inception features and FID against torch-fidelity); 3. training_loop.py;
+4. the default experiment end to end at each precision, with every model's training budget cut
+   to --budget seconds (the default's 3 x 150 s at three precisions would take 23 minutes alone);
+5. a two-model slice of the LDM compression sweep (ldm1_pixel and ldm4_kl: their architectures,
+   batch sizes and samplers) on the synthetic shapes at 32x32, so no dataset download is needed.
+
+Each step's output goes to <out>/<step>.log and the runs' tables stay under <out>/runs/; the
+summary printed at the end (and written to <out>/summary.txt) is what RESULTS.md records: each
+run's wall time, per-rule times, images/s and peak GPU memory, allocated and reserved. TORCH_HOME
+must hold the evaluation weights (`diffbench fetch-assets` on a machine with internet).
+
+    python benchmarks/gpu_checks.py [--out results/gpu-checks] [--device cuda] [--budget 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from rule_times import rule_times  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+PRECISIONS = ("fp32", "bf16", "fp16")
+SWEEP_SLICE = ("ldm1_pixel", "ldm4_kl")
+MEMORY = ["sampling_peak_gpu_memory_mb", "sampling_peak_gpu_reserved_mb"]
+
+
+def run_logged(name: str, command: list[str], out: Path, timeout: float) -> tuple[bool, float]:
+    """Run `command`, its output into <out>/<name>.log; a failure is reported, not fatal, so one
+    broken step still leaves the others' figures."""
+    start = time.perf_counter()
+    with (out / f"{name}.log").open("w") as log:
+        try:
+            done = subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+            ok = done.returncode == 0
+        except subprocess.TimeoutExpired:
+            ok = False
+            print(f"timed out after {timeout:.0f} s", file=log)
+    seconds = time.perf_counter() - start
+    print(f"{name:<28} {'ok' if ok else 'FAILED'} in {seconds:6.1f} s  ({out / name}.log)", flush=True)
+    return ok, seconds
+
+
+def default_experiment(device: str, precision: str, budget: float, results: Path) -> dict:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config.update(device=device, precision=precision, results_dir=str(results))
+    for spec in config["models"].values():
+        spec["training"]["max_seconds"] = budget
+    return config
+
+
+def sweep_slice(device: str, budget: float, results: Path) -> dict:
+    """The compression sweep's first pixel and f = 4 models on synthetic 32x32 shapes."""
+    config = yaml.safe_load((REPO / "config" / "experiments" / "ldm_compression_sweep.yaml").read_text())
+    config["datasets"] = {"shapes32": {"source": "synthetic", "resolution": 32, "channels": 3, "num_train": 8192,
+                                       "num_reference": 1024, "seed": 0}}  # fmt: skip
+    config["models"] = {name: config["models"][name] for name in SWEEP_SLICE}
+    for spec in config["models"].values():
+        spec["dataset"] = "shapes32"
+        spec["training"]["max_seconds"] = budget
+        if "autoencoder" in spec:
+            spec["autoencoder"]["training"]["max_steps"] = 500
+    config["sampling"].update(num_samples=1024, steps=[20])
+    config.update(device=device, results_dir=str(results))
+    return config
+
+
+def workflow(name: str, config: dict, out: Path, timeout: float) -> dict:
+    config_file = out / f"{name}.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [sys.executable, "-m", "snakemake", "--cores", "all", "--configfile", str(config_file.resolve())]
+    ok, seconds = run_logged(name, command, out, timeout)
+    summary = {"run": name, "ok": ok, "wall_s": round(seconds)}
+    results = Path(config["results_dir"])
+    runs_csv = results / "report" / "runs.csv"
+    if ok and runs_csv.is_file():
+        runs = pd.read_csv(runs_csv)
+        summary["best_images_per_s"] = runs.sampling_images_per_s.max()
+        for column in MEMORY:
+            summary[column] = runs[column].max() if column in runs else float("nan")
+        with (out / "rule_times.txt").open("a") as table:
+            print(f"## {name}\n{rule_times(results).to_string(float_format=lambda v: f'{v:.2f}')}\n", file=table)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "results" / "gpu-checks")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--budget", type=float, default=30.0, help="training seconds per model in the workflow runs")
+    parser.add_argument("--images", type=int, default=1024, help="images per case in the benchmark scripts")
+    parser.add_argument("--only", choices=["benchmarks", "workflows"], help="run one half")
+    args = parser.parse_args()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    python, dev, images = sys.executable, ["--device", args.device], ["--images", str(args.images)]
+    sampling = [python, "benchmarks/sampling.py", *dev, *images]
+    if args.only != "workflows":
+        for precision in PRECISIONS:
+            run_logged(f"sampling_{precision}", [*sampling, "--precision", precision], out, 600)
+        for speedup in ("channels_last", "compile"):
+            run_logged(f"sampling_bf16_{speedup}", [*sampling, "--precision", "bf16", "--speedups", speedup], out, 600)
+        run_logged("features", [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"], out, 600)
+        run_logged("training_loop", [python, "benchmarks/training_loop.py", *dev], out, 600)
+    rows = []
+    if args.only != "benchmarks":
+        for precision in PRECISIONS:
+            config = default_experiment(args.device, precision, args.budget, out / "runs" / f"default_{precision}")
+            rows.append(workflow(f"default_{precision}", config, out, 1200))
+        rows.append(workflow("sweep_slice", sweep_slice(args.device, args.budget, out / "runs" / "sweep"), out, 1200))
+    lines = [(out / f"{name}.log").read_text() for name in sorted(p.stem for p in out.glob("sampling_*.log"))]
+    if rows:
+        lines.append(pd.DataFrame(rows).to_string(index=False))
+    (out / "summary.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -73,7 +73,7 @@ def summarise(records: list[dict], run: dict) -> dict:
         "batch_size": first["batch_size"],
         # where the noise of stochastic steps was drawn (shards on different devices can differ)
         "step_noise_on": "+".join(sorted({r["step_noise_on"] for r in records})),
-        "speedups": first["speedups"],  # the same config for every shard of a run
+        "speedups": ", ".join(sorted({r["speedups"] for r in records})),  # as step_noise_on: each shard's own
         "warmup_s": sum(r["warmup_s"] for r in records),  # outside denoise_s and decode_s: per job, not per image
         "precision": first["precision"],
         "decoder_precision": first["decoder_precision"],

@@ -30,6 +30,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from rule_times import rule_times  # noqa: E402
 
+from diffbench.sampling.speedups import SPEEDUPS  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 PRECISIONS = ("fp32", "bf16", "fp16")
 SWEEP_SLICE = ("ldm1_pixel", "ldm4_kl")
@@ -106,20 +108,21 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     python, dev, images = sys.executable, ["--device", args.device], ["--images", str(args.images)]
     sampling = [python, "benchmarks/sampling.py", *dev, *images]
+    steps = {}  # benchmark step -> its command, in the order they run
     if args.only != "workflows":
-        for precision in PRECISIONS:
-            run_logged(f"sampling_{precision}", [*sampling, "--precision", precision], out, 600)
-        for speedup in ("channels_last", "compile"):
-            run_logged(f"sampling_bf16_{speedup}", [*sampling, "--precision", "bf16", "--speedups", speedup], out, 600)
-        run_logged("features", [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"], out, 600)
-        run_logged("training_loop", [python, "benchmarks/training_loop.py", *dev], out, 600)
+        steps.update({f"sampling_{p}": [*sampling, "--precision", p] for p in PRECISIONS})
+        steps.update({f"sampling_bf16_{s}": [*sampling, "--precision", "bf16", "--speedups", s] for s in SPEEDUPS})
+        steps["features"] = [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"]
+        steps["training_loop"] = [python, "benchmarks/training_loop.py", *dev]
+    for name, command in steps.items():
+        run_logged(name, command, out, 600)
     rows = []
     if args.only != "benchmarks":
         for precision in PRECISIONS:
             config = default_experiment(args.device, precision, args.budget, out / "runs" / f"default_{precision}")
             rows.append(workflow(f"default_{precision}", config, out, 1200))
         rows.append(workflow("sweep_slice", sweep_slice(args.device, args.budget, out / "runs" / "sweep"), out, 1200))
-    lines = [(out / f"{name}.log").read_text() for name in sorted(p.stem for p in out.glob("sampling_*.log"))]
+    lines = [f"## {name}\n" + (out / f"{name}.log").read_text() for name in steps]
     if rows:
         lines.append(pd.DataFrame(rows).to_string(index=False))
     (out / "summary.txt").write_text("\n".join(lines) + "\n")

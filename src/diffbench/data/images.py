@@ -1,6 +1,6 @@
-"""Image conversion shared by every source and stage: mode, resize and crop on reading (numpy and
-PIL, so the Snakefile and the merge jobs that import the data sources never import torch; the
-uint8 <-> model-range tensors are in tensors.py)."""
+"""Image conversion shared by every source and stage: mode, resize and crop on reading. numpy and
+PIL only, so the Snakefile, which imports the data sources, never imports torch; the uint8 <->
+model-range tensors are in tensors.py."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ H100-class GPU (an estimate until it has run on one), so that a GPU held briefly
 1. sampling.py in fp32, bf16 and fp16, then bf16 with each of sampling.speedups;
 2. features.py (Inception features and FID against torch-fidelity); 3. training_loop.py;
 4. the default experiment end to end at each precision, with every model's training budget cut
-   to --budget seconds (the default's 3 x 150 s at three precisions would take 23 minutes alone);
+   to --budget seconds and its autoencoder's steps in proportion (the default's 3 x 150 s at
+   three precisions would take 23 minutes alone);
 5. a two-model slice of the LDM compression sweep (ldm1_pixel and ldm4_kl: their architectures,
    batch sizes and samplers) on the synthetic shapes at 32x32, so no dataset download is needed.
 
@@ -58,7 +59,12 @@ def default_experiment(device: str, precision: str, budget: float, results: Path
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(device=device, precision=precision, results_dir=str(results))
     for spec in config["models"].values():
+        # The budget covers every stage: the first stages' steps shrink in the same proportion.
+        share = budget / spec["training"]["max_seconds"]
         spec["training"]["max_seconds"] = budget
+        if "autoencoder" in spec:
+            first_stage = spec["autoencoder"]["training"]
+            first_stage["max_steps"] = max(50, round(first_stage["max_steps"] * share))
     return config
 
 

@@ -6,7 +6,10 @@ of uint8 images (its DataLoader, its Inception-v3 with the TF-ported weights, it
 path the workflow's feature and metric jobs take. Images: the default experiment's synthetic
 shapes (two disjoint sets). Prints images/s of both, the ratio, and the relative FID difference.
 
-    .venv/bin/python benchmarks/features.py [--device cuda] [--images 512] [--side 32]
+    .venv/bin/python benchmarks/features.py [--device cuda] [--images 512] [--side 32] [--channels-last]
+
+--channels-last runs ours as the workflow does with evaluation.channels_last: true (the network's
+convolutions on NHWC kernels); the reference always runs torch's default layout.
 
 The Inception weights come from the torch hub cache (TORCH_HOME), as in the workflow.
 """
@@ -22,7 +25,8 @@ import torch
 import torch_fidelity
 
 from diffbench.data.synthetic import render_shapes
-from diffbench.features.inception import default_weights_path, inception_features, load_inception
+from diffbench.features import EXTRACTORS
+from diffbench.features.inception import default_weights_path, inception_features
 from diffbench.metrics.frechet import frechet_of_features
 
 
@@ -46,12 +50,13 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--channels-last", action="store_true", help="ours with evaluation.channels_last: true")
     args = parser.parse_args()
     device = torch.device(args.device)
     weights = default_weights_path()
     a = np.stack([render_shapes(0, i, args.side) for i in range(args.images)])
     b = np.stack([render_shapes(1, i, args.side) for i in range(args.images)])
-    model = load_inception(weights, device)
+    model = EXTRACTORS["inception-v3-compat"].network(weights, device, args.channels_last)
 
     def ours() -> float:
         fa = inception_features(a, model, device, args.batch_size)
@@ -82,7 +87,7 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"device {device.type} ({name}), {torch.get_num_threads()} CPU threads; torch {torch.__version__}, "
           f"torch-fidelity {torch_fidelity.__version__}; 2 x {args.images} images of {args.side}x{args.side}, "
-          f"batch {args.batch_size}, best of {args.repeats}")  # fmt: skip
+          f"batch {args.batch_size}, best of {args.repeats}; ours channels_last={args.channels_last}")  # fmt: skip
     ref_s, ours_s = min(times["reference"]), min(times["ours"])
     n = 2 * args.images
     relative = abs(times["ours_fid"] - times["reference_fid"]) / abs(times["reference_fid"])

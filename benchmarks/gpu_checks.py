@@ -2,7 +2,8 @@
 H100-class GPU (an estimate until it has run on one), so that a GPU held briefly yields them all.
 
 1. sampling.py in fp32, bf16 and fp16, then bf16 with each of sampling.speedups;
-2. features.py (Inception features and FID against torch-fidelity); 3. training_loop.py;
+2. features.py (Inception features and FID against torch-fidelity), in torch's default layout and
+   with evaluation.channels_last (the workflow's default); 3. training_loop.py;
 4. the default experiment end to end at each precision, with every model's training budget cut
    to --budget seconds and its autoencoder's steps in proportion (the default's 3 x 150 s at
    three precisions would take 23 minutes alone);
@@ -119,6 +120,7 @@ def main() -> None:
         steps.update({f"sampling_{p}": [*sampling, "--precision", p] for p in PRECISIONS})
         steps.update({f"sampling_bf16_{s}": [*sampling, "--precision", "bf16", "--speedups", s] for s in SPEEDUPS})
         steps["features"] = [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"]
+        steps["features_channels_last"] = [*steps["features"], "--channels-last"]  # the workflow's default
         steps["training_loop"] = [python, "benchmarks/training_loop.py", *dev]
     for name, command in steps.items():
         run_logged(name, command, out, 600)

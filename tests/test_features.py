@@ -69,10 +69,26 @@ def test_features_are_non_degenerate_and_batch_independent(weights):
     assert gray.shape == (6, 2048)
 
 
-def test_fid_matches_torch_fidelity_on_the_same_weights(weights):
+def test_channels_last_runs_the_same_network_in_nhwc(weights):
+    from diffbench.features import EXTRACTORS
+
+    extractor = EXTRACTORS["inception-v3-compat"]
+    default, nhwc = (extractor.network(weights, CPU, channels_last) for channels_last in (False, True))
+    conv = nhwc.Conv2d_1a_3x3.conv.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert default.Conv2d_1a_3x3.conv.weight.is_contiguous()
+    images = shapes(6)
+    # Another conv algorithm over the same arithmetic: assert_rows_close's bound (measured 7e-6).
+    assert_rows_close(inception_features(images, nhwc, CPU), inception_features(images, default, CPU))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fid_matches_torch_fidelity_on_the_same_weights(weights, channels_last):
+    from diffbench.features import EXTRACTORS
+
     real, fake = shapes(24, start=0), shapes(24, start=500)
     fake[:, ::2] = 255 - fake[:, ::2]  # a visibly different distribution
-    model = load_inception(weights, CPU)
+    model = EXTRACTORS["inception-v3-compat"].network(weights, CPU, channels_last)
     ours = fid(inception_features(fake, model, CPU), inception_features(real, model, CPU))
 
     class Images(torch.utils.data.Dataset):
@@ -180,6 +196,7 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
     images = shapes(6, resolution=16)
     write_assets_record(tmp_path / "assets.json", weights)
     evaluation = {"feature_extractor": "inception-v3-compat", "resize": "tf-bilinear", "batch_size": 3}
+    evaluation["channels_last"] = True
     parts = []
     for name, chunk in (("whole", images), ("0", images[:4]), ("1", images[4:])):
         write_npz(tmp_path / f"{name}.npz", images=chunk)
@@ -220,6 +237,7 @@ def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
         "reference": "heldout",
         "feature_extractor": "inception-v3-compat",
         "resize": "tf-bilinear",
+        "channels_last": False,
         "batch_size": 3,
         "interval_groups": 0,
         "confidence": 0.95,

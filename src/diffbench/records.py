@@ -22,6 +22,7 @@ def feature_settings(evaluation: dict) -> dict:
     return {
         "feature_extractor": evaluation["feature_extractor"],
         "resize": evaluation["resize"],
+        "feature_channels_last": evaluation["channels_last"],
         "features_key": features_key(evaluation),
     }
 
@@ -118,10 +119,11 @@ THROUGHPUT = RecordKind(
 RUN_KEY = ("dataset", "model", "family", "sampler", "sampler_type", "steps", "seed_first", "seed_last")
 DISTRIBUTION = RecordKind(
     "distribution metrics",
-    [*RUN_KEY, "feature_extractor", "resize", "features_key", "reference_set", "n_generated", "n_nonfinite_excluded",
-     "n_reference", "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_ci_method", "fid_ci_groups", "fid_se",
-     "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high", "fid_infinity_slope", "fid_infinity_sizes",
-     "fid_infinity_values", "fid_sqrt_discarded", "kid_mean", "kid_std", "precision", "recall", "pr_n", "warnings"],
+    [*RUN_KEY, "feature_extractor", "resize", "feature_channels_last", "features_key", "reference_set", "n_generated",
+     "n_nonfinite_excluded", "n_reference", "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_ci_method",
+     "fid_ci_groups", "fid_se", "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high", "fid_infinity_slope",
+     "fid_infinity_sizes", "fid_infinity_values", "fid_sqrt_discarded", "kid_mean", "kid_std", "precision", "recall",
+     "pr_n", "warnings"],
 )  # fmt: skip
 COMPARISON = RecordKind(
     "paired FID comparison",
@@ -136,8 +138,8 @@ LPIPS = RecordKind(
 )  # fmt: skip
 RECONSTRUCTION = RecordKind(
     "reconstruction metrics",
-    ["model", "feature_extractor", "resize", "features_key", "autoencoder", "psnr_db", "ssim", "num_images",
-     "lpips_net", "lpips_mean", "rfid", "warnings"],
+    ["model", "feature_extractor", "resize", "feature_channels_last", "features_key", "autoencoder", "psnr_db", "ssim",
+     "num_images", "lpips_net", "lpips_mean", "rfid", "warnings"],
 )  # fmt: skip
 
 # Human evaluation (humaneval/): the study made by the DAG and the scores of its answer files.

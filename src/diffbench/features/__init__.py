@@ -23,6 +23,13 @@ class FeatureExtractor:
     # (uint8 NHWC images, model, device, batch size, resize mode) -> float64 (N, dim)
     extract: Callable[[np.ndarray, torch.nn.Module, torch.device, int, str], np.ndarray]
 
+    def network(self, weights: Path, device: torch.device, channels_last: bool) -> torch.nn.Module:
+        """The loaded network. channels_last (config evaluation.channels_last) stores its 4-D weights
+        in NHWC, so its convolutions run NHWC kernels: the same arithmetic in another summation
+        order (benchmarks/features.py --channels-last measures speed and the FID difference)."""
+        model = self.load(weights, device)
+        return model.to(memory_format=torch.channels_last) if channels_last else model
+
 
 EXTRACTORS: dict[str, FeatureExtractor] = {
     "inception-v3-compat": FeatureExtractor(

@@ -73,6 +73,14 @@ def _reference_words(done: pd.DataFrame) -> str:
     return REFERENCE_WORDS.get(done.reference.iloc[0], "{n} reference images").format(n=n)
 
 
+def _layout_words(done: pd.DataFrame) -> str:
+    """The feature network's memory format when it was not torch's default (evaluation.channels_last)."""
+    layouts = set(done.feature_channels_last.dropna())
+    if layouts == {True}:
+        return ", channels-last convolutions"
+    return ", some runs' features with channels-last convolutions" if True in layouts else ""
+
+
 def unequal_footing(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
     """One phrase per setting in which the models differ, naming each model's value."""
     columns = {c: models.set_index("model")[c] for c in FOOTING}
@@ -276,7 +284,7 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame)
         f"{', '.join(sorted(done.dataset.unique()))}, FID from {fmt(done.n_samples.min(), 6)}"
         + (f"–{fmt(done.n_samples.max(), 6)}" if done.n_samples.nunique() > 1 else "")
         + f" samples against {_reference_words(done)}"
-        f" ({done.feature_extractor.iloc[0]}, {done.resize.iloc[0]} resize).{ci_text}"
+        f" ({done.feature_extractor.iloc[0]}, {done.resize.iloc[0]} resize{_layout_words(done)}).{ci_text}"
     ]
     differences = unequal_footing(runs, models)
     if differences:

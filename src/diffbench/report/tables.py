@@ -82,6 +82,7 @@ SAMPLING_COLUMNS = {
 DISTRIBUTION_COLUMNS = {
     "feature_extractor": "feature_extractor",
     "resize": "resize",
+    "feature_channels_last": "feature_channels_last",
     "reference_set": "reference",
     "n_reference": "n_reference",
     "fid": "fid",

@@ -43,7 +43,7 @@ def _extract_features(
     """
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
     torch_device = resolve_device(device)
-    network = extractor.load(fetched_weights(assets, extractor.name), torch_device)
+    network = extractor.network(fetched_weights(assets, extractor.name), torch_device, evaluation["channels_last"])
     pixels, _, finite = load_samples(images)
     features = extractor.extract(pixels[finite], network, torch_device, evaluation["batch_size"], evaluation["resize"])
     excluded = int((~finite).sum())

@@ -41,7 +41,7 @@ def reconstruction_metrics(
         originals, rebuilt, lpips_model, torch_device, evaluation["batch_size"], evaluation["lpips_min_side"]
     )
     extractor = EXTRACTORS[evaluation["feature_extractor"]]
-    network = extractor.load(fetched_weights(assets, extractor.name), torch_device)
+    network = extractor.network(fetched_weights(assets, extractor.name), torch_device, evaluation["channels_last"])
     features = extractor.extract(rebuilt, network, torch_device, evaluation["batch_size"], evaluation["resize"])
     with np.load(heldout_features) as ref:
         ref_stats = Moments.from_npz(ref).statistics()

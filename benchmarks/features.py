@@ -28,6 +28,7 @@ from diffbench.data.synthetic import render_shapes
 from diffbench.features import EXTRACTORS
 from diffbench.features.inception import default_weights_path, inception_features
 from diffbench.metrics.frechet import frechet_of_features
+from diffbench.runtime import allow_tf32
 
 
 class UInt8Images(torch.utils.data.Dataset):
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true", help="ours with evaluation.channels_last: true")
     args = parser.parse_args()
     device = torch.device(args.device)
+    allow_tf32(False)  # strict float32 for both, as the workflow's feature jobs run
     weights = default_weights_path()
     a = np.stack([render_shapes(0, i, args.side) for i in range(args.images)])
     b = np.stack([render_shapes(1, i, args.side) for i in range(args.images)])

@@ -1,7 +1,7 @@
 """Every GPU figure of benchmarks/RESULTS.md in one command, sized to take about 12 minutes on one
 H100-class GPU (an estimate until it has run on one), so that a GPU held briefly yields them all.
 
-1. sampling.py in fp32, bf16 and fp16, then bf16 with each of sampling.speedups;
+1. sampling.py in tf32, fp32 (strict), bf16 and fp16, then bf16 with each of sampling.speedups;
 2. features.py (Inception features and FID against torch-fidelity), in torch's default layout and
    with evaluation.channels_last (the workflow's default); 3. training_loop.py;
 4. the default experiment end to end at each precision, with every model's training budget cut
@@ -117,7 +117,7 @@ def main() -> None:
     sampling = [python, "benchmarks/sampling.py", *dev, *images]
     steps = {}  # benchmark step -> its command, in the order they run
     if args.only != "workflows":
-        steps.update({f"sampling_{p}": [*sampling, "--precision", p] for p in PRECISIONS})
+        steps.update({f"sampling_{p}": [*sampling, "--precision", p] for p in ("tf32", *PRECISIONS)})
         steps.update({f"sampling_bf16_{s}": [*sampling, "--precision", "bf16", "--speedups", s] for s in SPEEDUPS})
         steps["features"] = [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"]
         steps["features_channels_last"] = [*steps["features"], "--channels-last"]  # the workflow's default

@@ -41,11 +41,10 @@ from diffbench.config import load_config
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel
+from diffbench.runtime import DTYPES, use_precision
 from diffbench.sampling.sampler import generate
 from diffbench.sampling.schedulers import make_scheduler, step_kwargs
 from diffbench.sampling.speedups import apply_speedups, speedups_label
-
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def build(config: dict, name: str) -> DiffusionModel:
@@ -114,7 +113,8 @@ def main() -> None:
     speedups = {name: True for name in args.speedups.split(",") if name}
     label = speedups_label(speedups)
     diffusers.utils.logging.set_verbosity_error()  # not the cast warnings of .to(dtype), once per model
-    device, dtype = torch.device(args.device), DTYPES[args.precision]
+    device = torch.device(args.device)
+    dtype = use_precision(args.precision, device)  # fp32 strict (no TF32), as in the workflow's jobs
     config = load_config(args.config)
     batch = config["sampling"]["batch_size"]
     seeds = list(range(args.images))

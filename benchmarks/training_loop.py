@@ -31,7 +31,7 @@ from diffusers.training_utils import EMAModel
 
 from diffbench.config import load_config
 from diffbench.models.build import build_noise_scheduler, build_unet
-from diffbench.runtime import synchronize
+from diffbench.runtime import allow_tf32, synchronize
 from diffbench.training.loop import fit
 
 SHAPES = {"pixel": (3, 16), "latent_kl_f2": (4, 8), "latent_kl_f4": (4, 4)}
@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--config", default="config/config.yaml")
     args = parser.parse_args()
     device = torch.device(args.device)
+    allow_tf32(False)  # strict float32 for both loops, as precision fp32 trains in the workflow
     config = load_config(args.config)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     batch = config["models"]["pixel"]["training"]["batch_size"]

@@ -99,6 +99,7 @@ def test_shipped_configs_are_valid():
             "'sampling.samplers.heun.eta' only applies to type: ddim",
         ),
         (lambda c: c.update(precision="fp16"), "fp16 needs device: cuda"),
+        (lambda c: c.update(precision="tf32"), "tf32 needs device: cuda"),
         (lambda c: c["models"]["pix"].update(source="pretrained"), "'models.pix.pretrained.id'"),
         (
             lambda c: c["models"]["pix"].update(autoencoder={"type": "kl"}),

@@ -266,3 +266,29 @@ def test_peak_memory_on_cuda_records_allocated_and_reserved(monkeypatch):
     out = peak_memory(torch.device("cuda", 0))
     assert (out["peak_gpu_memory_mb"], out["peak_gpu_reserved_mb"]) == (3.0, 5.0) and out["peak_host_rss_mb"] > 0
     assert set(peak_memory(torch.device("cpu"))) == {"peak_host_rss_mb"}
+
+
+@pytest.fixture
+def tf32_flags():
+    """torch's TF32 switches, restored after the test (they are process-wide)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    yield lambda: (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_fp32_is_strict_and_only_tf32_allows_tensor_cores(tf32_flags, tmp_path):
+    from diffbench.errors import ConfigError
+    from diffbench.jobs import job
+    from diffbench.runtime import autocast, use_precision
+
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")  # the CUDA branch needs no GPU: flags only
+    torch.backends.cudnn.allow_tf32 = True  # torch's own default
+    with job(tmp_path / "job.log", 1):  # every job starts strict, whatever its stage
+        assert tf32_flags() == (False, False)
+    assert use_precision("tf32", cuda) == torch.float32 and tf32_flags() == (True, True)
+    assert use_precision("fp32", cuda) == torch.float32 and tf32_flags() == (False, False)
+    assert use_precision("bf16", cpu) == torch.bfloat16 and tf32_flags() == (False, False)
+    for precision in ("tf32", "fp16"):
+        with pytest.raises(ConfigError, match=rf"'precision' is {precision}, which needs a CUDA device"):
+            use_precision(precision, cpu)
+    assert isinstance(autocast(cuda, "tf32"), type(autocast(cuda, "fp32")))  # no autocast: float32 weights

@@ -218,8 +218,9 @@ def check_input_paths(config: dict) -> None:
 
 
 def _check_semantics(config: dict, raw: dict) -> None:
-    if config["precision"] == "fp16" and config["device"] == "cpu":
-        raise ConfigError("config key 'precision': fp16 needs device: cuda (use bf16 or fp32 on CPU).")
+    if config["precision"] in ("fp16", "tf32") and config["device"] == "cpu":
+        precision = config["precision"]
+        raise ConfigError(f"config key 'precision': {precision} needs device: cuda (use bf16 or fp32 on CPU).")
     for name, model in config["models"].items():
         key = f"models.{name}"
         given = raw.get("models", {}).get(name, {})

@@ -1,5 +1,5 @@
-"""Glue for Snakemake rule scripts: send a job's output to its log, size its thread pool, and set the
-hub environment the workflow gives its jobs (offline, except in the fetch rules)."""
+"""Glue for Snakemake rule scripts: send a job's output to its log, size its thread pool, make float32
+strict, and set the hub environment the workflow gives its jobs (offline, except in the fetch rules)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ def job(log_path: str | Path, threads: int) -> Iterator[None]:
     threads = max(1, int(threads))
     os.environ["OMP_NUM_THREADS"] = str(threads)  # for torch if it is imported later
     if "torch" in sys.modules:  # merge jobs never import torch; do not pay its import here
+        from diffbench.runtime import allow_tf32
+
         sys.modules["torch"].set_num_threads(threads)
+        allow_tf32(False)  # float32 is strict unless a stage's precision is tf32 (runtime.use_precision)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)

@@ -15,7 +15,10 @@ import torch
 
 from diffbench.errors import ConfigError
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# tf32: float32 weights and activations whose matmuls and convolutions may run on TF32 tensor
+# cores (10-bit mantissa, CUDA only); fp32 is strict float32 everywhere (allow_tf32 below).
+DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+CUDA_ONLY = {"fp16": "use bf16 or fp32", "tf32": "use fp32 (TF32 is a CUDA tensor-core format)"}
 
 
 def _visible_devices() -> str:
@@ -40,17 +43,32 @@ def resolve_device(setting: str) -> torch.device:
     return torch.device(setting)
 
 
-def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    if precision == "fp16" and device.type != "cuda":
+def allow_tf32(allowed: bool) -> None:
+    """Whether float32 matmuls and cuDNN convolutions may use TF32 on Ampere and later GPUs.
+
+    torch's default lets cuDNN convolutions use TF32 while matmuls stay float32, so a run recorded
+    as fp32 would be neither; every job starts strict (jobs.job) and only precision tf32 allows
+    it, for both, as NVlabs/edm makes its float32 strict. No effect on a CPU.
+    """
+    torch.backends.cuda.matmul.allow_tf32 = allowed
+    torch.backends.cudnn.allow_tf32 = allowed
+
+
+def use_precision(precision: str, device: torch.device) -> torch.dtype:
+    """Check `precision` against the device, set TF32 accordingly, and return the dtype that
+    sampling casts the model to (training keeps float32 weights under autocast)."""
+    if precision in CUDA_ONLY and device.type != "cuda":
         raise ConfigError(
-            f"config key 'precision' is fp16, which needs a CUDA device (running on {device}); use bf16 or fp32."
+            f"config key 'precision' is {precision}, which needs a CUDA device (running on {device}); "
+            f"{CUDA_ONLY[precision]}."
         )
+    allow_tf32(precision == "tf32")
     return DTYPES[precision]
 
 
 def autocast(device: torch.device, precision: str):
-    """Mixed-precision context for training (weights stay fp32); fp32 = no autocast."""
-    if precision == "fp32":
+    """Mixed-precision context for training (weights stay fp32); fp32 and tf32 = no autocast."""
+    if DTYPES[precision] == torch.float32:
         return nullcontext()
     return torch.autocast(device_type=device.type, dtype=DTYPES[precision])
 

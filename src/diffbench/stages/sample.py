@@ -10,7 +10,7 @@ import numpy as np
 from diffbench.io import fingerprint, write_npz
 from diffbench.models.pipelines import load_model
 from diffbench.records import SAMPLING_SHARD, THROUGHPUT
-from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, resolve_dtype
+from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, use_precision
 from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import flops_per_image, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of
@@ -36,7 +36,7 @@ def sample_shard(
     """`batches_dir`: where finished batches are kept until the shard is written, so a killed job
     resumes (None: not kept)."""
     torch_device = resolve_device(device)
-    dtype = resolve_dtype(precision, torch_device)
+    dtype = use_precision(precision, torch_device)
     model = load_model(model_dir).to(torch_device, dtype)
     flops = flops_per_image(model, torch_device, dtype)  # counted on the plain model, before compiling
     speedups_on = apply_speedups(model, speedups)
@@ -105,7 +105,7 @@ def sampling_throughput(
     """Seconds of one UNet evaluation and one decode per batch size (sampling/throughput.py), with the
     speedups that sampling uses."""
     torch_device = resolve_device(device)
-    dtype = resolve_dtype(precision, torch_device)
+    dtype = use_precision(precision, torch_device)
     network = load_model(model_dir).to(torch_device, dtype)
     speedups_on = apply_speedups(network, speedups)
     timings, stopped = sweep(network, torch_device, dtype, max_batch)

@@ -20,7 +20,7 @@ from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.pipelines import DiffusionModel, denoiser_architecture, load_model, noise_schedule
 from diffbench.records import AUTOENCODER_TRAINING, MODEL_ASSETS, PRETRAINED, TRAINING
-from diffbench.runtime import Stopwatch, reset_peak_memory, resolve_device
+from diffbench.runtime import Stopwatch, reset_peak_memory, resolve_device, use_precision
 from diffbench.sampling.pipeline import save_model
 from diffbench.training.checkpoint import Checkpointing
 from diffbench.training.first_stage import FirstStageLoss
@@ -46,6 +46,7 @@ def train_autoencoder(
     """`checkpoint`: as for train_diffusion."""
     spec = model_spec["autoencoder"]
     torch_device = resolve_device(device)
+    use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
     kind = AUTOENCODERS[spec["type"]]
     torch.manual_seed(spec["training"]["seed"])
     autoencoder = kind.build(spec, dataset_spec["channels"], dataset_spec["resolution"]).to(torch_device).train()
@@ -146,6 +147,7 @@ def train_diffusion(
     record, whose seconds and GFLOPs are part of the model's training cost."""
     spec = model_spec["training"]
     torch_device = resolve_device(device)
+    use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
     torch.manual_seed(spec["seed"])
     channels, side = unet_input(model_spec, dataset_spec)
     unet = build_unet(model_spec["unet"], channels, side).to(torch_device).train()

@@ -257,6 +257,31 @@ def test_bad_config_fails_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+TIMED_RULES = {"train_autoencoder", "train_diffusion", "sample_shard", "sampling_throughput"}
+NETWORK_EVALUATION_RULES = {"reference_features", "sample_feature_shard", "reconstruction_metrics"}
+
+
+def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
+    """A job whose seconds are a result runs alone; two evaluation jobs may run at once."""
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(TINY_CONFIG),
+         "-n", "--cores", "4"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    threads = {}  # rule -> the threads of its planned jobs (Snakemake prints them when > 1)
+    for block in result.stdout.split("\n\n"):
+        lines = [line for line in block.splitlines() if not line.startswith("[")]  # a job: [date], rule x:, ...
+        if lines and lines[0].startswith(("rule ", "localrule ")):
+            rule = lines[0].split()[1].rstrip(":")
+            given = [int(line.split(":")[1]) for line in lines if line.strip().startswith("threads:")]
+            threads.setdefault(rule, set()).add(given[0] if given else 1)
+    assert TIMED_RULES | NETWORK_EVALUATION_RULES <= set(threads), sorted(threads)
+    assert all(threads[rule] == {4} for rule in TIMED_RULES), threads
+    assert all(threads[rule] == {2} for rule in NETWORK_EVALUATION_RULES), threads
+    assert all(max(n) <= 2 for rule, n in threads.items() if rule not in TIMED_RULES), threads
+
+
 def test_lint():
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--lint", "--configfile", str(TINY_CONFIG)],

@@ -36,6 +36,10 @@ EVALUATION = config["evaluation"]
 REFERENCE = EVALUATION["reference"]  # the reference set of distribution metrics
 FEATURES = features_key(EVALUATION)
 MAX_STEPS = max(SAMPLING["steps"])  # the reference step count for LPIPS convergence
+# Threads of the evaluation jobs that run a network. They are not timed, so two share the machine
+# and one's start-up (imports, weights) overlaps the other's work; training and sampling jobs are
+# timed: they take every core (threads: workflow.cores), so nothing runs beside them.
+EVALUATION_THREADS = max(1, workflow.cores // 2)
 TORCHVISION_DATASETS = [n for n, spec in config["datasets"].items() if spec["source"] in TORCHVISION_SOURCES]
 # The LPIPS backbones of the first stages' perceptual losses (models.<m>.autoencoder.perceptual_net).
 PERCEPTUAL_NETS = sorted(

@@ -24,7 +24,7 @@ rule reference_features:
         layout.benchmark("reference_features", "{dataset}", "{reference}")
     conda:
         "../../environment.yml"
-    threads: workflow.cores
+    threads: EVALUATION_THREADS
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:
@@ -48,7 +48,7 @@ rule sample_feature_shard:
         layout.benchmark("sample_feature_shard", "{model}", "{sampler}", "{steps}", "{shard}")
     conda:
         "../../environment.yml"
-    threads: workflow.cores
+    threads: EVALUATION_THREADS
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:

@@ -15,7 +15,7 @@ rule reconstruction_metrics:
         model=one_of(models_where(config, family="latent")),
     conda:
         "../../environment.yml"
-    threads: workflow.cores
+    threads: EVALUATION_THREADS
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:

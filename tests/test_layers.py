@@ -149,6 +149,7 @@ LIGHT = {
     "diffbench.stages.compare": ({"torch"}, "a paired FID difference needs numpy and scipy"),
     "diffbench.stages.distribution": ({"diffusers"}, "metrics from stored features load no model"),
     "diffbench.stages.evaluate": ({"diffusers"}, "feature and LPIPS jobs load no diffusion model"),
+    "diffbench.stages.report": ({"torch", "diffusers"}, "the report reads records; it runs last, alone"),
 }
 
 

@@ -12,7 +12,8 @@ from diffbench.models.pipelines import DiffusionModel
 from diffbench.report.findings import summary
 from diffbench.report.tables import collect, throughput_columns
 from diffbench.sampling import throughput
-from diffbench.sampling.throughput import BatchTiming, batch_sizes, best, sweep
+from diffbench.sampling.batch_timing import BatchTiming, batch_sizes, best
+from diffbench.sampling.throughput import sweep
 from helpers import tiny_unet, tiny_vq
 from report_fixture import fixture_config, write_results
 

@@ -120,10 +120,10 @@ RUN_KEY = ("dataset", "model", "family", "sampler", "sampler_type", "steps", "se
 DISTRIBUTION = RecordKind(
     "distribution metrics",
     [*RUN_KEY, "feature_extractor", "resize", "feature_channels_last", "features_key", "reference_set", "n_generated",
-     "n_nonfinite_excluded", "n_reference", "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level", "fid_ci_method",
-     "fid_ci_groups", "fid_se", "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high", "fid_infinity_slope",
-     "fid_infinity_sizes", "fid_infinity_values", "fid_sqrt_discarded", "kid_mean", "kid_std", "precision", "recall",
-     "pr_n", "warnings"],
+     "n_nonfinite_excluded", "n_reference", "feature_dim", "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level",
+     "fid_ci_method", "fid_ci_groups", "fid_se", "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high",
+     "fid_infinity_slope", "fid_infinity_sizes", "fid_infinity_values", "fid_sqrt_discarded", "kid_mean", "kid_std",
+     "precision", "recall", "pr_n", "warnings"],
 )  # fmt: skip
 COMPARISON = RecordKind(
     "paired FID comparison",

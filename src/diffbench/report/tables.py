@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 
 from diffbench.config import comparisons, datasets_in_use, replicate_base, runs
-from diffbench.features import EXTRACTORS
 from diffbench.io import atomic_path
 from diffbench.paths import Layout
 from diffbench.records import (
@@ -32,7 +31,7 @@ from diffbench.records import (
 )
 from diffbench.report.outputs import result_files
 from diffbench.report.published import PUBLISHED_COLUMNS
-from diffbench.sampling.throughput import BatchTiming, best
+from diffbench.sampling.batch_timing import BatchTiming, best
 
 RUN_KEY = ["dataset", "model", "family", "downsampling_factor", "sampler", "sampler_type", "steps"]
 # The model's training cost and its autoencoder's rFID (the floor its FID can reach), repeated on
@@ -83,6 +82,7 @@ DISTRIBUTION_COLUMNS = {
     "feature_extractor": "feature_extractor",
     "resize": "resize",
     "feature_channels_last": "feature_channels_last",
+    "feature_dim": "feature_dim",
     "reference_set": "reference",
     "n_reference": "n_reference",
     "fid": "fid",
@@ -288,9 +288,8 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
             warnings.append(f"{run_name}: {sampling['nonfinite_images']} images with NaN/inf values")
         rows.append(row)
     frame = pd.DataFrame(rows)
-    dims = frame.feature_extractor.map(lambda name: EXTRACTORS[name].dim if name in EXTRACTORS else math.nan)
     # A covariance of either set is singular at n <= dim: FID is then strongly biased.
-    frame["fid_set_below_feature_dim"] = frame[["n_samples", "n_reference"]].min(axis=1) <= dims
+    frame["fid_set_below_feature_dim"] = frame[["n_samples", "n_reference"]].min(axis=1) <= frame.feature_dim
     frame = frame.merge(models[["model", "downsampling_factor", *MODEL_COLUMNS_IN_RUNS]], on="model", how="left")
     return frame[RUN_KEY + [c for c in frame.columns if c not in RUN_KEY]]
 

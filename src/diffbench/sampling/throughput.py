@@ -9,29 +9,13 @@ at any number of steps follows (every step costs one UNet evaluation, the decode
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import torch
 
 from diffbench.models.pipelines import DiffusionModel
 from diffbench.runtime import synchronize
+from diffbench.sampling.batch_timing import BatchTiming, batch_sizes
 from diffbench.sampling.sampler import to_images
-
-
-@dataclass(frozen=True)
-class BatchTiming:
-    batch_size: int
-    unet_s: float  # one UNet evaluation of the whole batch
-    decode_s: float  # decoding the whole batch (0 for pixel models)
-
-    def images_per_s(self, nfe: int) -> float:
-        return self.batch_size / (nfe * self.unet_s + self.decode_s)
-
-
-def batch_sizes(max_batch: int) -> list[int]:
-    """1, 2, 4, ... below `max_batch`, then `max_batch` itself."""
-    sizes = [1 << k for k in range(max_batch.bit_length()) if 1 << k < max_batch]
-    return sizes + [max_batch]
 
 
 def _best_time(fn, device: torch.device, repeats: int) -> float:
@@ -71,8 +55,3 @@ def sweep(
             torch.cuda.empty_cache()
             return timings, f"out of memory at batch {batch}"
     return timings, f"max_batch {max_batch}"
-
-
-def best(timings: list[BatchTiming], nfe: int) -> BatchTiming:
-    """The batch size that samples fastest at `nfe` UNet evaluations per image."""
-    return max(timings, key=lambda timing: timing.images_per_s(nfe))

@@ -72,6 +72,7 @@ def distribution_metrics(
         "n_generated": int(len(generated)),
         "n_nonfinite_excluded": excluded,
         "n_reference": int(len(reference)),
+        "feature_dim": int(generated.shape[1]),
         "fid": fd["fd"],
         **_fid_uncertainty(generated.astype(np.float64), reference.astype(np.float64), evaluation),
         "fid_sqrt_discarded": fd["sqrt_discarded"],

@@ -16,6 +16,7 @@ run's wall time, per-rule times, images/s and peak GPU memory, allocated and res
 must hold the evaluation weights (`diffbench fetch-assets` on a machine with internet).
 
     python benchmarks/gpu_checks.py [--out results/gpu-checks] [--device cuda] [--budget 30]
+        [--only benchmarks | workflows | STEP,...]   (in parts, when one command may not take 12 minutes)
 """
 
 from __future__ import annotations
@@ -109,27 +110,35 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--budget", type=float, default=30.0, help="training seconds per model in the workflow runs")
     parser.add_argument("--images", type=int, default=1024, help="images per case in the benchmark scripts")
-    parser.add_argument("--only", choices=["benchmarks", "workflows"], help="run one half")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated groups (benchmarks, workflows) or step names (e.g. features,default_bf16), so a "
+        "short GPU lease can take them in parts; all when not given",
+    )
     args = parser.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     python, dev, images = sys.executable, ["--device", args.device], ["--images", str(args.images)]
     sampling = [python, "benchmarks/sampling.py", *dev, *images]
     steps = {}  # benchmark step -> its command, in the order they run
-    if args.only != "workflows":
-        steps.update({f"sampling_{p}": [*sampling, "--precision", p] for p in ("tf32", *PRECISIONS)})
-        steps.update({f"sampling_bf16_{s}": [*sampling, "--precision", "bf16", "--speedups", s] for s in SPEEDUPS})
-        steps["features"] = [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"]
-        steps["features_channels_last"] = [*steps["features"], "--channels-last"]  # the workflow's default
-        steps["training_loop"] = [python, "benchmarks/training_loop.py", *dev]
+    steps.update({f"sampling_{p}": [*sampling, "--precision", p] for p in ("tf32", *PRECISIONS)})
+    steps.update({f"sampling_bf16_{s}": [*sampling, "--precision", "bf16", "--speedups", s] for s in SPEEDUPS})
+    steps["features"] = [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"]
+    steps["features_channels_last"] = [*steps["features"], "--channels-last"]  # the workflow's default
+    steps["training_loop"] = [python, "benchmarks/training_loop.py", *dev]
+    runs = {f"default_{p}": (lambda p=p: default_experiment(args.device, p, args.budget, out / "runs" / f"default_{p}"))
+            for p in PRECISIONS}  # fmt: skip
+    runs["sweep_slice"] = lambda: sweep_slice(args.device, args.budget, out / "runs" / "sweep")
+    chosen = {name for name in args.only.split(",") if name}
+    unknown = chosen - {"benchmarks", "workflows", *steps, *runs}
+    if unknown:
+        parser.error(f"--only: unknown {sorted(unknown)}; known: benchmarks, workflows, {', '.join([*steps, *runs])}")
+    steps = {n: c for n, c in steps.items() if not chosen or n in chosen or "benchmarks" in chosen}
+    runs = {n: make for n, make in runs.items() if not chosen or n in chosen or "workflows" in chosen}
     for name, command in steps.items():
         run_logged(name, command, out, 600)
-    rows = []
-    if args.only != "benchmarks":
-        for precision in PRECISIONS:
-            config = default_experiment(args.device, precision, args.budget, out / "runs" / f"default_{precision}")
-            rows.append(workflow(f"default_{precision}", config, out, 1200))
-        rows.append(workflow("sweep_slice", sweep_slice(args.device, args.budget, out / "runs" / "sweep"), out, 1200))
+    rows = [workflow(name, make(), out, 1200) for name, make in runs.items()]
     lines = [f"## {name}\n" + (out / f"{name}.log").read_text() for name in steps]
     if rows:
         lines.append(pd.DataFrame(rows).to_string(index=False))

@@ -262,24 +262,29 @@ NETWORK_EVALUATION_RULES = {"reference_features", "sample_feature_shard", "recon
 
 
 def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
-    """A job whose seconds are a result runs alone; two evaluation jobs may run at once."""
+    """A job whose seconds are a result runs alone; two evaluation jobs may run at once; training,
+    the chain everything waits for, is scheduled before anything else that is ready."""
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(TINY_CONFIG),
          "-n", "--cores", "4"],
         cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    threads = {}  # rule -> the threads of its planned jobs (Snakemake prints them when > 1)
+    planned = {"threads": {}, "priority": {}}  # rule -> the values of its planned jobs (printed when not 1 / 0)
     for block in result.stdout.split("\n\n"):
         lines = [line for line in block.splitlines() if not line.startswith("[")]  # a job: [date], rule x:, ...
         if lines and lines[0].startswith(("rule ", "localrule ")):
             rule = lines[0].split()[1].rstrip(":")
-            given = [int(line.split(":")[1]) for line in lines if line.strip().startswith("threads:")]
-            threads.setdefault(rule, set()).add(given[0] if given else 1)
+            for key, default in (("threads", 1), ("priority", 0)):
+                given = [int(line.split(":")[1]) for line in lines if line.strip().startswith(f"{key}:")]
+                planned[key].setdefault(rule, set()).add(given[0] if given else default)
+    threads, priority = planned["threads"], planned["priority"]
     assert TIMED_RULES | NETWORK_EVALUATION_RULES <= set(threads), sorted(threads)
     assert all(threads[rule] == {4} for rule in TIMED_RULES), threads
     assert all(threads[rule] == {2} for rule in NETWORK_EVALUATION_RULES), threads
     assert all(max(n) <= 2 for rule, n in threads.items() if rule not in TIMED_RULES), threads
+    training = {"train_autoencoder", "train_diffusion"}
+    assert min(min(priority[rule]) for rule in training) > max(max(p) for r, p in priority.items() if r not in training)
 
 
 def test_lint():

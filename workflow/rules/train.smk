@@ -17,6 +17,9 @@ rule train_autoencoder:
         layout.benchmark("train_autoencoder", "{model}")
     wildcard_constraints:
         model=one_of(models_where(config, family="latent", source="train")),
+    # Training goes first: the chain every run waits for. Otherwise a 1-thread evaluation job
+    # (the reference features) may start beside it and hold it back while a core idles.
+    priority: 10
     conda:
         "../../environment.yml"
     threads: workflow.cores
@@ -53,6 +56,9 @@ rule train_diffusion:
         layout.benchmark("train_diffusion", "{model}")
     wildcard_constraints:
         model=one_of(models_where(config, source="train")),
+    # Training goes first: the chain every run waits for. Otherwise a 1-thread evaluation job
+    # (the reference features) may start beside it and hold it back while a core idles.
+    priority: 10
     conda:
         "../../environment.yml"
     threads: workflow.cores

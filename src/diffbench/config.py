@@ -46,6 +46,9 @@ _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
 # Keys of earlier versions whose meaning moved to another key: named in the error, not just rejected.
+# Precisions only a CUDA device runs, with what to use instead (runtime.use_precision checks the
+# device a job resolved to; _check_semantics the configured one).
+CUDA_ONLY_PRECISIONS = {"fp16": "use bf16 or fp32", "tf32": "use fp32 (TF32 is a CUDA tensor-core format)"}
 RENAMED = {"bootstrap_resamples": "interval_groups (FID intervals are jackknife intervals now)"}
 
 
@@ -218,9 +221,10 @@ def check_input_paths(config: dict) -> None:
 
 
 def _check_semantics(config: dict, raw: dict) -> None:
-    if config["precision"] in ("fp16", "tf32") and config["device"] == "cpu":
-        precision = config["precision"]
-        raise ConfigError(f"config key 'precision': {precision} needs device: cuda (use bf16 or fp32 on CPU).")
+    precision = config["precision"]
+    if precision in CUDA_ONLY_PRECISIONS and config["device"] == "cpu":
+        instead = CUDA_ONLY_PRECISIONS[precision]
+        raise ConfigError(f"config key 'precision': {precision} needs device: cuda ({instead}).")
     for name, model in config["models"].items():
         key = f"models.{name}"
         given = raw.get("models", {}).get(name, {})

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import torch
 
+from diffbench.config import CUDA_ONLY_PRECISIONS
 from diffbench.errors import ConfigError
 
 # tf32: float32 weights and activations whose matmuls and convolutions may run on TF32 tensor
 # cores (10-bit mantissa, CUDA only); fp32 is strict float32 everywhere (allow_tf32 below).
 DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-CUDA_ONLY = {"fp16": "use bf16 or fp32", "tf32": "use fp32 (TF32 is a CUDA tensor-core format)"}
 
 
 def _visible_devices() -> str:
@@ -57,10 +57,10 @@ def allow_tf32(allowed: bool) -> None:
 def use_precision(precision: str, device: torch.device) -> torch.dtype:
     """Check `precision` against the device, set TF32 accordingly, and return the dtype that
     sampling casts the model to (training keeps float32 weights under autocast)."""
-    if precision in CUDA_ONLY and device.type != "cuda":
+    if precision in CUDA_ONLY_PRECISIONS and device.type != "cuda":
         raise ConfigError(
             f"config key 'precision' is {precision}, which needs a CUDA device (running on {device}); "
-            f"{CUDA_ONLY[precision]}."
+            f"{CUDA_ONLY_PRECISIONS[precision]}."
         )
     allow_tf32(precision == "tf32")
     return DTYPES[precision]

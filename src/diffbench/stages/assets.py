@@ -17,7 +17,6 @@ from diffbench.features import EXTRACTORS
 from diffbench.metrics.lpips import fetch_backbone
 from diffbench.records import DATASET_ASSETS, EVALUATION_ASSETS, MODEL_ASSETS, PERCEPTUAL_ASSETS
 
-# The user's own HF_HUB_OFFLINE (empty = unset), kept for the fetch rules while jobs get "1".
 # What load_model reads; a hub repo's other files (README images, flax or onnx weights) are skipped.
 PIPELINE_FILES = ["model_index.json", "unet/*", "scheduler/*", "vae/*", "vqvae/*"]
 OTHER_FRAMEWORKS = ["*.msgpack", "*.h5", "*.onnx", "*.pb"]

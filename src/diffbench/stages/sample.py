@@ -41,10 +41,10 @@ def sample_shard(
     flops = flops_per_image(model, torch_device, dtype)  # counted on the plain model, before compiling
     speedups_on = apply_speedups(model, speedups)
     template = make_scheduler(sampler, model.scheduler)
+    noise_on = step_noise_device(step_noise, torch_device)
     store = None
     if batches_dir is not None:
         weights = sorted(Path(model_dir).rglob("*.safetensors"))
-        noise_on = step_noise_device(step_noise, torch_device)
         settings = (sampler, steps, precision, torch_device.type, noise_on, speedups_on)
         store = BatchStore(batches_dir, fingerprint(*settings, files=weights))
     warmup_s = warm_up(model, min(batch_size, len(seeds)), torch_device, dtype)
@@ -72,7 +72,7 @@ def sample_shard(
         "seed_first": seeds[0],
         "seed_last": seeds[-1],
         "batch_size": batch_size,
-        "step_noise_on": step_noise_device(step_noise, torch_device),
+        "step_noise_on": noise_on,
         "speedups": speedups_on,
         "warmup_s": warmup_s,  # untimed in denoise_s/decode_s: kernel selection, compilation
         "precision": precision,

@@ -1,7 +1,9 @@
 """Every GPU figure of benchmarks/RESULTS.md in one command, sized to take about 12 minutes on one
 H100-class GPU (an estimate until it has run on one), so that a GPU held briefly yields them all.
 
-1. sampling.py in tf32, fp32 (strict), bf16 and fp16, then bf16 with each of sampling.speedups;
+0. the tests marked cuda (`pytest -m cuda`: CUDA generators, staged feature batches), which
+   CPU-only machines skip; 1. sampling.py in tf32, fp32 (strict), bf16 and fp16, then bf16 with
+   each of sampling.speedups;
 2. features.py (Inception features and FID against torch-fidelity), in torch's default layout and
    with evaluation.channels_last (the workflow's default); 3. training_loop.py;
 4. the default experiment end to end at each precision, with every model's training budget cut
@@ -122,6 +124,8 @@ def main() -> None:
     python, dev, images = sys.executable, ["--device", args.device], ["--images", str(args.images)]
     sampling = [python, "benchmarks/sampling.py", *dev, *images]
     steps = {}  # benchmark step -> its command, in the order they run
+    # The tests that only run where CUDA is (skipped on CPU-only machines and in CI).
+    steps["cuda_tests"] = [python, "-m", "pytest", "-m", "cuda", "-n", "0", "--continue-on-collection-errors", "tests"]
     steps.update({f"sampling_{p}": [*sampling, "--precision", p] for p in ("tf32", *PRECISIONS)})
     steps.update({f"sampling_bf16_{s}": [*sampling, "--precision", "bf16", "--speedups", s] for s in SPEEDUPS})
     steps["features"] = [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from diffusers import DDIMScheduler, DDPMPipeline, DDPMScheduler, UNet2DModel, VQModel
 from PIL import Image
@@ -214,6 +215,12 @@ needs_chromium = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason="needs Chromium and its driver (Debian: apt-get install chromium chromium-driver); .ci/run installs them",
 )
+
+
+def needs_cuda(test):
+    """Marks a test that runs only where CUDA is (skipped elsewhere); benchmarks/gpu_checks.py runs
+    them all on a GPU (`pytest -m cuda`)."""
+    return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")(test))
 
 
 def headless_chromium(window: str, downloads: Path | None = None, performance_log: bool = False):

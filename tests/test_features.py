@@ -10,9 +10,16 @@ import torch_fidelity
 
 from diffbench.data.synthetic import render_shapes
 from diffbench.errors import MissingWeights
-from diffbench.features.inception import default_weights_path, inception_features, load_inception, resolve_weights
+from diffbench.features.inception import (
+    default_weights_path,
+    inception_features,
+    load_inception,
+    resolve_weights,
+    rgb_batches,
+)
+from diffbench.features.transfer import on_device
 from diffbench.metrics.frechet import frechet_distance, gaussian_statistics
-from helpers import assert_rows_close, rows_relative_difference, write_assets_record
+from helpers import assert_rows_close, needs_cuda, rows_relative_difference, write_assets_record
 
 CPU = torch.device("cpu")
 RUN = {
@@ -67,6 +74,36 @@ def test_features_are_non_degenerate_and_batch_independent(weights):
     assert_rows_close(features, one_by_one)
     gray = inception_features(images[..., :1], model, CPU)
     assert gray.shape == (6, 2048)
+
+
+def test_an_empty_set_gives_no_features(weights):
+    # Every sample of a set can be non-finite (left out of FID): the job still writes its file.
+    features = inception_features(np.zeros((0, 16, 16, 3), np.uint8), load_inception(weights, CPU), CPU)
+    assert features.shape == (0, 2048) and features.dtype == np.float64
+
+
+@needs_cuda
+def test_staged_batches_reach_the_gpu_intact_while_it_is_busy():
+    cuda = torch.device("cuda")
+    generator = torch.Generator().manual_seed(0)
+    host = [torch.randint(0, 256, (n, 64, 64, 3), dtype=torch.uint8, generator=generator) for n in (32, 32, 32, 7)]
+    host.append(torch.rand(5, 8, 8, 3, generator=generator))  # another dtype and shape: fresh buffers
+    busy, seen = torch.randn(1024, 1024, device=cuda), []
+    for batch in on_device(iter(host), cuda):
+        for _ in range(50):  # the compute stream lags, so copies and buffer refills run ahead of it
+            busy = torch.tanh(busy @ busy)
+        seen.append(batch * 1)  # read on the compute stream, after the long queue
+    for expected, actual in zip(host, seen, strict=True):
+        assert torch.equal(actual.cpu(), expected)
+
+
+@needs_cuda
+def test_features_on_cuda_equal_a_plain_per_batch_loop(weights):
+    cuda = torch.device("cuda")
+    model, images = load_inception(weights, cuda), shapes(10)
+    with torch.no_grad():
+        plain = [model(torch.from_numpy(b).permute(0, 3, 1, 2).to(cuda))[0].cpu() for b in rgb_batches(images, 4)]
+    assert_rows_close(inception_features(images, model, cuda, batch_size=4), torch.cat(plain).double().numpy())
 
 
 def test_channels_last_runs_the_same_network_in_nhwc(weights):

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from diffbench.errors import MissingWeights
-from diffbench.features.inception import clean_resize, rgb_batches
+from diffbench.features.inception import network_inputs
+from diffbench.features.transfer import gathered
 
 NAME = "dinov2-vit-l-14"
 HUB_REPO, HUB_ENTRY = "facebookresearch/dinov2", "dinov2_vitl14"
@@ -64,15 +65,10 @@ def dinov2_features(
     """uint8 (N, H, W, C) -> float64 (N, 1024); "tf-bilinear" is torch-fidelity's own resize to 224."""
     if resize not in RESIZE_MODES:
         raise ValueError(f"unknown resize mode {resize!r} (known: {RESIZE_MODES})")
-    out = [np.zeros((0, FEATURE_DIM))]
-    for batch in rgb_batches(images, batch_size):
-        if resize == "clean":
-            # torch-fidelity's forward after its resize: ImageNet normalisation, then the ViT.
-            x = clean_resize(batch, INPUT_SIDE).to(device)
-            mean = torch.tensor(_IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-            std = torch.tensor(_IMAGENET_STD, device=device).view(1, 3, 1, 1)
-            features = model.model((x - mean) / std)
-        else:
-            (features,) = model(torch.from_numpy(batch).permute(0, 3, 1, 2).to(device))
-        out.append(features.double().cpu().numpy())
-    return np.concatenate(out)
+    out = []
+    mean = torch.tensor(_IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(_IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    for x in network_inputs(images, batch_size, resize, INPUT_SIDE, device):
+        # clean: torch-fidelity's forward after its resize (ImageNet normalisation, then the ViT).
+        out.append(model.model((x - mean) / std) if resize == "clean" else model(x)[0])
+    return gathered(out, FEATURE_DIM)

@@ -18,6 +18,7 @@ import torch
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
 
 from diffbench.errors import MissingWeights
+from diffbench.features.transfer import gathered, on_device
 
 FEATURE_DIM = 2048
 WEIGHTS_URL = URL_INCEPTION_V3
@@ -97,11 +98,11 @@ def pool3_of_resized(model: FeatureExtractorInceptionV3, x: torch.Tensor) -> tor
 
 def clean_resize(batch: np.ndarray, side: int) -> torch.Tensor:
     """clean-fid's resize of uint8 NHWC RGB images: PIL bicubic per channel in float, no
-    quantisation (Parmar et al. 2022). Returns float NCHW in [0, 255]."""
+    quantisation (Parmar et al. 2022). Returns float NHWC in [0, 255]."""
     from cleanfid.resize import make_resizer
 
     resize = make_resizer("PIL", False, "bicubic", (side, side))
-    return torch.from_numpy(np.stack([resize(image) for image in batch])).permute(0, 3, 1, 2)
+    return torch.from_numpy(np.stack([resize(image) for image in batch]))
 
 
 def rgb_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
@@ -109,6 +110,19 @@ def rgb_batches(images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
     for start in range(0, len(images), batch_size):
         batch = np.ascontiguousarray(images[start : start + batch_size])
         yield np.repeat(batch, 3, axis=-1) if batch.shape[-1] == 1 else batch
+
+
+def network_inputs(
+    images: np.ndarray, batch_size: int, resize: str, side: int, device: torch.device
+) -> Iterator[torch.Tensor]:
+    """NCHW batches on `device`: uint8 for the network's own resize, float [0, 255] at `side` for
+    "clean". Copied NHWC (one memcpy per batch, staged on CUDA) and permuted there."""
+    host = (
+        (clean_resize(batch, side) if resize == "clean" else torch.from_numpy(batch))
+        for batch in rgb_batches(images, batch_size)
+    )
+    for batch in on_device(host, device):
+        yield batch.permute(0, 3, 1, 2)
 
 
 INPUT_SIDE = 299
@@ -130,11 +144,7 @@ def inception_features(
     """
     if resize not in RESIZE_MODES:
         raise ValueError(f"unknown resize mode {resize!r} (known: {RESIZE_MODES})")
-    out = [np.zeros((0, FEATURE_DIM))]
-    for batch in rgb_batches(images, batch_size):
-        if resize == "clean":
-            features = pool3_of_resized(model, clean_resize(batch, INPUT_SIDE).to(device))
-        else:
-            (features,) = model(torch.from_numpy(batch).permute(0, 3, 1, 2).to(device))
-        out.append(features.double().cpu().numpy())
-    return np.concatenate(out)
+    out = []
+    for x in network_inputs(images, batch_size, resize, INPUT_SIDE, device):
+        out.append(pool3_of_resized(model, x) if resize == "clean" else model(x)[0])
+    return gathered(out, FEATURE_DIM)

@@ -10,7 +10,9 @@ the two must agree exactly. DDPM runs twice: with `step_noise: cpu` its per-step
 the same per-image CPU generators in the same order as the pipeline's, so the images must agree;
 with `step_noise: device` (the default) it is drawn by per-image generators on the device, which
 on a GPU saves the pipeline's host-to-device copy per step and gives other (equally seeded)
-images; on a CPU the two settings are the same arithmetic.
+images; on a CPU the two settings are the same arithmetic. On a GPU ours also skips the
+read-back of the timestep that diffusers' DDPM and DDIM steps make at every step
+(sampling/host_schedule.py: the same arithmetic on the same values).
 In bf16/fp16 the images differ: the pipelines draw the noise in the UNet's dtype and keep the
 sampler's state there, ours draws in float32 and keeps the state in float32; LDMPipeline cannot
 run a reduced-precision UNet at all (it feeds it float32 latents), so that case has no reference.

@@ -15,7 +15,7 @@ from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs,
 from diffbench.sampling.speedups import SPEEDUPS, apply_speedups, speedups_label
 from diffbench.stages.merge import merge_samples
 from diffbench.stages.sample import sample_shard, sampling_throughput
-from helpers import tiny_unet, tiny_vq
+from helpers import needs_cuda, tiny_unet, tiny_vq
 
 CPU = torch.device("cpu")
 SAMPLER_SPECS = {
@@ -72,7 +72,7 @@ def test_step_noise_is_drawn_where_the_setting_says():
         step_noise_device("host", CPU)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (device generators)")
+@needs_cuda
 def test_device_step_noise_on_cuda_is_batch_independent_and_differs_from_cpu_noise():
     spec, model = SAMPLER_SPECS["ddpm"], random_model().to("cuda")
     template, options = make_scheduler(spec, model.scheduler), step_kwargs(spec)
@@ -323,6 +323,66 @@ def test_ddim_steps_to_the_next_timestep_it_visits():
     landed = ddim.step(eps, 999, x_t).prev_sample
     torch.testing.assert_close(landed, a[888].sqrt() * x0 + (1 - a[888]).sqrt() * eps, rtol=0, atol=1e-5)
     assert (landed - (a[899].sqrt() * x0 + (1 - a[899]).sqrt() * eps)).abs().max() > 1e-3
+
+
+def test_ddim_step_checks_its_timestep_by_address_or_value():
+    base = DDPMScheduler(num_train_timesteps=50)
+    ddim = make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"}, base)
+    ddim.set_timesteps(5)
+    x = torch.randn(1, 3, 4, 4)
+    first, second, third = list(ddim.timesteps[:3])  # elements: recognised without reading them
+    x = ddim.step(x, first, x).prev_sample
+    x = ddim.step(x, torch.tensor(int(second)), x).prev_sample  # another tensor: by value
+    with pytest.raises(ValueError, match="step 2 of this schedule is not timestep 0"):
+        ddim.step(x, 0, x)
+    with pytest.raises(ValueError, match="step 2 of this schedule is not timestep"):
+        ddim.step(x, second, x)  # the right value at the wrong step
+    ddim.step(x, int(third), x)
+
+
+@pytest.mark.parametrize("steps", [10, None])  # None: all 50 training timesteps (no inference schedule)
+def test_ddpm_steps_are_diffusers_to_the_bit(steps):
+    from diffusers import DDPMScheduler as Theirs
+
+    base = DDPMScheduler(num_train_timesteps=50, clip_sample=True)
+    ours = make_scheduler({"type": "ddpm"}, base)
+    theirs = Theirs.from_config(ours.config)
+    for scheduler in (ours, theirs):
+        if steps:
+            scheduler.set_timesteps(steps)
+    walks = []
+    for scheduler in (ours, theirs):
+        x, walk, noise = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0)), [], torch.Generator()
+        for t in scheduler.timesteps:
+            noise.manual_seed(int(t))
+            x = scheduler.step(torch.tanh(x), t, x, generator=noise).prev_sample
+            walk.append(x)
+        walks.append(walk)
+    assert len(walks[0]) == (steps or 50)
+    for a, b in zip(*walks, strict=True):
+        assert torch.equal(a, b)
+
+
+@needs_cuda
+def test_ddpm_and_ddim_steps_never_wait_for_the_gpu():
+    cuda = torch.device("cuda")
+    base = DDPMScheduler(num_train_timesteps=1000)
+    for spec in (
+        {"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"},
+        {"type": "ddim", "eta": 1.0, "timestep_spacing": "quadratic"},
+        {"type": "ddpm"},
+    ):
+        scheduler = make_scheduler(spec, base)
+        scheduler.set_timesteps(20, device=cuda)
+        x, noise = torch.randn(2, 3, 8, 8, device=cuda), [torch.Generator(cuda).manual_seed(s) for s in (0, 1)]
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")  # any read-back (item, int, tolist, nonzero) raises
+        try:
+            for t in scheduler.timesteps:
+                x = scheduler.step(torch.tanh(x), t, x, generator=noise, **step_kwargs(spec)).prev_sample
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        assert torch.isfinite(x).all(), spec
 
 
 def test_ddim_repeated_quadratic_timesteps_are_steps_in_place():

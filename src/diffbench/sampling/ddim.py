@@ -16,6 +16,8 @@ from diffusers import DDIMScheduler
 from diffusers.schedulers.scheduling_ddim import DDIMSchedulerOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from diffbench.sampling.host_schedule import HostSchedule
+
 # The DDIM paper (Song et al. 2021, appendix D.2) spaces CIFAR-10 timesteps as tau_i = c * i^2 with
 # c chosen so that the last one is 0.8 T.
 QUADRATIC_END_FRACTION = 0.8
@@ -29,10 +31,10 @@ def quadratic_timesteps(num_train_timesteps: int, steps: int) -> np.ndarray:
     return (roots**2).astype(np.int64)
 
 
-class DDIMSequenceScheduler(DDIMScheduler):
+class DDIMSequenceScheduler(HostSchedule, DDIMScheduler):
     """DDIMScheduler whose update goes from the current timestep to the next one it will visit (the
     final step to alpha_bar = `final_alpha_cumprod`, as diffusers), and which also accepts
-    `timestep_spacing="quadratic"`."""
+    `timestep_spacing="quadratic"`. Its step never reads the GPU back (host_schedule.py)."""
 
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device = None):
         if self.config.timestep_spacing != "quadratic":
@@ -46,6 +48,7 @@ class DDIMSequenceScheduler(DDIMScheduler):
             ascending = quadratic_timesteps(self.config.num_train_timesteps, num_inference_steps)
             self.timesteps = torch.from_numpy(ascending[::-1] + self.config.steps_offset).to(device)
         self._step_index = 0
+        self._keep_schedule_on_host()  # step() reads timesteps there, never from the GPU
 
     def step(
         self,
@@ -60,13 +63,14 @@ class DDIMSequenceScheduler(DDIMScheduler):
         `self.timesteps`. Steps are counted (timesteps may repeat in quadratic spacing)."""
         if self.num_inference_steps is None:
             raise ValueError("call set_timesteps before step")
-        index = self._step_index
-        if index >= len(self.timesteps) or int(self.timesteps[index]) != int(timestep):
+        index, schedule = self._step_index, self._host_timesteps
+        if index >= len(schedule) or self._host_value(timestep) != schedule[index]:
             raise ValueError(f"step {index} of this schedule is not timestep {int(timestep)}; call set_timesteps again")
         self._step_index += 1
-        prev_timestep = int(self.timesteps[index + 1]) if index + 1 < len(self.timesteps) else -1
+        current = schedule[index]
+        prev_timestep = schedule[index + 1] if index + 1 < len(schedule) else -1
 
-        alpha_prod_t = self.alphas_cumprod[int(timestep)]
+        alpha_prod_t = self.alphas_cumprod[current]
         alpha_prod_t_prev = self.alphas_cumprod[prev_timestep] if prev_timestep >= 0 else self.final_alpha_cumprod
         beta_prod_t = 1 - alpha_prod_t
         kind = self.config.prediction_type
@@ -88,7 +92,7 @@ class DDIMSequenceScheduler(DDIMScheduler):
             limit = self.config.clip_sample_range
             pred_original_sample = pred_original_sample.clamp(-limit, limit)
 
-        std_dev_t = eta * self._get_variance(int(timestep), prev_timestep) ** 0.5
+        std_dev_t = eta * self._get_variance(current, prev_timestep) ** 0.5
         direction = (1 - alpha_prod_t_prev - std_dev_t**2) ** 0.5 * pred_epsilon
         prev_sample = alpha_prod_t_prev**0.5 * pred_original_sample + direction
         if eta > 0:

@@ -12,7 +12,6 @@ import inspect
 from dataclasses import dataclass, field
 
 from diffusers import (
-    DDPMScheduler,
     DPMSolverMultistepScheduler,
     EulerDiscreteScheduler,
     HeunDiscreteScheduler,
@@ -21,6 +20,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from diffbench.config import SAMPLER_SETTING_TYPES
 from diffbench.sampling.ddim import DDIMSequenceScheduler
+from diffbench.sampling.host_schedule import DDPMHostScheduler
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class SamplerKind:
 
 
 SAMPLERS: dict[str, SamplerKind] = {
-    "ddpm": SamplerKind(DDPMScheduler),
+    "ddpm": SamplerKind(DDPMHostScheduler),
     "ddim": SamplerKind(DDIMSequenceScheduler, step_options=("eta",)),
     "dpm_solver_pp": SamplerKind(DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
     "euler": SamplerKind(EulerDiscreteScheduler),

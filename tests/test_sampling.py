@@ -3,7 +3,7 @@ import inspect
 import numpy as np
 import pytest
 import torch
-from diffusers import DDPMScheduler, DiffusionPipeline
+from diffusers import DDPMScheduler, DiffusionPipeline, UNet2DModel
 
 from diffbench.config import SAMPLER_SETTING_TYPES, schema, validate_config
 from diffbench.errors import ConfigError
@@ -490,3 +490,33 @@ def test_channels_last_puts_every_convolution_in_nhwc():
     modules = [*model.unet.modules(), *model.autoencoder.modules()]
     weights = [m.weight for m in modules if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1)]
     assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+
+
+def test_attention_runs_the_classic_kernel_unless_fused_attention_is_on():
+    from diffusers.models.attention_processor import AttnAddedKVProcessor, AttnProcessor, AttnProcessor2_0
+
+    from diffbench.models.attention import set_attention
+
+    def processors(model):
+        modules = [*model.unet.modules(), *model.autoencoder.modules()]
+        return [type(m.processor) for m in modules if hasattr(m, "set_processor")]
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=4, in_channels=2, out_channels=2, block_out_channels=(8, 8), layers_per_block=1,
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D"), norm_num_groups=4, attention_head_dim=4,
+                       up_block_types=("AttnUpBlock2D", "UpBlock2D"))  # fmt: skip
+    model = DiffusionModel(unet, DDPMScheduler(num_train_timesteps=50), tiny_vq())
+    model.autoencoder.register_to_config(scaling_factor=0.7)
+    assert set(processors(model)) == {AttnProcessor2_0}  # diffusers' own default: fused
+    template = make_scheduler(SAMPLER_SPECS["ddim"], model.scheduler)
+    fused, _ = generate(model, template, {}, 3, [0, 1], 2, CPU)
+    assert apply_speedups(model, {}) == "none"
+    assert len(processors(model)) >= 4 and set(processors(model)) == {AttnProcessor}  # UNet's and VQ's layers
+    classic, _ = generate(model, template, {}, 3, [0, 1], 2, CPU)
+    # Another summation order in float32 over three steps and a decode: a uint8 level at most.
+    assert np.abs(fused.astype(int) - classic.astype(int)).max() <= 1
+    assert apply_speedups(model, {"fused_attention": True}) == "fused_attention"
+    assert set(processors(model)) == {AttnProcessor2_0}
+    model.unet.down_blocks[1].attentions[0].set_processor(AttnAddedKVProcessor())
+    with pytest.raises(ValueError, match=r"UNet2DModel has attention processors \['AttnAddedKVProcessor'\]"):
+        set_attention(model.unet, fused=False)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import torch
 
+from diffbench.models.attention import set_attention
 from diffbench.models.pipelines import DiffusionModel
 
 # In the order they are applied and named in results.
-SPEEDUPS = ("channels_last", "compile")
+SPEEDUPS = ("channels_last", "compile", "fused_attention")
 NONE = "none"
 
 
@@ -31,8 +32,13 @@ def apply_speedups(model: DiffusionModel, speedups: dict) -> str:
     run on NHWC kernels (the arithmetic is the same, the summation order may differ slightly).
     compile: torch.compile of the UNet's forward, the cost paid at every step (the decoder runs
     once per image); compilation happens at the first call, the untimed warm-up.
+    fused_attention: self-attention on torch's fused scaled_dot_product_attention kernels; off,
+    on diffusers' classic processor (models/attention.py). Set first, so compile traces it.
     """
     label = speedups_label(speedups)
+    for module in (model.unet, model.autoencoder):
+        if module is not None:
+            set_attention(module, fused=bool(speedups.get("fused_attention")))
     if speedups.get("channels_last"):
         for module in (model.unet, model.autoencoder):
             if module is not None:

@@ -10,7 +10,7 @@ from diffbench.errors import ConfigError
 from diffbench.io import read_json, write_json
 from diffbench.models.pipelines import DiffusionModel, load_model
 from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
-from diffbench.sampling.sampler import denoise, generate, step_noise_device
+from diffbench.sampling.sampler import batch_sizes_of, denoise, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs, timesteps_of
 from diffbench.sampling.speedups import SPEEDUPS, apply_speedups, speedups_label
 from diffbench.stages.merge import merge_samples
@@ -482,6 +482,29 @@ def test_compile_compiles_the_unet_and_keeps_its_images(monkeypatch):
     assert compiled == [model.unet]
     after, _ = generate(model, template, {}, 2, [0, 1], 2, CPU)
     np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLER_SPECS))
+def test_warm_up_calls_the_unet_as_sampling_will(name):
+    # torch.compile compiles again for an input shape or timestep type it has not seen: the untimed
+    # warm-up must have seen every one that the timed sampling passes (each batch size, 0-d timesteps
+    # of the sampler's dtype), or compilation is counted as sampling time.
+    model = random_model("latent")
+    template = make_scheduler(SAMPLER_SPECS[name], model.scheduler)
+    calls = []
+
+    def record(_, args):
+        x, t = args
+        calls.append((tuple(x.shape), x.dtype, tuple(t.shape), t.dtype, t.device))
+
+    model.unet.register_forward_pre_hook(record)
+    seeds = list(range(5))
+    warm_up(model, template, 3, batch_sizes_of(len(seeds), 2), CPU, torch.float32)
+    warmed = set(calls)
+    calls.clear()
+    generate(model, template, step_kwargs(SAMPLER_SPECS[name]), 3, seeds, 2, CPU)
+    assert {c[0][0] for c in calls} == {2, 1} and set(calls) <= warmed
+    assert batch_sizes_of(4, 2) == {2} and batch_sizes_of(1, 8) == {1}
 
 
 def test_channels_last_puts_every_convolution_in_nhwc():

@@ -167,13 +167,31 @@ def flops_per_image(model: DiffusionModel, device: torch.device, dtype: torch.dt
     return {"unet_gflops_per_nfe": unet_counter.get_total_flops() / 1e9, "decoder_gflops": decoder_flops / 1e9}
 
 
-def warm_up(model: DiffusionModel, batch_size: int, device: torch.device, dtype: torch.dtype) -> float:
-    """One UNet and decoder pass outside the sampling times, so kernel selection, allocation and
-    compilation (sampling.speedups) are not counted per image; returns its seconds, recorded apart."""
+def warm_up(
+    model: DiffusionModel,
+    template: SchedulerMixin,
+    steps: int,
+    batch_sizes: set[int],
+    device: torch.device,
+    dtype: torch.dtype,
+) -> float:
+    """A UNet and decoder pass per batch size that sampling will use, with the timestep the sampler
+    passes (an element of its timesteps: 0-d, its dtype), outside the sampling times, so kernel
+    selection, allocation and compilation (sampling.speedups.compile compiles again for a new
+    input shape or timestep type) are not counted per image; returns its seconds, recorded apart."""
+    probe = template.__class__.from_config(template.config)
+    probe.set_timesteps(steps, device=device)
+    t = probe.timesteps[0]
     cfg = model.unet.config
-    x = torch.zeros(batch_size, cfg.in_channels, cfg.sample_size, cfg.sample_size, device=device)
     watch = Stopwatch(device)
     with torch.no_grad(), watch.phase("warm_up"):
-        model.unet(x.to(dtype), torch.tensor([1], device=device))
-        to_images(model, x)
+        for size in sorted(batch_sizes):
+            x = torch.zeros(size, cfg.in_channels, cfg.sample_size, cfg.sample_size, device=device)
+            model.unet(x.to(dtype), t)
+            to_images(model, x)
     return watch.seconds["warm_up"]
+
+
+def batch_sizes_of(num_images: int, batch_size: int) -> set[int]:
+    """The sizes of the batches `generate` draws `num_images` in: the full one and the remainder."""
+    return {min(batch_size, num_images - start) for start in range(0, num_images, batch_size)}

@@ -21,7 +21,7 @@ sampler's state there, ours draws in float32 and keeps the state in float32; LDM
 run a reduced-precision UNet at all (it feeds it float32 latents), so that case has no reference.
 
     .venv/bin/python benchmarks/sampling.py [--device cuda] [--precision bf16] [--images 64]
-                                            [--speedups channels_last,compile]
+                                            [--speedups channels_last,compile,fused_attention,cuda_graphs]
 
 Prints images/s of both and their ratio per case; record the output in benchmarks/RESULTS.md.
 With --speedups, ours is also timed with those sampling.speedups on (after an untimed warm-up

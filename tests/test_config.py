@@ -100,6 +100,10 @@ def test_shipped_configs_are_valid():
         ),
         (lambda c: c.update(precision="fp16"), "fp16 needs device: cuda"),
         (lambda c: c.update(precision="tf32"), "tf32 needs device: cuda"),
+        (
+            lambda c: c["sampling"].update(speedups={"cuda_graphs": True}),
+            "'sampling.speedups.cuda_graphs': CUDA graphs need device: cuda",
+        ),
         (lambda c: c["models"]["pix"].update(source="pretrained"), "'models.pix.pretrained.id'"),
         (
             lambda c: c["models"]["pix"].update(autoencoder={"type": "kl"}),

@@ -49,6 +49,7 @@ _Validator = _with_defaults(jsonschema.Draft202012Validator)
 # Precisions only a CUDA device runs, with what to use instead (runtime.use_precision checks the
 # device a job resolved to; _check_semantics the configured one).
 CUDA_ONLY_PRECISIONS = {"fp16": "use bf16 or fp32", "tf32": "use fp32 (TF32 is a CUDA tensor-core format)"}
+CUDA_GRAPHS_NEED = "CUDA graphs need device: cuda (on a CPU, compile alone is the nearest option)"
 RENAMED = {"bootstrap_resamples": "interval_groups (FID intervals are jackknife intervals now)"}
 
 
@@ -225,6 +226,8 @@ def _check_semantics(config: dict, raw: dict) -> None:
     if precision in CUDA_ONLY_PRECISIONS and config["device"] == "cpu":
         instead = CUDA_ONLY_PRECISIONS[precision]
         raise ConfigError(f"config key 'precision': {precision} needs device: cuda ({instead}).")
+    if config["sampling"]["speedups"].get("cuda_graphs") and config["device"] == "cpu":
+        raise ConfigError(f"config key 'sampling.speedups.cuda_graphs': {CUDA_GRAPHS_NEED}.")
     for name, model in config["models"].items():
         key = f"models.{name}"
         given = raw.get("models", {}).get(name, {})

@@ -187,7 +187,8 @@ def warm_up(
     with torch.no_grad(), watch.phase("warm_up"):
         for size in sorted(batch_sizes):
             x = torch.zeros(size, cfg.in_channels, cfg.sample_size, cfg.sample_size, device=device)
-            model.unet(x.to(dtype), t)
+            for _ in range(2):  # the first call compiles, the second records CUDA graphs (cuda_graphs)
+                model.unet(x.to(dtype), t)
             to_images(model, x)
     return watch.seconds["warm_up"]
 

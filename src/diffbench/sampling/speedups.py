@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import torch
 
+from diffbench.config import CUDA_GRAPHS_NEED
+from diffbench.errors import ConfigError
 from diffbench.models.attention import set_attention
 from diffbench.models.pipelines import DiffusionModel
 
-# In the order they are applied and named in results.
-SPEEDUPS = ("channels_last", "compile", "fused_attention")
+# In the order results name them.
+SPEEDUPS = ("channels_last", "compile", "fused_attention", "cuda_graphs")
 NONE = "none"
 
 
@@ -34,6 +36,7 @@ def apply_speedups(model: DiffusionModel, speedups: dict) -> str:
     once per image); compilation happens at the first call, the untimed warm-up.
     fused_attention: self-attention on torch's fused scaled_dot_product_attention kernels; off,
     on diffusers' classic processor (models/attention.py). Set first, so compile traces it.
+    cuda_graphs: compile in mode "reduce-overhead" instead (CUDA only; see _graph_unet).
     """
     label = speedups_label(speedups)
     for module in (model.unet, model.autoencoder):
@@ -43,6 +46,30 @@ def apply_speedups(model: DiffusionModel, speedups: dict) -> str:
         for module in (model.unet, model.autoencoder):
             if module is not None:
                 module.to(memory_format=torch.channels_last)
-    if speedups.get("compile"):
+    if speedups.get("cuda_graphs"):
+        device = next(model.unet.parameters()).device
+        if device.type != "cuda":
+            raise ConfigError(f"config key 'sampling.speedups.cuda_graphs' (running on {device}): {CUDA_GRAPHS_NEED}.")
+        _graph_unet(model.unet)
+    elif speedups.get("compile"):
         model.unet.compile()
     return label
+
+
+def _graph_unet(unet: torch.nn.Module) -> None:
+    """torch.compile the UNet's forward in mode "reduce-overhead": inductor's kernels replayed as a
+    CUDA graph, one launch per UNet evaluation instead of one per kernel (small UNets on a GPU are
+    bound by launches). A replay overwrites the previous one's outputs, and samplers keep outputs
+    across steps (DPM-Solver++'s history), so each output is cloned; each call begins a new step of
+    torch's CUDA graph trees. Graphs are recorded in the untimed warm-up (sampler.warm_up)."""
+    compiled = torch.compile(unet.forward, mode="reduce-overhead")
+
+    def forward(*args, **kwargs):
+        torch.compiler.cudagraph_mark_step_begin()
+        out = compiled(*args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(value.clone() for value in out)
+        out.sample = out.sample.clone()
+        return out
+
+    unet.forward = forward

@@ -19,7 +19,8 @@ from diffbench.sampling.sampler import to_images
 
 
 def _best_time(fn, device: torch.device, repeats: int) -> float:
-    fn()  # warm-up: kernel selection and allocation are not timed
+    fn()  # warm-up: kernel selection, allocation and compilation are not timed
+    # (with cuda_graphs the first timed call records the graph; the best of >= 2 is a replay)
     best = float("inf")
     for _ in range(repeats):
         synchronize(device)

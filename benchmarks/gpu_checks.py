@@ -1,5 +1,6 @@
-"""Every GPU figure of benchmarks/RESULTS.md in one command, sized to take about 12 minutes on one
-H100-class GPU (an estimate until it has run on one), so that a GPU held briefly yields them all.
+"""Every GPU figure of benchmarks/RESULTS.md in one command, sized to take about 15 minutes on one
+H100-class GPU (an estimate until it has run on one; the compile and cuda_graphs steps compile
+each model), so that a GPU held briefly yields them all, in parts with --only.
 
 0. the tests marked cuda (`pytest -m cuda`: CUDA generators, staged feature batches), which
    CPU-only machines skip; 1. sampling.py in tf32, fp32 (strict), bf16 and fp16, then bf16 with
@@ -18,7 +19,7 @@ run's wall time, per-rule times, images/s and peak GPU memory, allocated and res
 must hold the evaluation weights (`diffbench fetch-assets` on a machine with internet).
 
     python benchmarks/gpu_checks.py [--out results/gpu-checks] [--device cuda] [--budget 30]
-        [--only benchmarks | workflows | STEP,...]   (in parts, when one command may not take 12 minutes)
+        [--only benchmarks | workflows | STEP,...]   (in parts, when one command may not take 15 minutes)
 """
 
 from __future__ import annotations

@@ -317,7 +317,8 @@ def test_ddim_steps_to_the_next_timestep_it_visits():
     ddim = make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "linspace"}, base)
     ddim.set_timesteps(10)
     assert ddim.timesteps[:2].tolist() == [999, 888]
-    x0, eps = torch.rand(1, 3, 4, 4) * 2 - 1, torch.randn(1, 3, 4, 4)
+    seeded = torch.Generator().manual_seed(0)
+    x0, eps = torch.rand(1, 3, 4, 4, generator=seeded) * 2 - 1, torch.randn(1, 3, 4, 4, generator=seeded)
     a = ddim.alphas_cumprod
     x_t = a[999].sqrt() * x0 + (1 - a[999]).sqrt() * eps
     landed = ddim.step(eps, 999, x_t).prev_sample

@@ -13,12 +13,12 @@ on a GPU saves the pipeline's host-to-device copy per step and gives other (equa
 images; on a CPU the two settings are the same arithmetic. On a GPU ours also skips the
 read-back of the timestep that diffusers' DDPM and DDIM steps make at every step
 (sampling/host_schedule.py: the same arithmetic on the same values).
-Where a model has attention layers (the latent model's autoencoder), the pipeline runs them as
-diffusers does by default (fused scaled_dot_product_attention) and ours as the workflow does by
-default (sampling.speedups.fused_attention: false, the classic kernel), so images can differ by
-rounding there. In bf16/fp16 the images differ: the pipelines draw the noise in the UNet's dtype and keep the
-sampler's state there, ours draws in float32 and keeps the state in float32; LDMPipeline cannot
-run a reduced-precision UNet at all (it feeds it float32 latents), so that case has no reference.
+Both run the same modules, as the workflow samples with them (every sampling.speedups option
+off, so attention layers on diffusers' classic kernel, not the fused one diffusers picks by
+default: --speedups fused_attention times that one). In bf16/fp16 the images differ: the
+pipelines draw the noise in the UNet's dtype and keep the sampler's state there, ours draws in
+float32 and keeps the state in float32; LDMPipeline cannot run a reduced-precision UNet at all
+(it feeds it float32 latents), so that case has no reference.
 
     .venv/bin/python benchmarks/sampling.py [--device cuda] [--precision bf16] [--images 64]
                                             [--speedups channels_last,compile,fused_attention,cuda_graphs]
@@ -137,13 +137,12 @@ def main() -> None:
         ("latent_kl_f4", "ddim 10", ddim, 10, "device"),
     ]
     for model_name, case, sampler, steps, step_noise in cases:
-        model = build(config, model_name).to(device, dtype)  # diffusers' defaults, for its pipeline
-        ours = copy.deepcopy(model)
-        apply_speedups(ours, {})  # the workflow's defaults: every speedup off
+        model = build(config, model_name).to(device, dtype)
+        apply_speedups(model, {})  # as the workflow samples (every speedup off), for both: the same UNet
         template = make_scheduler(sampler, model.scheduler)
         pipeline, kwargs = reference_pipeline(model, sampler, template)
         pipeline.set_progress_bar_config(disable=True)
-        ours_fn = partial(generate, ours, template, step_kwargs(sampler), steps, seeds, batch, device, dtype,
+        ours_fn = partial(generate, model, template, step_kwargs(sampler), steps, seeds, batch, device, dtype,
                           step_noise=step_noise)  # fmt: skip
         ours_fn()  # warm-up: allocator, kernels
         ours_s, (our_images, _) = timed(ours_fn, args.repeats)

@@ -45,11 +45,12 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
-# Keys of earlier versions whose meaning moved to another key: named in the error, not just rejected.
 # Precisions only a CUDA device runs, with what to use instead (runtime.use_precision checks the
-# device a job resolved to; _check_semantics the configured one).
+# device a job resolved to; _check_semantics the configured one). The same for CUDA graphs
+# (sampling.speedups.apply_speedups checks the device the model is on).
 CUDA_ONLY_PRECISIONS = {"fp16": "use bf16 or fp32", "tf32": "use fp32 (TF32 is a CUDA tensor-core format)"}
 CUDA_GRAPHS_NEED = "CUDA graphs need device: cuda (on a CPU, compile alone is the nearest option)"
+# Keys of earlier versions whose meaning moved to another key: named in the error, not just rejected.
 RENAMED = {"bootstrap_resamples": "interval_groups (FID intervals are jackknife intervals now)"}
 
 

@@ -16,10 +16,10 @@ from diffusers.models.attention_processor import Attention, AttnProcessor, AttnP
 PLAIN_PROCESSORS = (AttnProcessor, AttnProcessor2_0)
 
 
-def set_attention(module: torch.nn.Module, fused: bool) -> int:
-    """Every self-attention layer of `module` on the fused (True) or the classic (False) kernel;
-    returns how many layers there are. Layers with another kind of processor (cross-attention,
-    added key/values) are not ours to switch: an error names them."""
+def set_attention(module: torch.nn.Module, fused: bool) -> None:
+    """Every self-attention layer of `module` on the fused (True) or the classic (False) kernel.
+    Layers with another kind of processor (cross-attention, added key/values) are not ours to
+    switch: an error names them."""
     layers = [layer for layer in module.modules() if isinstance(layer, Attention)]
     other = sorted({type(layer.processor).__name__ for layer in layers} - {p.__name__ for p in PLAIN_PROCESSORS})
     if other:
@@ -27,4 +27,3 @@ def set_attention(module: torch.nn.Module, fused: bool) -> int:
     processor = AttnProcessor2_0() if fused else AttnProcessor()
     for layer in layers:
         layer.set_processor(processor)
-    return len(layers)

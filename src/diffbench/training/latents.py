@@ -13,12 +13,11 @@ from diffbench.data.tensors import to_model_range
 def latent_std(autoencoder, kind, images: torch.Tensor, generator: torch.Generator, batch_size: int = 256) -> float:
     """Standard deviation of latents z ~ q(z|x) over `images` (float64 accumulation, on the device:
     one read-back at the end, not two per batch)."""
-    sums, count = None, 0
+    sums, count = 0, 0  # becomes a float64 tensor (sum, sum of squares) on the device
     for start in range(0, len(images), batch_size):
         mean, std = kind.encode(autoencoder, images[start : start + batch_size])
         z = (mean + std * torch.randn(mean.shape, generator=generator).to(mean.device)).double()
-        batch_sums = torch.stack([z.sum(), (z * z).sum()])
-        sums, count = batch_sums if sums is None else sums + batch_sums, count + z.numel()
+        sums, count = sums + torch.stack([z.sum(), (z * z).sum()]), count + z.numel()
     total, total_sq = sums.tolist()
     variance = total_sq / count - (total / count) ** 2
     return max(variance, 1e-12) ** 0.5

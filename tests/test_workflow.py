@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -263,13 +264,19 @@ NETWORK_EVALUATION_RULES = {"reference_features", "sample_feature_shard", "recon
 
 def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
     """A job whose seconds are a result runs alone; two evaluation jobs may run at once; training,
-    the chain everything waits for, is scheduled before anything else that is ready."""
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(TINY_CONFIG),
-         "-n", "--cores", "4"],
-        cwd=tmp_path, capture_output=True, text=True,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
+    the chain everything waits for, and the jobs it waits for are scheduled before anything else
+    that is ready, then the timed sampling jobs, then the rest."""
+
+    def snakemake(*args):
+        result = subprocess.run(
+            [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(TINY_CONFIG),
+             "--cores", "4", *args],
+            cwd=tmp_path, capture_output=True, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result
+
+    result = snakemake("-n")
     planned = {"threads": {}, "priority": {}}  # rule -> the values of its planned jobs (printed when not 1 / 0)
     for block in result.stdout.split("\n\n"):
         lines = [line for line in block.splitlines() if not line.startswith("[")]  # a job: [date], rule x:, ...
@@ -283,8 +290,21 @@ def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
     assert all(threads[rule] == {4} for rule in TIMED_RULES), threads
     assert all(threads[rule] == {2} for rule in NETWORK_EVALUATION_RULES), threads
     assert all(max(n) <= 2 for rule, n in threads.items() if rule not in TIMED_RULES), threads
-    training = {"train_autoencoder", "train_diffusion"}
-    assert min(min(priority[rule]) for rule in training) > max(max(p) for r, p in priority.items() if r not in training)
+    # training and every rule it depends on, from the rule graph (dot: `3[label = "train_diffusion", ...]`, `4 -> 3`)
+    graph = snakemake("--rulegraph").stdout
+    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', graph, re.MULTILINE))
+    edges = re.findall(r"^\s*(\d+) -> (\d+)", graph, re.MULTILINE)
+    first = {"train_autoencoder", "train_diffusion"}
+    while grown := {names[a] for a, b in edges if names[b] in first} - first:
+        first |= grown
+    assert {"prepare_data", "fetch_perceptual_backbone"} < first and "reference_features" not in first, first
+    assert len({p for rule in first for p in priority[rule]}) == 1, priority
+    assert min(min(priority[rule]) for rule in first) > max(max(p) for r, p in priority.items() if r not in first)
+    # then the timed sampling jobs, so the evaluation jobs after them never wait for a timed one
+    timed_sampling = TIMED_RULES - first
+    assert min(min(priority[rule]) for rule in timed_sampling) > max(
+        max(p) for r, p in priority.items() if r not in first | timed_sampling
+    ), priority
 
 
 def test_lint():

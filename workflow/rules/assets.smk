@@ -28,6 +28,7 @@ rule fetch_dataset:
         layout.log("fetch_dataset", "{dataset}"),
     wildcard_constraints:
         dataset=one_of(TORCHVISION_DATASETS),
+    priority: TRAINING_PRIORITY
     conda:
         "../../environment.yml"
     params:
@@ -59,6 +60,7 @@ rule fetch_perceptual_backbone:
         layout.log("fetch_perceptual_backbone", "{net}"),
     wildcard_constraints:
         net=one_of(PERCEPTUAL_NETS),
+    priority: TRAINING_PRIORITY
     conda:
         "../../environment.yml"
     script:

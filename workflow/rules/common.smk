@@ -40,6 +40,14 @@ MAX_STEPS = max(SAMPLING["steps"])  # the reference step count for LPIPS converg
 # and one's start-up (imports, weights) overlaps the other's work; training and sampling jobs are
 # timed: they take every core (threads: workflow.cores), so nothing runs beside them.
 EVALUATION_THREADS = max(1, workflow.cores // 2)
+# Scheduling priority of training and of the jobs it waits for (data, the perceptual loss's
+# backbone): the chain every run waits for goes first. Otherwise an evaluation job that is ready
+# sooner (the reference features) starts beside it and holds it back while a core idles.
+TRAINING_PRIORITY = 10
+# Then the timed sampling jobs, one after another right after training: the untimed evaluation
+# jobs come after them in one stretch, two at a time, instead of a core idling whenever a timed
+# job waits for both cores between them.
+SAMPLING_PRIORITY = 5
 TORCHVISION_DATASETS = [n for n, spec in config["datasets"].items() if spec["source"] in TORCHVISION_SOURCES]
 # The LPIPS backbones of the first stages' perceptual losses (models.<m>.autoencoder.perceptual_net).
 PERCEPTUAL_NETS = sorted(

@@ -10,6 +10,7 @@ rule prepare_data:
         layout.log("prepare_data", "{dataset}"),
     benchmark:
         layout.benchmark("prepare_data", "{dataset}")
+    priority: TRAINING_PRIORITY
     conda:
         "../../environment.yml"
     params:

@@ -8,6 +8,7 @@ rule sample_shard:
         layout.log("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}"),
     benchmark:
         layout.benchmark("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}")
+    priority: SAMPLING_PRIORITY
     conda:
         "../../environment.yml"
     threads: workflow.cores
@@ -37,6 +38,7 @@ rule sampling_throughput:
         layout.log("sampling_throughput", "{model}"),
     benchmark:
         layout.benchmark("sampling_throughput", "{model}")
+    priority: SAMPLING_PRIORITY
     conda:
         "../../environment.yml"
     threads: workflow.cores

@@ -17,9 +17,7 @@ rule train_autoencoder:
         layout.benchmark("train_autoencoder", "{model}")
     wildcard_constraints:
         model=one_of(models_where(config, family="latent", source="train")),
-    # Training goes first: the chain every run waits for. Otherwise a 1-thread evaluation job
-    # (the reference features) may start beside it and hold it back while a core idles.
-    priority: 10
+    priority: TRAINING_PRIORITY
     conda:
         "../../environment.yml"
     threads: workflow.cores
@@ -56,9 +54,7 @@ rule train_diffusion:
         layout.benchmark("train_diffusion", "{model}")
     wildcard_constraints:
         model=one_of(models_where(config, source="train")),
-    # Training goes first: the chain every run waits for. Otherwise a 1-thread evaluation job
-    # (the reference features) may start beside it and hold it back while a core idles.
-    priority: 10
+    priority: TRAINING_PRIORITY
     conda:
         "../../environment.yml"
     threads: workflow.cores

@@ -1,5 +1,6 @@
 import copy
 import itertools
+import time
 from types import SimpleNamespace
 
 import pandas as pd
@@ -195,6 +196,26 @@ def test_the_loss_curve_does_not_depend_on_how_often_it_is_read_back():
     assert every_step["step"].tolist() == list(range(1, 24)) and list(every_step.columns[:3]) == ["step", "loss", "max"]
     pd.testing.assert_frame_equal(every_step, batched)
     assert torch.equal(every_step_weight, batched_weight)
+
+
+def test_the_progress_bar_redraws_at_its_interval_not_at_every_loss_read_back(capsys):
+    """Reading the loss back updates the bar's figures without drawing it: on a GPU at hundreds of
+    steps a second a draw per read-back would fill the rule's log (and cost the host each time)."""
+    torch.manual_seed(0)
+    module = torch.nn.Linear(3, 1)
+    data = torch.randn(16, 3)
+
+    def loss_fn(indices, generator, step):
+        return (module(data[indices]) - 1).square().mean(), {}
+
+    spec = toy_spec(learning_rate=1e-2, max_steps=200, batch_size=4, log_every=1)
+    start = time.perf_counter()
+    fit(parameters=list(module.parameters()), loss_fn=loss_fn, num_images=16, spec=spec,
+        device=torch.device("cpu"), precision="fp32", description="toy")  # fmt: skip
+    elapsed = time.perf_counter() - start
+    draws = capsys.readouterr().err.count("toy:")
+    # the first draw, one per mininterval (2 s) at most, the last; 200 read-backs drew 200 times
+    assert 1 <= draws <= 3 + elapsed / 2, (draws, elapsed)
 
 
 def test_bf16_autocast_training_on_cpu(tmp_path, trained):

@@ -164,7 +164,9 @@ def fit(
                  "images_seen": seen, "elapsed_s": elapsed}
             )  # fmt: skip
         pending.clear()
-        bar.set_postfix(loss=f"{rows[-1]['loss']:.4f}", img_per_s=f"{images_seen / rows[-1]['elapsed_s']:.1f}")
+        # drawn at the bar's next interval, not now: a draw per read-back floods the log on a GPU
+        last = rows[-1]
+        bar.set_postfix(loss=f"{last['loss']:.4f}", img_per_s=f"{images_seen / last['elapsed_s']:.1f}", refresh=False)
 
     while (stop_reason := budget.exhausted(step, time.perf_counter() - start, gflops_spent)) is None:
         indices = next(batches)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 
 import numpy as np
@@ -25,8 +26,9 @@ import torch
 import torch_fidelity
 
 from diffbench.data.synthetic import render_shapes
+from diffbench.errors import UserError
 from diffbench.features import EXTRACTORS
-from diffbench.features.inception import default_weights_path, inception_features
+from diffbench.features.inception import inception_features, resolve_weights
 from diffbench.metrics.frechet import frechet_of_features
 from diffbench.runtime import allow_tf32
 
@@ -55,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     allow_tf32(False)  # strict float32 for both, as the workflow's feature jobs run
-    weights = default_weights_path()
+    weights = resolve_weights(None)  # the torch hub cache (TORCH_HOME); says how to fetch them when absent
     a = np.stack([render_shapes(0, i, args.side) for i in range(args.images)])
     b = np.stack([render_shapes(1, i, args.side) for i in range(args.images)])
     model = EXTRACTORS["inception-v3-compat"].network(weights, device, args.channels_last)
@@ -101,4 +103,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as err:  # e.g. the weights not fetched: one line, as the CLI says it
+        sys.exit(f"error: {err}")

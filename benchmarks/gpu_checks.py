@@ -144,7 +144,10 @@ def main() -> None:
     for name, command in steps.items():
         run_logged(name, command, out, 600)
     rows = [workflow(name, make(), out, 1200) for name, make in runs.items()]
-    lines = [f"## {name}\n" + (out / f"{name}.log").read_text() for name in steps]
+    # each step's output without its progress bars (one line of carriage-return redraws each)
+    # (read as bytes: reading as text would turn each redraw's carriage return into a line)
+    lines = [f"## {name}\n" + "\n".join(line for line in (out / f"{name}.log").read_bytes().decode().split("\n")
+                                        if "\r" not in line) for name in steps]  # fmt: skip
     if rows:
         lines.append(pd.DataFrame(rows).to_string(index=False))
     (out / "summary.txt").write_text("\n".join(lines) + "\n")

@@ -41,7 +41,13 @@ from diffbench.sampling.speedups import SPEEDUPS  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 PRECISIONS = ("fp32", "bf16", "fp16")
 SWEEP_SLICE = ("ldm1_pixel", "ldm4_kl")
-MEMORY = ["sampling_peak_gpu_memory_mb", "sampling_peak_gpu_reserved_mb"]
+MEMORY = ["sampling_peak_gpu_memory_mb", "sampling_peak_gpu_reserved_mb"]  # runs.csv
+TRAINING_MEMORY = [
+    "train_peak_gpu_memory_mb",
+    "train_peak_gpu_reserved_mb",
+    "autoencoder_peak_gpu_memory_mb",
+    "autoencoder_peak_gpu_reserved_mb",
+]  # models.csv; fmt: skip
 
 
 def run_logged(name: str, command: list[str], out: Path, timeout: float) -> tuple[bool, float]:
@@ -100,8 +106,10 @@ def workflow(name: str, config: dict, out: Path, timeout: float) -> dict:
     if ok and runs_csv.is_file():
         runs = pd.read_csv(runs_csv)
         summary["best_images_per_s"] = runs.sampling_images_per_s.max()
-        for column in MEMORY:
-            summary[column] = runs[column].max() if column in runs else float("nan")
+        models = pd.read_csv(results / "report" / "models.csv")
+        for table, columns in ((runs, MEMORY), (models, TRAINING_MEMORY)):
+            for column in columns:
+                summary[column] = table[column].max() if column in table else float("nan")
         with (out / "rule_times.txt").open("a") as table:
             print(f"## {name}\n{rule_times(results).to_string(float_format=lambda v: f'{v:.2f}')}\n", file=table)
     return summary

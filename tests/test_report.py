@@ -18,6 +18,7 @@ from diffbench.config import run_key
 from diffbench.io import write_npz
 from diffbench.paths import Layout
 from diffbench.records import (
+    AUTOENCODER_TRAINING,
     DISTRIBUTION,
     RECONSTRUCTION,
     SAMPLING,
@@ -96,6 +97,21 @@ def test_tables_one_row_per_run_with_units(results):
     assert set(tables.curves.stage) == {"unet", "autoencoder"} and len(tables.curves) == 300
     assert any("latent_f4/ddim/5" in w for w in tables.warnings)
     assert any("dataset shapes: 1 unreadable image files were skipped" in w for w in tables.warnings)
+
+
+def test_models_table_has_peak_gpu_memory_of_both_training_stages(results):
+    """On CUDA both training jobs record peak memory, allocated and reserved; CPU runs leave NaN."""
+    layout = Layout(results["results_dir"])
+    stages = [(layout.training_record("latent_f4"), TRAINING, (300.0, 512.0)),
+              (layout.autoencoder_record("latent_f4"), AUTOENCODER_TRAINING, (700.0, 1024.0))]  # fmt: skip
+    for path, kind, peaks in stages:
+        kind.write(path, {**kind.read(path), "peak_gpu_memory_mb": peaks[0], "peak_gpu_reserved_mb": peaks[1]})
+    models = collect(results).models.set_index("model")
+    row = models.loc["latent_f4"]
+    assert (row.train_peak_gpu_memory_mb, row.train_peak_gpu_reserved_mb) == (300.0, 512.0)
+    assert (row.autoencoder_peak_gpu_memory_mb, row.autoencoder_peak_gpu_reserved_mb) == (700.0, 1024.0)
+    assert np.isnan(models.loc["pixel", "autoencoder_peak_gpu_memory_mb"])
+    assert np.isnan(models.loc["pixel", "train_peak_gpu_memory_mb"])
 
 
 def test_summary_states_the_comparison_from_the_data(results):

@@ -239,6 +239,8 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
             autoencoder_train_steps=autoencoder.get("steps", math.nan),
             autoencoder_train_wall_time_s=autoencoder.get("wall_time_s", math.nan),
             autoencoder_final_loss=autoencoder.get("final_loss", math.nan),
+            autoencoder_peak_gpu_memory_mb=autoencoder.get("peak_gpu_memory_mb", math.nan),
+            autoencoder_peak_gpu_reserved_mb=autoencoder.get("peak_gpu_reserved_mb", math.nan),
             latent_scaling_factor=autoencoder.get("scaling_factor", train.get("scaling_factor", math.nan)),
         )
         # Training compute of the whole model, every stage (an LDM pays for its first stage too),

@@ -279,13 +279,15 @@ def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
     result = snakemake("-n")
     planned = {"threads": {}, "priority": {}}  # rule -> the values of its planned jobs (printed when not 1 / 0)
     for block in result.stdout.split("\n\n"):
-        lines = [line for line in block.splitlines() if not line.startswith("[")]  # a job: [date], rule x:, ...
+        # a job: [date], rule x:, ... (the first follows the job table after one more blank line)
+        lines = [line for line in block.splitlines() if line.strip() and not line.startswith("[")]
         if lines and lines[0].startswith(("rule ", "localrule ")):
             rule = lines[0].split()[1].rstrip(":")
             for key, default in (("threads", 1), ("priority", 0)):
                 given = [int(line.split(":")[1]) for line in lines if line.strip().startswith(f"{key}:")]
                 planned[key].setdefault(rule, set()).add(given[0] if given else default)
     threads, priority = planned["threads"], planned["priority"]
+    assert {"fetch_assets", "fetch_perceptual_backbone", "prepare_data"} <= set(priority), sorted(priority)
     assert TIMED_RULES | NETWORK_EVALUATION_RULES <= set(threads), sorted(threads)
     assert all(threads[rule] == {4} for rule in TIMED_RULES), threads
     assert all(threads[rule] == {2} for rule in NETWORK_EVALUATION_RULES), threads

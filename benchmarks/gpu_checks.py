@@ -47,7 +47,7 @@ TRAINING_MEMORY = [
     "train_peak_gpu_reserved_mb",
     "autoencoder_peak_gpu_memory_mb",
     "autoencoder_peak_gpu_reserved_mb",
-]  # models.csv; fmt: skip
+]  # models.csv
 
 
 def run_logged(name: str, command: list[str], out: Path, timeout: float) -> tuple[bool, float]:
@@ -152,8 +152,8 @@ def main() -> None:
     for name, command in steps.items():
         run_logged(name, command, out, 600)
     rows = [workflow(name, make(), out, 1200) for name, make in runs.items()]
-    # each step's output without its progress bars (one line of carriage-return redraws each)
-    # (read as bytes: reading as text would turn each redraw's carriage return into a line)
+    # Each step's output without its progress bars (a line of carriage-return redraws each; read as
+    # bytes, since reading as text turns every carriage return into a line break).
     lines = [f"## {name}\n" + "\n".join(line for line in (out / f"{name}.log").read_bytes().decode().split("\n")
                                         if "\r" not in line) for name in steps]  # fmt: skip
     if rows:

@@ -12,7 +12,7 @@ from diffbench.models.pipelines import DiffusionModel, load_model
 from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
 from diffbench.sampling.sampler import batch_sizes_of, denoise, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs, timesteps_of
-from diffbench.sampling.speedups import SPEEDUPS, apply_speedups, speedups_label
+from diffbench.sampling.speedups import SPEEDUPS, apply_speedups, speedups_label, warm_up_calls
 from diffbench.stages.merge import merge_samples
 from diffbench.stages.sample import sample_shard, sampling_throughput
 from helpers import needs_cuda, tiny_unet, tiny_vq
@@ -501,11 +501,17 @@ def test_warm_up_calls_the_unet_as_sampling_will(name):
     model.unet.register_forward_pre_hook(record)
     seeds = list(range(5))
     warm_up(model, template, 3, batch_sizes_of(len(seeds), 2), CPU, torch.float32)
+    assert len(calls) == 2  # one call per batch size (2 and 1): nothing to record without CUDA graphs
     warmed = set(calls)
     calls.clear()
     generate(model, template, step_kwargs(SAMPLER_SPECS[name]), 3, seeds, 2, CPU)
     assert {c[0][0] for c in calls} == {2, 1} and set(calls) <= warmed
     assert batch_sizes_of(4, 2) == {2} and batch_sizes_of(1, 8) == {1}
+    # CUDA graphs: the second call per batch size records the graph
+    assert warm_up_calls({}) == 1 and warm_up_calls({"compile": True, "cuda_graphs": True}) == 2
+    calls.clear()
+    warm_up(model, template, 3, {2}, CPU, torch.float32, unet_calls=2)
+    assert len(calls) == 2
 
 
 def test_channels_last_puts_every_convolution_in_nhwc():
@@ -583,10 +589,11 @@ def test_cuda_graphs_replay_the_compiled_unets_images():
     for name in ("ddim", "dpm_solver_pp"):  # DPM-Solver++ keeps earlier outputs across steps
         plain, graphed = (random_model("latent").to(cuda) for _ in range(2))
         apply_speedups(plain, {})
-        apply_speedups(graphed, {"cuda_graphs": True})
+        graphed_on = {"cuda_graphs": True}
+        apply_speedups(graphed, graphed_on)
         template = make_scheduler(SAMPLER_SPECS[name], plain.scheduler)
         seeds = [0, 1, 2]
-        warm_up(graphed, template, 4, batch_sizes_of(len(seeds), 2), cuda, torch.float32)
+        warm_up(graphed, template, 4, batch_sizes_of(len(seeds), 2), cuda, torch.float32, warm_up_calls(graphed_on))
         expected, _ = generate(plain, template, {}, 4, seeds, 2, cuda)
         first, _ = generate(graphed, template, {}, 4, seeds, 2, cuda)
         again, _ = generate(graphed, template, {}, 4, seeds, 2, cuda)

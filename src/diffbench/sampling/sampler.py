@@ -174,11 +174,13 @@ def warm_up(
     batch_sizes: set[int],
     device: torch.device,
     dtype: torch.dtype,
+    unet_calls: int = 1,
 ) -> float:
     """A UNet and decoder pass per batch size that sampling will use, with the timestep the sampler
     passes (an element of its timesteps: 0-d, its dtype), outside the sampling times, so kernel
     selection, allocation and compilation (sampling.speedups.compile compiles again for a new
-    input shape or timestep type) are not counted per image; returns its seconds, recorded apart."""
+    input shape or timestep type) are not counted per image; `unet_calls` UNet calls each
+    (speedups.warm_up_calls: two record CUDA graphs). Returns its seconds, recorded apart."""
     probe = template.__class__.from_config(template.config)
     probe.set_timesteps(steps, device=device)
     t = probe.timesteps[0]
@@ -187,7 +189,7 @@ def warm_up(
     with torch.no_grad(), watch.phase("warm_up"):
         for size in sorted(batch_sizes):
             x = torch.zeros(size, cfg.in_channels, cfg.sample_size, cfg.sample_size, device=device)
-            for _ in range(2):  # the first call compiles, the second records CUDA graphs (cuda_graphs)
+            for _ in range(unet_calls):
                 model.unet(x.to(dtype), t)
             to_images(model, x)
     return watch.seconds["warm_up"]

@@ -56,6 +56,12 @@ def apply_speedups(model: DiffusionModel, speedups: dict) -> str:
     return label
 
 
+def warm_up_calls(speedups: dict) -> int:
+    """UNet calls per batch size the untimed warm-up makes: CUDA graph trees run a function eagerly
+    at its first call and record the graph at the second; anything else is ready after one."""
+    return 2 if speedups.get("cuda_graphs") else 1
+
+
 def _graph_unet(unet: torch.nn.Module) -> None:
     """torch.compile the UNet's forward in mode "reduce-overhead": inductor's kernels replayed as a
     CUDA graph, one launch per UNet evaluation instead of one per kernel (small UNets on a GPU are

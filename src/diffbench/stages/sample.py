@@ -14,7 +14,7 @@ from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resol
 from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import batch_sizes_of, flops_per_image, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of
-from diffbench.sampling.speedups import apply_speedups
+from diffbench.sampling.speedups import apply_speedups, warm_up_calls
 from diffbench.sampling.throughput import sweep
 
 
@@ -47,7 +47,8 @@ def sample_shard(
         weights = sorted(Path(model_dir).rglob("*.safetensors"))
         settings = (sampler, steps, precision, torch_device.type, noise_on, speedups_on)
         store = BatchStore(batches_dir, fingerprint(*settings, files=weights))
-    warmup_s = warm_up(model, template, steps, batch_sizes_of(len(seeds), batch_size), torch_device, dtype)
+    batch_sizes = batch_sizes_of(len(seeds), batch_size)
+    warmup_s = warm_up(model, template, steps, batch_sizes, torch_device, dtype, warm_up_calls(speedups))
     reset_peak_memory(torch_device)
     images, stats = generate(
         model,

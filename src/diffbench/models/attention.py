@@ -21,7 +21,8 @@ def set_attention(module: torch.nn.Module, fused: bool) -> None:
     Layers with another kind of processor (cross-attention, added key/values) are not ours to
     switch: an error names them."""
     layers = [layer for layer in module.modules() if isinstance(layer, Attention)]
-    other = sorted({type(layer.processor).__name__ for layer in layers} - {p.__name__ for p in PLAIN_PROCESSORS})
+    processors = [layer.processor for layer in layers]
+    other = sorted({type(p).__name__ for p in processors if not isinstance(p, PLAIN_PROCESSORS)})
     if other:
         raise ValueError(f"{type(module).__name__} has attention processors {other}: only plain self-attention is set")
     processor = AttnProcessor2_0() if fused else AttnProcessor()

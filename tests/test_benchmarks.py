@@ -14,9 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from diffbench.config import validate_config
+from diffbench.report.outputs import ReportPaths
+from diffbench.stages.report import report as build_report
+from report_fixture import fixture_config, write_results
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
@@ -93,6 +97,35 @@ def test_gpu_checks_workflow_configs_are_valid_experiments(tmp_path):
             if "autoencoder" in spec} == {max(50, round(1000 * 20 / 150))}  # fmt: skip
     assert list(sweep["models"]) == list(gpu_checks.SWEEP_SLICE)
     assert {spec["dataset"] for spec in sweep["models"].values()} == set(sweep["datasets"]) == {"shapes32"}
+
+
+def test_gpu_checks_summarises_a_workflow_run_from_its_report(tmp_path, monkeypatch):
+    """What gpu_checks reads back from a finished run (its report's tables and benchmark files)
+    exists under the names it reads: a renamed column would otherwise turn into a silent NaN."""
+    gpu_checks = load_script("gpu_checks.py")
+    config = fixture_config(tmp_path)  # validated
+    write_results(config)
+    benchmark = Path(config["results_dir"]) / "benchmarks" / "train_diffusion" / "pixel.tsv"
+    benchmark.parent.mkdir(parents=True)
+    benchmark.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                         "61.5\t0:01:01\t900\t0\t0\t0\t0\t0\t0\t120\n")  # fmt: skip
+
+    def finished_run(name, command, out, timeout):  # stands in for Snakemake: the run's report
+        assert command[1:3] == ["-m", "snakemake"] and (out / f"{name}.yaml").is_file()
+        build_report(config=config, workflow_dir=tmp_path, published=[])
+        return True, 75.4
+
+    monkeypatch.setattr(gpu_checks, "run_logged", finished_run)
+    summary = gpu_checks.workflow("default_fp32", config, tmp_path, timeout=60)
+    paths = ReportPaths.of(config)
+    runs, models = pd.read_csv(paths.runs_csv), pd.read_csv(paths.models_csv)
+    assert set(gpu_checks.MEMORY) <= set(runs.columns)
+    assert set(gpu_checks.TRAINING_MEMORY) <= set(models.columns)
+    assert summary["run"] == "default_fp32" and summary["ok"] and summary["wall_s"] == 75
+    assert summary["best_images_per_s"] == runs.sampling_images_per_s.max() > 0
+    assert set(summary) == {"run", "ok", "wall_s", "best_images_per_s", *gpu_checks.MEMORY, *gpu_checks.TRAINING_MEMORY}
+    table = (tmp_path / "rule_times.txt").read_text()
+    assert table.startswith("## default_fp32\n") and "train_diffusion" in table and "61.50" in table
 
 
 def test_features_benchmark_matches_torch_fidelity(torch_home):

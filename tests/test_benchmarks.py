@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from diffbench.config import validate_config
 from diffbench.report.outputs import ReportPaths
@@ -52,11 +53,15 @@ def load_script(name: str):
     return module
 
 
-def test_sampling_benchmark_through_gpu_checks(tmp_path):
+def test_sampling_benchmark_through_gpu_checks(tmp_path, monkeypatch, capsys):
     """gpu_checks runs sampling.py as a step, logs it and summarises it; on a CPU in fp32 every
     case's images are the pipeline's, bit for bit (the same arithmetic)."""
     out = tmp_path / "checks"
-    lines = run_script("gpu_checks.py", "--device", "cpu", "--images", "4", "--only", "sampling_fp32", "--out", out)
+    gpu_checks = load_script("gpu_checks.py")  # in this process: torch is imported already
+    argv = ["--device", "cpu", "--images", "4", "--only", "sampling_fp32", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", ["gpu_checks.py", *argv])
+    gpu_checks.main()
+    lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("sampling_fp32") and " ok " in line for line in lines), lines
     summary = (out / "summary.txt").read_text()
     assert summary.startswith("## sampling_fp32\n") and "\r" not in summary
@@ -150,8 +155,13 @@ def test_features_benchmark_without_weights_says_how_to_fetch(tmp_path):
     assert line.startswith("error: ") and "fetch-assets" in line and "TORCH_HOME" in line
 
 
-def test_training_loop_benchmark():
-    lines = run_script("training_loop.py", "--device", "cpu", "--steps", "2")
+def test_training_loop_benchmark(tmp_path):
+    # The default's models at a quarter of their width and batch: the same code paths, less arithmetic.
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for spec in config["models"].values():
+        spec["unet"]["base_channels"], spec["training"]["batch_size"] = 8, 8
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(config))
+    lines = run_script("training_loop.py", "--device", "cpu", "--steps", "2", "--config", tmp_path / "small.yaml")
     rows = rows_after(lines, "model")
     assert [row[0] for row in rows] == ["pixel", "latent_kl_f2", "latent_kl_f4"]
     for row in rows:

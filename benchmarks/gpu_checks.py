@@ -66,6 +66,12 @@ def run_logged(name: str, command: list[str], out: Path, timeout: float) -> tupl
     return ok, seconds
 
 
+def without_progress_bars(log: Path) -> str:
+    """A step's log without its progress bars: a bar is one line of carriage-return redraws (read as
+    bytes, since reading as text turns every carriage return into a line break)."""
+    return "\n".join(line for line in log.read_bytes().decode().split("\n") if "\r" not in line)
+
+
 def default_experiment(device: str, precision: str, budget: float, results: Path) -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(device=device, precision=precision, results_dir=str(results))
@@ -152,10 +158,7 @@ def main() -> None:
     for name, command in steps.items():
         run_logged(name, command, out, 600)
     rows = [workflow(name, make(), out, 1200) for name, make in runs.items()]
-    # Each step's output without its progress bars (a line of carriage-return redraws each; read as
-    # bytes, since reading as text turns every carriage return into a line break).
-    lines = [f"## {name}\n" + "\n".join(line for line in (out / f"{name}.log").read_bytes().decode().split("\n")
-                                        if "\r" not in line) for name in steps]  # fmt: skip
+    lines = [f"## {name}\n" + without_progress_bars(out / f"{name}.log") for name in steps]
     if rows:
         lines.append(pd.DataFrame(rows).to_string(index=False))
     (out / "summary.txt").write_text("\n".join(lines) + "\n")

@@ -7,18 +7,19 @@ each model), so that a GPU held briefly yields them all, in parts with --only.
    each of sampling.speedups;
 2. features.py (Inception features and FID against torch-fidelity), in torch's default layout and
    with evaluation.channels_last (the workflow's default); 3. training_loop.py;
-4. the default experiment end to end at each precision, with every model's training budget cut
-   to --budget seconds and its autoencoder's steps in proportion (the default's 3 x 150 s at
-   three precisions would take 23 minutes alone);
+4. the default experiment end to end at each precision, at its own GFLOP budget (the same steps as
+   on a CPU: its figures are the CPU run's at GPU speed) or at --default-gflops per model (its
+   autoencoders' budget_share keeps their part of it);
 5. a two-model slice of the LDM compression sweep (ldm1_pixel and ldm4_kl: their architectures,
-   batch sizes and samplers) on the synthetic shapes at 32x32, so no dataset download is needed.
+   batch sizes and samplers) on the synthetic shapes at 32x32, so no dataset download is needed,
+   at --budget seconds per model (a seconds budget, as the GPU presets: recorded with the device).
 
 Each step's output goes to <out>/<step>.log and the runs' tables stay under <out>/runs/; the
 summary printed at the end (and written to <out>/summary.txt) is what RESULTS.md records: each
 run's wall time, per-rule times, images/s and peak GPU memory, allocated and reserved. TORCH_HOME
 must hold the evaluation weights (`diffbench fetch-assets` on a machine with internet).
 
-    python benchmarks/gpu_checks.py [--out results/gpu-checks] [--device cuda] [--budget 30]
+    python benchmarks/gpu_checks.py [--out results/gpu-checks] [--device cuda] [--budget 30] [--default-gflops G]
         [--only benchmarks | workflows | STEP,...]   (in parts, when one command may not take 15 minutes)
 """
 
@@ -72,16 +73,14 @@ def without_progress_bars(log: Path) -> str:
     return "\n".join(line for line in log.read_bytes().decode().split("\n") if "\r" not in line)
 
 
-def default_experiment(device: str, precision: str, budget: float, results: Path) -> dict:
+def default_experiment(device: str, precision: str, gflops: float | None, results: Path) -> dict:
+    """The default experiment on `device`; `gflops`: every model's total budget instead of the
+    config's (the first stages keep their budget_share of it)."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(device=device, precision=precision, results_dir=str(results))
-    for spec in config["models"].values():
-        # The budget covers every stage: the first stages' steps shrink in the same proportion.
-        share = budget / spec["training"]["max_seconds"]
-        spec["training"]["max_seconds"] = budget
-        if "autoencoder" in spec:
-            first_stage = spec["autoencoder"]["training"]
-            first_stage["max_steps"] = max(50, round(first_stage["max_steps"] * share))
+    if gflops is not None:
+        for spec in config["models"].values():
+            spec["training"]["max_gflops"] = gflops
     return config
 
 
@@ -125,7 +124,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "results" / "gpu-checks")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--budget", type=float, default=30.0, help="training seconds per model in the workflow runs")
+    parser.add_argument("--budget", type=float, default=30.0, help="training seconds per model in the sweep slice")
+    parser.add_argument("--default-gflops", type=float, default=None,
+                        help="training GFLOPs per model in the default runs (default: the config's)")  # fmt: skip
     parser.add_argument("--images", type=int, default=1024, help="images per case in the benchmark scripts")
     parser.add_argument(
         "--only",
@@ -146,7 +147,8 @@ def main() -> None:
     steps["features"] = [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"]
     steps["features_channels_last"] = [*steps["features"], "--channels-last"]  # the workflow's default
     steps["training_loop"] = [python, "benchmarks/training_loop.py", *dev]
-    runs = {f"default_{p}": (lambda p=p: default_experiment(args.device, p, args.budget, out / "runs" / f"default_{p}"))
+    gflops = args.default_gflops
+    runs = {f"default_{p}": (lambda p=p: default_experiment(args.device, p, gflops, out / "runs" / f"default_{p}"))
             for p in PRECISIONS}  # fmt: skip
     runs["sweep_slice"] = lambda: sweep_slice(args.device, args.budget, out / "runs" / "sweep")
     chosen = {name for name in args.only.split(",") if name}

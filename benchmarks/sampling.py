@@ -64,7 +64,10 @@ def build(config: dict, name: str) -> DiffusionModel:
         )
         autoencoder.register_to_config(scaling_factor=0.5)
     return DiffusionModel(
-        build_unet(spec["unet"], channels, side), build_noise_scheduler(spec["diffusion"], spec["family"]), autoencoder
+        build_unet(spec["unet"], channels, side),
+        # a random first stage has no training latents to take a range from: its x0 is left unclamped
+        build_noise_scheduler(spec["diffusion"], 1.0 if spec["family"] == "pixel" else None),
+        autoencoder,
     )
 
 

@@ -41,7 +41,7 @@ def steps_per_second(model_spec: dict, shape: tuple[int, int], device: torch.dev
     channels, side = shape
     torch.manual_seed(0)
     unet = build_unet(model_spec["unet"], channels, side).to(device).train()
-    scheduler = build_noise_scheduler(model_spec["diffusion"], model_spec["family"])
+    scheduler = build_noise_scheduler(model_spec["diffusion"], None)  # the x0 clamp is for sampling only
     data = torch.randn(2048, channels, side, side, device=device)
 
     def loss_fn(indices, generator, step):
@@ -78,7 +78,7 @@ def bare_steps_per_second(model_spec: dict, shape: tuple[int, int], device: torc
     channels, side = shape
     torch.manual_seed(0)
     unet = build_unet(model_spec["unet"], channels, side).to(device).train()
-    scheduler = build_noise_scheduler(model_spec["diffusion"], model_spec["family"])
+    scheduler = build_noise_scheduler(model_spec["diffusion"], None)  # the x0 clamp is for sampling only
     data = torch.randn(2048, channels, side, side, device=device)
     training = model_spec["training"]
     optimizer = torch.optim.AdamW(unet.parameters(), lr=training["learning_rate"])

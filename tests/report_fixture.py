@@ -140,6 +140,7 @@ def write_results(config: dict) -> None:
                     "scheduler": "DDPMScheduler",
                     "noise_schedule": "linear 0.0001->0.02, T=1000, epsilon",
                     "denoiser_architecture": "UNet2DModel [128, 256], 2 layers/block",
+                    "x0_range": 1.0,
                     "finished_at": "2026-11-22T10:00:00+0000",
                 },
             )
@@ -152,6 +153,10 @@ def write_results(config: dict) -> None:
     for pair in comparisons(config):
         a, b, steps_ = pair["model_a"], pair["model_b"], pair["steps"]
         write_comparison(config, steps_, fids[(a, steps_)] - fids[(b, steps_)], 3.0, a, b, fids[(a, steps_)])
+
+
+# The largest |value| of the fixture latent model's scaled training latents, where its samplers clamp x0.
+LATENT_RANGE = 4.25
 
 
 def write_training(layout: Layout, model: str, latent: bool) -> None:
@@ -168,6 +173,7 @@ def write_training(layout: Layout, model: str, latent: bool) -> None:
             "autoencoder_parameters": 500 if latent else 0,
             "noise_schedule": "scaled_linear 0.0015->0.0195, T=1000, epsilon",
             "denoiser_architecture": "UNet2DModel [32, 64], 1 layers/block, DownBlock/DownBlock",
+            "x0_range": LATENT_RANGE if latent else 1.0,
             "precision": "fp32",
             **LOOP,
             **stage_costs(latent),
@@ -198,6 +204,8 @@ def write_training(layout: Layout, model: str, latent: bool) -> None:
                 "scaling_s": 1.0,
                 "scaling_gflops": 2.0,
                 "precision": "fp32",
+                "budget_share": None,
+                "budget": {"max_steps": 100, "max_seconds": None, "max_gflops": None},
                 **LOOP,
                 "steps": 50,
                 "wall_time_s": 20.0,
@@ -257,6 +265,7 @@ def write_run(config: dict, layout: Layout, model: str, spec: dict, steps_: int,
             "scheduler_class": "DDIMScheduler",
             "scheduler_config": {"timestep_spacing": "trailing"},
             "timesteps": list(range(999, 0, -1000 // steps_))[:steps_],
+            "x0_treatment": {"kind": "clip", "limit": LATENT_RANGE if latent else 1.0},  # each at its data's range
             "num_images": 6,
             "seed_first": 3,
             "seed_last": 8,

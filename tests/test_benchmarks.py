@@ -120,16 +120,23 @@ def test_gpu_checks_summary_leaves_out_progress_bars(gpu_checks, tmp_path):
 def test_gpu_checks_workflow_configs_are_valid_experiments(gpu_checks, tmp_path):
     """The default experiment at a cut budget and the compression-sweep slice: what a GPU run
     would hand to Snakemake passes the schema and the semantic checks."""
-    default = gpu_checks.default_experiment("cuda", "bf16", 20.0, tmp_path / "default")
+    default = gpu_checks.default_experiment("cuda", "bf16", 2000.0, tmp_path / "default")
     sweep = gpu_checks.sweep_slice("cuda", 20.0, tmp_path / "sweep")
     for config in (default, sweep):
-        validated = validate_config(copy.deepcopy(config))
-        assert validated["device"] == "cuda"
-        assert all(spec["training"]["max_seconds"] == 20.0 for spec in validated["models"].values())
+        assert validate_config(copy.deepcopy(config))["device"] == "cuda"
+    validated = validate_config(copy.deepcopy(default))
+    assert all(spec["training"]["max_gflops"] == 2000.0 for spec in validated["models"].values())
+    assert all(spec["training"]["max_seconds"] is None for spec in validated["models"].values())  # same steps anywhere
+    assert all(spec["training"]["max_seconds"] == 20.0 for spec in validate_config(sweep)["models"].values())
     assert default["precision"] == "bf16" and default["results_dir"] == str(tmp_path / "default")
-    # The first stages' steps shrink with the budget (150 s -> 20 s), not below 50.
-    assert {spec["autoencoder"]["training"]["max_steps"] for spec in default["models"].values()
-            if "autoencoder" in spec} == {max(50, round(1000 * 20 / 150))}  # fmt: skip
+    # The first stages keep their share of the cut budget.
+    shares = {spec["autoencoder"]["training"]["budget_share"] for spec in default["models"].values()
+              if "autoencoder" in spec}  # fmt: skip
+    assert shares and None not in shares
+    assert gpu_checks.default_experiment("cuda", "fp32", None, tmp_path / "d") == {
+        **yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
+        "device": "cuda", "precision": "fp32", "results_dir": str(tmp_path / "d"),
+    }  # fmt: skip
     assert list(sweep["models"]) == list(gpu_checks.SWEEP_SLICE)
     assert {spec["dataset"] for spec in sweep["models"].values()} == set(sweep["datasets"]) == {"shapes32"}
 

@@ -154,6 +154,32 @@ def test_shipped_configs_are_valid():
             "sampling.num_samples is 6",
         ),
         (lambda c: c["evaluation"].update(reference="test"), "'evaluation.reference': 'test' is not one of"),
+        # budget_scope: total with a GFLOP budget: what the first stage leaves must be known before any job
+        (
+            lambda c: c["models"]["kl"]["training"].update(max_steps=None, max_gflops=100),
+            "'models.kl.autoencoder.training': the model's budget is 100 GFLOPs over every stage "
+            "('models.kl.training.max_gflops', budget_scope: total), but its first stage is limited in other units",
+        ),
+        (
+            lambda c: (
+                c["models"]["kl"]["training"].update(max_steps=None, max_seconds=60),
+                c["models"]["kl"]["autoencoder"]["training"].update(max_seconds=60),
+            ),
+            "'models.kl.autoencoder.training.max_seconds': the first stage may spend 60 seconds, which reaches the "
+            "model's total of 60 ('models.kl.training.max_seconds', budget_scope: total)",
+        ),
+        (
+            lambda c: c["models"]["kl"]["autoencoder"]["training"].update(budget_share=0.5),
+            "'models.kl.autoencoder.training.budget_share' needs a total budget to share",
+        ),
+        (
+            lambda c: c["models"]["pix"]["training"].update(budget_share=0.5),
+            "'models.pix.training.budget_share' only applies to 'models.pix.autoencoder.training'",
+        ),
+        (
+            lambda c: c["models"]["kl"]["autoencoder"]["training"].update(budget_share=1.0),
+            "config key 'models.kl.autoencoder.training.budget_share'",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tiny_raw, mutate, message):
@@ -239,3 +265,17 @@ def test_training_seeds_make_one_model_per_seed(tiny_raw):
     clash["models"]["pix"]["training"]["seeds"] = [1]
     with pytest.raises(ConfigError, match="replicate 'pix_seed1' clashes with a model of that name"):
         validate_config(clash)
+
+
+def test_a_budget_share_gives_the_first_stage_its_part_of_each_total_limit(tiny_raw):
+    from diffbench.config import first_stage_training
+
+    raw = copy.deepcopy(tiny_raw)
+    raw["models"]["kl"]["training"].update(max_steps=None, max_seconds=100, max_gflops=400)
+    raw["models"]["kl"]["autoencoder"]["training"].update(max_steps=None, max_gflops=50, budget_share=0.25)
+    model = validate_config(raw)["models"]["kl"]
+    limits = first_stage_training(model)
+    assert (limits["max_steps"], limits["max_seconds"], limits["max_gflops"]) == (None, 25.0, 50)  # own 50 < 100
+    assert model["autoencoder"]["training"]["max_seconds"] is None  # the config itself is unchanged
+    model["budget_scope"] = "denoiser"  # nothing is charged to the total: the share has nothing to take from
+    assert first_stage_training(model)["max_seconds"] is None

@@ -61,9 +61,13 @@ def test_unet_shapes_and_schedule():
         "beta_start": 1e-4,
         "beta_end": 0.02,
         "prediction_type": "epsilon",
+        "x0_clamp": "data_range",
     }
-    assert build_noise_scheduler(diffusion, "pixel").config.clip_sample is True
-    assert build_noise_scheduler(diffusion, "latent").config.clip_sample is False
+    pixel, latent = build_noise_scheduler(diffusion, 1.0).config, build_noise_scheduler(diffusion, 3.5).config
+    assert (pixel.clip_sample, pixel.clip_sample_range) == (True, 1.0)
+    assert (latent.clip_sample, latent.clip_sample_range) == (True, 3.5)
+    assert build_noise_scheduler({**diffusion, "x0_clamp": "none"}, 3.5).config.clip_sample is False
+    assert build_noise_scheduler(diffusion, None).config.clip_sample is False  # range unknown: not clamped
 
 
 def test_pixel_model_is_a_standard_ddpm_pipeline(tmp_path):

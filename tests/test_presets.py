@@ -102,3 +102,28 @@ def test_a_reproduction_preset_uses_the_papers_protocol(preset, targets):
                 found.append(entry.entry["value"])
     assert found == targets
     assert all(f"{value}" in header(path) for value in targets)
+
+
+@pytest.mark.parametrize("preset", [REPO / "config" / "config.yaml", REPO / "config" / "experiments" / "mnist.yaml"],
+                         ids=lambda p: p.name)  # fmt: skip
+def test_the_cpu_experiments_budget_every_stage_in_gflops(preset, tmp_path):
+    """The default and the MNIST preset train the same steps on every machine: every model and every
+    first stage is limited in GFLOPs over all stages, none in seconds (what the planned jobs get:
+    the rules pass the validated model spec, and train_autoencoder resolves its budget_share)."""
+    from diffbench.config import first_stage_training
+
+    planned = snakemake("--configfile", preset_copy(preset, tmp_path), "-n", "--quiet", "rules", cwd=tmp_path)
+    assert planned.returncode == 0 and {"train_autoencoder", "train_diffusion"} <= set(planned.stdout.split())
+    models = load_config(preset)["models"]
+    assert {m["family"] for m in models.values()} == {"pixel", "latent"}
+    totals = {m["training"]["max_gflops"] for m in models.values()}
+    assert len(totals) == 1 and None not in totals  # one budget for every model
+    for name, model in models.items():
+        training = model["training"]
+        assert model["budget_scope"] == "total", name
+        assert training["max_seconds"] is None and training["max_steps"] is None, name
+        if model["family"] == "latent":
+            first = first_stage_training(model)
+            share = model["autoencoder"]["training"]["budget_share"]
+            assert first["max_seconds"] is None and first["max_steps"] is None, name
+            assert first["max_gflops"] == pytest.approx(share * training["max_gflops"]), name

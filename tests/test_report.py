@@ -137,6 +137,11 @@ def test_summary_states_the_comparison_from_the_data(results):
     assert "Rough here: with fewer images than feature dimensions FID is not linear in 1/N" in text  # 6 < 2048
     assert "Caution: some FIDs use fewer generated samples or reference images than feature dimensions" in text
     assert "Equal footing: every model shares the noise schedule, denoiser architecture" in text
+    assert (
+        "and every sampler treats the models alike: x0 clipped to its data's range (pixel ±1, latent_f4 ±4.25), "
+        "trailing timestep spacing." in text
+    )
+    assert set(tables.runs.x0_handling) == {"clipped to its data's range (±4.25)", "clipped to its data's range (±1)"}
     assert "Brackets are 95% intervals (delete-a-group jackknife)" in text
     assert "samples against 8 held-out images (never trained on) (inception-v3-compat" in text
     assert (tables.runs.reference == "heldout").all() and (tables.comparisons.reference_set == "heldout").all()
@@ -482,3 +487,21 @@ def test_a_feature_file_without_the_seed_mask_is_named(results, tmp_path):
             out_record=tmp_path / "c.json",
         )
     assert not (tmp_path / "c.json").exists()
+
+
+def test_samplers_that_treat_x0_differently_are_flagged(results):
+    """Pixel samplers clip x0 at +-1 and the latent model's leave it free: the summary says so, as
+    for any other difference in footing, and the runs table says what each run did."""
+    layout = Layout(results["results_dir"])
+    for steps in results["sampling"]["steps"]:
+        sampling = SAMPLING.read(layout.sampling_record("latent_f4", "ddim", steps))
+        SAMPLING.write(layout.sampling_record("latent_f4", "ddim", steps),
+                       {**sampling, "x0_treatment": {"kind": "none", "limit": None}})  # fmt: skip
+    tables = collect(results)
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
+    assert (
+        "Not on equal footing: the models differ in what the samplers do to the predicted x0 (runs table: "
+        "x0_handling) (pixel: clipped to its data's range; latent_f4: none)" in text
+    )
+    assert "Equal footing" not in text
+    assert set(tables.runs[tables.runs.model == "latent_f4"].x0_handling) == {"none"}

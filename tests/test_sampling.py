@@ -9,9 +9,16 @@ from diffbench.config import SAMPLER_SETTING_TYPES, schema, validate_config
 from diffbench.errors import ConfigError
 from diffbench.io import read_json, write_json
 from diffbench.models.pipelines import DiffusionModel, load_model
+from diffbench.report.tables import DATA_RANGE_CLIP, x0_words
 from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
 from diffbench.sampling.sampler import batch_sizes_of, denoise, generate, step_noise_device, warm_up
-from diffbench.sampling.schedulers import SAMPLERS, make_scheduler, step_kwargs, timesteps_of
+from diffbench.sampling.schedulers import (
+    SAMPLERS,
+    make_scheduler,
+    step_kwargs,
+    timesteps_of,
+    x0_treatment,
+)
 from diffbench.sampling.speedups import SPEEDUPS, apply_speedups, speedups_label, warm_up_calls
 from diffbench.stages.merge import merge_samples
 from diffbench.stages.sample import sample_shard, sampling_throughput
@@ -229,14 +236,47 @@ def test_bf16_sampling_on_cpu(tmp_path):
         )
 
 
-def test_pixel_models_clip_x0_in_every_sampler_that_can():
-    pixel, latent = random_model("pixel"), random_model("latent")
+def test_x0_is_clamped_to_each_models_data_range_in_every_sampler_that_can():
+    pixel, unclamped = random_model("pixel"), random_model("latent")
+    latent = random_model("latent")
+    latent.scheduler.register_to_config(clip_sample=True, clip_sample_range=3.5)  # as train_diffusion saves it
     dpm = make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], pixel.scheduler)
     assert dpm.config.thresholding and dpm.config.sample_max_value == 1.0
     assert dpm.config.algorithm_type == "dpmsolver++" and dpm.config.solver_order == 2
     assert make_scheduler(SAMPLER_SPECS["ddim"], pixel.scheduler).config.clip_sample
-    assert not make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], latent.scheduler).config.thresholding
-    assert not make_scheduler(SAMPLER_SPECS["ddim"], latent.scheduler).config.clip_sample
+    for kind in ("ddim", "ddpm", "heun"):
+        scheduler = make_scheduler(SAMPLER_SPECS[kind], latent.scheduler)
+        assert scheduler.config.clip_sample and scheduler.config.clip_sample_range == 3.5, kind
+        assert x0_treatment(scheduler) == {"kind": "clip", "limit": 3.5}, kind
+        assert x0_words(x0_treatment(scheduler), 3.5) == (DATA_RANGE_CLIP, f"{DATA_RANGE_CLIP} (±3.5)")
+    pixel_ddim = make_scheduler(SAMPLER_SPECS["ddim"], pixel.scheduler)
+    assert x0_words(x0_treatment(pixel_ddim), 1.0)[0] == DATA_RANGE_CLIP
+    assert x0_treatment(dpm) == {"kind": "clip", "limit": 1.0}  # thresholding at 1 is the static clip
+    assert x0_words(x0_treatment(pixel_ddim), None) == ("clipped to ±1", "clipped to ±1")  # range unknown
+    # dynamic thresholding cannot clip at 3.5: not clamped there, and said so; Euler never clips
+    latent_dpm = make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], latent.scheduler)
+    assert not latent_dpm.config.thresholding and x0_treatment(latent_dpm)["kind"] == "none"
+    assert x0_treatment(make_scheduler(SAMPLER_SPECS["euler"], pixel.scheduler))["kind"] == "none"
+    threshold = make_scheduler({**SAMPLER_SPECS["dpm_solver_pp"]}, pixel.scheduler)
+    threshold.register_to_config(sample_max_value=2.0)
+    assert x0_words(x0_treatment(threshold), 1.0)[0] == "dynamic thresholding (quantile 0.995, up to 2)"
+    assert not make_scheduler(SAMPLER_SPECS["ddim"], unclamped.scheduler).config.clip_sample
+
+
+def test_latent_sampling_stays_within_the_training_latents_range(trained):
+    """A trained latent model's sampler clamps x0 to its scaled training latents' range: deterministic
+    DDIM then ends within it (its last step returns the clamped x0)."""
+    layout = trained["layout"]
+    model = load_model(layout.pipeline_dir("kl")).to(CPU)
+    limit = read_json(layout.training_record("kl"))["x0_range"]
+    assert model.scheduler.config.clip_sample and model.scheduler.config.clip_sample_range == pytest.approx(limit)
+    sampler = {**SAMPLER_SPECS["ddim"], "eta": 0.0}
+    x, _ = denoise(model, make_scheduler(sampler, model.scheduler), step_kwargs(sampler), 3, list(range(16)), CPU,
+                   torch.float32)  # fmt: skip
+    assert x.abs().max() <= limit * (1 + 1e-6)
+    # the same model unclamped leaves that range (the random-looking tiny model's x0 estimates overshoot)
+    free = make_scheduler({**sampler, "clip_sample": False}, model.scheduler)
+    assert denoise(model, free, step_kwargs(sampler), 3, list(range(16)), CPU, torch.float32)[0].abs().max() > limit
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLERS))

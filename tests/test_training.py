@@ -336,3 +336,37 @@ def test_fp32_is_strict_and_only_tf32_allows_tensor_cores(tf32_flags, tmp_path):
         with pytest.raises(ConfigError, match=rf"'precision' is {precision}, which needs a CUDA device"):
             use_precision(precision, cpu)
     assert isinstance(autocast(cuda, "tf32"), type(autocast(cuda, "fp32")))  # no autocast: float32 weights
+
+
+def fake_clock(seconds_per_reading: float) -> SimpleNamespace:
+    """A stand-in for the loop's `time` whose clock advances by a fixed step at every reading."""
+    readings = itertools.count()
+    return SimpleNamespace(perf_counter=lambda: seconds_per_reading * next(readings))
+
+
+def test_a_slow_first_stage_under_a_seconds_budget_trains_less_instead_of_failing(tmp_path, trained, monkeypatch):
+    """budget_share: the first stage gets its share of the model's seconds, so on a machine where it
+    runs 8x slower (a fake clock) it takes fewer steps and the denoiser still gets the rest; with
+    fixed autoencoder steps that machine's first stage used up the total and the model failed."""
+    from diffbench.stages.train import train_autoencoder
+
+    config, layout = trained["config"], trained["layout"]
+    spec = copy.deepcopy(config["models"]["kl"])
+    spec["training"].update(max_steps=None, max_seconds=20.0)
+    spec["autoencoder"]["training"].update(max_steps=None, budget_share=0.25)
+    first_stage_steps = {}
+    for speed, seconds_per_reading in (("fast", 0.25), ("slow", 2.0)):
+        monkeypatch.setattr(training_loop, "time", fake_clock(seconds_per_reading))
+        out = tmp_path / speed
+        common = dict(name="kl", model_spec=spec, dataset_spec=config["datasets"]["tiny"],
+                      train_images=layout.train_images("tiny"), device="cpu", precision="fp32")  # fmt: skip
+        first = train_autoencoder(**common, out_dir=out / "ae", out_record=out / "ae.json", out_loss=out / "ae.csv")
+        assert first["stop_reason"] == "max_seconds" and first["budget"]["max_seconds"] == 5.0, first
+        # the denoiser at the fast machine's pace: what is left for it is what counts
+        monkeypatch.setattr(training_loop, "time", fake_clock(0.25))
+        model = train_diffusion(**common, autoencoder_dir=out / "ae", autoencoder_record=out / "ae.json",
+                                out_dir=out / "m", out_record=out / "m.json", out_loss=out / "m.csv")  # fmt: skip
+        assert model["stop_reason"] == "max_seconds" and model["steps"] > 1, model
+        assert model["stage_seconds"]["autoencoder"] == first["wall_time_s"] < 5.0 + 2 * seconds_per_reading * 2
+        first_stage_steps[speed] = first["steps"]
+    assert first_stage_steps["slow"] < first_stage_steps["fast"]

@@ -263,6 +263,11 @@ def _check_semantics(config: dict, raw: dict) -> None:
         if model["family"] == "pixel" and "autoencoder" in given:
             raise ConfigError(f"config key '{key}.autoencoder' only applies to family: latent.")
         _check_budget(model["training"], f"{key}.training")
+        if model["training"]["budget_share"] is not None:
+            raise ConfigError(
+                f"config key '{key}.training.budget_share' only applies to '{key}.autoencoder.training' (the share "
+                "of the model's total budget its first stage may spend)."
+            )
         dataset = config["datasets"][model["dataset"]]
         if dataset["num_train"] < 1:
             raise ConfigError(
@@ -272,7 +277,8 @@ def _check_semantics(config: dict, raw: dict) -> None:
         side = dataset["resolution"]
         if model["family"] == "latent":
             ae = model["autoencoder"]
-            _check_budget(ae["training"], f"{key}.autoencoder.training")
+            _check_budget(ae["training"], f"{key}.autoencoder.training", share_allowed=True)
+            _check_first_stage_budget(model, key)
             f = ae["downsampling_factor"]
             if side % f:
                 raise ConfigError(
@@ -365,9 +371,64 @@ SAMPLER_SETTING_TYPES = {
 }
 
 
-def _check_budget(training: dict, key: str) -> None:
-    if training["max_steps"] is None and training["max_seconds"] is None and training["max_gflops"] is None:
-        raise ConfigError(f"config key '{key}': set max_steps, max_seconds or max_gflops (all are null).")
+def _check_budget(training: dict, key: str, share_allowed: bool = False) -> None:
+    limits = ("max_steps", "max_seconds", "max_gflops") + (("budget_share",) if share_allowed else ())
+    if all(training[limit] is None for limit in limits):
+        raise ConfigError(f"config key '{key}': set {', '.join(limits[:-1])} or {limits[-1]} (all are null).")
+
+
+# The units a model's total budget can be given in (budget_scope: total charges the first stage to them).
+TOTAL_BUDGET_UNITS = {"max_seconds": "seconds", "max_gflops": "GFLOPs"}
+
+
+def total_limits(model: dict) -> dict[str, float]:
+    """The model's limits that its first stage is charged to: {training key: value} (budget_scope:
+    total); none under budget_scope: denoiser or with a budget in denoiser steps only."""
+    if model["budget_scope"] != "total":
+        return {}
+    return {key: model["training"][key] for key in TOTAL_BUDGET_UNITS if model["training"][key] is not None}
+
+
+def first_stage_training(model: dict) -> dict:
+    """The autoencoder's training spec with its `budget_share` turned into limits: the share of each
+    total limit of the model (whichever of these and its own limits comes first)."""
+    training = dict(model["autoencoder"]["training"])
+    share = training["budget_share"]
+    if share is not None:
+        for key, total in total_limits(model).items():
+            own = training[key]
+            training[key] = share * total if own is None else min(own, share * total)
+    return training
+
+
+def _check_first_stage_budget(model: dict, key: str) -> None:
+    """Under budget_scope: total the first stage must leave the denoiser some of every total limit,
+    and that must be known before any job: a first-stage cost fixed in another unit (steps under a
+    seconds budget) depends on the machine, or is only known once counted (steps under GFLOPs)."""
+    ae = model["autoencoder"]["training"]
+    limits = total_limits(model)
+    if ae["budget_share"] is not None:
+        if not limits:
+            raise ConfigError(
+                f"config key '{key}.autoencoder.training.budget_share' needs a total budget to share: "
+                f"'{key}.training' max_seconds or max_gflops with '{key}.budget_scope: total'."
+            )
+        return
+    for limit, total in limits.items():
+        unit = TOTAL_BUDGET_UNITS[limit]
+        if ae[limit] is None:
+            raise ConfigError(
+                f"config key '{key}.autoencoder.training': the model's budget is {total:g} {unit} over every stage "
+                f"('{key}.training.{limit}', budget_scope: total), but its first stage is limited in other units, "
+                f"so what it leaves the denoiser is not known in advance; set '{key}.autoencoder.training."
+                f"budget_share' (a share of the total) or its own {limit} below {total:g}."
+            )
+        if ae[limit] >= total:
+            raise ConfigError(
+                f"config key '{key}.autoencoder.training.{limit}': the first stage may spend {ae[limit]:g} {unit}, "
+                f"which reaches the model's total of {total:g} ('{key}.training.{limit}', budget_scope: total) and "
+                "leaves the denoiser nothing; lower it, use budget_share, or raise the total."
+            )
 
 
 # --- the run matrix -------------------------------------------------------------------------

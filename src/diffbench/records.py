@@ -73,26 +73,29 @@ PERCEPTUAL_ASSETS = RecordKind("perceptual-loss backbone", ["lpips_net", "lpips_
 AUTOENCODER_TRAINING = RecordKind(
     "autoencoder training",
     ["model", "stage", "autoencoder_type", "first_stage_loss", "downsampling_factor", "parameters", "scaling_factor",
-     "scaling_s", "scaling_gflops", "precision", "final_loss", "peak_host_rss_mb", "finished_at", *LOOP, *DEVICE],
+     "scaling_s", "scaling_gflops", "precision", "budget_share", "budget", "final_loss", "peak_host_rss_mb",
+     "finished_at", *LOOP, *DEVICE],
     optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb"],
 )  # fmt: skip
 TRAINING = RecordKind(
     "denoiser training",
     ["model", "stage", "family", "dataset", "source", "downsampling_factor", "parameters", "autoencoder_parameters",
      "noise_schedule", "denoiser_architecture", "precision", "final_loss", "peak_host_rss_mb", "finished_at",
-     "budget_scope", "stage_seconds", "stage_gflops", "total_train_s", "total_train_gflops", *LOOP, *DEVICE],
+     "budget_scope", "stage_seconds", "stage_gflops", "total_train_s", "total_train_gflops", "x0_range", *LOOP,
+     *DEVICE],
     optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb", "scaling_factor"],
 )  # fmt: skip
 PRETRAINED = RecordKind(
     "pretrained import",
     ["model", "stage", "family", "dataset", "source", "pretrained_id", "revision", "pretrained_commit",
      "downsampling_factor", "parameters", "autoencoder_parameters", "scaling_factor", "scheduler", "noise_schedule",
-     "denoiser_architecture", "finished_at"],
+     "denoiser_architecture", "x0_range", "finished_at"],
 )  # fmt: skip
 
 SAMPLING_SHARD = RecordKind(
     "sampling shard",
-    ["sampler", "scheduler_class", "scheduler_config", "timesteps", "steps", "seed_first", "seed_last", "batch_size",
+    ["sampler", "scheduler_class", "scheduler_config", "timesteps", "x0_treatment", "steps", "seed_first", "seed_last",
+     "batch_size",
      "step_noise_on", "speedups", "warmup_s", "precision", "decoder_precision", "num_images", "nfe_per_image",
      "denoise_s", "decode_s",
      "nonfinite_images", "resumed_images", "unet_gflops_per_nfe", "decoder_gflops", "peak_host_rss_mb", "finished_at",
@@ -102,7 +105,8 @@ SAMPLING_SHARD = RecordKind(
 SAMPLING = RecordKind(
     "sampling",
     ["model", "sampler", "steps", "sampler_type", "sampler_options", "scheduler_class", "scheduler_config",
-     "timesteps", "num_images", "seed_first", "seed_last", "num_shards", "batch_size", "step_noise_on", "speedups",
+     "timesteps", "x0_treatment", "num_images", "seed_first", "seed_last", "num_shards", "batch_size", "step_noise_on",
+     "speedups",
      "warmup_s", "precision", "decoder_precision",
      "nfe_per_image", "denoise_s", "decode_s", "total_s", "seconds_per_image", "images_per_s", "decode_share",
      "unet_gflops_per_nfe", "decoder_gflops", "gflops_per_image", "nonfinite_images", "peak_host_rss_mb", "devices",

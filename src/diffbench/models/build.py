@@ -35,13 +35,17 @@ def build_unet(spec: dict, channels: int, side: int) -> UNet2DModel:
     )
 
 
-def build_noise_scheduler(spec: dict, family: str) -> DDPMScheduler:
+def build_noise_scheduler(spec: dict, x0_range: float | None) -> DDPMScheduler:
+    """The training schedule, saved as the model's scheduler config. `x0_range`: the largest |value|
+    of the data the denoiser learns (1 for pixels in [-1, 1]; a latent model's scaled training
+    latents), to which samplers clamp the predicted x0 under `x0_clamp: data_range`; None = unknown."""
+    clamp = spec["x0_clamp"] == "data_range" and x0_range is not None
     return DDPMScheduler(
         num_train_timesteps=spec["num_train_timesteps"],
         beta_schedule=spec["beta_schedule"],
         beta_start=spec["beta_start"],
         beta_end=spec["beta_end"],
         prediction_type=spec["prediction_type"],
-        # Pixels live in [-1, 1] and may be clipped; latents are unbounded.
-        clip_sample=family == "pixel",
+        clip_sample=clamp,
+        clip_sample_range=x0_range if clamp else 1.0,
     )

@@ -57,6 +57,8 @@ RUN_FOOTING = {
     "sampling_device_name": "sampling device",
     "step_noise_on": "where the noise of stochastic sampling steps was drawn (sampling.step_noise)",
     "sampling_speedups": "sampling speed options (sampling.speedups)",
+    "x0_rule": "what the samplers do to the predicted x0 (runs table: x0_handling)",
+    "timestep_spacing": "the timesteps the samplers visit (timestep_spacing)",
 }
 
 
@@ -79,6 +81,22 @@ def _layout_words(done: pd.DataFrame) -> str:
     if layouts == {True}:
         return ", channels-last convolutions"
     return ", some runs' features with channels-last convolutions" if True in layouts else ""
+
+
+def _sampler_words(runs: pd.DataFrame) -> str:
+    """What the samplers of every run do, for the equal-footing sentence (which has checked that
+    all runs share the rule and the spacing): x0 handling with each model's limit, and the spacing."""
+    done = runs[runs.x0_rule.astype(str) != ""] if "x0_rule" in runs else runs.iloc[:0]
+    if done.empty:
+        return "how is not recorded"
+    rule = done.x0_rule.iloc[0]
+    if rule == "none":
+        words = "x0 left unclamped"
+    else:
+        limits = done.dropna(subset=["x0_limit"]).groupby("model", sort=False).x0_limit.first()
+        words = f"x0 {rule} ({', '.join(f'{model} ±{fmt(limit)}' for model, limit in limits.items())})"
+    spacing = sorted(set(done.timestep_spacing.astype(str)) - {""})
+    return words + (f", {spacing[0]} timestep spacing" if spacing else "")
 
 
 def unequal_footing(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
@@ -294,7 +312,8 @@ def summary(runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame)
         )
     elif len(models) > 1:
         lines.append(
-            "Equal footing: every model shares the noise schedule, denoiser architecture, training data and devices."
+            "Equal footing: every model shares the noise schedule, denoiser architecture, training data and devices, "
+            f"and every sampler treats the models alike: {_sampler_words(runs)}."
         )
     lines += paired_verdict(comparisons, models)
     lines += autoencoder_bounds(done)

@@ -227,6 +227,7 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
             "train_finished_at": train.get("finished_at", ""),
             "noise_schedule": train.get("noise_schedule", ""),
             "denoiser_architecture": train.get("denoiser_architecture", ""),
+            "x0_data_range": train.get("x0_range", math.nan),  # what the samplers' x0 clamp is held against
             "pretrained_id": train.get("pretrained_id", ""),
             "pretrained_commit": train.get("pretrained_commit") or "",
         }
@@ -260,6 +261,26 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+# x0_words' rule for x0 clamped to the range of the data the model learns (both families alike)
+DATA_RANGE_CLIP = "clipped to its data's range"
+
+
+def x0_words(treatment: dict, data_range: float | None) -> tuple[str, str]:
+    """(rule, words with the limit) for a sampling record's x0_treatment (sampling.schedulers). The
+    rule is what compared runs must share: clipping at each model's own data range (pixels +-1, a
+    latent model's scaled training latents) is one rule in both families; `data_range` None = not
+    known (a pretrained latent model)."""
+    kind, limit = treatment["kind"], treatment["limit"]
+    if kind == "none":
+        return "none", "none"
+    if kind == "dynamic_threshold":
+        rule = f"dynamic thresholding (quantile {treatment['ratio']:g}, up to {limit:g})"
+        return rule, rule
+    if data_range is not None and math.isclose(limit, data_range, rel_tol=1e-6):
+        return DATA_RANGE_CLIP, f"{DATA_RANGE_CLIP} (±{limit:.3g})"
+    return f"clipped to ±{limit:.3g}", f"clipped to ±{limit:.3g}"
+
+
 def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     """One row per (model, sampler, steps) with every metric and cost, plus the model's training cost."""
     rows = []
@@ -280,6 +301,12 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
         # where the timesteps start matters for few steps ("leading" at 10 steps starts at t = 900)
         row["timestep_spacing"] = sampling.get("scheduler_config", {}).get("timestep_spacing", "")
         row["timesteps"] = _timesteps_span(sampling.get("timesteps", []))
+        row["x0_rule"], row["x0_handling"] = "", ""
+        row["x0_limit"] = sampling.get("x0_treatment", {}).get("limit", math.nan)
+        if "x0_treatment" in sampling:
+            data_range = models.set_index("model").x0_data_range.get(run["model"])
+            data_range = None if data_range is None or pd.isna(data_range) else float(data_range)
+            row["x0_rule"], row["x0_handling"] = x0_words(sampling["x0_treatment"], data_range)
         row.update(_pick(distribution, DISTRIBUTION_COLUMNS))
         row.update(_pick(_load(layout.lpips_metrics(*keys), LPIPS), LPIPS_COLUMNS))
         if config["sampling"]["throughput_max_batch"] is not None:

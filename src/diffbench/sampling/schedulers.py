@@ -49,20 +49,39 @@ def make_scheduler(sampler: dict, base: SchedulerMixin) -> SchedulerMixin:
     accepts = inspect.signature(kind.scheduler_class.__init__).parameters
     if "clip_sample" in accepts:
         chosen["clip_sample"] = clip
-    elif clip and "thresholding" in accepts:
-        chosen.update(_thresholding_as_clipping(base))
+        # a latent model's range too (from_config would drop it where the config lists it as a default)
+        chosen["clip_sample_range"] = base.config.get("clip_sample_range", 1.0)
+    elif clip and "thresholding" in accepts and base.config.get("clip_sample_range", 1.0) == 1.0:
+        chosen.update(_thresholding_as_clipping())
     return kind.scheduler_class.from_config(base.config, **{**kind.overrides, **chosen})
 
 
-def _thresholding_as_clipping(base: SchedulerMixin) -> dict:
-    """Keep predicted x0 in the data range for pixel-space models, as their DDPM/DDIM schedule does.
+def _thresholding_as_clipping() -> dict:
+    """Keep predicted x0 in [-1, 1] in samplers that only offer `thresholding` (DPM-Solver++, as
+    diffusers recommends for pixel space), as the model's DDPM/DDIM schedule clips it.
 
-    A model whose schedule clips samples (`clip_sample`, set for pixel models) gets the same
-    clipping in samplers that only offer it as `thresholding` (DPM-Solver++, as diffusers
-    recommends for pixel space): with sample_max_value = clip_sample_range the dynamic threshold
-    is the static clip. Latent models never clip. Euler offers no clipping in diffusers.
+    Dynamic thresholding clamps x0 to +-s and divides by s, with s a quantile of |x0| held in
+    [1, sample_max_value]: with sample_max_value 1 that is the static clip at 1. No setting makes it
+    a static clip at another range (a latent model's), so such models are not clamped there, and
+    the run's record and the runs table say so (x0_handling). Euler offers no clipping in diffusers.
     """
-    return {"thresholding": True, "sample_max_value": base.config.get("clip_sample_range", 1.0)}
+    return {"thresholding": True, "sample_max_value": 1.0}
+
+
+def x0_treatment(scheduler: SchedulerMixin) -> dict:
+    """What `scheduler` does to its predicted x0 at every step, from the settings its class reads
+    (a config may carry keys of another scheduler that this one ignores): kind clip (at +-limit),
+    dynamic_threshold (quantile ratio, up to limit) or none. Recorded per run."""
+    accepts = inspect.signature(type(scheduler).__init__).parameters
+    config = scheduler.config
+    if "thresholding" in accepts and config.get("thresholding"):
+        limit = float(config.get("sample_max_value", 1.0))
+        if limit == 1.0:  # the static clip at 1 (see _thresholding_as_clipping)
+            return {"kind": "clip", "limit": 1.0}
+        return {"kind": "dynamic_threshold", "limit": limit, "ratio": float(config.get("dynamic_thresholding_ratio"))}
+    if "clip_sample" in accepts and config.get("clip_sample"):
+        return {"kind": "clip", "limit": float(config.get("clip_sample_range", 1.0))}
+    return {"kind": "none", "limit": None}
 
 
 def timesteps_of(scheduler: SchedulerMixin, steps: int) -> list[int]:

@@ -66,6 +66,7 @@ def summarise(records: list[dict], run: dict) -> dict:
         "scheduler_class": first["scheduler_class"],
         "scheduler_config": first["scheduler_config"],
         "timesteps": first["timesteps"],
+        "x0_treatment": first["x0_treatment"],
         "num_images": n,
         "seed_first": records[0]["seed_first"],
         "seed_last": records[-1]["seed_last"],

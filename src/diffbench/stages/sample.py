@@ -13,7 +13,7 @@ from diffbench.records import SAMPLING_SHARD, THROUGHPUT
 from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, use_precision
 from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import batch_sizes_of, flops_per_image, generate, step_noise_device, warm_up
-from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of
+from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of, x0_treatment
 from diffbench.sampling.speedups import apply_speedups, warm_up_calls
 from diffbench.sampling.throughput import sweep
 
@@ -69,6 +69,7 @@ def sample_shard(
         "scheduler_class": type(template).__name__,
         "scheduler_config": sampler_config(template),
         "timesteps": timesteps_of(template, steps),
+        "x0_treatment": x0_treatment(template),
         "steps": steps,
         "seed_first": seeds[0],
         "seed_last": seeds[-1],

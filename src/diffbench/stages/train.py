@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
 
+from diffbench.config import first_stage_training
 from diffbench.data.images import load_images
 from diffbench.data.tensors import to_model_range
 from diffbench.errors import ModelError
@@ -45,6 +46,7 @@ def train_autoencoder(
 ) -> dict:
     """`checkpoint`: as for train_diffusion."""
     spec = model_spec["autoencoder"]
+    training = first_stage_training(model_spec)  # budget_share resolved against the model's total
     torch_device = resolve_device(device)
     use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
     kind = AUTOENCODERS[spec["type"]]
@@ -74,14 +76,14 @@ def train_autoencoder(
             path=Path(checkpoint),
             every=spec["training"]["checkpoint_every"],
             modules={"autoencoder": autoencoder, "first_stage_loss": first_stage_loss},
-            fingerprint=fingerprint("autoencoder", spec, dataset_spec, precision, files=(train_images,)),
+            fingerprint=fingerprint("autoencoder", spec, training, dataset_spec, precision, files=(train_images,)),
         )
     reset_peak_memory(torch_device)
     table, summary = fit(
         parameters=list(autoencoder.parameters()),
         loss_fn=loss_fn,
         num_images=len(data),
-        spec=spec["training"],
+        spec=training,
         device=torch_device,
         precision=precision,
         description=f"{name} autoencoder",
@@ -113,6 +115,9 @@ def train_autoencoder(
         "scaling_s": clock.seconds["scaling"],
         "scaling_gflops": scaling_gflops,
         "precision": precision,
+        "budget_share": training["budget_share"],
+        # the limits it trained under (budget_share resolved against the model's total)
+        "budget": {key: training[key] for key in ("max_steps", "max_seconds", "max_gflops")},
     }
     return write_training_outputs(
         table=table,
@@ -151,8 +156,8 @@ def train_diffusion(
     torch.manual_seed(spec["seed"])
     channels, side = unet_input(model_spec, dataset_spec)
     unet = build_unet(model_spec["unet"], channels, side).to(torch_device).train()
-    noise_scheduler = build_noise_scheduler(model_spec["diffusion"], model_spec["family"])
     data = torch.from_numpy(load_images(train_images)).to(torch_device)
+    x0_range = 1.0  # pixels in [-1, 1]; a latent model's: its scaled training latents' (below)
 
     autoencoder = None
     clock = Stopwatch(torch_device)
@@ -172,6 +177,8 @@ def train_diffusion(
         with clock.phase("encoding"):
             latent_mean, latent_std = encode_dataset(autoencoder, kind, data)
         scale = float(autoencoder.config.scaling_factor)
+        # What the denoiser learns spans +-x0_range; samplers clamp x0 there (diffusion.x0_clamp), as pixels at 1.
+        x0_range = float(latent_mean.abs().max()) * scale
         stage_seconds.update(
             autoencoder=first_stage["wall_time_s"], scaling_factor=first_stage["scaling_s"],
             encoding=clock.seconds["encoding"],
@@ -180,6 +187,7 @@ def train_diffusion(
             autoencoder=first_stage["train_gflops"], scaling_factor=first_stage["scaling_gflops"],
             encoding=encode_gflops_per_image(autoencoder, kind, data) * len(data),
         )  # fmt: skip
+    noise_scheduler = build_noise_scheduler(model_spec["diffusion"], x0_range)
     # budget_scope total: the first stage's cost comes out of the model's seconds and GFLOPs.
     scope = model_spec["budget_scope"]
     spent = (sum(stage_seconds.values()), sum(stage_gflops.values())) if scope == "total" else (0.0, 0.0)
@@ -262,6 +270,7 @@ def train_diffusion(
         "unet_input": [channels, side, side],
         "noise_schedule": noise_schedule(noise_scheduler),
         "denoiser_architecture": denoiser_architecture(unet),
+        "x0_range": x0_range,
         "ema_decay": spec["ema_decay"],
         "precision": precision,
         "budget_scope": scope,
@@ -352,6 +361,7 @@ def import_pretrained(
         "scheduler": type(model.scheduler).__name__,
         "noise_schedule": noise_schedule(model.scheduler),
         "denoiser_architecture": denoiser_architecture(model.unet),
+        "x0_range": 1.0 if model.autoencoder is None else None,  # a checkpoint's latents' range is not known
         "unet_input": [model.unet.config.in_channels, model.unet.config.sample_size, model.unet.config.sample_size],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -137,7 +137,7 @@ def main() -> None:
         ("pixel", "ddim 10", ddim, 10, "device"),
         ("pixel", "ddpm 50 noise:cpu", ddpm, 50, "cpu"),
         ("pixel", "ddpm 50 noise:dev", ddpm, 50, "device"),
-        ("latent_kl_f4", "ddim 10", ddim, 10, "device"),
+        ("latent_kl_f2", "ddim 10", ddim, 10, "device"),
     ]
     for model_name, case, sampler, steps, step_noise in cases:
         model = build(config, model_name).to(device, dtype)

@@ -92,7 +92,7 @@ def test_sampling_benchmark_through_gpu_checks(gpu_checks, tmp_path, monkeypatch
     assert summary.startswith("## sampling_fp32\n") and "\r" not in summary
     rows = rows_after(summary.splitlines(), "case")
     cases = [" ".join(row[:-4]) for row in rows]
-    assert cases == ["pixel ddim 10", "pixel ddpm 50 noise:cpu", "pixel ddpm 50 noise:dev", "latent_kl_f4 ddim 10"]
+    assert cases == ["pixel ddim 10", "pixel ddpm 50 noise:cpu", "pixel ddpm 50 noise:dev", "latent_kl_f2 ddim 10"]
     for row in rows:
         reference, ours, ratio = map(float, row[-4:-1])
         assert reference > 0 and ours > 0
@@ -191,7 +191,7 @@ def test_training_loop_benchmark(tmp_path):
     (tmp_path / "small.yaml").write_text(yaml.safe_dump(config))
     lines = output_lines("training_loop.py", "--device", "cpu", "--steps", "2", "--config", tmp_path / "small.yaml")
     rows = rows_after(lines, "model")
-    assert [row[0] for row in rows] == ["pixel", "latent_kl_f2", "latent_kl_f4"]
+    assert [row[0] for row in rows] == ["pixel", "latent_kl_f2"]
     for row in rows:
         bare, replaced, ours, over_bare, over_replaced = map(float, row[1:])
         assert min(bare, replaced, ours) > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from diffbench.config import comparisons, run_key, validate_config
 from diffbench.io import write_npz
@@ -240,6 +241,12 @@ def write_training(layout: Layout, model: str, latent: bool) -> None:
                 "psnr_db": 25.0,
                 "ssim": 0.8,
                 "rfid": 12.0,
+                "rfid_independent": 30.0,
+                "rkid": 0.02,  # the runs' KIDs are FID / 1000 +- 0.003: 0.044-0.06
+                "rkid_ci_low": 0.015,
+                "rkid_ci_high": 0.025,
+                "independent_n": 6,
+                "independent_set": "train",
                 "warnings": ["only 8 samples for 2048-dimensional features"],
             },
         )
@@ -319,8 +326,13 @@ def write_run(config: dict, layout: Layout, model: str, spec: dict, steps_: int,
             "fid_infinity_sizes": [3, 6],
             "fid_infinity_values": [fid + 10, fid],
             "fid_sqrt_discarded": 0.0,
-            "kid_mean": fid / 1000,
-            "kid_std": 0.001,
+            "fid_infinity_hidden": None,
+            "fid_infinity_min_size": 0,  # computed at any size (evaluation.fid_infinity_min_ratio: 0)
+            "kid": fid / 1000,
+            "kid_se": 0.001,
+            "kid_ci_low": fid / 1000 - 0.003,
+            "kid_ci_high": fid / 1000 + 0.003,
+            "kid_method": "U-statistic over all pairs, delete-a-group jackknife over every set",
             "precision": 0.5,
             "recall": 0.4,
             "pr_n": 6,
@@ -344,9 +356,12 @@ def write_run(config: dict, layout: Layout, model: str, spec: dict, steps_: int,
 
 
 def write_comparison(config, steps, difference, half_width, a="latent_f4", b="pixel", fid_a=None) -> None:
-    """a vs b at (ddim, steps), as compare_runs writes it, with a given difference and interval."""
+    """a vs b at (ddim, steps), as compare_runs writes it, with a given FID difference and interval; the
+    KIDs, their difference and its interval are the FID values / 1000 (as the fixture's runs' KIDs)."""
     low, high = difference - half_width, difference + half_width
     better = a if high < 0 else b if low > 0 else None
+    se = half_width / 4.3  # t_2 quantile of a 95 % interval from 3 groups
+    p_value = float(2 * scipy.stats.t.sf(abs(difference) / se, 2)) if difference else 1.0
     fid_a = FID[(a, steps)] if fid_a is None else fid_a
     COMPARISON.write(
         Layout(config["results_dir"]).comparison(a, b, "ddim", steps),
@@ -359,15 +374,22 @@ def write_comparison(config, steps, difference, half_width, a="latent_f4", b="pi
             "reference_set": config["evaluation"]["reference"],
             "n_generated": 6,
             "n_reference": 8,
+            "statistic": "KID",
+            "kid_a": fid_a / 1000,
+            "kid_b": (fid_a - difference) / 1000,
+            "difference": difference / 1000,
+            "ci_low": low / 1000,
+            "ci_high": high / 1000,
+            "ci_level": 0.95,
+            "ci_method": "U-statistic over all pairs, delete-a-group jackknife over every set",
+            "ci_groups": 3,
+            "se": se / 1000,
+            "p_value": p_value,
             "fid_a": fid_a,
             "fid_b": fid_a - difference,
-            "difference": difference,
-            "ci_low": low,
-            "ci_high": high,
-            "ci_level": 0.95,
-            "ci_method": "delete-a-group jackknife",
-            "ci_groups": 3,
-            "se": half_width / 4.3,
+            "fid_difference": difference,
+            "fid_ci_low": low,
+            "fid_ci_high": high,
             "better": better,
         },
     )

@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 
@@ -248,18 +249,22 @@ def test_training_seeds_make_one_model_per_seed(tiny_raw):
     raw = copy.deepcopy(tiny_raw)
     raw["models"]["kl"]["training"]["seeds"] = [3, 4]
     raw["models"]["pix"]["training"]["seeds"] = [3, 4]
+    one_sided = copy.deepcopy(raw)  # vq (no seeds) would be paired with pix's replicates
+    with pytest.raises(ConfigError, match=r"'models.pix.training.seeds': vq and pix are compared in pairs, so both"):
+        validate_config(one_sided)
+    raw["models"]["vq"]["training"]["seeds"] = [3, 4]
     with pytest.raises(ConfigError, match=r"'human_eval.runs.0.model': 'pix' has training.seeds; name one replicate"):
         validate_config(copy.deepcopy(raw))
     raw["human_eval"]["runs"] = [{**run, "model": f"{run['model']}_seed3"} for run in raw["human_eval"]["runs"]]
     config = validate_config(raw)
-    assert list(config["models"]) == ["pix_seed3", "pix_seed4", "kl_seed3", "kl_seed4", "vq"]
+    assert list(config["models"]) == ["pix_seed3", "pix_seed4", "kl_seed3", "kl_seed4", "vq_seed3", "vq_seed4"]
     replicate = config["models"]["kl_seed4"]
     assert replicate["replicate_of"] == "kl" and replicate["training"]["seed"] == 4
     assert replicate["autoencoder"]["training"]["seed"] == 4 and replicate["training"]["seeds"] is None
-    assert config["models"]["vq"]["replicate_of"] is None
-    # Replicates pair by seed; a model without replicates pairs with every replicate.
+    # Replicates pair by seed.
     pairs = {(c["model_a"], c["model_b"]) for c in comparisons(config)}
-    assert pairs == {("kl_seed3", "pix_seed3"), ("kl_seed4", "pix_seed4"), ("vq", "pix_seed3"), ("vq", "pix_seed4")}
+    assert pairs == {("kl_seed3", "pix_seed3"), ("kl_seed4", "pix_seed4"), ("vq_seed3", "pix_seed3"),
+                     ("vq_seed4", "pix_seed4")}  # fmt: skip
     bad = copy.deepcopy(tiny_raw)
     bad["models"]["kl"]["autoencoder"]["training"]["seeds"] = [1]
     with pytest.raises(ConfigError, match="'models.kl.autoencoder.training.seeds': replicates are set on the model"):
@@ -283,3 +288,27 @@ def test_a_budget_share_gives_the_first_stage_its_part_of_each_total_limit(tiny_
     assert model["autoencoder"]["training"]["max_seconds"] is None  # the config itself is unchanged
     model["budget_scope"] = "denoiser"  # nothing is charged to the total: the share has nothing to take from
     assert first_stage_training(model)["max_seconds"] is None
+
+
+def test_a_primary_comparison_must_be_one_the_run_makes(tiny_raw):
+    ok = copy.deepcopy(tiny_raw)
+    primary = {"model_a": "kl", "model_b": "pix", "sampler": "ddim", "steps": 3}
+    ok["report"] = {**ok.get("report", {}), "primary": primary}
+    assert validate_config(copy.deepcopy(ok))["report"]["primary"]["model_a"] == "kl"
+    for field, value, message in [
+        ("model_a", "pix", "'report.primary.model_a': 'pix' is not a latent model"),
+        ("model_b", "kl", "'report.primary.model_b': 'kl' is not a pixel model"),
+        ("sampler", "euler", "'report.primary.sampler': 'euler' is not one of"),
+        ("steps", 7, "'report.primary.steps': 7 is not one of"),
+    ]:
+        bad = copy.deepcopy(ok)
+        bad["report"]["primary"][field] = value
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            validate_config(bad)
+
+
+def test_removed_kid_subset_keys_get_a_clear_error(tiny_raw):
+    old = copy.deepcopy(tiny_raw)
+    old["evaluation"]["kid_subsets"] = 100
+    with pytest.raises(ConfigError, match=r"'evaluation.kid_subsets' was removed \(KID is now the U-statistic"):
+        validate_config(old)

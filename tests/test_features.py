@@ -279,8 +279,7 @@ def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
         "interval_groups": 0,
         "confidence": 0.95,
         "fid_infinity_fractions": [],
-        "kid_subsets": 2,
-        "kid_subset_size": 4,
+        "fid_infinity_min_ratio": 4,
         "pr_neighborhood": 2,
     }
     write_npz(tmp_path / "samples.npz", images=images, seeds=np.arange(6), finite=finite)

@@ -146,6 +146,30 @@ def test_simulated_raters_recover_the_known_order_and_intervals_cover_the_truth(
     assert 0 < agreement[REAL_OR_GENERATED] < 1 and 0 < agreement[WHICH_IS_BETTER] < 1
 
 
+def test_one_perfect_rater_gets_intervals_wider_than_a_point():
+    """A rater who tells every image apart and always prefers one run gives HYPE 0 and win rates 0
+    and 1: Wilson's score interval still says how little a few trials show, where a percentile
+    bootstrap would give [0, 0]."""
+    from diffbench.humaneval.scores import wilson
+
+    samples, reference = image_sets()
+    study = make_study("s", samples, reference, KINDS, trials_per_kind=12, attention_checks=1, seed=2)
+    labels = list(samples)
+    strengths = dict(zip(labels, [-50.0, 0.0, 50.0], strict=True))  # m2 always preferred, m0 never
+    perfect = simulated_rater(study, np.random.default_rng(0), strengths, dict.fromkeys(labels, 0.0), 0.0)
+    runs, _, _, _ = study_scores([RaterAnswers("r.json", "r", perfect, {})], study.truth, labels, SETTINGS)
+    for run in runs:
+        assert run.hype == 0.0 and run.hype_ci_low == 0.0
+        assert run.hype_ci_high > 0.1, run  # 6 reals and 2 samples of the run: far from certainty
+    best, worst = runs[2], runs[0]
+    assert best.win_rate == 1.0 and best.win_rate_ci_high == 1.0 and best.win_rate_ci_low < 0.9
+    assert worst.win_rate == 0.0 and worst.win_rate_ci_low == 0.0 and worst.win_rate_ci_high > 0.1
+    # Wilson's interval, checked by hand: 0 of n has upper bound z^2 / (n + z^2).
+    z = 1.959963984540054
+    assert wilson(0.0, 10, 0.95) == pytest.approx((0.0, z * z / (10 + z * z)))
+    assert wilson(0.5, 10, 0.95)[0] == pytest.approx(1 - wilson(0.5, 10, 0.95)[1])
+
+
 def test_raters_failing_attention_checks_are_left_out_and_counted():
     samples, reference = image_sets()
     study = make_study("s", samples, reference, KINDS, trials_per_kind=10, attention_checks=2, seed=0)

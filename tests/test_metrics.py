@@ -19,7 +19,7 @@ from diffbench.metrics.intervals import (
     jackknife,
     t_interval,
 )
-from diffbench.metrics.kid import kernel_distance
+from diffbench.metrics.kid import kid, kid_difference
 from diffbench.metrics.precision_recall import equal_sizes, precision_recall
 
 
@@ -104,16 +104,71 @@ def test_kid_hand_checked_one_dimensional_case():
     kyy = k(1, 2) + k(2, 1)
     kxy = k(0, 1) + k(0, 2) + k(1, 1) + k(1, 2)
     expected = (kxx + kyy) / (2 * 1) - 2 * kxy / 4
-    result = kernel_distance(x, y, subsets=3, subset_size=2)
-    assert result["kid_mean"] == pytest.approx(expected) and result["kid_std"] == pytest.approx(0.0)
+    result = kid(x, y, 0.95, groups=0)
+    assert result.estimate == pytest.approx(expected, rel=1e-12) and result.interval is None
 
 
-def test_kid_separates_distributions_and_caps_the_subset():
-    a, b = features(200, seed=9), features(200, seed=10)
-    far = features(200, shift=2.0, seed=11)
-    near = kernel_distance(a, b, subsets=20, subset_size=1000)
-    assert near["kid_subset_size"] == 200
-    assert abs(near["kid_mean"]) < kernel_distance(a, far, subsets=20)["kid_mean"]
+def _brute_kid(x, y):
+    """The U-statistic written out over the full kernel matrices."""
+    dim = x.shape[1]
+    kxx, kyy, kxy = ((p @ q.T / dim + 1) ** 3 for p, q in ((x, x), (y, y), (x, y)))
+    n, m = len(x), len(y)
+    return (kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+
+
+def test_kid_agrees_with_torch_fidelity_when_its_subsets_are_the_whole_sets():
+    """torch-fidelity's subset KID with the subset size equal to both set sizes is the full
+    U-statistic (every subset is a permutation of the sets), so the two must agree to round-off."""
+    import torch
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    a, b = features(40, seed=1), features(40, shift=0.3, seed=2)
+    theirs = kid_features_to_metric(torch.as_tensor(a), torch.as_tensor(b), kid_subsets=2, kid_subset_size=40,
+                                    kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
+                                    kid_kernel_poly_coef0=1.0, rng_seed=0, verbose=False)  # fmt: skip
+    assert kid(a, b, 0.95, groups=0).estimate == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-9)
+
+
+def test_kid_jackknife_replicates_are_the_statistic_with_a_group_left_out():
+    """The block sums must give, for each deleted group, exactly the U-statistic of what is left,
+    and the interval must be the jackknife of those values; chunking the kernel changes nothing."""
+    from diffbench.metrics import kid as kid_module
+
+    x, y = features(23, seed=3), features(17, shift=0.2, seed=4)
+    groups = 4
+    labels_x, labels_y = group_labels(23, groups, 0), group_labels(17, groups, 1)
+    replicates = np.array([_brute_kid(x[labels_x != g], y[labels_y != g]) for g in range(groups)])
+    expected = jackknife(_brute_kid(x, y), replicates, 0.95)
+    got = kid(x, y, 0.95, groups).interval
+    assert got.estimate == pytest.approx(expected.estimate, rel=1e-10)
+    assert (got.low, got.high, got.se) == pytest.approx((expected.low, expected.high, expected.se), rel=1e-9)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kid_module, "_CHUNK_ENTRIES", 5)  # one row at a time
+        assert kid(x, y, 0.95, groups).interval.se == pytest.approx(expected.se, rel=1e-10)
+
+
+def test_kid_difference_is_the_difference_of_the_two_kids_and_deletes_groups_from_all_sets():
+    a, b, reference = features(20, seed=5), features(20, shift=3.0, seed=6), features(26, seed=7)
+    groups = 5
+    paired, labels_r = group_labels(20, groups, 0), group_labels(26, groups, 1)
+    replicates = [
+        _brute_kid(a[paired != g], reference[labels_r != g]) - _brute_kid(b[paired != g], reference[labels_r != g])
+        for g in range(groups)
+    ]
+    result = kid_difference(a, b, reference, 0.9, groups)
+    assert result.kid_a == pytest.approx(_brute_kid(a, reference), rel=1e-10)
+    assert result.kid_b == pytest.approx(_brute_kid(b, reference), rel=1e-10)
+    expected = jackknife(result.kid_a - result.kid_b, np.array(replicates), 0.9)
+    assert result.interval.estimate == pytest.approx(expected.estimate, rel=1e-9)
+    assert result.interval.se == pytest.approx(expected.se, rel=1e-9)
+    assert result.interval.better("a", "b") == "a"  # b is shifted 3 units in each of 16 dimensions
+
+
+def test_kid_refuses_sets_too_small_for_its_groups():
+    with pytest.raises(ValueError, match="need at least 10 images per set"):
+        kid(features(9, seed=1), features(30, seed=2), 0.95, groups=5)
+    with pytest.raises(ValueError, match="equal sizes"):
+        kid_difference(features(10, seed=1), features(12, seed=2), features(30, seed=3), 0.95, 5)
 
 
 def test_precision_recall_hand_checked():
@@ -218,3 +273,36 @@ def test_t_interval_of_replicates_hand_checked():
     assert interval.high - 2.0 == pytest.approx(4.302653 / np.sqrt(3), rel=1e-6)
     assert interval.better("a", "b") is None  # [-0.48, 4.48] includes 0
     assert t_interval(np.array([4.0, 5.0, 6.0]), 0.95).better("a", "b") == "b"  # [2.52, 7.48]: a scores higher
+
+
+def test_kid_never_prefers_a_variance_collapsed_model_where_fid_at_n_does():
+    """The default run's sizes, 128 images in 2048 dimensions: a perfect model against one whose
+    covariance is shrunk to 0.4x. FID at n's bias depends on each model's own covariance and calls
+    the collapsed model better; KID's estimate is unbiased and never does (it may not decide).
+    benchmarks/verdict_truth.py measures the rates over 400 draws (FID: wrong in 100 %)."""
+    spectrum = 1.0 / np.arange(1, 2049) ** 0.7
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        reference, perfect = (rng.standard_normal((128, 2048)) * np.sqrt(spectrum) for _ in range(2))
+        collapsed = np.sqrt(0.4) * rng.standard_normal((128, 2048)) * np.sqrt(spectrum)
+        assert fid_difference(perfect, collapsed, reference, 0.95, 10).interval.better("perfect", "collapsed") == (
+            "collapsed"
+        )
+        assert kid_difference(perfect, collapsed, reference, 0.95, 10).interval.better("perfect", "collapsed") != (
+            "collapsed"
+        )
+
+
+def test_holm_rejects_step_down_and_stops_at_the_first_failure():
+    from diffbench.metrics.multiplicity import holm_reject
+
+    # Sorted: 0.001 <= 0.05/4, 0.012 <= 0.05/3, 0.03 > 0.05/2: stop; 0.04 is not rejected though < 0.05.
+    p = [0.04, 0.001, 0.03, 0.012]
+    assert holm_reject(p, 0.05).tolist() == [False, True, False, True]
+    assert holm_reject([0.01, 0.02], 0.05).tolist() == [True, True]  # 0.01 <= 0.025, 0.02 <= 0.05
+    assert holm_reject([0.5], 0.05).tolist() == [False] and holm_reject([], 0.05).tolist() == []
+    # Under a global null Holm keeps the family-wise error at alpha: never more than Bonferroni's.
+    rng = np.random.default_rng(0)
+    nulls = rng.uniform(size=(4000, 12))
+    any_false = np.mean([holm_reject(row, 0.05).any() for row in nulls])
+    assert any_false == pytest.approx(np.mean((nulls <= 0.05 / 12).any(axis=1)))  # same as Bonferroni here

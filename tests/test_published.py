@@ -144,13 +144,15 @@ def test_the_report_puts_runs_beside_published_numbers(pretrained_results, tmp_p
     assert table.model.tolist() == ["pixel"] * 3 and table.steps.tolist() == [5, 10, 20]
     row = table.set_index("steps").loc[20]
     assert (row.published, row.ours, row.ours_ci_low, row.ours_ci_high) == (41.0, 40.0, 38.0, 42.0)
-    assert row.difference == pytest.approx(-1.0) and row.protocol_differences == "none" and row.published_in_interval
+    assert row.difference == pytest.approx(-1.0) and row.protocol_differences == "none"
+    assert (row.equivalence_margin, row.reproduction) == (0.1, "reproduced")  # [38, 42] within 41 +- 4.1
     assert table.set_index("steps").loc[5].protocol_differences == "steps: ours 5 vs paper 20"
     html = open(ReportPaths.of(config).html, encoding="utf-8").read()
     assert 'id="published"' in html and "Doe 2030, Pixels" in html
     assert (
         "Published vs ours, pixel (ddim, 20 steps) against Doe 2030, Pixels, Table 9: FID 40 [38, 42] vs 41 "
-        "(ours − published = -1); same protocol, and the published value is inside our interval: reproduced." in html
+        "(ours − published = -1); same protocol, and our whole interval lies within ±10% of the published value "
+        "(4.1): reproduced." in html
     )
     assert "not a test of the paper&#39;s number, the protocols differ in steps: ours 5 vs paper 20." in html
 
@@ -161,7 +163,8 @@ def test_a_published_value_outside_our_interval_is_not_reproduced(pretrained_res
     lines = published_findings(table[table.steps == 20])
     assert lines == [
         "Published vs ours, pixel (ddim, 20 steps) against Doe 2030, Pixels, Table 9: FID 40 [38, 42] vs 30 "
-        "(ours − published = +10); same protocol, and the published value is outside our interval: not reproduced."
+        "(ours − published = +10); same protocol, and our whole interval lies outside ±10% of the published value "
+        "(3): not reproduced."
     ]
     other = published_table(
         pretrained_results,
@@ -170,3 +173,28 @@ def test_a_published_value_outside_our_interval_is_not_reproduced(pretrained_res
     )
     assert other.protocol_differences.iloc[-1] == "N: ours 6 vs paper 50; precision: ours fp32 vs paper fp16"
     assert "not a test of the paper's number" in published_findings(other)[-1]
+
+
+def test_reproduction_is_an_equivalence_test_against_the_declared_margin(pretrained_results, tmp_path):
+    """Ours 40 [38, 42]: published 43 lies outside our interval, which a one-sample test called "not
+    reproduced"; but the interval reaches past 43 - 4.3, so equivalence can be neither shown nor
+    excluded: inconclusive. The words follow the interval and the margin only."""
+    from diffbench.published import reproduction
+
+    tables = collect(pretrained_results)
+    table = published_table(pretrained_results, tables.runs, load_published([published_fixture(tmp_path, 43.0)]))
+    row = table[table.steps == 20].iloc[0]
+    assert row.reproduction == "inconclusive"
+    assert (
+        "our interval reaches across the edge of ±10% of the published value (4.3): inconclusive"
+        in (published_findings(table[table.steps == 20])[0])
+    )
+    assert reproduction(38.0, 42.0, 40.0, 0.01) == "inconclusive"  # a margin narrower than the interval
+    assert reproduction(38.0, 42.0, 40.0, 0.06) == "reproduced"
+    assert reproduction(38.0, 42.0, 50.0, 0.1) == "not reproduced"
+    assert reproduction(float("nan"), float("nan"), 40.0, 0.1) is None
+    path = tmp_path / "strict.yaml"
+    data = yaml.safe_load(open(published_fixture(tmp_path, 41.0)).read())
+    path.write_text(yaml.safe_dump({**data, "equivalence_margin": 0.02}))
+    strict = published_table(pretrained_results, tables.runs, load_published([str(path)]))
+    assert strict[strict.steps == 20].reproduction.iloc[0] == "inconclusive"  # [38, 42] vs 41 +- 0.82

@@ -119,15 +119,18 @@ def test_summary_states_the_comparison_from_the_data(results):
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     # No best-of-family: each latent model against each pixel model at matched sampler and NFE.
     assert "Best latent run" not in text and "Best of each family" not in text
+    # The verdict is KID's (with its p-value); FID's difference stands beside it.
     assert (
-        "latent_f4 vs pixel (ddim, 5 steps): FID 60 vs 80, difference -20 [-23, -17] (95% interval): "
-        "latent_f4 is better." in text
+        "latent_f4 vs pixel (ddim, 5 steps): KID 0.06 vs 0.08, difference -0.02 [-0.023, -0.017] (95% interval, "
+        "p = 0.0012); FID 60 vs 80, difference -20 [-23, -17]: latent_f4 is better." in text
     )
     assert (
-        "latent_f4 vs pixel (ddim, 20 steps): FID 44 vs 40, difference 4 [1, 7] (95% interval): pixel is better."
-        in text
+        "latent_f4 vs pixel (ddim, 20 steps): KID 0.044 vs 0.04, difference 0.004 [0.001, 0.007] (95% interval, "
+        "p = 0.029); FID 44 vs 40, difference 4 [1, 7]: pixel is better." in text
     )
-    assert "Verdict over 3 paired comparisons at matched sampler and NFE (95% intervals, each holding for one " in text
+    assert "Verdict over 3 paired comparisons at matched sampler and NFE, decided by KID, the unbiased " in text
+    # Holm: p = 0.0012, 0.019, 0.029 against 0.05/3, 0.05/2, 0.05: all three stand.
+    assert "with Holm's correction so that the chance of any false claim here is at most 5%" in text
     assert "latent better in 2, pixel better in 1, and the data cannot tell in 0" in text
     # The fixture's latent model cost 83 s against the pixel model's 60 s: said, not hidden.
     assert "latent_f4 vs pixel, UNEQUAL total training compute (83 s / 425 GFLOPs vs 60 s / 320 GFLOPs)" in text
@@ -146,9 +149,12 @@ def test_summary_states_the_comparison_from_the_data(results):
     assert "samples against 8 held-out images (never trained on) (inception-v3-compat" in text
     assert (tables.runs.reference == "heldout").all() and (tables.comparisons.reference_set == "heldout").all()
     assert (
-        "latent_f4: best FID 44 [42, 46] (ddim, 20 steps) against its autoencoder's reconstruction FID (rFID) 12: "
-        "well above it (3.7x)" in text
+        "latent_f4: its first stage's reconstructions of 6 images independent of the reference, scored as its "
+        "samples are, reach KID 0.02 [0.015, 0.025] (rFID 30; the paired rFID of held-out reconstructions, as the "
+        "LDM paper reports it, is 12 and not comparable with a sample set's FID). Its runs: ddim, 5 steps, KID 0.06 "
+        "[0.057, 0.063] (above it: the first stage is not what limits this run);" in text
     )
+    assert "best FID" not in text  # no minimum over runs
 
 
 @pytest.mark.parametrize("reference, words", [("train", "the 8 training images (as DDPM, DDIM and LDM report FID)"),
@@ -173,6 +179,7 @@ def test_identical_models_cannot_be_told_apart_and_matched_compute_is_said(resul
     tables = collect(results)
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "in none of the 3 paired comparisons of latent and pixel models at matched sampler and NFE" in text
+    assert "exclude 0 at 95% with Holm's correction for 3 comparisons" in text
     assert "these data cannot decide between the families" in text and "the data cannot tell which is better" in text
     assert (
         "latent_f4 vs pixel, matched total training compute (in s, not in GFLOPs: "
@@ -373,19 +380,22 @@ def test_an_amortised_first_stage_is_said(results):
     assert "The first stage of latent_f4 is treated as amortised (budget_scope: denoiser)" in text
 
 
-def test_a_latent_fid_close_to_its_rfid_is_called_bounded_by_the_autoencoder(results):
+def test_a_latent_kid_overlapping_its_reconstructions_is_called_bounded_by_the_autoencoder(results):
+    """The bound is the KID of reconstructions of an independent set, scored like samples; each run
+    is set beside it by interval (runs' KIDs: 0.06, 0.045, 0.044, each +- 0.003)."""
     path = Layout(results["results_dir"]).reconstruction_metrics("latent_f4")
-    RECONSTRUCTION.write(path, {**RECONSTRUCTION.read(path), "rfid": 40.0})  # best FID 44 = 1.1 x rFID
+    RECONSTRUCTION.write(path, {**RECONSTRUCTION.read(path), "rkid": 0.045, "rkid_ci_low": 0.04, "rkid_ci_high": 0.05})
     tables = collect(results)
-    assert (tables.runs[tables.runs.model == "latent_f4"].reconstruction_rfid == 40.0).all()
-    assert tables.runs[tables.runs.model == "pixel"].reconstruction_rfid.isna().all()
+    assert (tables.runs[tables.runs.model == "latent_f4"].reconstruction_rkid == 0.045).all()
+    assert tables.runs[tables.runs.model == "pixel"].reconstruction_rkid.isna().all()
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
-    assert "rFID) 40: close to it (1.1x, within 1.25x), so its quality is bounded by its autoencoder" in text
-    RECONSTRUCTION.write(path, {**RECONSTRUCTION.read(path), "rfid": 200.0})  # best FID 44 = 0.22 x rFID
+    assert "ddim, 5 steps, KID 0.06 [0.057, 0.063] (above it: the first stage is not what limits this run)" in text
+    assert "ddim, 20 steps, KID 0.044 [0.041, 0.047] (its interval overlaps the bound's: as far as these data " in text
+    RECONSTRUCTION.write(path, {**RECONSTRUCTION.read(path), "rkid": 0.2, "rkid_ci_low": 0.1, "rkid_ci_high": 0.3})
     tables = collect(results)
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
-    assert "rFID) 200: below it (0.22x), which a sample set decoded by the same autoencoder" in text
-    assert "bounded by its autoencoder" not in text
+    assert "(below it, which samples decoded by the same autoencoder are not expected to reach)" in text
+    assert "the autoencoder bounds it" not in text
 
 
 def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
@@ -429,10 +439,11 @@ def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
         20: "pixel",
     }
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
-    assert re.search(r"latent_f4 vs pixel \(ddim, 5 steps\): FID \S+ vs \S+, difference \S+ \[-\S+, \S+\] "
-                     r"\(95% interval\): the data cannot tell which is better\.", text)  # fmt: skip
-    assert re.search(r"\(ddim, 10 steps\): FID \S+ vs \S+, difference -\S+ \[-\S+, -\S+\] \(95% interval\): "
-                     r"latent_f4 is better\.", text)  # fmt: skip
+    assert re.search(r"latent_f4 vs pixel \(ddim, 5 steps\): KID \S+ vs \S+, difference \S+ \[-\S+, \S+\] "
+                     r"\(95% interval, p = \S+\); FID \S+ vs \S+, difference \S+ \[\S+, \S+\]: "
+                     r"the data cannot tell which is better\.", text)  # fmt: skip
+    assert re.search(r"\(ddim, 10 steps\): KID \S+ vs \S+, difference -\S+ \[-\S+, -\S+\] \(95% interval, "
+                     r"p = \S+\); FID [^:]+: latent_f4 is better\.", text)  # fmt: skip
     assert "(ddim, 20 steps)" in text and "pixel is better" in text
     assert "latent better in 1, pixel better in 1, and the data cannot tell in 1" in text
     # The report's table leads with the verdict; an undecided pair reads "cannot tell", not a blank.
@@ -440,7 +451,7 @@ def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
     html = Path(ReportPaths.of(results).html).read_text(encoding="utf-8")
     table = html[html.index('id="comparisons-table"') :].split("</table>")[0]
     headers = re.findall(r"<th>(\w+)</th>", table)
-    assert headers[:6] == ["model_a", "model_b", "sampler", "steps", "better", "difference"]
+    assert headers[:7] == ["model_a", "model_b", "sampler", "steps", "better", "statistic", "difference"]
     assert table.count("<td>cannot tell</td>") == 1 and table.count("<td>latent_f4</td>") == 3 + 1  # model_a, 1 win
 
 
@@ -458,10 +469,11 @@ def test_training_seed_replicates_are_aggregated_and_the_verdict_uses_their_spre
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     # Both seeds' differences are -5 at 10 steps: zero spread, so the t-interval is [-5, -5].
     assert (
-        "latent_f4 vs pixel (ddim, 10 steps): over 2 training seeds: mean FID 45 vs 50, mean difference -5 [-5, -5] "
-        "(95% t-interval across seeds, which holds training-seed and sampling noise): latent_f4 is better." in text
+        "latent_f4 vs pixel (ddim, 10 steps): over 2 training seeds: mean KID 0.045 vs 0.05, mean difference "
+        "-0.005 [-0.005, -0.005] (95% t-interval across seeds: it holds training-seed noise, not the noise of the "
+        "reference images and sampling seeds that every replicate shares); FID 45 vs 50: latent_f4 is better." in text
     )
-    assert "(95% intervals (across training seeds where a model has replicates)" in text
+    assert "at most 5% (across training seeds where models have replicates)" in text
     assert "latent_f4 vs pixel, UNEQUAL total training compute" in text  # averaged over the replicates
     replicates_csv = ReportPaths.of(config).replicates_csv
     build_report(config=config, workflow_dir=tmp_path, published=[])
@@ -505,3 +517,23 @@ def test_samplers_that_treat_x0_differently_are_flagged(results):
     )
     assert "Equal footing" not in text
     assert set(tables.runs[tables.runs.model == "latent_f4"].x0_handling) == {"none"}
+
+
+def test_the_family_claim_is_holm_corrected_or_comes_from_the_declared_primary(results):
+    """Three comparisons whose intervals all exclude 0 on their own (p = 0.0012, 0.047, 0.046): Holm
+    keeps only the first (0.046 > 0.05 / 2), so the family claim rests on that one. With a primary
+    comparison declared, the claim is that comparison's alone and the others are secondary."""
+    write_comparison(results, 5, -20.0, half_width=3.0)
+    write_comparison(results, 10, -3.0, half_width=2.9)
+    write_comparison(results, 20, 2.5, half_width=2.4)
+    tables = collect(results)
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
+    assert "latent better in 1, pixel better in 0, and the data cannot tell in 2." in text
+    assert "Where the data decide, latent diffusion wins." in text
+    assert "(3 of the intervals below exclude 0 on their own, at 95% each; 1 remain after the correction.)" in text
+    primary = {"model_a": "latent_f4", "model_b": "pixel", "sampler": "ddim", "steps": 20}
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons, primary))
+    assert "Verdict, from the primary comparison declared in the config (report.primary), decided by KID" in text
+    assert "latent_f4 vs pixel (ddim, 20 steps), KID difference 0.0025 [0.0001, 0.0049] (95% interval): pixel" in text
+    assert "In this comparison, pixel-space diffusion wins." in text
+    assert "The other 2 comparisons below are secondary" in text and "Holm" not in text

@@ -81,15 +81,32 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def validate_config(config: dict) -> dict:
     """Validate `config` in place (filling defaults) and return it; raise ConfigError."""
     raw = copy.deepcopy(config)
+    _check_removed_keys(config)
     errors = sorted(_Validator(schema()).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         # The most specific error first: it names the deepest key.
         best = max(errors, key=lambda e: len(e.absolute_path))
         raise ConfigError(_describe(best))
     _check_semantics(config, raw)
+    _check_primary(config)
     _expand_replicates(config)
+    _check_replicate_pairs(config)
     _check_human_eval(config)  # after the expansion: a study may rate one replicate (<model>_seed<n>)
     return config
+
+
+# Keys that earlier versions took, with what replaced them: a config that still sets one gets
+# this line rather than the schema's "additional properties" message.
+REMOVED_KEYS = {
+    ("evaluation", "kid_subsets"): "KID is now the U-statistic over all pairs, with a jackknife interval",
+    ("evaluation", "kid_subset_size"): "KID is now the U-statistic over all pairs, with a jackknife interval",
+}
+
+
+def _check_removed_keys(config: dict) -> None:
+    for (section, key), why in REMOVED_KEYS.items():
+        if isinstance(config.get(section), dict) and key in config[section]:
+            raise ConfigError(f"config key '{section}.{key}' was removed ({why}); delete it.")
 
 
 def human_eval_runs(config: dict) -> list[dict[str, Any]]:
@@ -137,6 +154,53 @@ def _check_human_eval(config: dict) -> None:
             f"config key 'human_eval.trials_per_kind': the study shows up to {needed} reference images, more than "
             f"the evaluation.reference set holds ({count_key})."
         )
+
+
+def _check_replicate_pairs(config: dict) -> None:
+    """Refuse a paired comparison with training-seed replicates on one side only (or other seeds on
+    each side): every replicate would be paired with the same sample set of the other model, and the
+    across-seed interval would leave out that set's noise while claiming to hold it. After the
+    expansion of replicates, whose names it checks first."""
+    if not config["evaluation"]["interval_groups"]:
+        return
+    bases: dict[str, dict] = {}  # base model -> its family, dataset and replicate seeds ([] = none)
+    for name, spec in config["models"].items():
+        base = spec.get("replicate_of") or name
+        entry = bases.setdefault(base, {"family": spec["family"], "dataset": spec["dataset"], "seeds": []})
+        if spec.get("replicate_of"):
+            entry["seeds"].append(spec["training"]["seed"])
+    for a, spec_a in bases.items():
+        for b, spec_b in bases.items():
+            if (spec_a["family"], spec_b["family"]) != ("latent", "pixel") or spec_a["dataset"] != spec_b["dataset"]:
+                continue
+            if spec_a["seeds"] != spec_b["seeds"]:
+                raise ConfigError(
+                    f"config key 'models.{a if spec_a['seeds'] else b}.training.seeds': {a} and {b} are compared in "
+                    f"pairs, so both need the same training seeds (now {spec_a['seeds']} and {spec_b['seeds']}); "
+                    "give both the same list, or neither."
+                )
+
+
+def _check_primary(config: dict) -> None:
+    """report.primary must name a comparison the run makes: a latent and a pixel model of one dataset."""
+    primary = config["report"]["primary"]
+    if primary is None:
+        return
+    models = config["models"]
+    for field, family in (("model_a", "latent"), ("model_b", "pixel")):
+        name = primary[field]
+        if name not in models or models[name]["family"] != family:
+            known = sorted(m for m, spec in models.items() if spec["family"] == family)
+            raise ConfigError(
+                f"config key 'report.primary.{field}': {name!r} is not a {family} model (known: {known})."
+            )
+    if models[primary["model_a"]]["dataset"] != models[primary["model_b"]]["dataset"]:
+        raise ConfigError("config key 'report.primary': the two models are trained on different datasets.")
+    for field, known in (("sampler", config["sampling"]["samplers"]), ("steps", config["sampling"]["steps"])):
+        if primary[field] not in known:
+            raise ConfigError(f"config key 'report.primary.{field}': {primary[field]!r} is not one of {sorted(known)}.")
+    if not config["evaluation"]["interval_groups"]:
+        raise ConfigError("config key 'report.primary': paired comparisons need evaluation.interval_groups > 0.")
 
 
 def _expand_replicates(config: dict) -> None:

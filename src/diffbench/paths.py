@@ -111,7 +111,7 @@ class Layout:
         return f"{self.root}/metrics/{model}/{sampler}/{steps}/lpips.json"
 
     def comparison(self, model_a: str, model_b: str, sampler: str, steps) -> str:
-        return f"{self.root}/metrics/compare/{model_a}-vs-{model_b}/{sampler}/{steps}/fid_difference.json"
+        return f"{self.root}/metrics/compare/{model_a}-vs-{model_b}/{sampler}/{steps}/comparison.json"
 
     def throughput(self, model: str) -> str:
         return f"{self.root}/metrics/{model}/throughput.json"

@@ -8,6 +8,7 @@ items, and every differing item is listed, so a mismatch is never hidden.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from importlib import resources
@@ -17,6 +18,9 @@ import jsonschema
 import yaml
 
 from diffbench.errors import ConfigError
+
+# Default equivalence margin of a published file (its schema's default).
+DEFAULT_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Published:
     link: str
     source: str  # the file it was read from
     entry: dict
+    margin: float = DEFAULT_MARGIN  # equivalence_margin of its file, a share of the value
 
     def value_of(self, key: str):
         """An entry key, "sampler.eta" style; None when the paper does not state it."""
@@ -57,6 +62,21 @@ class Published:
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         return node
+
+
+def reproduction(low: float, high: float, published: float, margin: float) -> str | None:
+    """Equivalence test (two one-sided tests at the interval's level) of ours against a published
+    value: "reproduced" when the interval [low, high] of ours lies within +-margin x published of
+    it, "not reproduced" when it lies wholly outside that band, else "inconclusive"; None without
+    an interval."""
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return None
+    band = margin * abs(published)
+    if published - band <= low and high <= published + band:
+        return "reproduced"
+    if high < published - band or low > published + band:
+        return "not reproduced"
+    return "inconclusive"
 
 
 def _schema() -> dict:
@@ -86,7 +106,8 @@ def load_published(paths: list[str | Path]) -> list[Published]:
         if errors:
             key = ".".join(str(p) for p in errors[0].absolute_path) or "<top level>"
             raise ConfigError(f"published numbers file {path}, key '{key}': {errors[0].message}.")
-        entries += [Published(data["paper"], data["link"], str(path), entry) for entry in data["entries"]]
+        margin = float(data.get("equivalence_margin", DEFAULT_MARGIN))
+        entries += [Published(data["paper"], data["link"], str(path), entry, margin) for entry in data["entries"]]
     return entries
 
 

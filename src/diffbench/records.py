@@ -126,14 +126,17 @@ DISTRIBUTION = RecordKind(
     [*RUN_KEY, "feature_extractor", "resize", "feature_channels_last", "features_key", "reference_set", "n_generated",
      "n_nonfinite_excluded", "n_reference", "feature_dim", "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level",
      "fid_ci_method", "fid_ci_groups", "fid_se", "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high",
-     "fid_infinity_slope", "fid_infinity_sizes", "fid_infinity_values", "fid_sqrt_discarded", "kid_mean", "kid_std",
+     "fid_infinity_slope", "fid_infinity_sizes", "fid_infinity_values", "fid_infinity_hidden", "fid_infinity_min_size",
+     "fid_sqrt_discarded",
+     "kid", "kid_se", "kid_ci_low", "kid_ci_high", "kid_method",
      "precision", "recall", "pr_n", "warnings"],
 )  # fmt: skip
 COMPARISON = RecordKind(
-    "paired FID comparison",
+    "paired comparison",
     ["dataset", "model_a", "family_a", "model_b", "family_b", "sampler", "sampler_type", "steps", "seed_first",
-     "seed_last", "reference_set", "n_generated", "n_reference", "fid_a", "fid_b", "difference", "ci_low",
-     "ci_high", "ci_level", "ci_method", "ci_groups", "se", "better"],
+     "seed_last", "reference_set", "n_generated", "n_reference", "statistic", "kid_a", "kid_b", "difference",
+     "ci_low", "ci_high", "ci_level", "ci_method", "ci_groups", "se", "p_value", "better", "fid_a", "fid_b",
+     "fid_difference", "fid_ci_low", "fid_ci_high"],
 )  # fmt: skip
 LPIPS = RecordKind(
     "LPIPS metrics",
@@ -143,7 +146,8 @@ LPIPS = RecordKind(
 RECONSTRUCTION = RecordKind(
     "reconstruction metrics",
     ["model", "feature_extractor", "resize", "feature_channels_last", "features_key", "autoencoder", "psnr_db", "ssim",
-     "num_images", "lpips_net", "lpips_mean", "rfid", "warnings"],
+     "num_images", "lpips_net", "lpips_mean", "rfid", "rfid_independent", "rkid", "rkid_ci_low", "rkid_ci_high",
+     "independent_n", "independent_set", "warnings"],
 )  # fmt: skip
 
 # Human evaluation (humaneval/): the study made by the DAG and the scores of its answer files.

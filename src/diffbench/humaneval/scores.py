@@ -1,5 +1,6 @@
 """Scores of a rating study: HYPE-infinity per run, Bradley-Terry strengths of the preferences,
-agreement between raters; intervals by a bootstrap over raters and images together.
+agreement between raters; intervals by a bootstrap over raters and images together, and for
+HYPE and win rates score intervals that keep their level at 0 and 1.
 
 HYPE-infinity (Zhou et al. 2019) is the rate at which people misclassify images when half are
 real and half generated: 50 % means they cannot tell the run's samples from real images. With
@@ -7,6 +8,14 @@ several runs in one study the real images are shared, so a run's score is the ba
 0.5 (its samples judged real + real images judged generated), which is the paper's error rate when
 the two halves are equal. Its interval resamples raters and images at once, as HYPE's does,
 since both vary between studies; the Bradley-Terry interval does the same with the comparisons.
+
+A percentile bootstrap of a proportion at 0 or 1 cannot widen (one rater who tells every image
+apart gives HYPE 0.0 [0.0, 0.0] from a handful of trials). HYPE's interval is therefore Wilson's
+score interval for each of its two error rates, on the judgements' effective number (their count
+divided by the design effect that the bootstrap measures, at least 1), combined into the interval
+of their mean by Newcombe's MOVER (Zou & Donner 2008); the win rate's is Wilson's on the
+comparisons' effective number, with raters as clusters. benchmarks/human_intervals.py measures
+their coverage with simulated raters.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from dataclasses import asdict, dataclass
 import choix
 import krippendorff
 import numpy as np
+from scipy import stats
 
 from diffbench.humaneval.answers import RaterAnswers
 from diffbench.humaneval.trials import GENERATED, REAL, REAL_OR_GENERATED, WHICH_IS_BETTER
@@ -36,6 +46,8 @@ class RunScore:
     bt_ci_low: float
     bt_ci_high: float
     win_rate: float  # share of its pairwise comparisons won
+    win_rate_ci_low: float
+    win_rate_ci_high: float
     n_comparisons: int
 
 
@@ -74,6 +86,26 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def wilson(p: float, n: float, level: float) -> tuple[float, float]:
+    """Wilson's score interval of a proportion p observed on n (effective) trials: unlike the Wald
+    or a percentile bootstrap interval it has width at p = 0 and 1 (upper bound z^2 / (n + z^2) at 0)."""
+    if not n > 0 or not np.isfinite(p):
+        return float("nan"), float("nan")
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def effective_n(p: float, n: int, variance: float) -> float:
+    """n divided by the design effect: the measured variance of p (clustered judgements) over the
+    binomial one, at least 1. At p = 0 or 1 no clustering can be measured, and n is kept."""
+    binomial = p * (1 - p) / n if n else 0.0
+    if not binomial > 0 or not np.isfinite(variance):
+        return float(n)
+    return float(n / max(1.0, variance / binomial))
+
+
 def _weights(rng: np.random.Generator, n: int) -> np.ndarray:
     """How often each of n units is drawn in one bootstrap resample."""
     return rng.multinomial(n, np.full(n, 1 / n)).astype(float)
@@ -101,21 +133,19 @@ def hype_scores(
         run_cols[label] = np.arange(start, start + len(fakes[label]))
         start += len(fakes[label])
 
-    def scores(rater_w: np.ndarray, trial_w: np.ndarray) -> dict[str, tuple[float, float]]:
+    def scores(rater_w: np.ndarray, trial_w: np.ndarray) -> tuple[float, dict[str, float]]:
+        """The reals' error rate and each run's fake error rate under these weights."""
         per_trial = rater_w @ wrong / rater_w.sum()  # each trial's error rate over the (resampled) raters
         real_error = np.average(per_trial[real_cols], weights=trial_w[real_cols])
-        out = {}
+        fake = {}
         for label, cols in run_cols.items():
-            if len(cols) == 0 or trial_w[cols].sum() == 0:
-                out[label] = (np.nan, np.nan)
-                continue
-            fake_error = np.average(per_trial[cols], weights=trial_w[cols])
-            out[label] = (0.5 * (fake_error + real_error), fake_error)
-        return out
+            usable = len(cols) and trial_w[cols].sum() > 0
+            fake[label] = np.average(per_trial[cols], weights=trial_w[cols]) if usable else np.nan
+        return real_error, fake
 
-    point = scores(np.ones(len(raters)), np.ones(len(columns)))
+    real_point, fake_point = scores(np.ones(len(raters)), np.ones(len(columns)))
     rng = np.random.default_rng(seed)
-    draws = {label: [] for label in labels}
+    real_draws, fake_draws = [], {label: [] for label in labels}
     for _ in range(resamples):
         rater_w = _weights(rng, len(raters))
         # images are resampled within their group (reals, each run's samples): the design is kept
@@ -123,14 +153,31 @@ def hype_scores(
         for cols in [real_cols, *run_cols.values()]:
             if len(cols):
                 trial_w[cols] = _weights(rng, len(cols))
-        for label, (hype, _) in scores(rater_w, trial_w).items():
-            draws[label].append(hype)
-    result = {}
+        real_error, fake = scores(rater_w, trial_w)
+        real_draws.append(real_error)
+        for label in labels:
+            fake_draws[label].append(fake[label])
+    real_draws = np.array(real_draws)
+    n_real = len(raters) * len(reals)
+    real_low, real_high = wilson(real_point, effective_n(real_point, n_real, real_draws.var()), level)
+    result, draws = {}, []
     for label in labels:
-        low, high = _interval(np.array(draws[label]), level)
-        result[label] = {"hype": float(point[label][0]), "hype_ci_low": low, "hype_ci_high": high,
-                         "fake_error": float(point[label][1]), "n_fake_trials": len(fakes[label])}  # fmt: skip
-    return result, np.array([draws[label] for label in labels]).T
+        fake_error, values = fake_point[label], np.array(fake_draws[label])
+        hype_draws = 0.5 * (values + real_draws)
+        draws.append(hype_draws)
+        hype = 0.5 * (fake_error + real_point)
+        n_fake = len(raters) * len(fakes[label])
+        fake_low, fake_high = (
+            wilson(fake_error, effective_n(fake_error, n_fake, np.nanvar(values)), level)
+            if n_fake
+            else (np.nan, np.nan)
+        )
+        # MOVER: the interval of a mean of two independent proportions from each one's interval
+        low = hype - 0.5 * np.hypot(fake_error - fake_low, real_point - real_low)
+        high = hype + 0.5 * np.hypot(fake_high - fake_error, real_high - real_point)
+        result[label] = {"hype": float(hype), "hype_ci_low": float(low), "hype_ci_high": float(high),
+                         "fake_error": float(fake_error), "n_fake_trials": len(fakes[label])}  # fmt: skip
+    return result, np.array(draws).T
 
 
 def _comparisons(raters: list[RaterAnswers], truth: dict[str, dict], labels: list[str]) -> np.ndarray:
@@ -158,6 +205,21 @@ def _fit(labels: list[str], rows: np.ndarray, weights: np.ndarray, alpha: float)
     return params - params.mean()
 
 
+def _win_rate_interval(raters: np.ndarray, won: np.ndarray, level: float) -> tuple[float, float]:
+    """Wilson interval of a win rate whose comparisons are clustered by rater: the variance of the
+    ratio estimator over raters (clusters) gives the design effect."""
+    if len(won) == 0:
+        return float("nan"), float("nan")
+    p, n = float(won.mean()), len(won)
+    clusters = np.unique(raters)
+    if len(clusters) < 2:
+        return wilson(p, n, level)
+    wins = np.array([won[raters == r].sum() for r in clusters])
+    counts = np.array([(raters == r).sum() for r in clusters])
+    variance = len(clusters) / (len(clusters) - 1) * ((wins - p * counts) ** 2).sum() / n**2
+    return wilson(p, effective_n(p, n, variance), level)
+
+
 def bradley_terry(
     raters: list[RaterAnswers], truth: dict[str, dict], labels: list[str], resamples: int, level: float,
     alpha: float, seed: int,
@@ -165,7 +227,8 @@ def bradley_terry(
     """Per run: Bradley-Terry strength with its interval (raters and trials resampled), win rate;
     and the bootstrap draws (resamples, runs)."""
     rows = _comparisons(raters, truth, labels)
-    empty = {"bt_strength": np.nan, "bt_ci_low": np.nan, "bt_ci_high": np.nan, "win_rate": np.nan, "n_comparisons": 0}
+    empty = {"bt_strength": np.nan, "bt_ci_low": np.nan, "bt_ci_high": np.nan, "win_rate": np.nan,
+             "win_rate_ci_low": np.nan, "win_rate_ci_high": np.nan, "n_comparisons": 0}  # fmt: skip
     if len(rows) == 0:
         return {label: dict(empty) for label in labels}, np.empty((0, len(labels)))
     point = _fit(labels, rows, np.ones(len(rows)), alpha)
@@ -179,9 +242,11 @@ def bradley_terry(
     for k, label in enumerate(labels):
         involved = (rows[:, 2] == k) | (rows[:, 3] == k)
         low, high = _interval(draws[:, k], level)
+        win_low, win_high = _win_rate_interval(rows[involved, 0], rows[involved, 2] == k, level)
         result[label] = {
             "bt_strength": float(point[k]), "bt_ci_low": low, "bt_ci_high": high,
             "win_rate": float((rows[involved, 2] == k).mean()) if involved.any() else np.nan,
+            "win_rate_ci_low": win_low, "win_rate_ci_high": win_high,
             "n_comparisons": int(involved.sum()),
         }  # fmt: skip
     return result, draws

@@ -40,6 +40,15 @@ class Interval:
     se: float
     groups: int
 
+    def p_value(self) -> float:
+        """Two-sided p-value of "the target is 0" from the same t_{G-1} reference as the interval
+        (1 when the estimate is exactly 0); at p < 1 - level the interval excludes 0."""
+        if self.estimate == 0:
+            return 1.0
+        if not self.se > 0:
+            return 0.0
+        return float(2 * stats.t.sf(abs(self.estimate) / self.se, self.groups - 1))
+
     def better(self, a: str, b: str) -> str | None:
         """For an interval of score(a) - score(b), lower being better: the better of a and b, or None
         when the interval includes 0 (the data cannot tell)."""

@@ -33,14 +33,17 @@ RECONSTRUCTION_VIEW = [
     "reconstruction_psnr_db",
     "reconstruction_ssim",
     "reconstruction_rfid",
+    "reconstruction_rfid_independent",
+    "reconstruction_rkid",
     "autoencoder_train_wall_time_s",
     "latent_scaling_factor",
 ]
 
 
 # The verdict first: the full rows (method, set sizes, replicate names) are in comparisons.csv.
-COMPARISON_VIEW = ["model_a", "model_b", "sampler", "steps", "better", "difference", "ci_low", "ci_high", "ci_level",
-                   "fid_a", "fid_b", "n_generated", "n_reference"]  # fmt: skip
+COMPARISON_VIEW = ["model_a", "model_b", "sampler", "steps", "better", "statistic", "difference", "ci_low", "ci_high",
+                   "ci_level", "p_value", "kid_a", "kid_b", "fid_a", "fid_b", "fid_difference", "n_generated",
+                   "n_reference"]  # fmt: skip
 
 
 def html_table(frame: pd.DataFrame, table_id: str) -> str:

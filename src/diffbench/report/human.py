@@ -15,7 +15,8 @@ from diffbench.paths import Layout
 from diffbench.records import HUMAN_SCORES
 
 HUMAN_COLUMNS = ["run", "model", "sampler", "steps", "hype", "hype_ci_low", "hype_ci_high", "fake_error",
-                 "n_fake_trials", "bt_strength", "bt_ci_low", "bt_ci_high", "win_rate", "n_comparisons",
+                 "n_fake_trials", "bt_strength", "bt_ci_low", "bt_ci_high", "win_rate", "win_rate_ci_low",
+                 "win_rate_ci_high", "n_comparisons",
                  "feature_extractor", "fid", "fid_ci_low", "fid_ci_high", "kid"]  # fmt: skip
 # Human scores: higher is better (more often taken for real; preferred more often).
 HUMAN_SCORES_SHOWN = {"hype": "HYPE∞", "bt_strength": "Bradley-Terry strength"}

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from diffbench.paths import Layout
-from diffbench.published import Published, closest
+from diffbench.published import Published, closest, reproduction
 from diffbench.records import SAMPLING
 
 PUBLISHED_COLUMNS = ["model", "sampler", "steps", "paper", "table", "metric", "published", "ours", "ours_ci_low",
-                     "ours_ci_high", "ci_level", "difference", "published_in_interval", "protocol_differences",
-                     "link", "source"]  # fmt: skip
+                     "ours_ci_high", "ci_level", "difference", "equivalence_margin", "reproduction",
+                     "protocol_differences", "link", "source"]  # fmt: skip
 
 
 def run_protocol(config: dict, run, sampling: dict) -> dict:
@@ -68,7 +66,8 @@ def published_table(config: dict, runs: pd.DataFrame, entries: list[Published]) 
                 "ours_ci_high": high,
                 "ci_level": run.fid_ci_level,
                 "difference": run.fid - published,
-                "published_in_interval": bool(low <= published <= high) if not math.isnan(low) else None,
+                "equivalence_margin": entry.margin,
+                "reproduction": reproduction(low, high, published, entry.margin) if not differences else None,
                 "protocol_differences": "; ".join(differences) if differences else "none",
                 "link": entry.link,
                 "source": entry.source,

@@ -40,6 +40,11 @@ MODEL_COLUMNS_IN_RUNS = [
     "replicate_of",
     "training_seed",
     "reconstruction_rfid",
+    "reconstruction_rfid_independent",
+    "reconstruction_rkid",
+    "reconstruction_rkid_ci_low",
+    "reconstruction_rkid_ci_high",
+    "reconstruction_independent_n",
     "total_train_s",
     "total_train_gflops",
     "budget_scope",
@@ -94,8 +99,11 @@ DISTRIBUTION_COLUMNS = {
     "fid_infinity_ci_low": "fid_infinity_ci_low",
     "fid_infinity_ci_high": "fid_infinity_ci_high",
     "fid_infinity_slope": "fid_infinity_slope",
-    "kid_mean": "kid",
-    "kid_std": "kid_std",
+    "fid_infinity_min_size": "fid_infinity_min_size",
+    "kid": "kid",
+    "kid_se": "kid_se",
+    "kid_ci_low": "kid_ci_low",
+    "kid_ci_high": "kid_ci_high",
     "precision": "precision",
     "recall": "recall",
     "pr_n": "pr_n",
@@ -104,8 +112,9 @@ DISTRIBUTION_COLUMNS = {
 COMPARISON_COLUMNS = {
     key: key
     for key in ("dataset", "model_a", "family_a", "model_b", "family_b", "sampler", "steps", "n_generated",
-                "reference_set", "n_reference", "fid_a", "fid_b", "difference", "ci_low", "ci_high", "ci_level",
-                "ci_method", "better")
+                "reference_set", "n_reference", "statistic", "kid_a", "kid_b", "difference", "ci_low", "ci_high",
+                "ci_level", "ci_method", "ci_groups", "se", "p_value", "better", "fid_a", "fid_b", "fid_difference",
+                "fid_ci_low", "fid_ci_high")
 }  # fmt: skip
 LPIPS_COLUMNS = {
     "lpips_net": "lpips_net",
@@ -122,6 +131,11 @@ RECONSTRUCTION_COLUMNS = {
     "psnr_db": "reconstruction_psnr_db",
     "ssim": "reconstruction_ssim",
     "rfid": "reconstruction_rfid",
+    "rfid_independent": "reconstruction_rfid_independent",
+    "rkid": "reconstruction_rkid",
+    "rkid_ci_low": "reconstruction_rkid_ci_low",
+    "rkid_ci_high": "reconstruction_rkid_ci_high",
+    "independent_n": "reconstruction_independent_n",
 }
 
 

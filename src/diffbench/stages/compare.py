@@ -1,5 +1,6 @@
-"""Paired comparison stage (workflow/rules/compare.smk): FID(a) - FID(b) of two runs with the
-same seeds, from their stored features. numpy and scipy only: the job never imports torch."""
+"""Paired comparison stage (workflow/rules/compare.smk): KID(a) - KID(b), the verdict's statistic,
+and FID(a) - FID(b) of two runs with the same seeds, from their stored features. numpy and scipy
+only: the job never imports torch."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from diffbench.errors import ResultError
-from diffbench.metrics.intervals import METHOD, fid_difference
+from diffbench.metrics.intervals import fid_difference
+from diffbench.metrics.kid import METHOD as KID_METHOD
+from diffbench.metrics.kid import kid_difference
 from diffbench.records import COMPARISON, feature_settings
 
 
@@ -22,7 +25,10 @@ def compare_runs(
     evaluation: dict,
     out_record: str | Path,
 ) -> dict:
-    """FID(a) - FID(b) for two runs with the same seeds against one reference, with a paired interval.
+    """KID(a) - KID(b) and FID(a) - FID(b) for two runs with the same seeds against one reference,
+    each with a paired interval. The verdict (`better`) is KID's: its estimator is unbiased for the
+    squared MMD at every n, while FID at n carries a bias that depends on each model's covariance
+    and can put two models in the wrong order (benchmarks/verdict_truth.py).
 
     Images are paired by seed; a seed whose image is NaN/inf in either run is left out of both, so
     the two FIDs here can differ slightly from each run's own when some images were excluded.
@@ -44,10 +50,10 @@ def compare_runs(
     both = finite[0] & finite[1]
     # Rows of each feature array are the finite images in seed order: keep those finite in both runs.
     generated_a, generated_b = (x[both[mask]] for x, mask in zip(features, finite, strict=True))
-    paired = fid_difference(
-        generated_a, generated_b, reference, evaluation["confidence"], evaluation["interval_groups"]
-    )
-    interval = paired.interval
+    level, groups = evaluation["confidence"], evaluation["interval_groups"]
+    fid = fid_difference(generated_a, generated_b, reference, level, groups)
+    kid = kid_difference(generated_a, generated_b, reference, level, groups)
+    interval = kid.interval
     record = {
         "dataset": run_a["dataset"],
         "model_a": run_a["model"],
@@ -59,16 +65,23 @@ def compare_runs(
         "reference_set": evaluation["reference"],
         "n_generated": len(generated_a),
         "n_reference": len(reference),
-        "fid_a": paired.fid_a,
-        "fid_b": paired.fid_b,
+        "statistic": "KID",
+        "kid_a": kid.kid_a,
+        "kid_b": kid.kid_b,
         "difference": interval.estimate,
         "ci_low": interval.low,
         "ci_high": interval.high,
         "ci_level": interval.level,
-        "ci_method": METHOD,
+        "ci_method": KID_METHOD,
         "ci_groups": interval.groups,
         "se": interval.se,
+        "p_value": interval.p_value(),
         "better": interval.better(run_a["model"], run_b["model"]),
+        "fid_a": fid.fid_a,
+        "fid_b": fid.fid_b,
+        "fid_difference": fid.interval.estimate,
+        "fid_ci_low": fid.interval.low,
+        "fid_ci_high": fid.interval.high,
     }
     COMPARISON.write(out_record, record)
     return record

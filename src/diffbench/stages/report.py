@@ -63,7 +63,8 @@ def report(*, config: dict, workflow_dir: str | Path, published: list[str | Path
             }
         )
     prov = provenance(config, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
-    lines = summary(tables.runs, tables.models, tables.comparisons) + published_findings(tables.published)
+    lines = summary(tables.runs, tables.models, tables.comparisons, config["report"]["primary"])
+    lines += published_findings(tables.published)
     lines += human_findings(human)
     html = render_html(tables, lines, figures, grids, prov, settings["grid_seeds"], human)
     with atomic_path(paths.html) as tmp:

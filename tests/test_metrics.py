@@ -306,3 +306,24 @@ def test_holm_rejects_step_down_and_stops_at_the_first_failure():
     nulls = rng.uniform(size=(4000, 12))
     any_false = np.mean([holm_reject(row, 0.05).any() for row in nulls])
     assert any_false == pytest.approx(np.mean((nulls <= 0.05 / 12).any(axis=1)))  # same as Bonferroni here
+
+
+def test_the_interval_over_seeds_and_groups_adds_both_parts():
+    """Two seeds, three groups, constructed so each part is known: seed differences 1 and 3 (seed
+    part var 2 / 2 = 1), and group replicates whose mean over seeds is 2 + (-1, 0, 1) (group part
+    2/3 x 2 = 4/3). se = sqrt(7/3), Welch-Satterthwaite df = (7/3)^2 / ((4/3)^2 / 2 + 1^2 / 1)."""
+    from diffbench.metrics.intervals import seeds_and_groups
+
+    differences = np.array([1.0, 3.0])
+    replicates = np.array([[0.0, 1.0, 2.0], [2.0, 3.0, 4.0]])  # seed means of each group: 1, 2, 3
+    got = seeds_and_groups(differences, replicates, 0.95)
+    df = (7 / 3) ** 2 / ((4 / 3) ** 2 / 2 + 1.0)
+    half = scipy.stats.t.ppf(0.975, df) * np.sqrt(7 / 3)
+    assert got.estimate == 2.0 and got.se == pytest.approx(np.sqrt(7 / 3)) and got.df == pytest.approx(df)
+    assert (got.low, got.high) == pytest.approx((2.0 - half, 2.0 + half))
+    assert got.p_value() == pytest.approx(2 * scipy.stats.t.sf(2.0 / np.sqrt(7 / 3), df))
+    # Identical replicates (no seed spread) keep the shared images' noise: width > 0, unlike a t-interval.
+    same = seeds_and_groups(np.array([2.0, 2.0]), np.array([[1.0, 2.0, 3.0]] * 2), 0.95)
+    assert same.high - same.low > 0 and t_interval(np.array([2.0, 2.0]), 0.95).se == 0.0
+    with pytest.raises(ValueError, match="need >= 2 seeds"):
+        seeds_and_groups(np.array([1.0]), np.array([[1.0, 2.0]]), 0.95)

@@ -135,7 +135,8 @@ COMPARISON = RecordKind(
     "paired comparison",
     ["dataset", "model_a", "family_a", "model_b", "family_b", "sampler", "sampler_type", "steps", "seed_first",
      "seed_last", "reference_set", "n_generated", "n_reference", "statistic", "kid_a", "kid_b", "difference",
-     "ci_low", "ci_high", "ci_level", "ci_method", "ci_groups", "se", "p_value", "better", "fid_a", "fid_b",
+     "ci_low", "ci_high", "ci_level", "ci_method", "ci_groups", "se", "p_value", "jackknife_replicates", "better",
+     "fid_a", "fid_b",
      "fid_difference", "fid_ci_low", "fid_ci_high"],
 )  # fmt: skip
 LPIPS = RecordKind(

@@ -39,15 +39,16 @@ class Interval:
     level: float
     se: float
     groups: int
+    df: float | None = None  # degrees of freedom of its t reference; None: groups - 1
 
     def p_value(self) -> float:
-        """Two-sided p-value of "the target is 0" from the same t_{G-1} reference as the interval
-        (1 when the estimate is exactly 0); at p < 1 - level the interval excludes 0."""
+        """Two-sided p-value of "the target is 0" from the same t reference as the interval (t_{G-1},
+        or `df`; 1 when the estimate is exactly 0); at p < 1 - level the interval excludes 0."""
         if self.estimate == 0:
             return 1.0
         if not self.se > 0:
             return 0.0
-        return float(2 * stats.t.sf(abs(self.estimate) / self.se, self.groups - 1))
+        return float(2 * stats.t.sf(abs(self.estimate) / self.se, self.df or self.groups - 1))
 
     def better(self, a: str, b: str) -> str | None:
         """For an interval of score(a) - score(b), lower being better: the better of a and b, or None
@@ -83,6 +84,36 @@ def t_interval(values: np.ndarray, level: float) -> Interval:
     half = float(stats.t.ppf(0.5 + level / 2, len(values) - 1)) * se
     mean = float(values.mean())
     return Interval(mean, mean - half, mean + half, level, se, len(values))
+
+
+def seeds_and_groups(differences: np.ndarray, replicates: np.ndarray, level: float) -> Interval:
+    """The mean over S training seeds of a paired difference, with an interval that holds both the
+    seeds' noise and the noise of the image sets the replicates share (the reference set and the
+    sampling seeds, the same for every replicate).
+
+    `replicates[s, g]` is seed s's difference with image group g left out (the same groups for
+    every seed). The seed part is the spread of the S differences (var / S); the image part is the
+    delete-a-group jackknife of the mean over seeds, in which the shared noise does not average
+    out. Their sum counts the seeds' own sampling noise twice, so it errs wide; the t reference
+    has Welch-Satterthwaite degrees of freedom. A t-interval over the S differences alone leaves
+    the shared part out (benchmarks/verdict_truth.py --seeds measures both)."""
+    differences = np.asarray(differences, np.float64)
+    replicates = np.asarray(replicates, np.float64)
+    seeds, groups = replicates.shape
+    if seeds < 2 or groups < 2 or len(differences) != seeds:
+        raise ValueError(f"need >= 2 seeds and >= 2 groups with one difference per seed, got {replicates.shape}")
+    mean = float(differences.mean())
+    pooled = replicates.mean(axis=0)
+    var_groups = (groups - 1) / groups * float(((pooled - pooled.mean()) ** 2).sum())
+    var_seeds = float(differences.var(ddof=1)) / seeds
+    total = var_groups + var_seeds
+    if total > 0:
+        df = total**2 / (var_groups**2 / (groups - 1) + var_seeds**2 / (seeds - 1))
+    else:
+        df = float(groups - 1)
+    se = float(np.sqrt(total))
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    return Interval(mean, mean - half, mean + half, level, se, groups, df)
 
 
 def _check_groups(groups: int, *sizes: int) -> None:

@@ -110,6 +110,7 @@ class KernelDifference:
     kid_a: float
     kid_b: float
     interval: Interval
+    replicates: tuple[float, ...]  # the difference with each group left out, in group order
 
 
 def kid_difference(
@@ -134,4 +135,4 @@ def kid_difference(
 
     replicates = np.array([difference(g) for g in range(groups)])
     interval = jackknife(difference(), replicates, level)
-    return KernelDifference(_mmd2(aa, rr, ar), _mmd2(bb, rr, br), interval)
+    return KernelDifference(_mmd2(aa, rr, ar), _mmd2(bb, rr, br), interval, tuple(map(float, replicates)))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from diffbench.metrics.intervals import Interval, t_interval
+from diffbench.metrics.intervals import Interval, seeds_and_groups
 from diffbench.metrics.multiplicity import holm_reject
 
 
@@ -190,9 +190,9 @@ def comparison_sentence(row: pd.Series) -> str:
     if row.seeds > 1:
         what = (
             f"over {int(row.seeds)} training seeds: mean KID {fmt(row.kid_a)} vs {fmt(row.kid_b)}, mean difference "
-            f"{fmt(row.difference)} [{fmt(row.ci_low)}, {fmt(row.ci_high)}] ({row.ci_level:.0%} t-interval across "
-            "seeds: it holds training-seed noise, not the noise of the reference images and sampling seeds that "
-            "every replicate shares)"
+            f"{fmt(row.difference)} [{fmt(row.ci_low)}, {fmt(row.ci_high)}] ({row.ci_level:.0%} interval over "
+            "seeds and image groups: it holds the training seeds' noise and that of the reference images and "
+            "sampling seeds every replicate shares)"
         )
     else:
         what = (
@@ -209,14 +209,15 @@ def comparison_sentence(row: pd.Series) -> str:
 def across_seeds(comparisons: pd.DataFrame) -> pd.DataFrame:
     """The unit of the verdict: one row per (model a, model b, sampler, steps), replicates of both
     models (training.seeds, paired by seed; the config check refuses replicates on one side only)
-    pooled into a t-interval of the mean KID difference across seeds; a pair without replicates
-    keeps its paired interval."""
+    pooled into the mean KID difference with an interval over seeds and image groups together
+    (metrics.intervals.seeds_and_groups); a pair without replicates keeps its paired interval."""
     rows = []
     keys = ["replicate_of_a", "replicate_of_b", "sampler", "steps"]
     for (a, b, sampler, steps), group in comparisons.groupby(keys, sort=False):
         first, seeds, level = group.iloc[0], len(group), group.ci_level.iloc[0]
         if seeds > 1:
-            interval = t_interval(group.difference, level)
+            replicates = np.array([list(r) for r in group.jackknife_replicates], np.float64)
+            interval = seeds_and_groups(group.difference.to_numpy(), replicates, level)
             p_value = interval.p_value()
         else:
             interval = Interval(first.difference, first.ci_low, first.ci_high, level, first.se, first.ci_groups)

@@ -113,8 +113,8 @@ COMPARISON_COLUMNS = {
     key: key
     for key in ("dataset", "model_a", "family_a", "model_b", "family_b", "sampler", "steps", "n_generated",
                 "reference_set", "n_reference", "statistic", "kid_a", "kid_b", "difference", "ci_low", "ci_high",
-                "ci_level", "ci_method", "ci_groups", "se", "p_value", "better", "fid_a", "fid_b", "fid_difference",
-                "fid_ci_low", "fid_ci_high")
+                "ci_level", "ci_method", "ci_groups", "se", "p_value", "jackknife_replicates", "better", "fid_a",
+                "fid_b", "fid_difference", "fid_ci_low", "fid_ci_high")
 }  # fmt: skip
 LPIPS_COLUMNS = {
     "lpips_net": "lpips_net",

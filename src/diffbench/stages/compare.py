@@ -76,6 +76,7 @@ def compare_runs(
         "ci_groups": interval.groups,
         "se": interval.se,
         "p_value": interval.p_value(),
+        "jackknife_replicates": list(kid.replicates),
         "better": interval.better(run_a["model"], run_b["model"]),
         "fid_a": fid.fid_a,
         "fid_b": fid.fid_b,

@@ -158,9 +158,14 @@ def test_one_perfect_rater_gets_intervals_wider_than_a_point():
     strengths = dict(zip(labels, [-50.0, 0.0, 50.0], strict=True))  # m2 always preferred, m0 never
     perfect = simulated_rater(study, np.random.default_rng(0), strengths, dict.fromkeys(labels, 0.0), 0.0)
     runs, _, _, _ = study_scores([RaterAnswers("r.json", "r", perfect, {})], study.truth, labels, SETTINGS)
+    n_real = sum(i["answer"] == REAL and i["kind"] == REAL_OR_GENERATED and not i["attention"]
+                 for i in study.truth.values())  # fmt: skip
     for run in runs:
         assert run.hype == 0.0 and run.hype_ci_low == 0.0
-        assert run.hype_ci_high > 0.1, run  # 6 reals and 2 samples of the run: far from certainty
+        # MOVER from the two Wilson upper bounds at 0 errors (one rater: no design effect):
+        # 0.5 x hypot(z^2 / (n_fake + z^2), z^2 / (n_real + z^2)), far from the point [0, 0]
+        expected = 0.5 * np.hypot(wilson(0.0, run.n_fake_trials, 0.95)[1], wilson(0.0, n_real, 0.95)[1])
+        assert run.hype_ci_high == pytest.approx(expected, rel=1e-12) and expected > 0.3, run
     best, worst = runs[2], runs[0]
     assert best.win_rate == 1.0 and best.win_rate_ci_high == 1.0 and best.win_rate_ci_low < 0.9
     assert worst.win_rate == 0.0 and worst.win_rate_ci_low == 0.0 and worst.win_rate_ci_high > 0.1

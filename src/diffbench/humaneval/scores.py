@@ -88,7 +88,10 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
 
 def wilson(p: float, n: float, level: float) -> tuple[float, float]:
     """Wilson's score interval of a proportion p observed on n (effective) trials: unlike the Wald
-    or a percentile bootstrap interval it has width at p = 0 and 1 (upper bound z^2 / (n + z^2) at 0)."""
+    or a percentile bootstrap interval it has width at p = 0 and 1 (upper bound z^2 / (n + z^2) at 0).
+
+    Written out rather than scipy's `binomtest(k, n).proportion_ci("wilson")`, which takes integer
+    counts: the effective n here (count over design effect) is fractional."""
     if not n > 0 or not np.isfinite(p):
         return float("nan"), float("nan")
     z = float(stats.norm.ppf(0.5 + level / 2))

@@ -116,14 +116,14 @@ def seeds_and_groups(differences: np.ndarray, replicates: np.ndarray, level: flo
     return Interval(mean, mean - half, mean + half, level, se, groups, df)
 
 
-def _check_groups(groups: int, *sizes: int) -> None:
+def check_groups(groups: int, *sizes: int) -> None:
     if groups < 2 or min(sizes) < 2 * groups:
         raise ValueError(f"{groups} jackknife groups need at least {2 * groups} images per set, got {min(sizes)}")
 
 
 def fid_interval(generated: np.ndarray, reference: np.ndarray, level: float, groups: int, seed: int = 0) -> Interval:
     """FID of `generated` against the fixed `reference`, with the generated set's groups left out in turn."""
-    _check_groups(groups, len(generated))
+    check_groups(groups, len(generated))
     labels = group_labels(len(generated), groups, seed)
     fixed = FeatureSet(reference)
     replicates = [frechet_of_sets(FeatureSet(generated[labels != g]), fixed) for g in range(groups)]
@@ -145,7 +145,7 @@ def fid_difference(
     """FID(a) - FID(b) against one reference; negative means a is closer to the data."""
     if len(generated_a) != len(generated_b):
         raise ValueError(f"paired sets must have equal sizes, got {len(generated_a)} and {len(generated_b)}")
-    _check_groups(groups, len(generated_a), len(reference))
+    check_groups(groups, len(generated_a), len(reference))
     paired = group_labels(len(generated_a), groups, seed)
     ref = group_labels(len(reference), groups, seed + 1)
 
@@ -204,7 +204,7 @@ def fid_infinity(
     intercept, slope, sizes, values = _fid_at_infinity(generated, reference, fractions, order_gen, order_ref)
     if not groups:
         return InfinityFit(intercept, slope, sizes, values, None)
-    _check_groups(groups, len(generated), len(reference))
+    check_groups(groups, len(generated), len(reference))
     labels_gen = group_labels(len(generated), groups, seed + 2)
     labels_ref = group_labels(len(reference), groups, seed + 3)
     replicates = []

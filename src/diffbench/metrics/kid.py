@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffbench.metrics.intervals import Interval, group_labels, jackknife
+from diffbench.metrics.intervals import Interval, check_groups, group_labels, jackknife
 
 KERNEL = "cubic polynomial (x.y/d + 1)^3"
 METHOD = "U-statistic over all pairs, delete-a-group jackknife over every set"
@@ -72,8 +72,8 @@ def _check(groups: int, *sets: np.ndarray) -> int:
     """The number of groups to split into (1 = no interval); each set needs 2 images per group and
     at least 2 left when one group is deleted."""
     size = min(len(s) for s in sets)
-    if groups and size < 2 * groups:
-        raise ValueError(f"{groups} jackknife groups need at least {2 * groups} images per set, got {size}")
+    if groups:
+        check_groups(groups, size)
     if size < 2:
         raise ValueError(f"KID needs at least 2 images per set, got {size}")
     return max(groups, 1)

@@ -18,18 +18,22 @@ from diffbench.metrics.precision_recall import equal_sizes, precision_recall
 from diffbench.records import DISTRIBUTION, feature_settings
 
 
+def fid_infinity_min_size(dim: int, evaluation: dict) -> int:
+    """Images each set needs for FID at infinity: the 1/N fit is only linear once both sets are
+    several times the feature dimension (benchmarks/verdict_truth.py: at 128 images in 2048
+    dimensions a perfect model's FID_inf is far from 0 and its interval misses)."""
+    return math.ceil(evaluation["fid_infinity_min_ratio"] * dim)
+
+
 def fid_infinity_hidden(n_generated: int, n_reference: int, dim: int, evaluation: dict) -> str | None:
-    """Why FID at infinity is not computed for these set sizes, or None when it is: the 1/N fit is
-    only linear once both sets are several times the feature dimension (benchmarks/verdict_truth.py:
-    at 128 images in 2048 dimensions a perfect model's FID_inf is far from 0 and its interval misses)."""
+    """Why FID at infinity is not computed for these set sizes, or None when it is."""
     if not evaluation["fid_infinity_fractions"]:
         return "switched off (evaluation.fid_infinity_fractions: [])"
-    ratio = evaluation["fid_infinity_min_ratio"]
-    if min(n_generated, n_reference) < ratio * dim:
+    if min(n_generated, n_reference) < fid_infinity_min_size(dim, evaluation):
         return (
             f"not computed: {min(n_generated, n_reference)} images per set are fewer than "
-            f"evaluation.fid_infinity_min_ratio ({ratio:g}) x the {dim} feature dimensions, where the 1/N fit "
-            "does not extrapolate to the distance"
+            f"evaluation.fid_infinity_min_ratio ({evaluation['fid_infinity_min_ratio']:g}) x the {dim} feature "
+            "dimensions, where the 1/N fit does not extrapolate to the distance"
         )
     return None
 
@@ -56,9 +60,7 @@ def _fid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: d
         "fid_infinity_sizes": fit.sizes if fit else None,
         "fid_infinity_values": fit.values if fit else None,
         "fid_infinity_hidden": hidden,
-        "fid_infinity_min_size": math.ceil(evaluation["fid_infinity_min_ratio"] * generated.shape[1])
-        if fractions
-        else None,
+        "fid_infinity_min_size": fid_infinity_min_size(generated.shape[1], evaluation) if fractions else None,
     }
 
 
@@ -103,6 +105,7 @@ def distribution_metrics(
         warnings.append(
             f"the matrix square root discarded {fd['sqrt_discarded']:.2e} of its trace (round-off or rank deficiency)"
         )
+    generated64, reference64 = generated.astype(np.float64), reference.astype(np.float64)  # converted once
     record = {
         **run,
         **feature_settings(evaluation),
@@ -112,9 +115,9 @@ def distribution_metrics(
         "n_reference": int(len(reference)),
         "feature_dim": int(generated.shape[1]),
         "fid": fd["fd"],
-        **_fid_uncertainty(generated.astype(np.float64), reference.astype(np.float64), evaluation),
+        **_fid_uncertainty(generated64, reference64, evaluation),
         "fid_sqrt_discarded": fd["sqrt_discarded"],
-        **_kid_uncertainty(generated.astype(np.float64), reference.astype(np.float64), evaluation),
+        **_kid_uncertainty(generated64, reference64, evaluation),
         **precision_recall(*equal_sizes(generated, reference, run["seed_first"]), evaluation["pr_neighborhood"]),
         "warnings": warnings,
     }

@@ -8,7 +8,7 @@ from PIL import Image
 
 from diffbench.data.images import load_images
 from diffbench.data.sources import open_source
-from diffbench.data.synthetic import render_shapes
+from diffbench.data.synthetic import draw_shapes, render_shapes
 from diffbench.data.tensors import to_model_range, to_uint8
 from diffbench.errors import DataError
 from diffbench.stages.data import prepare_data, prepare_full_data, split_indices
@@ -27,6 +27,7 @@ def spec(**overrides):
         num_reference=4,
         seed=3,
         unreadable_files="error",
+        max_shapes=3,
     )
     return {**base, **overrides}
 
@@ -44,6 +45,16 @@ def test_synthetic_image_depends_only_on_seed_and_index():
     assert not np.array_equal(a, render_shapes(3, 6, 16))
     assert not np.array_equal(a, render_shapes(4, 5, 16))
     assert a.std() > 10  # not a flat image
+
+
+def test_max_shapes_bounds_the_shapes_in_each_image():
+    counts = {m: {len(draw_shapes(np.random.default_rng([0, i]), m)) for i in range(60)} for m in (1, 3)}
+    assert counts == {1: {1}, 3: {1, 2, 3}}
+    # the dataset key reaches the generator
+    indices = np.arange(10)
+    single = open_source("d", spec(max_shapes=1)).load(indices)
+    np.testing.assert_array_equal(single[4], render_shapes(3, 4, 16, max_shapes=1))
+    assert not np.array_equal(single, open_source("d", spec()).load(indices))
 
 
 def test_split_is_deterministic_and_disjoint():

@@ -11,6 +11,7 @@ from diffbench.io import read_json, write_json
 from diffbench.models.pipelines import DiffusionModel, load_model
 from diffbench.report.tables import DATA_RANGE_CLIP, x0_words
 from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
+from diffbench.sampling.host_schedule import HostSchedule, step_timesteps
 from diffbench.sampling.sampler import batch_sizes_of, denoise, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import (
     SAMPLERS,
@@ -419,11 +420,30 @@ def test_ddpm_and_ddim_steps_never_wait_for_the_gpu():
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")  # any read-back (item, int, tolist, nonzero) raises
         try:
-            for t in scheduler.timesteps:
+            for t in step_timesteps(scheduler):  # what the sampling loop passes
                 x = scheduler.step(torch.tanh(x), t, x, generator=noise, **step_kwargs(spec)).prev_sample
         finally:
             torch.cuda.set_sync_debug_mode("default")
         assert torch.isfinite(x).all(), spec
+
+
+@pytest.mark.parametrize("sampler", [{"type": "ddim", "eta": 0.0}, {"type": "ddpm"}, {"type": "euler"}])
+def test_the_loop_gives_host_schedulers_their_host_timesteps(sampler, monkeypatch):
+    """DDPM and DDIM steps get Python ints from the loop (so they never read the device back); other
+    schedulers get the elements of their timesteps, as diffusers' own loops give them."""
+    model = random_model()
+    template = make_scheduler(sampler, model.scheduler)
+    given, step = [], type(template).step
+
+    def spy(self, model_output, timestep, *args, **kwargs):
+        given.append(timestep)
+        return step(self, model_output, timestep, *args, **kwargs)
+
+    monkeypatch.setattr(type(template), "step", spy)
+    denoise(model, template, step_kwargs(sampler), 4, [0, 1], CPU, torch.float32)
+    host = isinstance(template, HostSchedule)
+    assert host == (sampler["type"] != "euler") and len(given) == 4
+    assert all(isinstance(t, int) if host else torch.is_tensor(t) and t.dim() == 0 for t in given)
 
 
 def test_ddim_repeated_quadratic_timesteps_are_steps_in_place():

@@ -63,8 +63,8 @@ class DDIMSequenceScheduler(HostSchedule, DDIMScheduler):
         `self.timesteps`. Steps are counted (timesteps may repeat in quadratic spacing)."""
         if self.num_inference_steps is None:
             raise ValueError("call set_timesteps before step")
-        index, schedule = self._step_index, self._host_timesteps
-        if index >= len(schedule) or self._host_value(timestep) != schedule[index]:
+        index, schedule = self._step_index, self.host_timesteps
+        if index >= len(schedule) or int(timestep) != schedule[index]:
             raise ValueError(f"step {index} of this schedule is not timestep {int(timestep)}; call set_timesteps again")
         self._step_index += 1
         current = schedule[index]

@@ -4,10 +4,10 @@ diffusers' DDPM and DDIM steps index their (CPU) alphas with the timestep they a
 tensor on the sampling device when the loop iterates over `scheduler.timesteps`, and compare it
 in Python (DDPM also looks its position up with nonzero()). Each is a read-back that waits for
 every queued kernel, so at every step the GPU runs dry while the host launches the next UNet
-evaluation. These schedulers keep the schedule on the host as well and resolve the timestep they
-are given there: an element of `self.timesteps` (what iterating over it gives) by its address,
-anything else by its value (a read-back, as before). The arithmetic is diffusers', on the same
-values, so the samples are the same to the bit (tests/test_sampling.py).
+evaluation. These schedulers keep their schedule on the host as well (`host_timesteps`), and the
+sampling loop, which knows which step it is on, gives step() that host value; a tensor given
+instead is read back, as in diffusers. The arithmetic is diffusers', on the same values, so the
+samples are the same to the bit (tests/test_sampling.py).
 """
 
 from __future__ import annotations
@@ -17,22 +17,18 @@ from diffusers import DDPMScheduler
 
 
 class HostSchedule:
-    """Mixin: a host copy of `self.timesteps` (call _keep_schedule_on_host after setting them)."""
+    """Mixin: `host_timesteps`, the schedule as Python ints (call _keep_schedule_on_host after setting it)."""
 
     timesteps: torch.Tensor
-    _host_timesteps: list[int]
+    host_timesteps: list[int]
 
     def _keep_schedule_on_host(self) -> None:
-        self._host_timesteps = self.timesteps.tolist()  # one read-back per set_timesteps
+        self.host_timesteps = self.timesteps.tolist()  # one read-back per set_timesteps
 
-    def _host_value(self, timestep: int | torch.Tensor) -> int:
-        """The value of `timestep`, read from the host copy when it is an element of self.timesteps."""
-        mine, host = self.timesteps, getattr(self, "_host_timesteps", None)  # None before set_timesteps
-        if host is not None and torch.is_tensor(timestep) and timestep.dim() == 0 and timestep.device == mine.device:
-            index, rest = divmod(timestep.data_ptr() - mine.data_ptr(), mine.element_size() * mine.stride(0))
-            if rest == 0 and 0 <= index < len(mine) and timestep.dtype == mine.dtype:
-                return host[index]
-        return int(timestep)
+
+def step_timesteps(scheduler) -> list[int] | torch.Tensor:
+    """What the sampling loop passes to `scheduler.step`, one per element of its timesteps."""
+    return scheduler.host_timesteps if isinstance(scheduler, HostSchedule) else scheduler.timesteps
 
 
 class DDPMHostScheduler(HostSchedule, DDPMScheduler):
@@ -45,11 +41,11 @@ class DDPMHostScheduler(HostSchedule, DDPMScheduler):
     def previous_timestep(self, timestep: int | torch.Tensor) -> int | torch.Tensor:
         if not (self.custom_timesteps or self.num_inference_steps):
             return super().previous_timestep(timestep)
-        schedule = self._host_timesteps
-        index = schedule.index(self._host_value(timestep))  # the first with that value, as diffusers' nonzero()
+        schedule = self.host_timesteps
+        index = schedule.index(int(timestep))  # the first with that value, as diffusers' nonzero()
         return schedule[index + 1] if index + 1 < len(schedule) else -1
 
     def step(self, model_output, timestep, sample, generator=None, return_dict: bool = True):
         return super().step(
-            model_output, self._host_value(timestep), sample, generator=generator, return_dict=return_dict
+            model_output, int(timestep), sample, generator=generator, return_dict=return_dict
         )

@@ -21,6 +21,7 @@ from diffbench.data.tensors import to_uint8
 from diffbench.models.autoencoders import decode
 from diffbench.models.pipelines import DiffusionModel
 from diffbench.runtime import Stopwatch
+from diffbench.sampling.host_schedule import step_timesteps
 from diffbench.sampling.resume import BatchStore
 
 
@@ -63,11 +64,12 @@ def denoise(
         # On a CPU the image's one generator goes on drawing (the same images for both settings).
         kwargs["generator"] = generators if on == "cpu" else [torch.Generator(device).manual_seed(s) for s in seeds]
     nfe = 0
-    for t in scheduler.timesteps:
+    # the UNet takes the device timestep; step() the host one where the scheduler keeps it (no read-back)
+    for t, t_step in zip(scheduler.timesteps, step_timesteps(scheduler), strict=True):
         model_input = scheduler.scale_model_input(x, t)
         prediction = model.unet(model_input.to(dtype), t).sample.float()
         nfe += 1
-        x = scheduler.step(prediction, t, x, **kwargs).prev_sample
+        x = scheduler.step(prediction, t_step, x, **kwargs).prev_sample
     return x, nfe
 
 

@@ -45,7 +45,7 @@ from diffusers import DDIMPipeline, DDIMScheduler, DDPMPipeline, DDPMScheduler, 
 from diffbench.config import load_config
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
-from diffbench.models.pipelines import DiffusionModel
+from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.runtime import DTYPES, use_precision
 from diffbench.sampling.sampler import generate
 from diffbench.sampling.schedulers import make_scheduler, step_kwargs

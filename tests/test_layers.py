@@ -108,12 +108,14 @@ def test_no_upward_imports():
 def test_the_checks_catch_what_they_are_for():
     # A circle through two libraries and a library importing a stage, as this project once had.
     graph = {
-        "diffbench.models.pipelines": {"diffbench.sampling.sampler"},
-        "diffbench.sampling.sampler": {"diffbench.models.pipelines"},
+        "diffbench.models.diffusion_model": {"diffbench.sampling.sampler"},
+        "diffbench.sampling.sampler": {"diffbench.models.diffusion_model"},
         "diffbench.metrics.x": {"diffbench.stages.evaluate"},
         "diffbench.stages.evaluate": set(),
     }
-    assert cycles(graph) == [["diffbench.models.pipelines", "diffbench.sampling.sampler", "diffbench.models.pipelines"]]
+    assert cycles(graph) == [
+        ["diffbench.models.diffusion_model", "diffbench.sampling.sampler", "diffbench.models.diffusion_model"]
+    ]
     assert layer("diffbench.stages.evaluate") > layer("diffbench.metrics.x")
 
 
@@ -182,3 +184,14 @@ def test_light_entry_points_stay_light(entry):
 
 def test_the_import_check_sees_an_import():
     assert imported_by(["diffbench.stages.reconstruction"], {"diffusers", "no_such_module"}) == ["diffusers"]
+
+
+def test_every_package_says_what_it_holds_and_contributing_maps_every_part():
+    """A package's docstring names its modules' concerns; CONTRIBUTING's map names every part."""
+    undocumented = [
+        p.parent.name for p in PACKAGE.glob("*/__init__.py") if not ast.get_docstring(ast.parse(p.read_text()))
+    ]
+    assert not undocumented, f"packages without a docstring: {undocumented}"
+    mapped = (REPO / "CONTRIBUTING.md").read_text().split("## Where a change goes")[1].split("## ")[0]
+    unmapped = [name for name in LAYERS if f"{name}/" not in mapped and f"{name}.py" not in mapped]
+    assert not unmapped, f"CONTRIBUTING.md's layer map leaves out {unmapped}"

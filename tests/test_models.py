@@ -8,8 +8,8 @@ from diffbench.config import validate_config
 from diffbench.errors import ModelError
 from diffbench.models.autoencoders import AUTOENCODERS, level_channels
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
-from diffbench.models.pipelines import DiffusionModel, load_model
-from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
+from diffbench.models.diffusion_model import DiffusionModel
+from diffbench.sampling.pipeline_io import LatentDiffusionPipeline, load_model, save_model
 from diffbench.stages.train import import_pretrained
 from helpers import import_spec, ldm_style_checkpoint, tiny_unet
 

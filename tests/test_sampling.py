@@ -8,10 +8,10 @@ from diffusers import DDPMScheduler, DiffusionPipeline, UNet2DModel
 from diffbench.config import SAMPLER_SETTING_TYPES, schema, validate_config
 from diffbench.errors import ConfigError
 from diffbench.io import read_json, write_json
-from diffbench.models.pipelines import DiffusionModel, load_model
+from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.report.tables import DATA_RANGE_CLIP, x0_words
-from diffbench.sampling.pipeline import LatentDiffusionPipeline, save_model
 from diffbench.sampling.host_schedule import HostSchedule, step_timesteps
+from diffbench.sampling.pipeline_io import LatentDiffusionPipeline, load_model, save_model
 from diffbench.sampling.sampler import batch_sizes_of, denoise, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import (
     SAMPLERS,

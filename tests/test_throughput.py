@@ -8,7 +8,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from diffbench.models.pipelines import DiffusionModel
+from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.report.findings import summary
 from diffbench.report.tables import collect, throughput_columns
 from diffbench.sampling import throughput

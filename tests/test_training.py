@@ -12,8 +12,8 @@ from diffbench.data.tensors import to_model_range
 from diffbench.errors import NonFiniteLoss
 from diffbench.io import read_json
 from diffbench.models.autoencoders import AUTOENCODERS
-from diffbench.models.pipelines import load_model
 from diffbench.runtime import peak_memory
+from diffbench.sampling.pipeline_io import load_model
 from diffbench.stages.train import train_diffusion
 from diffbench.training import loop as training_loop
 from diffbench.training.latents import latent_std

@@ -16,8 +16,8 @@ import yaml
 from PIL import Image
 
 from diffbench.config import validate_config
-from diffbench.models.pipelines import load_model
 from diffbench.paths import Layout
+from diffbench.sampling.pipeline_io import load_model
 from helpers import REPO, TINY_CONFIG
 
 pytestmark = pytest.mark.e2e

@@ -1,0 +1,1 @@
+"""Report library: tables, findings, figures, sample grids and the HTML page, from result records."""

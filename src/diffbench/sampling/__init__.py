@@ -1,1 +1,2 @@
-"""Sampling: scheduler registry, seeded sampler, shard and merge stages."""
+"""Sampling: the sampler registry, seeded per-image sampling, its resumable batches, speed-ups,
+throughput timing, and models on disk (pipeline_io: loading and saving diffusers pipelines)."""

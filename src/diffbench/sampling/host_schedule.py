@@ -46,6 +46,4 @@ class DDPMHostScheduler(HostSchedule, DDPMScheduler):
         return schedule[index + 1] if index + 1 < len(schedule) else -1
 
     def step(self, model_output, timestep, sample, generator=None, return_dict: bool = True):
-        return super().step(
-            model_output, int(timestep), sample, generator=generator, return_dict=return_dict
-        )
+        return super().step(model_output, int(timestep), sample, generator=generator, return_dict=return_dict)

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from diffbench.data.tensors import to_uint8
 from diffbench.models.autoencoders import decode
-from diffbench.models.pipelines import DiffusionModel
+from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.runtime import Stopwatch
 from diffbench.sampling.host_schedule import step_timesteps
 from diffbench.sampling.resume import BatchStore

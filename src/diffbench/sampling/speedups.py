@@ -12,7 +12,7 @@ import torch
 from diffbench.config import CUDA_GRAPHS_NEED
 from diffbench.errors import ConfigError
 from diffbench.models.attention import set_attention
-from diffbench.models.pipelines import DiffusionModel
+from diffbench.models.diffusion_model import DiffusionModel
 
 # In the order results name them.
 SPEEDUPS = ("channels_last", "compile", "fused_attention", "cuda_graphs")

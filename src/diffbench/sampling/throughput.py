@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from diffbench.models.pipelines import DiffusionModel
+from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.runtime import synchronize
 from diffbench.sampling.batch_timing import BatchTiming, batch_sizes
 from diffbench.sampling.sampler import to_images

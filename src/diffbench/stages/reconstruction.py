@@ -16,9 +16,9 @@ from diffbench.metrics.kid import kid
 from diffbench.metrics.lpips import load_lpips, paired_distances
 from diffbench.metrics.reconstruction import psnr_ssim
 from diffbench.models.autoencoders import reconstruct
-from diffbench.models.pipelines import load_model
 from diffbench.records import RECONSTRUCTION, feature_settings
 from diffbench.runtime import resolve_device
+from diffbench.sampling.pipeline_io import load_model
 from diffbench.stages.evaluate import fetched_weights
 
 

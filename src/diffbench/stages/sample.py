@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from diffbench.io import fingerprint, write_npz
-from diffbench.models.pipelines import load_model
 from diffbench.records import SAMPLING_SHARD, THROUGHPUT
 from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, use_precision
+from diffbench.sampling.pipeline_io import load_model
 from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import batch_sizes_of, flops_per_image, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of, x0_treatment

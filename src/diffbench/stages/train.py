@@ -19,15 +19,15 @@ from diffbench.io import atomic_dir, fingerprint, read_json
 from diffbench.metrics.lpips import load_lpips
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
-from diffbench.models.pipelines import DiffusionModel, denoiser_architecture, load_model, noise_schedule
+from diffbench.models.diffusion_model import DiffusionModel, denoiser_architecture, noise_schedule
 from diffbench.records import AUTOENCODER_TRAINING, MODEL_ASSETS, PRETRAINED, TRAINING
 from diffbench.runtime import Stopwatch, reset_peak_memory, resolve_device, use_precision
-from diffbench.sampling.pipeline import save_model
+from diffbench.sampling.pipeline_io import load_model, save_model
 from diffbench.training.checkpoint import Checkpointing
 from diffbench.training.first_stage import FirstStageLoss
 from diffbench.training.latents import encode_dataset, encode_gflops_per_image, latent_std
 from diffbench.training.loop import Budget, fit
-from diffbench.training.records import count_parameters, write_training_outputs
+from diffbench.training.outputs import count_parameters, write_training_outputs
 
 
 def train_autoencoder(

@@ -1,1 +1,3 @@
-"""Training stages: the first-stage autoencoder and the diffusion UNet."""
+"""Training library: the optimisation loop and its budget, the first-stage autoencoder's losses,
+encoding to latents, resumable checkpoints, and the files a training stage writes (outputs).
+The stages that run them are diffbench.stages.train."""

@@ -1,6 +1,8 @@
 """The optimisation loop shared by autoencoder and diffusion training.
 
-Budget in steps and/or wall-clock seconds (whichever comes first), AdamW with linear warm-up,
+Budget in steps, wall-clock seconds and/or GFLOPs (whichever comes first; GFLOPs counted by
+torch's FLOP counter on each phase's first step, so every machine stops at the same step), and in
+total scope what earlier stages of the model spent, AdamW with linear warm-up,
 optional mixed precision, seeded generators for batch order (CPU) and training noise (on the
 training device: the CPU generator itself on a CPU, so CPU runs repeat exactly), a per-step loss
 record, and tqdm progress for the rule's log.

@@ -2,6 +2,7 @@ import copy
 import re
 
 import pytest
+import yaml
 
 from diffbench.config import (
     ConfigError,
@@ -15,6 +16,10 @@ from diffbench.config import (
     shard_seeds,
     validate_config,
 )
+from diffbench.precisions import PRECISIONS
+from diffbench.runtime import DTYPES
+from diffbench.sampling.options import SAMPLER_TYPES, STEP_OPTIONS
+from diffbench.sampling.schedulers import _SCHEDULERS, SAMPLERS
 from helpers import REPO
 
 
@@ -312,3 +317,28 @@ def test_removed_kid_subset_keys_get_a_clear_error(tiny_raw):
     old["evaluation"]["kid_subsets"] = 100
     with pytest.raises(ConfigError, match=r"'evaluation.kid_subsets' was removed \(KID is now the U-statistic"):
         validate_config(old)
+
+
+def test_schema_enums_are_the_owning_modules_constants():
+    """The sampler types and precisions the schemas accept are the ones the code defines (in
+    sampling/options.py and precisions.py), and the sampler registry and dtypes cover exactly them."""
+    config_schema = schema()
+    published = yaml.safe_load((REPO / "src" / "diffbench" / "schemas" / "published.schema.yaml").read_text())
+    published_types = next(iter(_find_key(published, "sampler")))["properties"]["type"]["enum"]
+    assert config_schema["$defs"]["sampler"]["properties"]["type"]["enum"] == list(SAMPLER_TYPES)
+    assert published_types == list(SAMPLER_TYPES)
+    assert list(SAMPLERS) == list(SAMPLER_TYPES) and set(_SCHEDULERS) == set(SAMPLER_TYPES)
+    assert set(STEP_OPTIONS) <= set(SAMPLER_TYPES)
+    assert config_schema["properties"]["precision"]["enum"] == list(PRECISIONS) == list(DTYPES)
+
+
+def _find_key(node, key):
+    """Every value under `key` anywhere in a nested schema."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == key:
+                yield v
+            yield from _find_key(v, key)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _find_key(item, key)

@@ -5,12 +5,13 @@ import pytest
 import torch
 from diffusers import DDPMScheduler, DiffusionPipeline, UNet2DModel
 
-from diffbench.config import SAMPLER_SETTING_TYPES, schema, validate_config
+from diffbench.config import schema, validate_config
 from diffbench.errors import ConfigError
 from diffbench.io import read_json, write_json
 from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.report.tables import DATA_RANGE_CLIP, x0_words
 from diffbench.sampling.host_schedule import HostSchedule, step_timesteps
+from diffbench.sampling.options import SAMPLER_SETTING_TYPES
 from diffbench.sampling.pipeline_io import LatentDiffusionPipeline, load_model, save_model
 from diffbench.sampling.sampler import batch_sizes_of, denoise, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import (
@@ -471,7 +472,7 @@ def test_quadratic_spacing_is_for_ddim_only(tiny_raw):
 
 @pytest.mark.parametrize("key", sorted(SAMPLER_SETTING_TYPES))
 def test_sampler_setting_types_match_the_schedulers(key):
-    """config.SAMPLER_SETTING_TYPES (what validation allows) against the schedulers' signatures:
+    """options.SAMPLER_SETTING_TYPES (what validation allows) against the schedulers' signatures:
     a type is allowed a setting exactly when its scheduler takes it (clip_sample: or thresholding)."""
     for kind, sampler in SAMPLERS.items():
         accepts = inspect.signature(sampler.scheduler_class.__init__).parameters

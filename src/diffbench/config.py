@@ -17,6 +17,8 @@ import jsonschema
 import yaml
 
 from diffbench.errors import ConfigError
+from diffbench.precisions import CUDA_ONLY_PRECISIONS
+from diffbench.sampling.options import CUDA_GRAPHS_NEED, SAMPLER_SETTING_TYPES
 
 
 def schema() -> dict:
@@ -45,11 +47,6 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
-# Precisions only a CUDA device runs, with what to use instead (runtime.use_precision checks the
-# device a job resolved to; _check_semantics the configured one). The same for CUDA graphs
-# (sampling.speedups.apply_speedups checks the device the model is on).
-CUDA_ONLY_PRECISIONS = {"fp16": "use bf16 or fp32", "tf32": "use fp32 (TF32 is a CUDA tensor-core format)"}
-CUDA_GRAPHS_NEED = "CUDA graphs need device: cuda (on a CPU, compile alone is the nearest option)"
 # Keys of earlier versions whose meaning moved to another key: named in the error, not just rejected.
 RENAMED = {"bootstrap_resamples": "interval_groups (FID intervals are jackknife intervals now)"}
 
@@ -421,18 +418,6 @@ def _check_reference_sets(config: dict) -> None:
                 f"config key 'datasets.{name}.num_reference' is 0, but latent model {latent[0]!r} measures its "
                 "autoencoder's reconstruction on those held-out images; give some."
             )
-
-
-# Scheduler settings a sampler entry may set, and the sampler types whose diffusers scheduler has
-# them (tests/test_sampling.py checks this against the schedulers' signatures).
-SAMPLER_SETTING_TYPES = {
-    "timestep_spacing": {"ddpm", "ddim", "dpm_solver_pp", "euler", "heun"},
-    "steps_offset": {"ddpm", "ddim", "dpm_solver_pp", "euler", "heun"},
-    "clip_sample": {"ddpm", "ddim", "dpm_solver_pp", "heun"},
-    "set_alpha_to_one": {"ddim"},
-    "variance_type": {"ddpm"},
-    "solver_order": {"dpm_solver_pp"},
-}
 
 
 def _check_budget(training: dict, key: str, share_allowed: bool = False) -> None:

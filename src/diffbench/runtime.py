@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from diffbench.config import CUDA_ONLY_PRECISIONS
 from diffbench.errors import ConfigError
+from diffbench.precisions import CUDA_ONLY_PRECISIONS
 
 # tf32: float32 weights and activations whose matmuls and convolutions may run on TF32 tensor
 # cores (10-bit mantissa, CUDA only); fp32 is strict float32 everywhere (allow_tf32 below).

@@ -18,9 +18,9 @@ from diffusers import (
 )
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
-from diffbench.config import SAMPLER_SETTING_TYPES
 from diffbench.sampling.ddim import DDIMSequenceScheduler
 from diffbench.sampling.host_schedule import DDPMHostScheduler
+from diffbench.sampling.options import SAMPLER_SETTING_TYPES, SAMPLER_TYPES, STEP_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -30,18 +30,22 @@ class SamplerKind:
     step_options: tuple[str, ...] = ()  # sampler spec keys passed to scheduler.step()
 
 
+_SCHEDULERS = {
+    "ddpm": (DDPMHostScheduler, {}),
+    "ddim": (DDIMSequenceScheduler, {}),
+    "dpm_solver_pp": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    "euler": (EulerDiscreteScheduler, {}),
+    "heun": (HeunDiscreteScheduler, {}),
+}
+# One entry per options.SAMPLER_TYPES, in its order (tests/test_sampling.py checks both ways).
 SAMPLERS: dict[str, SamplerKind] = {
-    "ddpm": SamplerKind(DDPMHostScheduler),
-    "ddim": SamplerKind(DDIMSequenceScheduler, step_options=("eta",)),
-    "dpm_solver_pp": SamplerKind(DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
-    "euler": SamplerKind(EulerDiscreteScheduler),
-    "heun": SamplerKind(HeunDiscreteScheduler),
+    kind: SamplerKind(*_SCHEDULERS[kind], step_options=STEP_OPTIONS.get(kind, ())) for kind in SAMPLER_TYPES
 }
 
 
 def make_scheduler(sampler: dict, base: SchedulerMixin) -> SchedulerMixin:
     """The sampler's scheduler on the model's schedule. Settings the sampler entry gives (not null)
-    override the model's config (config.SAMPLER_SETTING_TYPES says which types have them); they are
+    override the model's config (options.SAMPLER_SETTING_TYPES says which types have them); they are
     passed as arguments because from_config drops keys the saved config left at their default."""
     kind = SAMPLERS[sampler["type"]]
     chosen = {key: sampler[key] for key in SAMPLER_SETTING_TYPES if sampler.get(key) is not None}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from diffbench.config import CUDA_GRAPHS_NEED
 from diffbench.errors import ConfigError
 from diffbench.models.attention import set_attention
 from diffbench.models.diffusion_model import DiffusionModel
+from diffbench.sampling.options import CUDA_GRAPHS_NEED
 
 # In the order results name them.
 SPEEDUPS = ("channels_last", "compile", "fused_attention", "cuda_graphs")

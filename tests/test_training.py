@@ -16,8 +16,9 @@ from diffbench.runtime import peak_memory
 from diffbench.sampling.pipeline_io import load_model
 from diffbench.stages.train import train_diffusion
 from diffbench.training import loop as training_loop
+from diffbench.training.budget import Budget
 from diffbench.training.latents import latent_std
-from diffbench.training.loop import Batches, Budget, fit
+from diffbench.training.loop import Batches, fit
 
 
 def test_records_and_loss_curves(trained):
@@ -361,12 +362,36 @@ def test_a_slow_first_stage_under_a_seconds_budget_trains_less_instead_of_failin
         common = dict(name="kl", model_spec=spec, dataset_spec=config["datasets"]["tiny"],
                       train_images=layout.train_images("tiny"), device="cpu", precision="fp32")  # fmt: skip
         first = train_autoencoder(**common, out_dir=out / "ae", out_record=out / "ae.json", out_loss=out / "ae.csv")
-        assert first["stop_reason"] == "max_seconds" and first["budget"]["max_seconds"] == 5.0, first
+        assert first["stop_reason"] == "max_seconds" and first["budget"]["limits"]["max_seconds"] == 5.0, first
         # the denoiser at the fast machine's pace: what is left for it is what counts
         monkeypatch.setattr(training_loop, "time", fake_clock(0.25))
         model = train_diffusion(**common, autoencoder_dir=out / "ae", autoencoder_record=out / "ae.json",
                                 out_dir=out / "m", out_record=out / "m.json", out_loss=out / "m.csv")  # fmt: skip
         assert model["stop_reason"] == "max_seconds" and model["steps"] > 1, model
+        # the record's budget is the one the loop ran under: the model's 20 s less the earlier stages'
+        spent_before = model["budget"]["spent_before"]["seconds"]
+        assert spent_before == sum(v for k, v in model["stage_seconds"].items() if k != "denoiser")
+        assert model["budget"]["left"]["max_seconds"] == 20.0 - spent_before
         assert model["stage_seconds"]["autoencoder"] == first["wall_time_s"] < 5.0 + 2 * seconds_per_reading * 2
         first_stage_steps[speed] = first["steps"]
     assert first_stage_steps["slow"] < first_stage_steps["fast"]
+
+
+def test_one_budget_says_what_the_denoiser_has_left():
+    """The stage's pre-check and the loop read the same Budget: in total scope the first stage's
+    seconds and GFLOPs come out of the model's limits, in denoiser scope they do not."""
+    training = {"max_steps": None, "max_seconds": 100.0, "max_gflops": 50.0}
+    total = Budget.for_denoiser(training, "total", earlier_seconds=30.0, earlier_gflops=20.0)
+    assert total.left() == {"max_steps": None, "max_seconds": 70.0, "max_gflops": 30.0}
+    assert total.nothing_left() is None
+    assert total.exhausted(5, 69.0, 29.0) is None and total.exhausted(5, 10.0, 30.0) == "max_gflops"
+    amortised = Budget.for_denoiser(training, "denoiser", earlier_seconds=30.0, earlier_gflops=20.0)
+    assert amortised.left()["max_gflops"] == 50.0 and amortised.exhausted(5, 10.0, 30.0) is None
+    spent = Budget.for_denoiser(training, "total", earlier_seconds=100.0, earlier_gflops=0.0)
+    assert spent.nothing_left() == "max_seconds"
+    assert spent.describe() == {
+        "scope": "total",
+        "limits": {"max_steps": None, "max_seconds": 100.0, "max_gflops": 50.0},
+        "spent_before": {"seconds": 100.0, "gflops": 0.0},
+        "left": {"max_steps": None, "max_seconds": 0.0, "max_gflops": 50.0},
+    }

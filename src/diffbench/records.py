@@ -81,8 +81,8 @@ TRAINING = RecordKind(
     "denoiser training",
     ["model", "stage", "family", "dataset", "source", "downsampling_factor", "parameters", "autoencoder_parameters",
      "noise_schedule", "denoiser_architecture", "precision", "final_loss", "peak_host_rss_mb", "finished_at",
-     "budget_scope", "stage_seconds", "stage_gflops", "total_train_s", "total_train_gflops", "x0_range", *LOOP,
-     *DEVICE],
+     "budget_scope", "budget", "stage_seconds", "stage_gflops", "total_train_s", "total_train_gflops", "x0_range",
+     *LOOP, *DEVICE],
     optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb", "scaling_factor"],
 )  # fmt: skip
 PRETRAINED = RecordKind(

@@ -23,10 +23,11 @@ from diffbench.models.diffusion_model import DiffusionModel, denoiser_architectu
 from diffbench.records import AUTOENCODER_TRAINING, MODEL_ASSETS, PRETRAINED, TRAINING
 from diffbench.runtime import Stopwatch, reset_peak_memory, resolve_device, use_precision
 from diffbench.sampling.pipeline_io import load_model, save_model
+from diffbench.training.budget import Budget
 from diffbench.training.checkpoint import Checkpointing
 from diffbench.training.first_stage import FirstStageLoss
 from diffbench.training.latents import encode_dataset, encode_gflops_per_image, latent_std
-from diffbench.training.loop import Budget, fit
+from diffbench.training.loop import fit
 from diffbench.training.outputs import count_parameters, write_training_outputs
 
 
@@ -78,6 +79,7 @@ def train_autoencoder(
             modules={"autoencoder": autoencoder, "first_stage_loss": first_stage_loss},
             fingerprint=fingerprint("autoencoder", spec, training, dataset_spec, precision, files=(train_images,)),
         )
+    budget = Budget.of(training)  # budget_share resolved against the model's total
     reset_peak_memory(torch_device)
     table, summary = fit(
         parameters=list(autoencoder.parameters()),
@@ -90,6 +92,7 @@ def train_autoencoder(
         update=first_stage_loss.update,
         phase=first_stage_loss.adversarial,
         checkpointing=checkpointing,
+        budget=budget,
     )
     autoencoder.eval()
     # The LDM paper scales latents to unit variance: s = 1 / std(z), estimated on training data.
@@ -116,8 +119,7 @@ def train_autoencoder(
         "scaling_gflops": scaling_gflops,
         "precision": precision,
         "budget_share": training["budget_share"],
-        # the limits it trained under (budget_share resolved against the model's total)
-        "budget": {key: training[key] for key in ("max_steps", "max_seconds", "max_gflops")},
+        "budget": budget.describe(),  # the limits it trained under (budget_share resolved)
     }
     return write_training_outputs(
         table=table,
@@ -190,13 +192,14 @@ def train_diffusion(
     noise_scheduler = build_noise_scheduler(model_spec["diffusion"], x0_range)
     # budget_scope total: the first stage's cost comes out of the model's seconds and GFLOPs.
     scope = model_spec["budget_scope"]
-    spent = (sum(stage_seconds.values()), sum(stage_gflops.values())) if scope == "total" else (0.0, 0.0)
-    if Budget(None, spec["max_seconds"], spec["max_gflops"], *spent).exhausted(0, 0.0) is not None:
+    budget = Budget.for_denoiser(spec, scope, sum(stage_seconds.values()), sum(stage_gflops.values()))
+    if budget.nothing_left() is not None:
         raise ModelError(
-            f"models.{name}: its first stage already used {spent[0]:.1f} s and {spent[1]:.4g} GFLOPs of the "
-            f"model's budget ('models.{name}.training' max_seconds {spec['max_seconds']}, max_gflops "
-            f"{spec['max_gflops']}; budget_scope: total), leaving nothing for the denoiser. Raise the budget, "
-            f"lower 'models.{name}.autoencoder.training', or set budget_scope: denoiser (first stage amortised)."
+            f"models.{name}: its first stage already used {budget.spent_seconds:.1f} s and "
+            f"{budget.spent_gflops:.4g} GFLOPs of the model's budget ('models.{name}.training' max_seconds "
+            f"{spec['max_seconds']}, max_gflops {spec['max_gflops']}; budget_scope: total), leaving nothing for "
+            f"the denoiser. Raise the budget, lower 'models.{name}.autoencoder.training', or set budget_scope: "
+            "denoiser (first stage amortised)."
         )
 
     def clean_batch(indices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -251,7 +254,7 @@ def train_diffusion(
         description=f"{name} diffusion",
         after_step=(lambda: ema.step(unet.parameters())) if ema else None,
         checkpointing=checkpointing,
-        spent=spent,
+        budget=budget,
     )
     stage_seconds["denoiser"], stage_gflops["denoiser"] = summary["wall_time_s"], summary["train_gflops"]
     if ema is not None:
@@ -274,6 +277,7 @@ def train_diffusion(
         "ema_decay": spec["ema_decay"],
         "precision": precision,
         "budget_scope": scope,
+        "budget": budget.describe(),
         "stage_seconds": stage_seconds,
         "stage_gflops": stage_gflops,
         "total_train_s": sum(stage_seconds.values()),

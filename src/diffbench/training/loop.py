@@ -1,8 +1,8 @@
 """The optimisation loop shared by autoencoder and diffusion training.
 
-Budget in steps, wall-clock seconds and/or GFLOPs (whichever comes first; GFLOPs counted by
-torch's FLOP counter on each phase's first step, so every machine stops at the same step), and in
-total scope what earlier stages of the model spent, AdamW with linear warm-up,
+A budget.Budget in steps, wall-clock seconds and/or GFLOPs (whichever comes first; GFLOPs
+counted by torch's FLOP counter on each phase's first step, so every machine stops at the same
+step), and in total scope less what earlier stages of the model spent, AdamW with linear warm-up,
 optional mixed precision, seeded generators for batch order (CPU) and training noise (on the
 training device: the CPU generator itself on a CPU, so CPU runs repeat exactly), a per-step loss
 record, and tqdm progress for the rule's log.
@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from diffbench.errors import NonFiniteLoss
 from diffbench.runtime import autocast, synchronize
+from diffbench.training.budget import Budget
 from diffbench.training.checkpoint import Checkpointing
 
 # (batch indices, noise generator on the training device, step) -> (loss, {component: detached tensor})
@@ -36,24 +37,15 @@ LossFn = Callable[[torch.Tensor, torch.Generator, int], tuple[torch.Tensor, dict
 
 
 @dataclass(frozen=True)
-class Budget:
-    """Whichever limit is reached first. `spent_seconds` / `spent_gflops`: what earlier stages of
-    the same model used of the seconds and GFLOPs limits (budget_scope: total)."""
+class PendingStep:
+    """A step whose loss (and its logged terms) is still on the device, read back by `flush`."""
 
-    max_steps: int | None
-    max_seconds: float | None
-    max_gflops: float | None = None
-    spent_seconds: float = 0.0
-    spent_gflops: float = 0.0
-
-    def exhausted(self, step: int, elapsed: float, gflops: float = 0.0) -> str | None:
-        if self.max_steps is not None and step >= self.max_steps:
-            return "max_steps"
-        if self.max_seconds is not None and self.spent_seconds + elapsed >= self.max_seconds:
-            return "max_seconds"
-        if self.max_gflops is not None and self.spent_gflops + gflops >= self.max_gflops:
-            return "max_gflops"
-        return None
+    step: int
+    loss: torch.Tensor
+    parts: dict[str, torch.Tensor]
+    learning_rate: float
+    images_seen: int
+    elapsed_s: float
 
 
 class Batches:
@@ -107,10 +99,10 @@ def fit(
     update: Callable[[int], dict] | None = None,
     phase: Callable[[int], Hashable] | None = None,
     checkpointing: Checkpointing | None = None,
-    spent: tuple[float, float] = (0.0, 0.0),
+    budget: Budget | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Optimise until the budget is spent, resuming from `checkpointing` when it holds this run's
-    state. `spent`: (seconds, GFLOPs) that earlier stages of the model used of the budget.
+    """Optimise until `budget` is spent (None: the limits in `spec`, for a stage on its own),
+    resuming from `checkpointing` when it holds this run's state.
     `update(step)`: a second update after each optimiser step (a discriminator's), part of the step's
     compute; it returns detached terms to record. `phase(step)`: steps of one phase cost the same
     FLOPs (a discriminator that starts late changes the cost); each phase is counted on its first step.
@@ -121,7 +113,7 @@ def fit(
     optimizer = torch.optim.AdamW(parameters, lr=spec["learning_rate"])
     schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=spec["warmup_steps"])
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    budget = Budget(spec["max_steps"], spec["max_seconds"], spec["max_gflops"], *spent)
+    budget = budget if budget is not None else Budget.of(spec)
     phase_gflops: dict = {}  # per phase, counted on its first step (forward and backward)
     gflops_spent = 0.0
     batches = Batches(num_images, spec["batch_size"], generator)
@@ -141,17 +133,17 @@ def fit(
     bar = tqdm(total=spec["max_steps"], initial=step, desc=description, unit="step", mininterval=2)
     synchronize(device)
     start = time.perf_counter() - elapsed_before  # a resumed run's clock continues
-    pending: list[tuple] = []  # steps whose loss is still on the device
+    pending: list[PendingStep] = []
 
     def flush() -> None:
         """Read the pending losses back in one transfer and record them; stop at a non-finite one."""
         if not pending:
             return
         # One transfer; steps may log different terms (a discriminator's start adds some).
-        flat = torch.cat([torch.stack([loss, *parts.values()]) for _, loss, parts, *_ in pending]).tolist()
-        ends = itertools.accumulate(1 + len(parts) for _, _, parts, *_ in pending)
-        values = [flat[end - 1 - len(p[2]) : end] for p, end in zip(pending, ends, strict=True)]
-        for (at, _, parts, lr, seen, elapsed), (loss, *components) in zip(pending, values, strict=True):
+        flat = torch.cat([torch.stack([p.loss, *p.parts.values()]) for p in pending]).tolist()
+        ends = itertools.accumulate(1 + len(p.parts) for p in pending)
+        values = [flat[end - 1 - len(p.parts) : end] for p, end in zip(pending, ends, strict=True)]
+        for p, (loss, *components) in zip(pending, values, strict=True):
             if not math.isfinite(loss):
                 kept = (
                     f" The last good checkpoint (step {last_saved}) is kept at {checkpointing.path}."
@@ -159,11 +151,11 @@ def fit(
                     else ""
                 )
                 raise NonFiniteLoss(
-                    f"{description}: loss became {loss} at step {at}; lower the learning rate or use fp32.{kept}"
+                    f"{description}: loss became {loss} at step {p.step}; lower the learning rate or use fp32.{kept}"
                 )
             rows.append(
-                {"step": at, "loss": loss, **dict(zip(parts, components, strict=True)), "learning_rate": lr,
-                 "images_seen": seen, "elapsed_s": elapsed}
+                {"step": p.step, "loss": loss, **dict(zip(p.parts, components, strict=True)),
+                 "learning_rate": p.learning_rate, "images_seen": p.images_seen, "elapsed_s": p.elapsed_s}
             )  # fmt: skip
         pending.clear()
         # drawn at the bar's next interval, not now: a draw per read-back floods the log on a GPU
@@ -195,8 +187,8 @@ def fit(
         step += 1
         images_seen += len(indices)
         elapsed = time.perf_counter() - start
-        pending.append((step, loss.detach().float(), {k: v.float() for k, v in parts.items()},
-                        schedule.get_last_lr()[0], images_seen, elapsed))  # fmt: skip
+        pending.append(PendingStep(step, loss.detach().float(), {k: v.float() for k, v in parts.items()},
+                                   schedule.get_last_lr()[0], images_seen, elapsed))  # fmt: skip
         bar.update(1)
         saving_now = checkpointing is not None and checkpointing.every and step % checkpointing.every == 0
         if saving_now or step % spec["log_every"] == 0:

@@ -1,0 +1,74 @@
+"""What a training budget means: its limits, its scope, and what is left of it.
+
+A model's budget is given in optimiser steps, wall-clock seconds and/or GFLOPs (whichever limit
+comes first). Under `budget_scope: total` the seconds and GFLOPs of a latent model's earlier stages
+(autoencoder, scaling-factor estimate, encoding) come out of the model's limits, so its denoiser
+gets what they left; under `budget_scope: denoiser` they are amortised and the denoiser gets the
+whole budget. Steps are always the stage's own. The training stage builds one Budget, checks before
+training that something is left (`nothing_left`), and the loop stops when `exhausted` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# A stage's limits as the config's training keys name them, and the unit each counts.
+LIMITS = {"max_steps": "steps", "max_seconds": "seconds", "max_gflops": "GFLOPs"}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Whichever limit is reached first. `spent_seconds` / `spent_gflops`: what earlier stages of
+    the same model used of the seconds and GFLOPs limits (non-zero only in total scope)."""
+
+    max_steps: int | None
+    max_seconds: float | None
+    max_gflops: float | None = None
+    scope: str = "stage"  # "total": earlier stages charged; "denoiser": they are amortised; "stage": none
+    spent_seconds: float = 0.0
+    spent_gflops: float = 0.0
+
+    @classmethod
+    def of(cls, training: dict) -> Budget:
+        """A stage trained on its own (an autoencoder, or a model with no earlier stage)."""
+        return cls(training["max_steps"], training["max_seconds"], training["max_gflops"])
+
+    @classmethod
+    def for_denoiser(cls, training: dict, scope: str, earlier_seconds: float, earlier_gflops: float) -> Budget:
+        """The denoiser's budget: the model's limits, less what the earlier stages used in total scope."""
+        charged = scope == "total"
+        return cls(
+            training["max_steps"], training["max_seconds"], training["max_gflops"], scope,
+            earlier_seconds if charged else 0.0, earlier_gflops if charged else 0.0,
+        )  # fmt: skip
+
+    def exhausted(self, step: int, elapsed: float, gflops: float = 0.0) -> str | None:
+        """The limit reached after `step` steps, `elapsed` seconds and `gflops` of this stage, or None."""
+        if self.max_steps is not None and step >= self.max_steps:
+            return "max_steps"
+        if self.max_seconds is not None and self.spent_seconds + elapsed >= self.max_seconds:
+            return "max_seconds"
+        if self.max_gflops is not None and self.spent_gflops + gflops >= self.max_gflops:
+            return "max_gflops"
+        return None
+
+    def left(self) -> dict[str, float | None]:
+        """What the stage may still spend, per limit (None: no limit in that unit)."""
+        return {
+            "max_steps": self.max_steps,
+            "max_seconds": None if self.max_seconds is None else self.max_seconds - self.spent_seconds,
+            "max_gflops": None if self.max_gflops is None else self.max_gflops - self.spent_gflops,
+        }
+
+    def nothing_left(self) -> str | None:
+        """The limit that earlier stages already used up, before this stage takes a step."""
+        return self.exhausted(0, 0.0)
+
+    def describe(self) -> dict:
+        """For the stage's record: the limits, the scope, what earlier stages used and what was left."""
+        return {
+            "scope": self.scope,
+            "limits": {key: getattr(self, key) for key in LIMITS},
+            "spent_before": {"seconds": self.spent_seconds, "gflops": self.spent_gflops},
+            "left": self.left(),
+        }

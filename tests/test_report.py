@@ -28,7 +28,7 @@ from diffbench.records import (
 from diffbench.report.build import SECTIONS
 from diffbench.report.findings import pareto_front, summary
 from diffbench.report.outputs import ReportPaths, result_files
-from diffbench.report.tables import collect
+from diffbench.report.tables import TRAINING_COLUMNS, collect, unread_keys
 from diffbench.stages.report import report as build_report
 from helpers import headless_chromium, needs_chromium
 from report_fixture import FID, fixture_config, write_comparison, write_results
@@ -365,6 +365,27 @@ def test_a_record_with_a_renamed_key_is_an_error_naming_file_and_key(results):
         collect(results)
     with pytest.raises(ResultError, match="lacks key"):  # the writer refuses such a record too
         DISTRIBUTION.write(path, record)
+
+
+def test_every_report_column_reads_a_key_its_record_defines():
+    """The column maps are checked against the record kinds (at import, and here): a record key
+    renamed in records.py without its column map fails."""
+    assert unread_keys() == {}
+    renamed = {"training": (TRAINING, {**TRAINING_COLUMNS, "wall_seconds": "unet_train_wall_time_s"})}
+    assert unread_keys(renamed) == {"training": {"wall_seconds"}}
+
+
+def test_a_model_whose_records_are_missing_has_every_column_empty(results):
+    """Text columns read "", numbers NaN, and a pixel model still has downsampling factor 1."""
+    layout = Layout(results["results_dir"])
+    os.remove(layout.training_record("pixel"))
+    os.remove(layout.autoencoder_record("latent_f4"))
+    models = collect(results).models.set_index("model")
+    pixel, latent = models.loc["pixel"], models.loc["latent_f4"]
+    assert pixel.train_device == "" and pixel.noise_schedule == "" and np.isnan(pixel.unet_train_steps)
+    assert pixel.downsampling_factor == 1
+    assert latent.autoencoder_loss == "" and np.isnan(latent.autoencoder_train_steps)
+    assert latent.unet_train_steps > 0 and latent.train_device == "cpu"
 
 
 def test_the_small_sample_caution_looks_at_the_reference_set_too(results):

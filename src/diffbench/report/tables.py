@@ -139,19 +139,76 @@ RECONSTRUCTION_COLUMNS = {
 }
 
 
-# What each column map reads must be a key its record kind defines (a renamed key fails here, at import).
+# A model's row, from its training record (a trained model's; a pretrained import's holds the
+# keys of PRETRAINED_COLUMNS) and its autoencoder's.
+TRAINING_COLUMNS = {
+    "downsampling_factor": "downsampling_factor",
+    "parameters": "unet_parameters",
+    "autoencoder_parameters": "autoencoder_parameters",
+    "steps": "unet_train_steps",
+    "images_seen": "unet_train_images_seen",
+    "wall_time_s": "unet_train_wall_time_s",
+    "images_per_s": "unet_train_images_per_s",
+    "final_loss": "unet_final_loss",
+    "device": "train_device",
+    "device_name": "train_device_name",
+    "cpu_fallback": "train_cpu_fallback",
+    "precision": "train_precision",
+    "peak_gpu_memory_mb": "train_peak_gpu_memory_mb",
+    "peak_gpu_reserved_mb": "train_peak_gpu_reserved_mb",
+    "peak_host_rss_mb": "train_peak_host_rss_mb",
+    "finished_at": "train_finished_at",
+    "noise_schedule": "noise_schedule",
+    "denoiser_architecture": "denoiser_architecture",
+    "x0_range": "x0_data_range",  # what the samplers' x0 clamp is held against
+    "budget_scope": "budget_scope",
+    "total_train_s": "total_train_s",
+    "total_train_gflops": "total_train_gflops",
+}
+PRETRAINED_COLUMNS = {
+    **{key: TRAINING_COLUMNS[key] for key in ("downsampling_factor", "parameters", "autoencoder_parameters",
+                                              "finished_at", "noise_schedule", "denoiser_architecture", "x0_range")},
+    "pretrained_id": "pretrained_id",
+    "pretrained_commit": "pretrained_commit",
+}  # fmt: skip
+AUTOENCODER_COLUMNS = {
+    "autoencoder_type": "autoencoder_type",
+    "first_stage_loss": "autoencoder_loss",
+    "steps": "autoencoder_train_steps",
+    "wall_time_s": "autoencoder_train_wall_time_s",
+    "final_loss": "autoencoder_final_loss",
+    "peak_gpu_memory_mb": "autoencoder_peak_gpu_memory_mb",
+    "peak_gpu_reserved_mb": "autoencoder_peak_gpu_reserved_mb",
+}
+# Columns that hold words: "" where their record is missing (the others: NaN).
+TEXT_COLUMNS = frozenset(
+    {"train_device", "train_device_name", "train_precision", "train_finished_at", "noise_schedule",
+     "denoiser_architecture", "budget_scope", "pretrained_id", "pretrained_commit", "autoencoder_type",
+     "autoencoder_loss"}
+)  # fmt: skip
+
+# What each column map reads must be a key its record kind defines (a renamed key fails here, at
+# import, and in tests/test_report.py).
 READS = {
     "sampling": (SAMPLING, SAMPLING_COLUMNS),
     "distribution": (DISTRIBUTION, DISTRIBUTION_COLUMNS),
     "lpips": (LPIPS, LPIPS_COLUMNS),
     "reconstruction": (RECONSTRUCTION, RECONSTRUCTION_COLUMNS),
     "comparison": (COMPARISON, COMPARISON_COLUMNS),
+    "training": (TRAINING, TRAINING_COLUMNS),
+    "pretrained": (PRETRAINED, PRETRAINED_COLUMNS),
+    "autoencoder training": (AUTOENCODER_TRAINING, AUTOENCODER_COLUMNS),
 }
-for _kind, _columns in READS.values():
-    if not set(_columns) <= _kind.all_keys:
-        raise RuntimeError(
-            f"report columns read keys the {_kind.name} record does not define: {set(_columns) - _kind.all_keys}"
-        )
+
+
+def unread_keys(reads: dict = READS) -> dict[str, set[str]]:
+    """Per column map, the record keys it reads that its record kind does not define."""
+    unread = {name: set(columns) - kind.all_keys for name, (kind, columns) in reads.items()}
+    return {name: keys for name, keys in unread.items() if keys}
+
+
+if unread_keys():
+    raise RuntimeError(f"report columns read keys their record kinds do not define: {unread_keys()}")
 
 
 # A model's training stages as its record names them (a pixel model has only the denoiser).
@@ -207,64 +264,45 @@ def _load(path: str, kind: RecordKind) -> dict:
 
 
 def _pick(record: dict, columns: dict[str, str]) -> dict:
-    return {ours: record.get(theirs, math.nan) for theirs, ours in columns.items()}
+    """The record's values under our column names; a missing record or key gives NaN, and "" in a
+    text column (where a null is "" too)."""
+    picked = {}
+    for theirs, ours in columns.items():
+        if ours in TEXT_COLUMNS:
+            picked[ours] = record.get(theirs) or ""
+        else:
+            picked[ours] = record.get(theirs, math.nan)
+    return picked
 
 
 def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFrame:
     """One row per model: parameters, training cost (denoiser and first stage), reconstruction."""
     rows = []
     for name, spec in config["models"].items():
-        train = _load(layout.training_record(name), TRAINING if spec["source"] == "train" else PRETRAINED)
+        trained = spec["source"] == "train"
+        train = _load(layout.training_record(name), TRAINING if trained else PRETRAINED)
         row = {
             "model": name,
             # A replicate's base model (training.seeds), else the model itself: what tables aggregate over.
             "replicate_of": replicate_base(config, name),
-            "training_seed": spec["training"]["seed"] if spec["source"] == "train" else math.nan,
+            "training_seed": spec["training"]["seed"] if trained else math.nan,
             "dataset": spec["dataset"],
             "family": spec["family"],
             "source": spec["source"],
-            "downsampling_factor": train.get("downsampling_factor", 1 if spec["family"] == "pixel" else math.nan),
-            "unet_parameters": train.get("parameters", math.nan),
-            "autoencoder_parameters": train.get("autoencoder_parameters", math.nan),
-            "unet_train_steps": train.get("steps", math.nan),
-            "unet_train_images_seen": train.get("images_seen", math.nan),
-            "unet_train_wall_time_s": train.get("wall_time_s", math.nan),
-            "unet_train_images_per_s": train.get("images_per_s", math.nan),
-            "unet_final_loss": train.get("final_loss", math.nan),
-            "train_device": train.get("device", ""),
-            "train_device_name": train.get("device_name", ""),
-            "train_cpu_fallback": train.get("cpu_fallback", math.nan),
-            "train_precision": train.get("precision", ""),
-            "train_peak_gpu_memory_mb": train.get("peak_gpu_memory_mb", math.nan),
-            "train_peak_gpu_reserved_mb": train.get("peak_gpu_reserved_mb", math.nan),
-            "train_peak_host_rss_mb": train.get("peak_host_rss_mb", math.nan),
-            "train_finished_at": train.get("finished_at", ""),
-            "noise_schedule": train.get("noise_schedule", ""),
-            "denoiser_architecture": train.get("denoiser_architecture", ""),
-            "x0_data_range": train.get("x0_range", math.nan),  # what the samplers' x0 clamp is held against
-            "pretrained_id": train.get("pretrained_id", ""),
-            "pretrained_commit": train.get("pretrained_commit") or "",
+            **_pick({}, TRAINING_COLUMNS | PRETRAINED_COLUMNS),  # every model has every column
+            **_pick(train, TRAINING_COLUMNS if trained else PRETRAINED_COLUMNS),
         }
+        if spec["family"] == "pixel" and pd.isna(row["downsampling_factor"]):
+            row["downsampling_factor"] = 1  # known without the record
         autoencoder = {}
-        if spec["family"] == "latent" and spec["source"] == "train":
+        if spec["family"] == "latent" and trained:
             autoencoder = _load(layout.autoencoder_record(name), AUTOENCODER_TRAINING)
-        row.update(
-            autoencoder_type=autoencoder.get("autoencoder_type", ""),
-            autoencoder_loss=autoencoder.get("first_stage_loss", ""),
-            autoencoder_train_steps=autoencoder.get("steps", math.nan),
-            autoencoder_train_wall_time_s=autoencoder.get("wall_time_s", math.nan),
-            autoencoder_final_loss=autoencoder.get("final_loss", math.nan),
-            autoencoder_peak_gpu_memory_mb=autoencoder.get("peak_gpu_memory_mb", math.nan),
-            autoencoder_peak_gpu_reserved_mb=autoencoder.get("peak_gpu_reserved_mb", math.nan),
-            latent_scaling_factor=autoencoder.get("scaling_factor", train.get("scaling_factor", math.nan)),
-        )
-        # Training compute of the whole model, every stage (an LDM pays for its first stage too),
-        # as the training record sums it; pretrained models were trained elsewhere (NaN).
+        row.update(_pick(autoencoder, AUTOENCODER_COLUMNS))
+        row["latent_scaling_factor"] = autoencoder.get("scaling_factor", train.get("scaling_factor", math.nan))
+        # Training compute of every stage (an LDM pays for its first stage too), as the training
+        # record sums it (total_train_s, total_train_gflops); pretrained models were trained elsewhere (NaN).
         stage_s, stage_gflops = train.get("stage_seconds", {}), train.get("stage_gflops", {})
         row.update(
-            budget_scope=train.get("budget_scope", ""),
-            total_train_s=train.get("total_train_s", math.nan),
-            total_train_gflops=train.get("total_train_gflops", math.nan),
             **{f"{stage}_s": stage_s.get(stage, math.nan) for stage in TRAINING_STAGES},
             **{f"{stage}_gflops": stage_gflops.get(stage, math.nan) for stage in TRAINING_STAGES},
         )

@@ -48,7 +48,7 @@ from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.runtime import DTYPES, use_precision
 from diffbench.sampling.sampler import generate
-from diffbench.sampling.schedulers import make_scheduler, step_kwargs
+from diffbench.sampling.schedulers import Sampler
 from diffbench.sampling.speedups import apply_speedups, speedups_label
 
 
@@ -142,10 +142,10 @@ def main() -> None:
     for model_name, case, sampler, steps, step_noise in cases:
         model = build(config, model_name).to(device, dtype)
         apply_speedups(model, {})  # as the workflow samples (every speedup off), for both: the same UNet
-        template = make_scheduler(sampler, model.scheduler)
-        pipeline, kwargs = reference_pipeline(model, sampler, template)
+        on_model = Sampler.of(sampler, model.scheduler)
+        pipeline, kwargs = reference_pipeline(model, sampler, on_model.scheduler)
         pipeline.set_progress_bar_config(disable=True)
-        ours_fn = partial(generate, model, template, step_kwargs(sampler), steps, seeds, batch, device, dtype,
+        ours_fn = partial(generate, model, on_model, steps, seeds, batch, device, dtype,
                           step_noise=step_noise)  # fmt: skip
         ours_fn()  # warm-up: allocator, kernels
         ours_s, (our_images, _) = timed(ours_fn, args.repeats)
@@ -162,7 +162,7 @@ def main() -> None:
         if speedups:
             fast = copy.deepcopy(model)
             apply_speedups(fast, speedups)
-            fast_fn = partial(generate, fast, template, step_kwargs(sampler), steps, seeds, batch, device, dtype,
+            fast_fn = partial(generate, fast, on_model, steps, seeds, batch, device, dtype,
                               step_noise=step_noise)  # fmt: skip
             fast_fn()  # warm-up: compilation
             fast_s, (fast_images, _) = timed(fast_fn, args.repeats)

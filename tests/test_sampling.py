@@ -16,6 +16,7 @@ from diffbench.sampling.pipeline_io import LatentDiffusionPipeline, load_model, 
 from diffbench.sampling.sampler import batch_sizes_of, denoise, generate, step_noise_device, warm_up
 from diffbench.sampling.schedulers import (
     SAMPLERS,
+    Sampler,
     make_scheduler,
     step_kwargs,
     timesteps_of,
@@ -56,8 +57,8 @@ def test_image_k_does_not_depend_on_batch_size(name):
     spec, model = SAMPLER_SPECS[name], random_model()
     template, options = make_scheduler(spec, model.scheduler), step_kwargs(spec)
     seeds = [11, 12, 13, 14, 15]
-    together, nfe = denoise(model, template, options, 3, seeds, CPU, torch.float32)
-    alone = torch.cat([denoise(model, template, options, 3, [s], CPU, torch.float32)[0] for s in seeds])
+    together, nfe = denoise(model, Sampler(template, options), 3, seeds, CPU, torch.float32)
+    alone = torch.cat([denoise(model, Sampler(template, options), 3, [s], CPU, torch.float32)[0] for s in seeds])
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(together[0], together[1])  # different seeds, different images
     assert nfe == (5 if spec["type"] == "heun" else 3)  # Heun evaluates the UNet twice per step but the last
@@ -68,8 +69,8 @@ def test_both_step_noise_settings_give_the_same_images_on_a_cpu(name):
     # On a CPU the device generator is the image's CPU generator: the setting changes nothing there.
     spec, model = SAMPLER_SPECS[name], random_model()
     template, options = make_scheduler(spec, model.scheduler), step_kwargs(spec)
-    cpu, _ = denoise(model, template, options, 3, [4, 5], CPU, torch.float32, step_noise="cpu")
-    dev, _ = denoise(model, template, options, 3, [4, 5], CPU, torch.float32, step_noise="device")
+    cpu, _ = denoise(model, Sampler(template, options), 3, [4, 5], CPU, torch.float32, step_noise="cpu")
+    dev, _ = denoise(model, Sampler(template, options), 3, [4, 5], CPU, torch.float32, step_noise="device")
     torch.testing.assert_close(cpu, dev, atol=0, rtol=0)
 
 
@@ -86,11 +87,11 @@ def test_device_step_noise_on_cuda_is_batch_independent_and_differs_from_cpu_noi
     spec, model = SAMPLER_SPECS["ddpm"], random_model().to("cuda")
     template, options = make_scheduler(spec, model.scheduler), step_kwargs(spec)
     cuda = torch.device("cuda")
-    together, _ = denoise(model, template, options, 3, [1, 2, 3], cuda, torch.float32, step_noise="device")
-    alone = torch.cat([denoise(model, template, options, 3, [s], cuda, torch.float32)[0] for s in (1, 2, 3)])
+    together, _ = denoise(model, Sampler(template, options), 3, [1, 2, 3], cuda, torch.float32, step_noise="device")
+    alone = torch.cat([denoise(model, Sampler(template, options), 3, [s], cuda, torch.float32)[0] for s in (1, 2, 3)])
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
-    host, _ = denoise(model, template, options, 3, [1, 2, 3], cuda, torch.float32, step_noise="cpu")
-    on_cpu, _ = denoise(random_model(), template, options, 3, [1, 2, 3], CPU, torch.float32, step_noise="cpu")
+    host, _ = denoise(model, Sampler(template, options), 3, [1, 2, 3], cuda, torch.float32, step_noise="cpu")
+    on_cpu, _ = denoise(random_model(), Sampler(template, options), 3, [1, 2, 3], CPU, torch.float32, step_noise="cpu")
     torch.testing.assert_close(host.cpu(), on_cpu, atol=1e-3, rtol=1e-3)  # same noise, float differences only
     assert not torch.allclose(host, together)  # Philox draws other numbers than the CPU generator
 
@@ -98,8 +99,8 @@ def test_device_step_noise_on_cuda_is_batch_independent_and_differs_from_cpu_noi
 def test_latent_sampling_is_batch_independent_and_decodes():
     model = random_model("latent")
     template = make_scheduler(SAMPLER_SPECS["ddim_eta1"], model.scheduler)
-    a, stats = generate(model, template, {"eta": 1.0}, 3, [1, 2, 3], batch_size=3, device=CPU)
-    b, _ = generate(model, template, {"eta": 1.0}, 3, [1, 2, 3], batch_size=1, device=CPU)
+    a, stats = generate(model, Sampler(template, {"eta": 1.0}), 3, [1, 2, 3], batch_size=3, device=CPU)
+    b, _ = generate(model, Sampler(template, {"eta": 1.0}), 3, [1, 2, 3], batch_size=1, device=CPU)
     assert a.shape == (3, 8, 8, 3) and a.dtype == np.uint8  # decoded from 4x4 latents to 8x8 pixels
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
     assert stats["nfe_per_image"] == 3 and stats["decode_s"] > 0
@@ -113,7 +114,7 @@ def test_saved_model_reloads_and_gives_the_same_samples(tmp_path):
         for a, b in zip(model.unet.state_dict().values(), reloaded.unet.state_dict().values(), strict=True):
             assert torch.equal(a, b)
         samples = [
-            generate(m, make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], m.scheduler), {}, 4, [0, 1], 2, CPU)[0]
+            generate(m, Sampler.of(SAMPLER_SPECS["dpm_solver_pp"], m.scheduler), 4, [0, 1], 2, CPU)[0]
             for m in (reloaded, load_model(tmp_path / family).to(CPU))
         ]
         np.testing.assert_array_equal(*samples)
@@ -122,10 +123,7 @@ def test_saved_model_reloads_and_gives_the_same_samples(tmp_path):
     plain = DiffusionModel(pipeline.unet, pipeline.scheduler).to(CPU)
     ours = load_model(tmp_path / "pixel").to(CPU)
     np.testing.assert_array_equal(
-        *(
-            generate(m, make_scheduler(SAMPLER_SPECS["ddim"], m.scheduler), {}, 3, [5, 6], 2, CPU)[0]
-            for m in (plain, ours)
-        )
+        *(generate(m, Sampler.of(SAMPLER_SPECS["ddim"], m.scheduler), 3, [5, 6], 2, CPU)[0] for m in (plain, ours))
     )
 
 
@@ -273,12 +271,15 @@ def test_latent_sampling_stays_within_the_training_latents_range(trained):
     limit = read_json(layout.training_record("kl"))["x0_range"]
     assert model.scheduler.config.clip_sample and model.scheduler.config.clip_sample_range == pytest.approx(limit)
     sampler = {**SAMPLER_SPECS["ddim"], "eta": 0.0}
-    x, _ = denoise(model, make_scheduler(sampler, model.scheduler), step_kwargs(sampler), 3, list(range(16)), CPU,
+    x, _ = denoise(model, Sampler.of(sampler, model.scheduler), 3, list(range(16)), CPU,
                    torch.float32)  # fmt: skip
     assert x.abs().max() <= limit * (1 + 1e-6)
     # the same model unclamped leaves that range (the random-looking tiny model's x0 estimates overshoot)
     free = make_scheduler({**sampler, "clip_sample": False}, model.scheduler)
-    assert denoise(model, free, step_kwargs(sampler), 3, list(range(16)), CPU, torch.float32)[0].abs().max() > limit
+    assert (
+        denoise(model, Sampler(free, step_kwargs(sampler)), 3, list(range(16)), CPU, torch.float32)[0].abs().max()
+        > limit
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLERS))
@@ -441,7 +442,7 @@ def test_the_loop_gives_host_schedulers_their_host_timesteps(sampler, monkeypatc
         return step(self, model_output, timestep, *args, **kwargs)
 
     monkeypatch.setattr(type(template), "step", spy)
-    denoise(model, template, step_kwargs(sampler), 4, [0, 1], CPU, torch.float32)
+    denoise(model, Sampler(template, step_kwargs(sampler)), 4, [0, 1], CPU, torch.float32)
     host = isinstance(template, HostSchedule)
     assert host == (sampler["type"] != "euler") and len(given) == 4
     assert all(isinstance(t, int) if host else torch.is_tensor(t) and t.dim() == 0 for t in given)
@@ -459,8 +460,8 @@ def test_ddim_repeated_quadratic_timesteps_are_steps_in_place():
         torch.testing.assert_close(in_place, walk[-5], rtol=0, atol=1e-5)
     assert (walk[-1] - walk[-2]).abs().max() > 1e-3
     model = random_model()
-    _, nfe = denoise(model, make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "quadratic"},
-                                           model.scheduler), {}, 40, [0], CPU, torch.float32)  # fmt: skip
+    quadratic = Sampler.of({"type": "ddim", "eta": 0.0, "timestep_spacing": "quadratic"}, model.scheduler)
+    _, nfe = denoise(model, quadratic, 40, [0], CPU, torch.float32)
     assert nfe == 40
 
 
@@ -493,7 +494,7 @@ def test_nan_images_are_counted_and_marked():
     template = make_scheduler(SAMPLER_SPECS["ddim"], model.scheduler)
     with torch.no_grad():
         model.unet.conv_out.bias[0] = float("nan")  # every pixel of every image becomes NaN
-    images, stats = generate(model, template, {}, 2, [1, 2, 3], batch_size=2, device=CPU)
+    images, stats = generate(model, Sampler(template), 2, [1, 2, 3], batch_size=2, device=CPU)
     assert stats["nonfinite_images"] == 3 and stats["finite"].tolist() == [False, False, False]
     assert images.dtype == np.uint8  # stored as numbers, marked so that evaluation leaves them out
 
@@ -539,10 +540,10 @@ def test_compile_compiles_the_unet_and_keeps_its_images(monkeypatch):
     monkeypatch.setattr(torch, "compile", fake_compile)
     model = random_model("latent")
     template = make_scheduler(SAMPLER_SPECS["ddim"], model.scheduler)
-    before, _ = generate(model, template, {}, 2, [0, 1], 2, CPU)
+    before, _ = generate(model, Sampler(template), 2, [0, 1], 2, CPU)
     assert apply_speedups(model, {"compile": True}) == "compile"
     assert compiled == [model.unet]
-    after, _ = generate(model, template, {}, 2, [0, 1], 2, CPU)
+    after, _ = generate(model, Sampler(template), 2, [0, 1], 2, CPU)
     np.testing.assert_array_equal(before, after)
 
 
@@ -561,17 +562,17 @@ def test_warm_up_calls_the_unet_as_sampling_will(name):
 
     model.unet.register_forward_pre_hook(record)
     seeds = list(range(5))
-    warm_up(model, template, 3, batch_sizes_of(len(seeds), 2), CPU, torch.float32)
+    warm_up(model, Sampler(template), 3, batch_sizes_of(len(seeds), 2), CPU, torch.float32)
     assert len(calls) == 2  # one call per batch size (2 and 1): nothing to record without CUDA graphs
     warmed = set(calls)
     calls.clear()
-    generate(model, template, step_kwargs(SAMPLER_SPECS[name]), 3, seeds, 2, CPU)
+    generate(model, Sampler(template, step_kwargs(SAMPLER_SPECS[name])), 3, seeds, 2, CPU)
     assert {c[0][0] for c in calls} == {2, 1} and set(calls) <= warmed
     assert batch_sizes_of(4, 2) == {2} and batch_sizes_of(1, 8) == {1}
     # CUDA graphs: the second call per batch size records the graph
     assert warm_up_calls({}) == 1 and warm_up_calls({"compile": True, "cuda_graphs": True}) == 2
     calls.clear()
-    warm_up(model, template, 3, {2}, CPU, torch.float32, unet_calls=2)
+    warm_up(model, Sampler(template), 3, {2}, CPU, torch.float32, unet_calls=2)
     assert len(calls) == 2
 
 
@@ -600,10 +601,10 @@ def test_attention_runs_the_classic_kernel_unless_fused_attention_is_on():
     model.autoencoder.register_to_config(scaling_factor=0.7)
     assert set(processors(model)) == {AttnProcessor2_0}  # diffusers' own default: fused
     template = make_scheduler(SAMPLER_SPECS["ddim"], model.scheduler)
-    fused, _ = generate(model, template, {}, 3, [0, 1], 2, CPU)
+    fused, _ = generate(model, Sampler(template), 3, [0, 1], 2, CPU)
     assert apply_speedups(model, {}) == "none"
     assert len(processors(model)) >= 4 and set(processors(model)) == {AttnProcessor}  # UNet's and VQ's layers
-    classic, _ = generate(model, template, {}, 3, [0, 1], 2, CPU)
+    classic, _ = generate(model, Sampler(template), 3, [0, 1], 2, CPU)
     # Another summation order in float32 over three steps and a decode: a uint8 level at most.
     assert np.abs(fused.astype(int) - classic.astype(int)).max() <= 1
     assert apply_speedups(model, {"fused_attention": True}) == "fused_attention"
@@ -654,9 +655,11 @@ def test_cuda_graphs_replay_the_compiled_unets_images():
         apply_speedups(graphed, graphed_on)
         template = make_scheduler(SAMPLER_SPECS[name], plain.scheduler)
         seeds = [0, 1, 2]
-        warm_up(graphed, template, 4, batch_sizes_of(len(seeds), 2), cuda, torch.float32, warm_up_calls(graphed_on))
-        expected, _ = generate(plain, template, {}, 4, seeds, 2, cuda)
-        first, _ = generate(graphed, template, {}, 4, seeds, 2, cuda)
-        again, _ = generate(graphed, template, {}, 4, seeds, 2, cuda)
+        warm_up(
+            graphed, Sampler(template), 4, batch_sizes_of(len(seeds), 2), cuda, torch.float32, warm_up_calls(graphed_on)
+        )
+        expected, _ = generate(plain, Sampler(template), 4, seeds, 2, cuda)
+        first, _ = generate(graphed, Sampler(template), 4, seeds, 2, cuda)
+        again, _ = generate(graphed, Sampler(template), 4, seeds, 2, cuda)
         np.testing.assert_array_equal(first, again)  # replays are deterministic
         assert np.abs(first.astype(int) - expected.astype(int)).max() <= 1  # inductor's kernels round differently

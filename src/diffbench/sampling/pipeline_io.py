@@ -22,6 +22,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffbench.io import atomic_dir
 from diffbench.models.diffusion_model import AUTOENCODER_COMPONENTS, DiffusionModel
 from diffbench.sampling.sampler import generate
+from diffbench.sampling.schedulers import Sampler
 
 
 class LatentDiffusionPipeline(DiffusionPipeline):
@@ -40,7 +41,7 @@ class LatentDiffusionPipeline(DiffusionPipeline):
     def __call__(self, seeds: list[int], num_inference_steps: int = 50, batch_size: int = 16):
         """uint8 images (N, H, W, C), image k drawn from its own generator seeded seeds[k]."""
         model = DiffusionModel(self.unet, self.scheduler, self.vae or self.vqvae)
-        images, _ = generate(model, self.scheduler, {}, num_inference_steps, seeds, batch_size, self.device)
+        images, _ = generate(model, Sampler(self.scheduler), num_inference_steps, seeds, batch_size, self.device)
         return images
 
 

@@ -23,6 +23,7 @@ from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.runtime import Stopwatch
 from diffbench.sampling.host_schedule import step_timesteps
 from diffbench.sampling.resume import BatchStore
+from diffbench.sampling.schedulers import Sampler
 
 
 def _accepts_generator(scheduler: SchedulerMixin) -> bool:
@@ -41,8 +42,7 @@ def step_noise_device(step_noise: str, device: torch.device) -> str:
 
 def denoise(
     model: DiffusionModel,
-    template: SchedulerMixin,
-    step_options: dict,
+    sampler: Sampler,
     steps: int,
     seeds: list[int],
     device: torch.device,
@@ -50,7 +50,7 @@ def denoise(
     step_noise: str = "device",
 ) -> tuple[torch.Tensor, int]:
     """One batch: returns (final latents or pixels in float32, number of UNet evaluations)."""
-    scheduler = template.__class__.from_config(template.config)  # fresh state per batch (multistep solvers)
+    scheduler = sampler.fresh()  # fresh state per batch (multistep solvers)
     scheduler.set_timesteps(steps, device=device)
     seeds = [int(s) for s in seeds]
     generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
@@ -58,7 +58,7 @@ def denoise(
     shape = (len(seeds), cfg.in_channels, cfg.sample_size, cfg.sample_size)
     x = randn_tensor(shape, generator=generators, device=device, dtype=torch.float32)
     x = x * scheduler.init_noise_sigma
-    kwargs = dict(step_options)
+    kwargs = dict(sampler.step_options)
     if _accepts_generator(scheduler):
         on = step_noise_device(step_noise, device)
         # On a CPU the image's one generator goes on drawing (the same images for both settings).
@@ -83,8 +83,7 @@ def to_images(model: DiffusionModel, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def generate(
     model: DiffusionModel,
-    template: SchedulerMixin,
-    step_options: dict,
+    sampler: Sampler,
     steps: int,
     seeds: list[int],
     batch_size: int,
@@ -106,7 +105,7 @@ def generate(
         batch = seeds[start : start + batch_size]
         done = store.load(batch) if store is not None else None
         if done is None:
-            images, batch_stats = _sample_batch(model, template, step_options, steps, batch, device, dtype, step_noise)
+            images, batch_stats = _sample_batch(model, sampler, steps, batch, device, dtype, step_noise)
             if store is not None:
                 store.save(batch, images, batch_stats)
         else:
@@ -132,10 +131,18 @@ def generate(
     return np.concatenate(chunks) if chunks else np.zeros((0,)), stats
 
 
-def _sample_batch(model, template, step_options, steps, seeds, device, dtype, step_noise) -> tuple[np.ndarray, dict]:
+def _sample_batch(
+    model: DiffusionModel,
+    sampler: Sampler,
+    steps: int,
+    seeds: list[int],
+    device: torch.device,
+    dtype: torch.dtype,
+    step_noise: str,
+) -> tuple[np.ndarray, dict]:
     clock = Stopwatch(device)
     with clock.phase("denoise"):
-        x, nfe = denoise(model, template, step_options, steps, seeds, device, dtype, step_noise)
+        x, nfe = denoise(model, sampler, steps, seeds, device, dtype, step_noise)
     if model.autoencoder is None:
         pixels = x  # nothing to decode, and no decode time to record
     else:
@@ -171,7 +178,7 @@ def flops_per_image(model: DiffusionModel, device: torch.device, dtype: torch.dt
 
 def warm_up(
     model: DiffusionModel,
-    template: SchedulerMixin,
+    sampler: Sampler,
     steps: int,
     batch_sizes: set[int],
     device: torch.device,
@@ -183,7 +190,7 @@ def warm_up(
     selection, allocation and compilation (sampling.speedups.compile compiles again for a new
     input shape or timestep type) are not counted per image; `unet_calls` UNet calls each
     (speedups.warm_up_calls: two record CUDA graphs). Returns its seconds, recorded apart."""
-    probe = template.__class__.from_config(template.config)
+    probe = sampler.fresh()
     probe.set_timesteps(steps, device=device)
     t = probe.timesteps[0]
     cfg = model.unet.config

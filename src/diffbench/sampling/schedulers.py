@@ -9,7 +9,10 @@ sampler's own default; `sampler_config` records the settings actually used.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 from diffusers import (
     DPMSolverMultistepScheduler,
@@ -97,6 +100,33 @@ def timesteps_of(scheduler: SchedulerMixin, steps: int) -> list[int]:
 
 def step_kwargs(sampler: dict) -> dict:
     return {name: sampler[name] for name in SAMPLERS[sampler["type"]].step_options}
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """A sampler on one model's schedule, as one object: its scheduler (a template: every batch
+    starts a fresh copy, since multistep solvers keep state), the options its step() takes, and
+    what a run records of it."""
+
+    scheduler: SchedulerMixin
+    step_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def of(cls, entry: dict, base: SchedulerMixin) -> Sampler:
+        """A sampling.samplers entry (plain data, as Snakemake passes it) on the model scheduler `base`."""
+        return cls(make_scheduler(entry, base), MappingProxyType(step_kwargs(entry)))
+
+    def fresh(self) -> SchedulerMixin:
+        return self.scheduler.__class__.from_config(self.scheduler.config)
+
+    def record(self, steps: int) -> dict:
+        """What a run records of its sampler at `steps` steps."""
+        return {
+            "scheduler_class": type(self.scheduler).__name__,
+            "scheduler_config": sampler_config(self.scheduler),
+            "timesteps": timesteps_of(self.scheduler, steps),
+            "x0_treatment": x0_treatment(self.scheduler),
+        }
 
 
 def sampler_config(scheduler: SchedulerMixin) -> dict:

@@ -13,7 +13,7 @@ from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resol
 from diffbench.sampling.pipeline_io import load_model
 from diffbench.sampling.resume import BatchStore
 from diffbench.sampling.sampler import batch_sizes_of, flops_per_image, generate, step_noise_device, warm_up
-from diffbench.sampling.schedulers import make_scheduler, sampler_config, step_kwargs, timesteps_of, x0_treatment
+from diffbench.sampling.schedulers import Sampler
 from diffbench.sampling.speedups import apply_speedups, warm_up_calls
 from diffbench.sampling.throughput import sweep
 
@@ -40,7 +40,7 @@ def sample_shard(
     model = load_model(model_dir).to(torch_device, dtype)
     flops = flops_per_image(model, torch_device, dtype)  # counted on the plain model, before compiling
     speedups_on = apply_speedups(model, speedups)
-    template = make_scheduler(sampler, model.scheduler)
+    on_model = Sampler.of(sampler, model.scheduler)
     noise_on = step_noise_device(step_noise, torch_device)
     store = None
     if batches_dir is not None:
@@ -48,12 +48,11 @@ def sample_shard(
         settings = (sampler, steps, precision, torch_device.type, noise_on, speedups_on)
         store = BatchStore(batches_dir, fingerprint(*settings, files=weights))
     batch_sizes = batch_sizes_of(len(seeds), batch_size)
-    warmup_s = warm_up(model, template, steps, batch_sizes, torch_device, dtype, warm_up_calls(speedups))
+    warmup_s = warm_up(model, on_model, steps, batch_sizes, torch_device, dtype, warm_up_calls(speedups))
     reset_peak_memory(torch_device)
     images, stats = generate(
         model,
-        template,
-        step_kwargs(sampler),
+        on_model,
         steps,
         seeds,
         batch_size,
@@ -66,10 +65,7 @@ def sample_shard(
     finite = stats.pop("finite")
     record = {
         "sampler": sampler,
-        "scheduler_class": type(template).__name__,
-        "scheduler_config": sampler_config(template),
-        "timesteps": timesteps_of(template, steps),
-        "x0_treatment": x0_treatment(template),
+        **on_model.record(steps),
         "steps": steps,
         "seed_first": seeds[0],
         "seed_last": seeds[-1],

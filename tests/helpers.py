@@ -5,7 +5,10 @@ Test modules import from here, never from each other."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +248,30 @@ def headless_chromium(window: str, downloads: Path | None = None, performance_lo
     if downloads is not None:
         driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     return driver
+
+
+def e2e_snakemake(*args, cwd, torch_home=None, env=None):
+    """The workflow on 2 cores in a subprocess, TORCH_HOME set (an empty one by default).
+
+    Heavy rules ask for every core; one thread each lets the tiny jobs run two at a time."""
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--cores",
+        "2",
+        "--set-threads",
+        "train_autoencoder=1",
+        "train_diffusion=1",
+        "sample_shard=1",
+        "reference_features=1",
+        "sample_feature_shard=1",
+        "reconstruction_metrics=1",
+        *args,
+    ]
+    env = {**os.environ, "TORCH_HOME": str(torch_home or cwd / "empty_torch_home"), **(env or {})}
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env={k: v for k, v in env.items() if v is not None}
+    )

@@ -1,7 +1,6 @@
 """The Snakemake DAG end to end on the tiny config: every output exists and is well formed."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,33 +18,9 @@ from diffbench.config import validate_config
 from diffbench.paths import Layout
 from diffbench.sampling.pipeline_io import load_model
 from helpers import REPO, TINY_CONFIG
+from helpers import e2e_snakemake as snakemake
 
 pytestmark = pytest.mark.e2e
-
-
-def snakemake(*args, cwd, torch_home=None, env=None):
-    # Heavy rules ask for every core; one thread each lets the tiny jobs run two at a time.
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--cores",
-        "2",
-        "--set-threads",
-        "train_autoencoder=1",
-        "train_diffusion=1",
-        "sample_shard=1",
-        "reference_features=1",
-        "sample_feature_shard=1",
-        "reconstruction_metrics=1",
-        *args,
-    ]
-    env = {**os.environ, "TORCH_HOME": str(torch_home or cwd / "empty_torch_home"), **(env or {})}
-    return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, env={k: v for k, v in env.items() if v is not None}
-    )
 
 
 @pytest.fixture(scope="module")
@@ -327,77 +302,6 @@ def test_lint():
         text=True,
     )
     assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout + result.stderr
-
-
-def test_assets_fetched_once_then_every_job_runs_offline(tmp_path, torch_home):
-    """The celebahq256_pixel_vs_latent preset at 8x8 and tiny N on stand-ins: its two hub ids
-    (DDPM- and LDM-layout checkpoints) served by a loopback hub, its image folder swapped for
-    MNIST files. The local fetch rules fetch them; then the whole DAG runs with the hub still
-    answering and every other address dead: no job asks it. The paired comparison is made and the
-    latent runs sit beside the LDM paper's number with their protocol differences listed."""
-    from helpers import ddpm_style_checkpoint, fake_mnist, ldm_style_checkpoint, preset_copy
-    from hub_fixture import FixtureHub
-
-    ddpm_style_checkpoint(tmp_path / "ddpm")
-    ldm_style_checkpoint(tmp_path / "ldm")
-    fake_mnist(tmp_path / "mnist")  # a populated root: fetch_dataset finds it and downloads nothing
-    digits = {"source": "mnist", "root": str(tmp_path / "mnist"), "split": "test", "resolution": 8, "channels": 3,
-              "num_train": 0, "num_reference": 4}  # fmt: skip
-    preset = preset_copy(
-        REPO / "config" / "experiments" / "celebahq256_pixel_vs_latent.yaml",
-        tmp_path,
-        **{
-            "device": "cpu",
-            "results_dir": "results",
-            "datasets.celebahq": digits,
-            "sampling.steps": [3],
-            "sampling.num_samples": 4,
-            "sampling.batch_size": 4,
-            "sampling.images_per_shard": None,
-            "evaluation": {"reference": "full", "interval_groups": 2, "diversity_pairs": 4},
-            "report": {"grid_seeds": 2, "static_formats": []},
-        },
-    )
-    records = ["results/assets/assets.json", "results/assets/datasets/celebahq.json"] + [
-        f"results/assets/models/{m}.json" for m in ("ddpm_celebahq", "ldm_celebahq")
-    ]
-    hub_env = {
-        "HF_HOME": str(tmp_path / "hf"),
-        "HF_HUB_OFFLINE": None,
-        "no_proxy": "127.0.0.1",
-        "NO_PROXY": "127.0.0.1",
-    }
-    with FixtureHub() as hub:
-        hub.add("google/ddpm-celebahq-256", tmp_path / "ddpm")
-        commit = hub.add("CompVis/ldm-celebahq-256", tmp_path / "ldm")
-        hub_env["HF_ENDPOINT"] = hub.endpoint
-        fetched = snakemake(f"--configfile={preset}", *records, cwd=tmp_path, torch_home=torch_home, env=hub_env)
-        assert fetched.returncode == 0, fetched.stderr[-3000:]
-        assert any("/resolve/" in r for r in hub.requests)
-        fetched_at = [(tmp_path / r).stat().st_mtime for r in records]
-        hub.requests.clear()
-
-        dead = "http://127.0.0.1:9"  # a closed port: any other download fails at once
-        offline = {**hub_env, **{k: dead for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}}
-        result = snakemake("--configfile", preset, cwd=tmp_path, torch_home=torch_home, env=offline)
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert hub.requests == []  # the jobs read HF_HOME only (HF_HUB_OFFLINE=1 from the Snakefile)
-    assert [(tmp_path / r).stat().st_mtime for r in records] == fetched_at  # fetched once
-    record = json.loads((tmp_path / "results/models/ldm_celebahq/training.json").read_text())
-    assert record["source"] == "pretrained" and record["pretrained_id"] == "CompVis/ldm-celebahq-256"
-    assert record["pretrained_commit"] == commit == json.loads((tmp_path / records[3]).read_text())["commit"]
-    assert json.loads((tmp_path / "results/data/celebahq/info.json").read_text())["source_size"] == 12
-    sampling = json.loads((tmp_path / "results/samples/ldm_celebahq/ddim/3/sampling.json").read_text())
-    assert sampling["scheduler_class"] == "DDIMSequenceScheduler" and sampling["num_images"] == 4
-    assert sampling["scheduler_config"]["timestep_spacing"] == "trailing" and sampling["timesteps"] == [9, 6, 2]
-    runs = pd.read_csv(tmp_path / "results/report/runs.csv")
-    assert len(runs) == 2 and (runs.reference == "full").all() and (runs.n_reference == 12).all()
-    assert (runs.fid > 0).all() and len(pd.read_csv(tmp_path / "results/report/comparisons.csv")) == 1
-    published = pd.read_csv(tmp_path / "results/report/published.csv")
-    assert published.model.tolist() == ["ldm_celebahq"] and published.published.tolist() == [5.11]
-    assert published.protocol_differences[0].startswith("N: ours 4 vs paper 50,000; reference images: ours 12 vs ")
-    assert "steps: ours 3 vs paper 500" in published.protocol_differences[0]
-    assert "Published vs ours, ldm_celebahq (ddim, 3 steps)" in (tmp_path / "results/report/report.html").read_text()
 
 
 def test_results_equal_those_before_the_refactor(run):

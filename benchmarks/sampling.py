@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import platform
 import time
 from functools import partial
@@ -42,7 +43,7 @@ import numpy as np
 import torch
 from diffusers import DDIMPipeline, DDIMScheduler, DDPMPipeline, DDPMScheduler, LDMPipeline
 
-from diffbench.config import load_config
+from diffbench.config import filled, load_config
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.diffusion_model import DiffusionModel
@@ -50,35 +51,34 @@ from diffbench.runtime import DTYPES, use_precision
 from diffbench.sampling.sampler import generate
 from diffbench.sampling.schedulers import Sampler
 from diffbench.sampling.speedups import apply_speedups, speedups_label
+from diffbench.specs import SCHEMA_SECTIONS, DatasetSpec, ModelSpec, SamplerSpec, SpeedupsSpec
 
 
 def build(config: dict, name: str) -> DiffusionModel:
-    spec = config["models"][name]
-    dataset = config["datasets"][spec["dataset"]]
+    spec = ModelSpec.of(config["models"][name])
+    dataset = DatasetSpec.of(config["datasets"][spec.dataset])
     torch.manual_seed(0)
     channels, side = unet_input(spec, dataset)
     autoencoder = None
-    if spec["family"] == "latent":
-        autoencoder = AUTOENCODERS[spec["autoencoder"]["type"]].build(
-            spec["autoencoder"], dataset["channels"], dataset["resolution"]
-        )
+    if spec.latent:
+        autoencoder = AUTOENCODERS[spec.autoencoder.type].build(spec.autoencoder, dataset.channels, dataset.resolution)
         autoencoder.register_to_config(scaling_factor=0.5)
     return DiffusionModel(
-        build_unet(spec["unet"], channels, side),
+        build_unet(spec.unet, channels, side),
         # a random first stage has no training latents to take a range from: its x0 is left unclamped
-        build_noise_scheduler(spec["diffusion"], 1.0 if spec["family"] == "pixel" else None),
+        build_noise_scheduler(spec.diffusion, None if spec.latent else 1.0),
         autoencoder,
     )
 
 
 def reference_pipeline(model: DiffusionModel, sampler: dict, template):
     """diffusers' pipeline for the case, on diffusers' own scheduler class with our settings."""
-    if sampler["type"] == "ddpm":
+    if sampler.type == "ddpm":
         return DDPMPipeline(unet=model.unet, scheduler=DDPMScheduler.from_config(template.config)), {}
     scheduler = DDIMScheduler.from_config(template.config)
     if model.autoencoder is None:
-        return DDIMPipeline(unet=model.unet, scheduler=scheduler), {"eta": sampler["eta"]}
-    return LDMPipeline(vqvae=model.autoencoder, unet=model.unet, scheduler=scheduler), {"eta": sampler["eta"]}
+        return DDIMPipeline(unet=model.unet, scheduler=scheduler), {"eta": sampler.eta}
+    return LDMPipeline(vqvae=model.autoencoder, unet=model.unet, scheduler=scheduler), {"eta": sampler.eta}
 
 
 def run_reference(pipeline, kwargs, steps, seeds, batch, device) -> np.ndarray:
@@ -118,7 +118,8 @@ def main() -> None:
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--speedups", default="", help="comma-separated sampling.speedups to time, e.g. compile")
     args = parser.parse_args()
-    speedups = {name: True for name in args.speedups.split(",") if name}
+    chosen = {name: True for name in args.speedups.split(",") if name}
+    speedups = SpeedupsSpec.of(filled(SCHEMA_SECTIONS[SpeedupsSpec], chosen))  # an unknown name: ConfigError
     label = speedups_label(speedups)
     diffusers.utils.logging.set_verbosity_error()  # not the cast warnings of .to(dtype), once per model
     device = torch.device(args.device)
@@ -130,18 +131,19 @@ def main() -> None:
     print(f"device {device.type} ({name}), {torch.get_num_threads()} CPU threads, {args.precision}; torch "
           f"{torch.__version__}, diffusers {diffusers.__version__}; {args.images} images, batch {batch}")  # fmt: skip
     header = f"{'case':<32}{'reference img/s':>16}{'ours img/s':>12}{'ours / ref':>12}  {'images':<24}"
-    print(header + (f"{'+' + label + ' img/s':>24}{'gain':>8}  images" if speedups else ""))
-    ddim = {"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"}
-    ddpm = {"type": "ddpm", "eta": 0.0, "timestep_spacing": "trailing"}
+    print(header + (f"{'+' + label + ' img/s':>24}{'gain':>8}  images" if chosen else ""))
+    ddim = SamplerSpec.of(filled(SCHEMA_SECTIONS[SamplerSpec], {"type": "ddim", "timestep_spacing": "trailing"}))
+    ddpm = dataclasses.replace(ddim, type="ddpm")
     cases = [  # model, label, sampler, steps, step_noise
         ("pixel", "ddim 10", ddim, 10, "device"),
         ("pixel", "ddpm 50 noise:cpu", ddpm, 50, "cpu"),
         ("pixel", "ddpm 50 noise:dev", ddpm, 50, "device"),
         ("latent_kl_f2", "ddim 10", ddim, 10, "device"),
     ]
+    none_on = SpeedupsSpec.of(filled(SCHEMA_SECTIONS[SpeedupsSpec], {}))
     for model_name, case, sampler, steps, step_noise in cases:
         model = build(config, model_name).to(device, dtype)
-        apply_speedups(model, {})  # as the workflow samples (every speedup off), for both: the same UNet
+        apply_speedups(model, none_on)  # as the workflow samples (every speedup off), for both: the same UNet
         on_model = Sampler.of(sampler, model.scheduler)
         pipeline, kwargs = reference_pipeline(model, sampler, on_model.scheduler)
         pipeline.set_progress_bar_config(disable=True)
@@ -159,7 +161,7 @@ def main() -> None:
             ref_s, ref_images = timed(ref_fn, args.repeats)
             row += (f"{len(seeds) / ref_s:>16.1f}{len(seeds) / ours_s:>12.1f}{ref_s / ours_s:>12.2f}  "
                     f"{agreement(ref_images, our_images):<24}")  # fmt: skip
-        if speedups:
+        if chosen:
             fast = copy.deepcopy(model)
             apply_speedups(fast, speedups)
             fast_fn = partial(generate, fast, on_model, steps, seeds, batch, device, dtype,

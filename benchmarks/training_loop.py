@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from dataclasses import replace
 
 import diffusers
 import torch
@@ -32,16 +33,19 @@ from diffusers.training_utils import EMAModel
 from diffbench.config import load_config
 from diffbench.models.build import build_noise_scheduler, build_unet
 from diffbench.runtime import allow_tf32, synchronize
+from diffbench.specs import ModelSpec
 from diffbench.training.loop import fit
 
 SHAPES = {"pixel": (3, 16), "latent_kl_f2": (4, 8)}  # the default experiment's models
 
 
-def steps_per_second(model_spec: dict, shape: tuple[int, int], device: torch.device, steps: int, ours: bool) -> float:
+def steps_per_second(
+    model_spec: ModelSpec, shape: tuple[int, int], device: torch.device, steps: int, ours: bool
+) -> float:
     channels, side = shape
     torch.manual_seed(0)
-    unet = build_unet(model_spec["unet"], channels, side).to(device).train()
-    scheduler = build_noise_scheduler(model_spec["diffusion"], None)  # the x0 clamp is for sampling only
+    unet = build_unet(model_spec.unet, channels, side).to(device).train()
+    scheduler = build_noise_scheduler(model_spec.diffusion, None)  # the x0 clamp is for sampling only
     data = torch.randn(2048, channels, side, side, device=device)
 
     def loss_fn(indices, generator, step):
@@ -57,8 +61,8 @@ def steps_per_second(model_spec: dict, shape: tuple[int, int], device: torch.dev
 
     ema = EMAModel(unet.parameters(), decay=0.999, use_ema_warmup=True, power=3 / 4, foreach=ours)
     # Ours reads losses back as the config says (training.log_every); the reference every step.
-    log_every = model_spec["training"]["log_every"] if ours else 1
-    spec = {**model_spec["training"], "max_steps": steps, "max_seconds": None, "log_every": log_every}
+    log_every = model_spec.training.log_every if ours else 1
+    spec = replace(model_spec.training, max_steps=steps, max_seconds=None, max_gflops=None, log_every=log_every)
     kwargs = dict(
         parameters=list(unet.parameters()),
         loss_fn=loss_fn,
@@ -68,24 +72,24 @@ def steps_per_second(model_spec: dict, shape: tuple[int, int], device: torch.dev
         description="benchmark",
         after_step=lambda: ema.step(unet.parameters()),
     )
-    fit(spec={**spec, "max_steps": 10}, **kwargs)  # warm-up: allocator, kernels, autotuning
+    fit(spec=replace(spec, max_steps=10), **kwargs)  # warm-up: allocator, kernels, autotuning
     start = time.perf_counter()
     fit(spec=spec, **kwargs)
     return steps / (time.perf_counter() - start)
 
 
-def bare_steps_per_second(model_spec: dict, shape: tuple[int, int], device: torch.device, steps: int) -> float:
+def bare_steps_per_second(model_spec: ModelSpec, shape: tuple[int, int], device: torch.device, steps: int) -> float:
     channels, side = shape
     torch.manual_seed(0)
-    unet = build_unet(model_spec["unet"], channels, side).to(device).train()
-    scheduler = build_noise_scheduler(model_spec["diffusion"], None)  # the x0 clamp is for sampling only
+    unet = build_unet(model_spec.unet, channels, side).to(device).train()
+    scheduler = build_noise_scheduler(model_spec.diffusion, None)  # the x0 clamp is for sampling only
     data = torch.randn(2048, channels, side, side, device=device)
-    training = model_spec["training"]
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=training["learning_rate"])
-    schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=training["warmup_steps"])
+    training = model_spec.training
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=training.learning_rate)
+    schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=training.warmup_steps)
     ema = EMAModel(unet.parameters(), decay=0.999, use_ema_warmup=True, power=3 / 4, foreach=True)
     noise_generator = torch.Generator(device).manual_seed(0)
-    batch = training["batch_size"]
+    batch = training.batch_size
 
     def run(n: int) -> None:
         for _ in range(n):
@@ -123,7 +127,7 @@ def main() -> None:
     print(f"{'model':<14} {'bare steps/s':>13} {'replaced steps/s':>17} {'ours steps/s':>13} "
           f"{'ours / bare':>12} {'ours / replaced':>16}")  # fmt: skip
     for model, shape in SHAPES.items():
-        spec = config["models"][model]
+        spec = ModelSpec.of(config["models"][model])
         # Alternate the three so that slow drift of the machine affects them alike.
         bare, replaced, ours = [], [], []
         for _ in range(2):

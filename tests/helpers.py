@@ -68,6 +68,14 @@ def write_assets_record(path, inception_weights, lpips_net="alex") -> None:
 # --- tiny networks and checkpoints in the libraries' own layouts ----------------------------
 
 
+def typed_spec(cls, **values):
+    """A typed spec (diffbench.specs) from a few keys, the rest the schema's defaults."""
+    from diffbench.config import filled
+    from diffbench.specs import SCHEMA_SECTIONS
+
+    return cls.of(filled(SCHEMA_SECTIONS[cls], values))
+
+
 def tiny_unet(channels=3, side=8):
     return UNet2DModel(
         sample_size=side,

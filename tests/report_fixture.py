@@ -22,7 +22,9 @@ from diffbench.records import (
     THROUGHPUT,
     TRAINING,
 )
+from diffbench.specs import TrainingSpec
 from diffbench.training.budget import Budget
+from helpers import typed_spec
 
 # FID and seconds/image per (model, steps): the latent model is cheaper per step; the pixel model
 # is best when time does not matter. Hand-checked frontier: latent 5, 10, 20 and pixel 20.
@@ -101,7 +103,7 @@ def stage_costs(latent: bool) -> dict:
     seconds = {"autoencoder": 20.0, "scaling_factor": 1.0, "encoding": 2.0} if latent else {}
     gflops = {"autoencoder": 100.0, "scaling_factor": 2.0, "encoding": 3.0} if latent else {}
     budget = Budget.for_denoiser(
-        {"max_steps": None, "max_seconds": None, "max_gflops": 1000.0},
+        typed_spec(TrainingSpec, max_steps=None, max_gflops=1000.0),
         "total",
         sum(seconds.values()),
         sum(gflops.values()),

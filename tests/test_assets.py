@@ -20,11 +20,14 @@ import yaml
 from diffbench.data.sources import TorchvisionSource
 from diffbench.errors import DataError, ModelError
 from diffbench.jobs import USER_HUB_OFFLINE, hub_offline_for_jobs, hub_setting_for_fetch
+from diffbench.specs import DatasetSpec
 from diffbench.stages.assets import fetch_dataset, fetch_pretrained
-from helpers import fake_mnist, ldm_style_checkpoint
+from helpers import fake_mnist, ldm_style_checkpoint, typed_spec
 from hub_fixture import FixtureHub
 
-MNIST_SPEC = {"source": "mnist", "split": "test", "download": True, "resolution": 28, "channels": 1}
+
+def mnist_spec(root):
+    return typed_spec(DatasetSpec, source="mnist", split="test", download=True, resolution=28, channels=1, root=root)
 
 
 @pytest.mark.parametrize("user", [None, "1", "0"])
@@ -175,7 +178,7 @@ def mnist_mirror(tmp_path, monkeypatch):
 
 
 def test_fetch_dataset_downloads_into_the_root(tmp_path, mnist_mirror):
-    spec = {**MNIST_SPEC, "root": str(tmp_path / "root")}
+    spec = mnist_spec(str(tmp_path / "root"))
     record = fetch_dataset(name="m", spec=spec, out_record=tmp_path / "m.json")
     assert record["images"] == 7 and record["root"] == str(tmp_path / "root")
     assert (tmp_path / "root" / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
@@ -184,7 +187,7 @@ def test_fetch_dataset_downloads_into_the_root(tmp_path, mnist_mirror):
 
 
 def test_a_compute_job_never_downloads_and_says_why(tmp_path, mnist_mirror):
-    spec = {**MNIST_SPEC, "root": str(tmp_path / "unshared")}
+    spec = mnist_spec(str(tmp_path / "unshared"))
     with pytest.raises(DataError, match=r"datasets.m: .*config key 'datasets.m.root'.*fetch_dataset rule.*shared"):
         TorchvisionSource("m", spec)
     assert not (tmp_path / "unshared" / "MNIST" / "raw" / "t10k-images-idx3-ubyte").exists()
@@ -195,5 +198,5 @@ def test_fetch_dataset_failure_names_the_root(tmp_path, monkeypatch):
 
     monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # a closed port
     with pytest.raises(DataError, match=r"(?s)datasets.m: cannot load mnist .*the download failed"):
-        fetch_dataset(name="m", spec={**MNIST_SPEC, "root": str(tmp_path / "root")}, out_record=tmp_path / "m.json")
+        fetch_dataset(name="m", spec=mnist_spec(str(tmp_path / "root")), out_record=tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()

@@ -11,6 +11,7 @@ from diffbench.data.sources import open_source
 from diffbench.data.synthetic import draw_shapes, render_shapes
 from diffbench.data.tensors import to_model_range, to_uint8
 from diffbench.errors import DataError
+from diffbench.specs import DatasetSpec
 from diffbench.stages.data import prepare_data, prepare_full_data, split_indices
 from helpers import SHARED_MNIST, fake_mnist
 
@@ -29,7 +30,7 @@ def spec(**overrides):
         unreadable_files="error",
         max_shapes=3,
     )
-    return {**base, **overrides}
+    return DatasetSpec.of({**base, **overrides})
 
 
 def prepare(tmp_path, name="d", **overrides):

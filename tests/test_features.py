@@ -19,7 +19,8 @@ from diffbench.features.inception import (
 )
 from diffbench.features.transfer import on_device
 from diffbench.metrics.frechet import frechet_distance, gaussian_statistics
-from helpers import assert_rows_close, needs_cuda, rows_relative_difference, write_assets_record
+from diffbench.specs import EvaluationSpec
+from helpers import assert_rows_close, needs_cuda, rows_relative_difference, typed_spec, write_assets_record
 
 CPU = torch.device("cpu")
 RUN = {
@@ -232,8 +233,7 @@ def test_features_of_shards_merge_into_those_of_the_whole_set(weights, tmp_path)
 
     images = shapes(6, resolution=16)
     write_assets_record(tmp_path / "assets.json", weights)
-    evaluation = {"feature_extractor": "inception-v3-compat", "resize": "tf-bilinear", "batch_size": 3}
-    evaluation["channels_last"] = True
+    evaluation = typed_spec(EvaluationSpec, batch_size=3, channels_last=True)
     parts = []
     for name, chunk in (("whole", images), ("0", images[:4]), ("1", images[4:])):
         write_npz(tmp_path / f"{name}.npz", images=chunk)
@@ -270,18 +270,10 @@ def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
     finite = np.array([True, False, True, True, False, True])
     images[~finite] = 0  # what sampling stores for a NaN image
     write_assets_record(tmp_path / "assets.json", weights)
-    evaluation = {
-        "reference": "heldout",
-        "feature_extractor": "inception-v3-compat",
-        "resize": "tf-bilinear",
-        "channels_last": False,
-        "batch_size": 3,
-        "interval_groups": 0,
-        "confidence": 0.95,
-        "fid_infinity_fractions": [],
-        "fid_infinity_min_ratio": 4,
-        "pr_neighborhood": 2,
-    }
+    evaluation = typed_spec(
+        EvaluationSpec, channels_last=False, batch_size=3, interval_groups=0, fid_infinity_fractions=[],
+        pr_neighborhood=2,
+    )  # fmt: skip
     write_npz(tmp_path / "samples.npz", images=images, seeds=np.arange(6), finite=finite)
     write_npz(tmp_path / "only-finite.npz", images=images[finite])
     for name in ("samples", "only-finite"):

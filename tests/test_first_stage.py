@@ -13,11 +13,17 @@ from diffbench.errors import ConfigError
 from diffbench.io import read_json
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.discriminator import PatchDiscriminator, hinge_loss, min_side
+from diffbench.specs import DatasetSpec, ModelSpec, TrainingSpec
 from diffbench.training.first_stage import FirstStageLoss, adaptive_weight
 from diffbench.training.loop import fit
+from helpers import typed_spec
 
 
 def autoencoder_spec(kind="kl", resolution=8, **autoencoder):
+    return latent_model(kind, resolution, **autoencoder)[0].autoencoder
+
+
+def latent_model(kind="kl", resolution=8, **autoencoder) -> tuple[ModelSpec, DatasetSpec]:
     config = validate_config(
         {
             "datasets": {"d": {"resolution": resolution, "num_train": 32, "num_reference": 16}},
@@ -33,12 +39,12 @@ def autoencoder_spec(kind="kl", resolution=8, **autoencoder):
             "evaluation": {"interval_groups": 0},
         }
     )  # fmt: skip
-    return config["models"]["m"]["autoencoder"]
+    return ModelSpec.of(config["models"]["m"]), DatasetSpec.of(config["datasets"]["d"])
 
 
 def make_loss(spec, perceptual=None, resolution=8):
     torch.manual_seed(0)
-    kind = AUTOENCODERS[spec["type"]]
+    kind = AUTOENCODERS[spec.type]
     autoencoder = kind.build(spec, 3, resolution)
     loss = FirstStageLoss(autoencoder, kind, spec, image_channels=3, learning_rate=1e-3,
                           device=torch.device("cpu"), precision="fp32", perceptual=perceptual)  # fmt: skip
@@ -136,8 +142,7 @@ def train_with_discriminator(start, steps=4, checkpoint=None):
         parameters=list(autoencoder.parameters()),
         loss_fn=lambda indices, generator, step: loss_fn(data[indices], step),
         num_images=len(data),
-        spec={"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": steps, "max_seconds": None,
-              "max_gflops": None, "batch_size": 4, "log_every": 25},
+        spec=typed_spec(TrainingSpec, learning_rate=1e-3, max_steps=steps, batch_size=4),
         device=torch.device("cpu"),
         precision="fp32",
         description="ae",
@@ -188,9 +193,9 @@ def test_train_autoencoder_with_lpips_and_patchgan(tmp_path, torch_home, monkeyp
     write_npz(images, images=np.stack([render_shapes(3, i, 8) for i in range(16)]))
 
     def train(out, **autoencoder):
-        spec = autoencoder_spec("kl", training={"max_steps": 3, "batch_size": 4}, **autoencoder)
+        model, dataset = latent_model("kl", training={"max_steps": 3, "batch_size": 4}, **autoencoder)
         return train_autoencoder(
-            name="m", model_spec={"autoencoder": spec}, dataset_spec={"channels": 3, "resolution": 8},
+            name="m", model_spec=model, dataset_spec=dataset,
             train_images=images, device="cpu", precision="fp32", out_dir=out / "ae",
             out_record=out / "r.json", out_loss=out / "l.csv",
         )  # fmt: skip

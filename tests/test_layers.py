@@ -22,6 +22,7 @@ LAYERS = {
     "errors": 0,
     "io": 0,
     "precisions": 0,
+    "specs": 0,  # plain frozen dataclasses, built from the validated config
     "config": 1,
     "sampling.options": 1,  # plain data the config checks share with the sampler registry
     "paths": 1,

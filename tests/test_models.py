@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -10,8 +11,9 @@ from diffbench.models.autoencoders import AUTOENCODERS, level_channels
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.sampling.pipeline_io import LatentDiffusionPipeline, load_model, save_model
+from diffbench.specs import AutoencoderSpec, DatasetSpec, DiffusionSpec, ModelSpec, UNetSpec
 from diffbench.stages.train import import_pretrained
-from helpers import import_spec, ldm_style_checkpoint, tiny_unet
+from helpers import import_spec, ldm_style_checkpoint, tiny_unet, typed_spec
 
 
 def latent_spec(f, kind="kl", resolution=16):
@@ -28,45 +30,42 @@ def latent_spec(f, kind="kl", resolution=16):
             },
         }
     )
-    return config["models"]["m"], config["datasets"]["d"]
+    return ModelSpec.of(config["models"]["m"]), DatasetSpec.of(config["datasets"]["d"])
 
 
 @pytest.mark.parametrize("f", [1, 2, 4, 8])
 @pytest.mark.parametrize("kind", ["kl", "vq"])
 def test_autoencoder_downsamples_by_f(f, kind):
     model_spec, dataset_spec = latent_spec(f, kind)
-    ae = AUTOENCODERS[kind].build(model_spec["autoencoder"], 3, 16)
+    ae = AUTOENCODERS[kind].build(model_spec.autoencoder, 3, 16)
     x = torch.rand(2, 3, 16, 16) * 2 - 1
     mean, std = AUTOENCODERS[kind].encode(ae, x)
     assert mean.shape == (2, 4, 16 // f, 16 // f)
     assert unet_input(model_spec, dataset_spec) == (4, 16 // f)
     assert ae.decode(mean).sample.shape == x.shape
-    reconstruction, regulariser, parts = AUTOENCODERS[kind].forward(ae, x, model_spec["autoencoder"])
+    reconstruction, regulariser, parts = AUTOENCODERS[kind].forward(ae, x, model_spec.autoencoder)
     assert reconstruction.shape == x.shape
     assert regulariser.ndim == 0 and torch.isfinite(regulariser)
     assert set(parts) == {"kl" if kind == "kl" else "codebook"}
 
 
 def test_level_channels_double_up_to_the_cap():
-    assert level_channels({"downsampling_factor": 8, "base_channels": 8, "max_channels": 32}) == [8, 16, 32, 32]
+    spec = typed_spec(AutoencoderSpec, downsampling_factor=8, base_channels=8, max_channels=32)
+    assert level_channels(spec) == [8, 16, 32, 32]
 
 
 def test_unet_shapes_and_schedule():
-    spec = {"base_channels": 8, "channel_mult": [1, 2], "layers_per_block": 1, "attention": True, "dropout": 0.0}
+    spec = typed_spec(UNetSpec, base_channels=8, channel_mult=[1, 2], layers_per_block=1, attention=True)
     unet = build_unet(spec, 3, 8)
     assert unet(torch.zeros(2, 3, 8, 8), torch.tensor([3, 4])).sample.shape == (2, 3, 8, 8)
-    diffusion = {
-        "num_train_timesteps": 100,
-        "beta_schedule": "linear",
-        "beta_start": 1e-4,
-        "beta_end": 0.02,
-        "prediction_type": "epsilon",
-        "x0_clamp": "data_range",
-    }
+    diffusion = typed_spec(
+        DiffusionSpec, num_train_timesteps=100, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
+        prediction_type="epsilon", x0_clamp="data_range",
+    )  # fmt: skip
     pixel, latent = build_noise_scheduler(diffusion, 1.0).config, build_noise_scheduler(diffusion, 3.5).config
     assert (pixel.clip_sample, pixel.clip_sample_range) == (True, 1.0)
     assert (latent.clip_sample, latent.clip_sample_range) == (True, 3.5)
-    assert build_noise_scheduler({**diffusion, "x0_clamp": "none"}, 3.5).config.clip_sample is False
+    assert build_noise_scheduler(dataclasses.replace(diffusion, x0_clamp="none"), 3.5).config.clip_sample is False
     assert build_noise_scheduler(diffusion, None).config.clip_sample is False  # range unknown: not clamped
 
 

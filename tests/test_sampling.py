@@ -1,3 +1,4 @@
+import dataclasses
 import inspect
 
 import numpy as np
@@ -23,18 +24,29 @@ from diffbench.sampling.schedulers import (
     x0_treatment,
 )
 from diffbench.sampling.speedups import SPEEDUPS, apply_speedups, speedups_label, warm_up_calls
+from diffbench.specs import SamplerSpec, SpeedupsSpec
 from diffbench.stages.merge import merge_samples
 from diffbench.stages.sample import sample_shard, sampling_throughput
-from helpers import needs_cuda, tiny_unet, tiny_vq
+from helpers import needs_cuda, tiny_unet, tiny_vq, typed_spec
 
 CPU = torch.device("cpu")
+
+
+def sampler_spec(**values) -> SamplerSpec:
+    return typed_spec(SamplerSpec, **values)
+
+
+def speedups_spec(**values) -> SpeedupsSpec:
+    return typed_spec(SpeedupsSpec, **values)
+
+
 SAMPLER_SPECS = {
-    "ddpm": {"type": "ddpm", "eta": 0.0},
-    "ddim": {"type": "ddim", "eta": 0.0},
-    "ddim_eta1": {"type": "ddim", "eta": 1.0},
-    "dpm_solver_pp": {"type": "dpm_solver_pp", "eta": 0.0},
-    "euler": {"type": "euler", "eta": 0.0},
-    "heun": {"type": "heun", "eta": 0.0},
+    "ddpm": sampler_spec(type="ddpm", eta=0.0),
+    "ddim": sampler_spec(type="ddim", eta=0.0),
+    "ddim_eta1": sampler_spec(type="ddim", eta=1.0),
+    "dpm_solver_pp": sampler_spec(type="dpm_solver_pp", eta=0.0),
+    "euler": sampler_spec(type="euler", eta=0.0),
+    "heun": sampler_spec(type="heun", eta=0.0),
 }
 
 
@@ -49,7 +61,7 @@ def random_model(family="pixel"):
 
 
 def test_every_registered_sampler_is_tested():
-    assert {s["type"] for s in SAMPLER_SPECS.values()} == set(SAMPLERS)
+    assert {s.type for s in SAMPLER_SPECS.values()} == set(SAMPLERS)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLER_SPECS))
@@ -61,7 +73,7 @@ def test_image_k_does_not_depend_on_batch_size(name):
     alone = torch.cat([denoise(model, Sampler(template, options), 3, [s], CPU, torch.float32)[0] for s in seeds])
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(together[0], together[1])  # different seeds, different images
-    assert nfe == (5 if spec["type"] == "heun" else 3)  # Heun evaluates the UNet twice per step but the last
+    assert nfe == (5 if spec.type == "heun" else 3)  # Heun evaluates the UNet twice per step but the last
 
 
 @pytest.mark.parametrize("name", ["ddpm", "ddim_eta1", "euler"])
@@ -142,7 +154,7 @@ def test_shards_merge_to_the_single_job_result(tmp_path):
         steps=3,
         batch_size=2,
         step_noise="device",
-        speedups={},
+        speedups=speedups_spec(),
         device="cpu",
         precision="fp32",
     )
@@ -185,7 +197,7 @@ def test_merge_refuses_missing_images(tmp_path):
         seeds=[0, 1],
         batch_size=2,
         step_noise="device",
-        speedups={},
+        speedups=speedups_spec(),
         device="cpu",
         precision="fp32",
         out_images=tmp_path / "0.npz",
@@ -213,7 +225,7 @@ def test_bf16_sampling_on_cpu(tmp_path):
         seeds=[0, 1],
         batch_size=2,
         step_noise="device",
-        speedups={},
+        speedups=speedups_spec(),
         device="cpu",
         precision="bf16",
         out_images=tmp_path / "0.npz",
@@ -228,7 +240,7 @@ def test_bf16_sampling_on_cpu(tmp_path):
             seeds=[0],
             batch_size=1,
             step_noise="device",
-            speedups={},
+            speedups=speedups_spec(),
             device="cpu",
             precision="fp16",
             out_images=tmp_path / "1.npz",
@@ -257,7 +269,7 @@ def test_x0_is_clamped_to_each_models_data_range_in_every_sampler_that_can():
     latent_dpm = make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], latent.scheduler)
     assert not latent_dpm.config.thresholding and x0_treatment(latent_dpm)["kind"] == "none"
     assert x0_treatment(make_scheduler(SAMPLER_SPECS["euler"], pixel.scheduler))["kind"] == "none"
-    threshold = make_scheduler({**SAMPLER_SPECS["dpm_solver_pp"]}, pixel.scheduler)
+    threshold = make_scheduler(SAMPLER_SPECS["dpm_solver_pp"], pixel.scheduler)
     threshold.register_to_config(sample_max_value=2.0)
     assert x0_words(x0_treatment(threshold), 1.0)[0] == "dynamic thresholding (quantile 0.995, up to 2)"
     assert not make_scheduler(SAMPLER_SPECS["ddim"], unclamped.scheduler).config.clip_sample
@@ -270,12 +282,12 @@ def test_latent_sampling_stays_within_the_training_latents_range(trained):
     model = load_model(layout.pipeline_dir("kl")).to(CPU)
     limit = read_json(layout.training_record("kl"))["x0_range"]
     assert model.scheduler.config.clip_sample and model.scheduler.config.clip_sample_range == pytest.approx(limit)
-    sampler = {**SAMPLER_SPECS["ddim"], "eta": 0.0}
+    sampler = SAMPLER_SPECS["ddim"]
     x, _ = denoise(model, Sampler.of(sampler, model.scheduler), 3, list(range(16)), CPU,
                    torch.float32)  # fmt: skip
     assert x.abs().max() <= limit * (1 + 1e-6)
     # the same model unclamped leaves that range (the random-looking tiny model's x0 estimates overshoot)
-    free = make_scheduler({**sampler, "clip_sample": False}, model.scheduler)
+    free = make_scheduler(dataclasses.replace(sampler, clip_sample=False), model.scheduler)
     assert (
         denoise(model, Sampler(free, step_kwargs(sampler)), 3, list(range(16)), CPU, torch.float32)[0].abs().max()
         > limit
@@ -287,8 +299,8 @@ def test_timestep_spacing_is_the_configured_one(kind):
     """null keeps the sampler's default (DDIM: leading, which starts 10 steps of 50 timesteps at
     t = 45); trailing starts at the last timestep, so the first step sees pure noise."""
     base = random_model().scheduler  # 50 training timesteps
-    default = make_scheduler({"type": kind, "eta": 0.0, "timestep_spacing": None}, base)
-    trailing = make_scheduler({"type": kind, "eta": 0.0, "timestep_spacing": "trailing"}, base)
+    default = make_scheduler(sampler_spec(type=kind, eta=0.0, timestep_spacing=None), base)
+    trailing = make_scheduler(sampler_spec(type=kind, eta=0.0, timestep_spacing="trailing"), base)
     assert trailing.config.timestep_spacing == "trailing"
     trailing.set_timesteps(10)
     assert int(trailing.timesteps[0]) == 49
@@ -302,16 +314,18 @@ def test_ldm_uniform_ddim_timesteps_and_settings():
     """LDM's DDIM ('uniform': range(0, T, T // S) + 1, steps_offset 1) for 10 of 1000 steps, and the
     other settings reach the scheduler; clip_sample false turns a pixel model's clipping off."""
     base = DDPMScheduler(num_train_timesteps=1000, clip_sample=True)
-    ddim = make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "leading", "steps_offset": 1,
-                           "set_alpha_to_one": False, "clip_sample": False}, base)  # fmt: skip
+    ldm = sampler_spec(
+        type="ddim", timestep_spacing="leading", steps_offset=1, set_alpha_to_one=False, clip_sample=False
+    )
+    ddim = make_scheduler(ldm, base)
     assert timesteps_of(ddim, 10) == list(range(901, 0, -100))
     assert not ddim.config.clip_sample and not ddim.config.set_alpha_to_one
-    ddpm = make_scheduler({"type": "ddpm", "eta": 0.0, "variance_type": "fixed_large"}, base)
+    ddpm = make_scheduler(sampler_spec(type="ddpm", eta=0.0, variance_type="fixed_large"), base)
     assert ddpm.config.variance_type == "fixed_large" and ddpm.config.clip_sample
     assert timesteps_of(ddpm, 1000) == list(range(999, -1, -1))
-    dpm = make_scheduler({"type": "dpm_solver_pp", "eta": 0.0, "solver_order": 3}, base)
+    dpm = make_scheduler(sampler_spec(type="dpm_solver_pp", eta=0.0, solver_order=3), base)
     assert dpm.config.solver_order == 3 and dpm.config.thresholding
-    assert not make_scheduler({"type": "dpm_solver_pp", "eta": 0.0, "clip_sample": False}, base).config.thresholding
+    assert not make_scheduler(sampler_spec(type="dpm_solver_pp", eta=0.0, clip_sample=False), base).config.thresholding
 
 
 @pytest.mark.parametrize("steps", [10, 20, 50, 100])
@@ -319,7 +333,7 @@ def test_ddim_quadratic_spacing_is_the_papers(steps):
     """DDIM paper, appendix D.2: tau_i = floor(c i^2), c = 0.8 T / (S - 1)^2, visited last to first
     (for these step counts the released code's float arithmetic gives exactly the formula)."""
     base = DDPMScheduler(num_train_timesteps=1000)
-    ddim = make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "quadratic"}, base)
+    ddim = make_scheduler(sampler_spec(type="ddim", eta=0.0, timestep_spacing="quadratic"), base)
     expected = [800 * i * i // (steps - 1) ** 2 for i in range(steps)][::-1]
     assert timesteps_of(ddim, steps) == expected
     if steps == 10:
@@ -346,7 +360,7 @@ def test_ddim_update_is_diffusers_on_uniform_strides(spacing, eta):
     from diffusers import DDIMScheduler
 
     base = DDPMScheduler(num_train_timesteps=50, clip_sample=True)
-    ours = make_scheduler({"type": "ddim", "eta": eta, "timestep_spacing": spacing}, base)
+    ours = make_scheduler(sampler_spec(type="ddim", eta=eta, timestep_spacing=spacing), base)
     theirs = DDIMScheduler.from_config(ours.config)
     for a, b in zip(_ddim_walk(ours, 10, eta=eta), _ddim_walk(theirs, 10, eta=eta), strict=True):
         assert torch.equal(a, b)
@@ -357,7 +371,7 @@ def test_ddim_steps_to_the_next_timestep_it_visits():
     forward process at t = 888 (diffusers' update aims at 899). float32 rounding of O(1) values over
     a few operations stays below 1e-5, while alpha_bar(888) and alpha_bar(899) give answers ~1e-3 apart."""
     base = DDPMScheduler(num_train_timesteps=1000)
-    ddim = make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "linspace"}, base)
+    ddim = make_scheduler(sampler_spec(type="ddim", eta=0.0, timestep_spacing="linspace"), base)
     ddim.set_timesteps(10)
     assert ddim.timesteps[:2].tolist() == [999, 888]
     seeded = torch.Generator().manual_seed(0)
@@ -371,7 +385,7 @@ def test_ddim_steps_to_the_next_timestep_it_visits():
 
 def test_ddim_step_checks_its_timestep_by_address_or_value():
     base = DDPMScheduler(num_train_timesteps=50)
-    ddim = make_scheduler({"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"}, base)
+    ddim = make_scheduler(sampler_spec(type="ddim", eta=0.0, timestep_spacing="trailing"), base)
     ddim.set_timesteps(5)
     x = torch.randn(1, 3, 4, 4)
     first, second, third = list(ddim.timesteps[:3])  # elements: recognised without reading them
@@ -389,7 +403,7 @@ def test_ddpm_steps_are_diffusers_to_the_bit(steps):
     from diffusers import DDPMScheduler as Theirs
 
     base = DDPMScheduler(num_train_timesteps=50, clip_sample=True)
-    ours = make_scheduler({"type": "ddpm"}, base)
+    ours = make_scheduler(sampler_spec(type="ddpm"), base)
     theirs = Theirs.from_config(ours.config)
     for scheduler in (ours, theirs):
         if steps:
@@ -412,9 +426,9 @@ def test_ddpm_and_ddim_steps_never_wait_for_the_gpu():
     cuda = torch.device("cuda")
     base = DDPMScheduler(num_train_timesteps=1000)
     for spec in (
-        {"type": "ddim", "eta": 0.0, "timestep_spacing": "trailing"},
-        {"type": "ddim", "eta": 1.0, "timestep_spacing": "quadratic"},
-        {"type": "ddpm"},
+        sampler_spec(type="ddim", eta=0.0, timestep_spacing="trailing"),
+        sampler_spec(type="ddim", eta=1.0, timestep_spacing="quadratic"),
+        sampler_spec(type="ddpm"),
     ):
         scheduler = make_scheduler(spec, base)
         scheduler.set_timesteps(20, device=cuda)
@@ -429,7 +443,9 @@ def test_ddpm_and_ddim_steps_never_wait_for_the_gpu():
         assert torch.isfinite(x).all(), spec
 
 
-@pytest.mark.parametrize("sampler", [{"type": "ddim", "eta": 0.0}, {"type": "ddpm"}, {"type": "euler"}])
+@pytest.mark.parametrize(
+    "sampler", [sampler_spec(type="ddim", eta=0.0), sampler_spec(type="ddpm"), sampler_spec(type="euler")]
+)
 def test_the_loop_gives_host_schedulers_their_host_timesteps(sampler, monkeypatch):
     """DDPM and DDIM steps get Python ints from the loop (so they never read the device back); other
     schedulers get the elements of their timesteps, as diffusers' own loops give them."""
@@ -444,7 +460,7 @@ def test_the_loop_gives_host_schedulers_their_host_timesteps(sampler, monkeypatc
     monkeypatch.setattr(type(template), "step", spy)
     denoise(model, Sampler(template, step_kwargs(sampler)), 4, [0, 1], CPU, torch.float32)
     host = isinstance(template, HostSchedule)
-    assert host == (sampler["type"] != "euler") and len(given) == 4
+    assert host == (sampler.type != "euler") and len(given) == 4
     assert all(isinstance(t, int) if host else torch.is_tensor(t) and t.dim() == 0 for t in given)
 
 
@@ -453,14 +469,14 @@ def test_ddim_repeated_quadratic_timesteps_are_steps_in_place():
     leave the sample as it is (up to float32 rounding: a few operations on O(1) values, < 1e-5), the
     last goes to alpha_bar = 1; every one costs a network evaluation."""
     base = DDPMScheduler(num_train_timesteps=1000, clip_sample=False)  # the DDIM paper does not clip x0
-    ddim = make_scheduler({"type": "ddim", "eta": 1.0, "timestep_spacing": "quadratic"}, base)
+    ddim = make_scheduler(sampler_spec(type="ddim", eta=1.0, timestep_spacing="quadratic"), base)
     walk = _ddim_walk(ddim, 100, eta=1.0)
     assert ddim.timesteps[-4:].tolist() == [0, 0, 0, 0]
     for in_place in walk[-4:-1]:  # walk[-5]: the sample on arriving at t = 0
         torch.testing.assert_close(in_place, walk[-5], rtol=0, atol=1e-5)
     assert (walk[-1] - walk[-2]).abs().max() > 1e-3
     model = random_model()
-    quadratic = Sampler.of({"type": "ddim", "eta": 0.0, "timestep_spacing": "quadratic"}, model.scheduler)
+    quadratic = Sampler.of(sampler_spec(type="ddim", eta=0.0, timestep_spacing="quadratic"), model.scheduler)
     _, nfe = denoise(model, quadratic, 40, [0], CPU, torch.float32)
     assert nfe == 40
 
@@ -502,19 +518,20 @@ def test_nan_images_are_counted_and_marked():
 def test_the_schema_offers_exactly_the_speedups_there_are():
     offered = schema()["$defs"]["sampling"]["properties"]["speedups"]["properties"]
     assert set(offered) == set(SPEEDUPS) and all(not spec["default"] for spec in offered.values())
-    assert speedups_label({}) == "none" and speedups_label({"compile": True, "channels_last": True}) == (
-        "channels_last+compile"
-    )
-    with pytest.raises(ValueError, match="unknown speedups \\['xformers'\\]"):
-        speedups_label({"xformers": True})
+    assert speedups_label(speedups_spec()) == "none"
+    assert speedups_label(speedups_spec(compile=True, channels_last=True)) == "channels_last+compile"
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['xformers'\]"):
+        speedups_spec(xformers=True)
 
 
 def test_channels_last_is_recorded_and_moves_images_by_rounding_at_most(tmp_path):
     save_model(random_model("latent"), tmp_path / "m")
     common = dict(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=3, seeds=[0, 1, 2], batch_size=3,
                   step_noise="device", device="cpu", precision="fp32")  # fmt: skip
-    plain = sample_shard(**common, speedups={}, out_images=tmp_path / "a.npz", out_record=tmp_path / "a.json")
-    fast = sample_shard(**common, speedups={"channels_last": True}, out_images=tmp_path / "b.npz",
+    plain = sample_shard(
+        **common, speedups=speedups_spec(), out_images=tmp_path / "a.npz", out_record=tmp_path / "a.json"
+    )
+    fast = sample_shard(**common, speedups=speedups_spec(channels_last=True), out_images=tmp_path / "b.npz",
                         out_record=tmp_path / "b.json")  # fmt: skip
     assert (plain["speedups"], fast["speedups"]) == ("none", "channels_last")
     assert fast["unet_gflops_per_nfe"] == plain["unet_gflops_per_nfe"]
@@ -523,7 +540,7 @@ def test_channels_last_is_recorded_and_moves_images_by_rounding_at_most(tmp_path
     a, b = np.load(tmp_path / "a.npz")["images"].astype(int), np.load(tmp_path / "b.npz")["images"].astype(int)
     assert np.abs(a - b).max() <= 1
     out = sampling_throughput(model_dir=tmp_path / "m", model="m", family="latent", max_batch=2, configured_batch=3,
-                              speedups={"channels_last": True}, device="cpu", precision="fp32",
+                              speedups=speedups_spec(channels_last=True), device="cpu", precision="fp32",
                               out_record=tmp_path / "t.json")  # fmt: skip
     assert out["speedups"] == "channels_last"
 
@@ -541,7 +558,7 @@ def test_compile_compiles_the_unet_and_keeps_its_images(monkeypatch):
     model = random_model("latent")
     template = make_scheduler(SAMPLER_SPECS["ddim"], model.scheduler)
     before, _ = generate(model, Sampler(template), 2, [0, 1], 2, CPU)
-    assert apply_speedups(model, {"compile": True}) == "compile"
+    assert apply_speedups(model, speedups_spec(compile=True)) == "compile"
     assert compiled == [model.unet]
     after, _ = generate(model, Sampler(template), 2, [0, 1], 2, CPU)
     np.testing.assert_array_equal(before, after)
@@ -570,7 +587,7 @@ def test_warm_up_calls_the_unet_as_sampling_will(name):
     assert {c[0][0] for c in calls} == {2, 1} and set(calls) <= warmed
     assert batch_sizes_of(4, 2) == {2} and batch_sizes_of(1, 8) == {1}
     # CUDA graphs: the second call per batch size records the graph
-    assert warm_up_calls({}) == 1 and warm_up_calls({"compile": True, "cuda_graphs": True}) == 2
+    assert warm_up_calls(speedups_spec()) == 1 and warm_up_calls(speedups_spec(compile=True, cuda_graphs=True)) == 2
     calls.clear()
     warm_up(model, Sampler(template), 3, {2}, CPU, torch.float32, unet_calls=2)
     assert len(calls) == 2
@@ -578,7 +595,7 @@ def test_warm_up_calls_the_unet_as_sampling_will(name):
 
 def test_channels_last_puts_every_convolution_in_nhwc():
     model = random_model("latent")
-    assert apply_speedups(model, {"channels_last": True, "compile": False}) == "channels_last"
+    assert apply_speedups(model, speedups_spec(channels_last=True)) == "channels_last"
     modules = [*model.unet.modules(), *model.autoencoder.modules()]
     weights = [m.weight for m in modules if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1)]
     assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
@@ -602,12 +619,12 @@ def test_attention_runs_the_classic_kernel_unless_fused_attention_is_on():
     assert set(processors(model)) == {AttnProcessor2_0}  # diffusers' own default: fused
     template = make_scheduler(SAMPLER_SPECS["ddim"], model.scheduler)
     fused, _ = generate(model, Sampler(template), 3, [0, 1], 2, CPU)
-    assert apply_speedups(model, {}) == "none"
+    assert apply_speedups(model, speedups_spec()) == "none"
     assert len(processors(model)) >= 4 and set(processors(model)) == {AttnProcessor}  # UNet's and VQ's layers
     classic, _ = generate(model, Sampler(template), 3, [0, 1], 2, CPU)
     # Another summation order in float32 over three steps and a decode: a uint8 level at most.
     assert np.abs(fused.astype(int) - classic.astype(int)).max() <= 1
-    assert apply_speedups(model, {"fused_attention": True}) == "fused_attention"
+    assert apply_speedups(model, speedups_spec(fused_attention=True)) == "fused_attention"
     assert set(processors(model)) == {AttnProcessor2_0}
     model.unet.down_blocks[1].attentions[0].set_processor(AttnAddedKVProcessor())
     with pytest.raises(ValueError, match=r"UNet2DModel has attention processors \['AttnAddedKVProcessor'\]"):
@@ -639,7 +656,7 @@ def test_cuda_graphs_clone_each_output_out_of_the_graph_and_start_a_step(monkeyp
 
 def test_cuda_graphs_are_refused_off_cuda():
     with pytest.raises(ConfigError, match=r"'sampling.speedups.cuda_graphs' \(running on cpu\): CUDA graphs need"):
-        apply_speedups(random_model(), {"compile": True, "cuda_graphs": True})
+        apply_speedups(random_model(), speedups_spec(compile=True, cuda_graphs=True))
 
 
 @needs_cuda
@@ -650,8 +667,8 @@ def test_cuda_graphs_replay_the_compiled_unets_images():
     allow_tf32(False)  # strict float32, as the jobs run: the two differ by inductor's rounding only
     for name in ("ddim", "dpm_solver_pp"):  # DPM-Solver++ keeps earlier outputs across steps
         plain, graphed = (random_model("latent").to(cuda) for _ in range(2))
-        apply_speedups(plain, {})
-        graphed_on = {"cuda_graphs": True}
+        apply_speedups(plain, speedups_spec())
+        graphed_on = speedups_spec(cuda_graphs=True)
         apply_speedups(graphed, graphed_on)
         template = make_scheduler(SAMPLER_SPECS[name], plain.scheduler)
         seeds = [0, 1, 2]

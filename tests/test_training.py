@@ -14,11 +14,13 @@ from diffbench.io import read_json
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.runtime import peak_memory
 from diffbench.sampling.pipeline_io import load_model
+from diffbench.specs import TrainingSpec
 from diffbench.stages.train import train_diffusion
 from diffbench.training import loop as training_loop
 from diffbench.training.budget import Budget
 from diffbench.training.latents import latent_std
 from diffbench.training.loop import Batches, fit
+from helpers import typed_spec
 
 
 def test_records_and_loss_curves(trained):
@@ -119,11 +121,9 @@ def test_budget_and_batches():
     assert len(set(epoch.tolist())) == 8  # no repeats within an epoch
 
 
-def toy_spec(**overrides) -> dict:
+def toy_spec(**overrides) -> TrainingSpec:
     """A training spec as the schema fills it, for fit on toy models."""
-    spec = {"seed": 0, "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 10, "max_seconds": None,
-            "max_gflops": None, "batch_size": 1, "log_every": 25}  # fmt: skip
-    return {**spec, **overrides}
+    return typed_spec(TrainingSpec, **{"learning_rate": 1e-3, "max_steps": 10, "batch_size": 1, **overrides})
 
 
 def test_nonfinite_loss_stops_with_the_step():
@@ -380,7 +380,7 @@ def test_a_slow_first_stage_under_a_seconds_budget_trains_less_instead_of_failin
 def test_one_budget_says_what_the_denoiser_has_left():
     """The stage's pre-check and the loop read the same Budget: in total scope the first stage's
     seconds and GFLOPs come out of the model's limits, in denoiser scope they do not."""
-    training = {"max_steps": None, "max_seconds": 100.0, "max_gflops": 50.0}
+    training = typed_spec(TrainingSpec, max_steps=None, max_seconds=100.0, max_gflops=50.0)
     total = Budget.for_denoiser(training, "total", earlier_seconds=30.0, earlier_gflops=20.0)
     assert total.left() == {"max_steps": None, "max_seconds": 70.0, "max_gflops": 30.0}
     assert total.nothing_left() is None

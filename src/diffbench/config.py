@@ -92,6 +92,17 @@ def validate_config(config: dict) -> dict:
     return config
 
 
+def filled(section: str, value: dict) -> dict:
+    """A copy of `value`, one section of the schema (a JSON pointer such as "$defs/dataset"), with the
+    schema's defaults filled in as validate_config fills them; ConfigError if it is invalid. For
+    code that builds one spec outside an experiment config (tests, benchmarks)."""
+    value = copy.deepcopy(value)
+    errors = list(_Validator({"$defs": schema()["$defs"], "$ref": f"#/{section}"}).iter_errors(value))
+    if errors:
+        raise ConfigError(_describe(max(errors, key=lambda e: len(e.absolute_path))))
+    return value
+
+
 # Keys that earlier versions took, with what replaced them: a config that still sets one gets
 # this line rather than the schema's "additional properties" message.
 REMOVED_KEYS = {

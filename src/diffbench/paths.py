@@ -8,11 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-def features_key(evaluation: dict) -> str:
-    """Names the feature files: one per (extractor, resize mode), so Snakemake's file graph caches them."""
-    return f"{evaluation['feature_extractor']}-{evaluation['resize']}"
-
-
 @dataclass(frozen=True)
 class Layout:
     root: str = "results"

@@ -14,16 +14,16 @@ from pathlib import Path
 
 from diffbench.errors import ResultError
 from diffbench.io import read_json, write_json
-from diffbench.paths import features_key
+from diffbench.specs import EvaluationSpec
 
 
-def feature_settings(evaluation: dict) -> dict:
+def feature_settings(evaluation: EvaluationSpec) -> dict:
     """The settings that define a result computed from features, carried by every such record."""
     return {
-        "feature_extractor": evaluation["feature_extractor"],
-        "resize": evaluation["resize"],
-        "feature_channels_last": evaluation["channels_last"],
-        "features_key": features_key(evaluation),
+        "feature_extractor": evaluation.feature_extractor,
+        "resize": evaluation.resize,
+        "feature_channels_last": evaluation.channels_last,
+        "features_key": evaluation.features_key,
     }
 
 

@@ -17,7 +17,8 @@ from diffbench.data.sources import TORCHVISION_SOURCES
 from diffbench.humaneval.answers import answer_files
 from diffbench.humaneval.trials import TRIAL_SETTINGS
 from diffbench.jobs import hub_offline_for_jobs
-from diffbench.paths import Layout, features_key
+from diffbench.paths import Layout
+from diffbench.specs import EvaluationSpec
 from diffbench.published import published_files
 from diffbench.report.outputs import ReportPaths, result_files
 
@@ -34,7 +35,7 @@ SAMPLING = config["sampling"]
 SHARDS = list(range(len(shard_ranges(SAMPLING["num_samples"], SAMPLING["images_per_shard"]))))
 EVALUATION = config["evaluation"]
 REFERENCE = EVALUATION["reference"]  # the reference set of distribution metrics
-FEATURES = features_key(EVALUATION)
+FEATURES = EvaluationSpec.of(EVALUATION).features_key
 MAX_STEPS = max(SAMPLING["steps"])  # the reference step count for LPIPS convergence
 # Threads of the evaluation jobs that run a network. They are not timed, so two share the machine
 # and one's start-up (imports, weights) overlaps the other's work; training and sampling jobs are

@@ -17,6 +17,7 @@ from diffusers import AutoencoderKL, VQModel
 from diffusers.models.modeling_utils import ModelMixin
 
 from diffbench.data.tensors import to_model_range, to_uint8
+from diffbench.specs import AutoencoderSpec
 
 
 def norm_groups(channels: int) -> int:
@@ -24,12 +25,12 @@ def norm_groups(channels: int) -> int:
     return next(g for g in (32, 16, 8, 4, 2, 1) if channels % g == 0)
 
 
-def level_channels(spec: dict) -> list[int]:
-    levels = int(math.log2(spec["downsampling_factor"])) + 1
-    return [min(spec["base_channels"] * 2**i, spec["max_channels"]) for i in range(levels)]
+def level_channels(spec: AutoencoderSpec) -> list[int]:
+    levels = int(math.log2(spec.downsampling_factor)) + 1
+    return [min(spec.base_channels * 2**i, spec.max_channels) for i in range(levels)]
 
 
-def _common_kwargs(spec: dict, image_channels: int, resolution: int) -> dict:
+def _common_kwargs(spec: AutoencoderSpec, image_channels: int, resolution: int) -> dict:
     channels = level_channels(spec)
     return dict(
         in_channels=image_channels,
@@ -37,33 +38,35 @@ def _common_kwargs(spec: dict, image_channels: int, resolution: int) -> dict:
         down_block_types=["DownEncoderBlock2D"] * len(channels),
         up_block_types=["UpDecoderBlock2D"] * len(channels),
         block_out_channels=channels,
-        layers_per_block=spec["layers_per_block"],
-        latent_channels=spec["latent_channels"],
+        layers_per_block=spec.layers_per_block,
+        latent_channels=spec.latent_channels,
         norm_num_groups=min(norm_groups(c) for c in channels),
         sample_size=resolution,
     )
 
 
-def _build_kl(spec: dict, image_channels: int, resolution: int) -> AutoencoderKL:
+def _build_kl(spec: AutoencoderSpec, image_channels: int, resolution: int) -> AutoencoderKL:
     return AutoencoderKL(**_common_kwargs(spec, image_channels, resolution))
 
 
-def _build_vq(spec: dict, image_channels: int, resolution: int) -> VQModel:
+def _build_vq(spec: AutoencoderSpec, image_channels: int, resolution: int) -> VQModel:
     return VQModel(
         **_common_kwargs(spec, image_channels, resolution),
-        num_vq_embeddings=spec["num_vq_embeddings"],
-        vq_embed_dim=spec["latent_channels"],
+        num_vq_embeddings=spec.num_vq_embeddings,
+        vq_embed_dim=spec.latent_channels,
     )
 
 
-def _kl_forward(model: AutoencoderKL, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor, torch.Tensor, dict]:
+def _kl_forward(
+    model: AutoencoderKL, x: torch.Tensor, spec: AutoencoderSpec
+) -> tuple[torch.Tensor, torch.Tensor, dict]:
     # A posterior sample is decoded; the regulariser is the LDM paper's KL-reg (weight ~1e-6).
     posterior = model.encode(x).latent_dist
     kl = posterior.kl().mean()
-    return model.decode(posterior.sample()).sample, spec["kl_weight"] * kl, {"kl": kl.detach()}
+    return model.decode(posterior.sample()).sample, spec.kl_weight * kl, {"kl": kl.detach()}
 
 
-def _vq_forward(model: VQModel, x: torch.Tensor, spec: dict) -> tuple[torch.Tensor, torch.Tensor, dict]:
+def _vq_forward(model: VQModel, x: torch.Tensor, spec: AutoencoderSpec) -> tuple[torch.Tensor, torch.Tensor, dict]:
     # As taming-transformers' VQGAN: the quantiser's codebook + commitment loss, weight 1.
     output = model(x)
     commit = output.commit_loss.mean()
@@ -86,9 +89,9 @@ class AutoencoderKind:
     name: str
     model_class: type[ModelMixin]
     component: str  # sub-folder name in a saved pipeline (CompVis LDM checkpoints use "vqvae")
-    build: Callable[[dict, int, int], ModelMixin]
+    build: Callable[[AutoencoderSpec, int, int], ModelMixin]
     # (model, x, spec) -> (reconstruction, weighted regulariser loss, {term: detached value})
-    forward: Callable[[ModelMixin, torch.Tensor, dict], tuple[torch.Tensor, torch.Tensor, dict]]
+    forward: Callable[[ModelMixin, torch.Tensor, AutoencoderSpec], tuple[torch.Tensor, torch.Tensor, dict]]
     # How the per-pixel reconstruction loss becomes a number: LDM's KL models sum it over each
     # image and average over the batch; taming's VQ models average over every pixel.
     pixel_reduction: str

@@ -24,6 +24,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffbench.sampling.ddim import DDIMSequenceScheduler
 from diffbench.sampling.host_schedule import DDPMHostScheduler
 from diffbench.sampling.options import SAMPLER_SETTING_TYPES, SAMPLER_TYPES, STEP_OPTIONS
+from diffbench.specs import SamplerSpec
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,13 @@ SAMPLERS: dict[str, SamplerKind] = {
 }
 
 
-def make_scheduler(sampler: dict, base: SchedulerMixin) -> SchedulerMixin:
+def make_scheduler(sampler: SamplerSpec, base: SchedulerMixin) -> SchedulerMixin:
     """The sampler's scheduler on the model's schedule. Settings the sampler entry gives (not null)
     override the model's config (options.SAMPLER_SETTING_TYPES says which types have them); they are
     passed as arguments because from_config drops keys the saved config left at their default."""
-    kind = SAMPLERS[sampler["type"]]
-    chosen = {key: sampler[key] for key in SAMPLER_SETTING_TYPES if sampler.get(key) is not None}
+    kind = SAMPLERS[sampler.type]
+    given = {key: getattr(sampler, key) for key in SAMPLER_SETTING_TYPES}
+    chosen = {key: value for key, value in given.items() if value is not None}
     clip = chosen.pop("clip_sample", base.config.get("clip_sample", False))
     accepts = inspect.signature(kind.scheduler_class.__init__).parameters
     if "clip_sample" in accepts:
@@ -98,8 +100,8 @@ def timesteps_of(scheduler: SchedulerMixin, steps: int) -> list[int]:
     return [int(round(float(t))) for t in fresh.timesteps]
 
 
-def step_kwargs(sampler: dict) -> dict:
-    return {name: sampler[name] for name in SAMPLERS[sampler["type"]].step_options}
+def step_kwargs(sampler: SamplerSpec) -> dict:
+    return {name: getattr(sampler, name) for name in SAMPLERS[sampler.type].step_options}
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,9 @@ class Sampler:
     step_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def of(cls, entry: dict, base: SchedulerMixin) -> Sampler:
-        """A sampling.samplers entry (plain data, as Snakemake passes it) on the model scheduler `base`."""
+    def of(cls, entry: SamplerSpec | dict, base: SchedulerMixin) -> Sampler:
+        """A sampling.samplers entry (its spec, or plain data as Snakemake passes it) on the model scheduler `base`."""
+        entry = SamplerSpec.of(entry)
         return cls(make_scheduler(entry, base), MappingProxyType(step_kwargs(entry)))
 
     def fresh(self) -> SchedulerMixin:

@@ -13,21 +13,19 @@ from diffbench.errors import ConfigError
 from diffbench.models.attention import set_attention
 from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.sampling.options import CUDA_GRAPHS_NEED
+from diffbench.specs import SpeedupsSpec
 
 # In the order results name them.
 SPEEDUPS = ("channels_last", "compile", "fused_attention", "cuda_graphs")
 NONE = "none"
 
 
-def speedups_label(speedups: dict) -> str:
+def speedups_label(speedups: SpeedupsSpec) -> str:
     """'none', or the options that are on joined by '+' (as results record them)."""
-    unknown = sorted(set(speedups) - set(SPEEDUPS))
-    if unknown:
-        raise ValueError(f"unknown speedups {unknown}; known: {SPEEDUPS}")
-    return "+".join(name for name in SPEEDUPS if speedups.get(name)) or NONE
+    return "+".join(name for name in SPEEDUPS if getattr(speedups, name)) or NONE
 
 
-def apply_speedups(model: DiffusionModel, speedups: dict) -> str:
+def apply_speedups(model: DiffusionModel, speedups: SpeedupsSpec) -> str:
     """Apply the options that are on to `model` in place; returns their label.
 
     channels_last: the UNet's and the autoencoder's weights in NHWC layout, so their convolutions
@@ -41,25 +39,25 @@ def apply_speedups(model: DiffusionModel, speedups: dict) -> str:
     label = speedups_label(speedups)
     for module in (model.unet, model.autoencoder):
         if module is not None:
-            set_attention(module, fused=bool(speedups.get("fused_attention")))
-    if speedups.get("channels_last"):
+            set_attention(module, fused=speedups.fused_attention)
+    if speedups.channels_last:
         for module in (model.unet, model.autoencoder):
             if module is not None:
                 module.to(memory_format=torch.channels_last)
-    if speedups.get("cuda_graphs"):
+    if speedups.cuda_graphs:
         device = next(model.unet.parameters()).device
         if device.type != "cuda":
             raise ConfigError(f"config key 'sampling.speedups.cuda_graphs' (running on {device}): {CUDA_GRAPHS_NEED}.")
         _graph_unet(model.unet)
-    elif speedups.get("compile"):
+    elif speedups.compile:
         model.unet.compile()
     return label
 
 
-def warm_up_calls(speedups: dict) -> int:
+def warm_up_calls(speedups: SpeedupsSpec) -> int:
     """UNet calls per batch size the untimed warm-up makes: CUDA graph trees run a function eagerly
     at its first call and record the graph at the second; anything else is ready after one."""
-    return 2 if speedups.get("cuda_graphs") else 1
+    return 2 if speedups.cuda_graphs else 1
 
 
 def _graph_unet(unet: torch.nn.Module) -> None:

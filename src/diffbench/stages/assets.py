@@ -16,6 +16,7 @@ from diffbench.errors import DataError, MissingWeights, ModelError
 from diffbench.features import EXTRACTORS
 from diffbench.metrics.lpips import fetch_backbone
 from diffbench.records import DATASET_ASSETS, EVALUATION_ASSETS, MODEL_ASSETS, PERCEPTUAL_ASSETS
+from diffbench.specs import DatasetSpec, EvaluationSpec
 
 # What load_model reads; a hub repo's other files (README images, flax or onnx weights) are skipped.
 PIPELINE_FILES = ["model_index.json", "unet/*", "scheduler/*", "vae/*", "vqvae/*"]
@@ -72,16 +73,17 @@ def fetch_pretrained(*, name: str, pretrained: dict, out_record: str | Path) -> 
     return record
 
 
-def fetch_dataset(*, name: str, spec: dict, out_record: str | Path) -> dict:
+def fetch_dataset(*, name: str, spec: DatasetSpec | dict, out_record: str | Path) -> dict:
     """Download a torchvision dataset into its root when allowed and missing; record what is there."""
-    if spec["source"] not in TORCHVISION_SOURCES:
-        raise DataError(f"datasets.{name}: source {spec['source']} has nothing to fetch (only {TORCHVISION_SOURCES}).")
-    source = TorchvisionSource(name, spec, allow_download=spec["download"])
+    spec = DatasetSpec.of(spec)
+    if spec.source not in TORCHVISION_SOURCES:
+        raise DataError(f"datasets.{name}: source {spec.source} has nothing to fetch (only {TORCHVISION_SOURCES}).")
+    source = TorchvisionSource(name, spec, allow_download=spec.download)
     record = {
         "dataset": name,
-        "source": spec["source"],
-        "split": spec["split"],
-        "root": str(Path(spec["root"]).expanduser().resolve()),
+        "source": spec.source,
+        "split": spec.split,
+        "root": str(Path(spec.root).expanduser().resolve()),
         "images": len(source),
         "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -89,13 +91,14 @@ def fetch_dataset(*, name: str, spec: dict, out_record: str | Path) -> dict:
     return record
 
 
-def fetch_assets(evaluation: dict, out_record: str | Path) -> dict:
+def fetch_assets(evaluation: EvaluationSpec | dict, out_record: str | Path) -> dict:
     """Make every weight file the evaluation needs present (download when absent) and record where."""
-    extractor = EXTRACTORS[evaluation["feature_extractor"]]
-    configured = evaluation["inception_weights"]
+    evaluation = EvaluationSpec.of(evaluation)
+    extractor = EXTRACTORS[evaluation.feature_extractor]
+    configured = evaluation.inception_weights
     try:
         weights = extractor.resolve_weights(configured) if configured else extractor.fetch_weights(None)
-        backbone = fetch_backbone(evaluation["lpips_net"])
+        backbone = fetch_backbone(evaluation.lpips_net)
     except MissingWeights:
         raise
     except OSError as err:  # URLError and friends: no network, proxy, disk
@@ -107,7 +110,7 @@ def fetch_assets(evaluation: dict, out_record: str | Path) -> dict:
         "feature_extractor": extractor.name,
         "feature_weights": str(weights),
         "feature_weights_bytes": weights.stat().st_size,
-        "lpips_net": evaluation["lpips_net"],
+        "lpips_net": evaluation.lpips_net,
         "lpips_backbone": str(backbone),
         "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

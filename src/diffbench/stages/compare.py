@@ -13,6 +13,7 @@ from diffbench.metrics.intervals import fid_difference
 from diffbench.metrics.kid import METHOD as KID_METHOD
 from diffbench.metrics.kid import kid_difference
 from diffbench.records import COMPARISON, feature_settings
+from diffbench.specs import EvaluationSpec
 
 
 def compare_runs(
@@ -22,7 +23,7 @@ def compare_runs(
     reference_features: str | Path,
     run_a: dict,
     run_b: dict,
-    evaluation: dict,
+    evaluation: EvaluationSpec | dict,
     out_record: str | Path,
 ) -> dict:
     """KID(a) - KID(b) and FID(a) - FID(b) for two runs with the same seeds against one reference,
@@ -33,6 +34,7 @@ def compare_runs(
     Images are paired by seed; a seed whose image is NaN/inf in either run is left out of both, so
     the two FIDs here can differ slightly from each run's own when some images were excluded.
     """
+    evaluation = EvaluationSpec.of(evaluation)
     features, finite = [], []
     for path in (features_a, features_b):
         with np.load(path) as data:
@@ -50,7 +52,7 @@ def compare_runs(
     both = finite[0] & finite[1]
     # Rows of each feature array are the finite images in seed order: keep those finite in both runs.
     generated_a, generated_b = (x[both[mask]] for x, mask in zip(features, finite, strict=True))
-    level, groups = evaluation["confidence"], evaluation["interval_groups"]
+    level, groups = evaluation.confidence, evaluation.interval_groups
     fid = fid_difference(generated_a, generated_b, reference, level, groups)
     kid = kid_difference(generated_a, generated_b, reference, level, groups)
     interval = kid.interval
@@ -62,7 +64,7 @@ def compare_runs(
         "family_b": run_b["family"],
         **{key: run_a[key] for key in ("sampler", "sampler_type", "steps", "seed_first", "seed_last")},
         **feature_settings(evaluation),
-        "reference_set": evaluation["reference"],
+        "reference_set": evaluation.reference,
         "n_generated": len(generated_a),
         "n_reference": len(reference),
         "statistic": "KID",

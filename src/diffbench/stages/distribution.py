@@ -16,32 +16,33 @@ from diffbench.metrics.kid import METHOD as KID_METHOD
 from diffbench.metrics.kid import kid
 from diffbench.metrics.precision_recall import equal_sizes, precision_recall
 from diffbench.records import DISTRIBUTION, feature_settings
+from diffbench.specs import EvaluationSpec
 
 
-def fid_infinity_min_size(dim: int, evaluation: dict) -> int:
+def fid_infinity_min_size(dim: int, evaluation: EvaluationSpec) -> int:
     """Images each set needs for FID at infinity: the 1/N fit is only linear once both sets are
     several times the feature dimension (benchmarks/verdict_truth.py: at 128 images in 2048
     dimensions a perfect model's FID_inf is far from 0 and its interval misses)."""
-    return math.ceil(evaluation["fid_infinity_min_ratio"] * dim)
+    return math.ceil(evaluation.fid_infinity_min_ratio * dim)
 
 
-def fid_infinity_hidden(n_generated: int, n_reference: int, dim: int, evaluation: dict) -> str | None:
+def fid_infinity_hidden(n_generated: int, n_reference: int, dim: int, evaluation: EvaluationSpec) -> str | None:
     """Why FID at infinity is not computed for these set sizes, or None when it is."""
-    if not evaluation["fid_infinity_fractions"]:
+    if not evaluation.fid_infinity_fractions:
         return "switched off (evaluation.fid_infinity_fractions: [])"
     if min(n_generated, n_reference) < fid_infinity_min_size(dim, evaluation):
         return (
             f"not computed: {min(n_generated, n_reference)} images per set are fewer than "
-            f"evaluation.fid_infinity_min_ratio ({evaluation['fid_infinity_min_ratio']:g}) x the {dim} feature "
+            f"evaluation.fid_infinity_min_ratio ({evaluation.fid_infinity_min_ratio:g}) x the {dim} feature "
             "dimensions, where the 1/N fit does not extrapolate to the distance"
         )
     return None
 
 
-def _fid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: dict) -> dict:
+def _fid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: EvaluationSpec) -> dict:
     """The jackknife interval of FID at this n and FID at infinity (None where switched off or hidden)."""
-    groups, level = evaluation["interval_groups"], evaluation["confidence"]
-    fractions = evaluation["fid_infinity_fractions"]
+    groups, level = evaluation.interval_groups, evaluation.confidence
+    fractions = evaluation.fid_infinity_fractions
     hidden = fid_infinity_hidden(len(generated), len(reference), generated.shape[1], evaluation)
     interval = fid_interval(generated, reference, level, groups) if groups else None
     fit = fid_infinity(generated, reference, fractions, level, groups) if not hidden else None
@@ -64,9 +65,9 @@ def _fid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: d
     }
 
 
-def _kid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: dict) -> dict:
+def _kid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: EvaluationSpec) -> dict:
     """KID over all pairs with its jackknife interval (None without groups)."""
-    groups, level = evaluation["interval_groups"], evaluation["confidence"]
+    groups, level = evaluation.interval_groups, evaluation.confidence
     result = kid(generated, reference, level, groups)
     interval = result.interval
     return {
@@ -83,11 +84,12 @@ def distribution_metrics(
     sample_features: str | Path,
     reference_features: str | Path,
     run: dict,
-    evaluation: dict,
+    evaluation: EvaluationSpec | dict,
     out_record: str | Path,
 ) -> dict:
     """FID (with its interval and FID at infinity), KID (with its interval) and precision/recall of a
     sample set against the reference."""
+    evaluation = EvaluationSpec.of(evaluation)
     with np.load(sample_features) as gen, np.load(reference_features) as ref:
         generated, reference = gen["features"], ref["features"]
         excluded = int(gen["nonfinite_excluded"])
@@ -109,7 +111,7 @@ def distribution_metrics(
     record = {
         **run,
         **feature_settings(evaluation),
-        "reference_set": evaluation["reference"],
+        "reference_set": evaluation.reference,
         "n_generated": int(len(generated)),
         "n_nonfinite_excluded": excluded,
         "n_reference": int(len(reference)),
@@ -118,7 +120,7 @@ def distribution_metrics(
         **_fid_uncertainty(generated64, reference64, evaluation),
         "fid_sqrt_discarded": fd["sqrt_discarded"],
         **_kid_uncertainty(generated64, reference64, evaluation),
-        **precision_recall(*equal_sizes(generated, reference, run["seed_first"]), evaluation["pr_neighborhood"]),
+        **precision_recall(*equal_sizes(generated, reference, run["seed_first"]), evaluation.pr_neighborhood),
         "warnings": warnings,
     }
     DISTRIBUTION.write(out_record, record)

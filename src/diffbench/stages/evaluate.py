@@ -19,6 +19,7 @@ from diffbench.metrics.frechet import Moments
 from diffbench.metrics.lpips import convergence, diversity, load_lpips
 from diffbench.records import EVALUATION_ASSETS, LPIPS
 from diffbench.runtime import device_info, resolve_device
+from diffbench.specs import EvaluationSpec
 
 
 def fetched_weights(assets: str | Path, extractor: str) -> Path:
@@ -34,18 +35,19 @@ def fetched_weights(assets: str | Path, extractor: str) -> Path:
 
 
 def _extract_features(
-    *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
+    *, images: str | Path, assets: str | Path, evaluation: EvaluationSpec | dict, device: str, out_features: str | Path
 ) -> dict:
     """float32 features of a set of images plus their exact float64 moments.
 
     Generated images that had NaN/inf values (stored as zeros, marked in `finite`) are left out,
     so they never enter FID; their count is kept as `nonfinite_excluded`.
     """
-    extractor = EXTRACTORS[evaluation["feature_extractor"]]
+    evaluation = EvaluationSpec.of(evaluation)
+    extractor = EXTRACTORS[evaluation.feature_extractor]
     torch_device = resolve_device(device)
-    network = extractor.network(fetched_weights(assets, extractor.name), torch_device, evaluation["channels_last"])
+    network = extractor.network(fetched_weights(assets, extractor.name), torch_device, evaluation.channels_last)
     pixels, _, finite = load_samples(images)
-    features = extractor.extract(pixels[finite], network, torch_device, evaluation["batch_size"], evaluation["resize"])
+    features = extractor.extract(pixels[finite], network, torch_device, evaluation.batch_size, evaluation.resize)
     excluded = int((~finite).sum())
     write_npz(
         out_features,
@@ -63,7 +65,7 @@ def _extract_features(
 
 
 def reference_features(
-    *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
+    *, images: str | Path, assets: str | Path, evaluation: EvaluationSpec | dict, device: str, out_features: str | Path
 ) -> dict:
     """Features of a dataset's reference set (evaluation.reference), shared by every model evaluated on
     it; reconstruction metrics also use the held-out set's."""
@@ -73,7 +75,7 @@ def reference_features(
 
 
 def sample_feature_shard(
-    *, images: str | Path, assets: str | Path, evaluation: dict, device: str, out_features: str | Path
+    *, images: str | Path, assets: str | Path, evaluation: EvaluationSpec | dict, device: str, out_features: str | Path
 ) -> dict:
     """Features of one sampling shard, on the node that sampled it; merged by sample_features."""
     return _extract_features(
@@ -97,24 +99,25 @@ def lpips_metrics(
     reference_steps: int,
     assets: str | Path,
     run: dict,
-    evaluation: dict,
+    evaluation: EvaluationSpec | dict,
     device: str,
     out_record: str | Path,
 ) -> dict:
     """LPIPS diversity of one sample set and its convergence towards the same seeds at `reference_steps`."""
+    evaluation = EvaluationSpec.of(evaluation)
     EVALUATION_ASSETS.read(assets)  # the backbone must have been fetched
     torch_device = resolve_device(device)
-    model = load_lpips(evaluation["lpips_net"], torch_device)
+    model = load_lpips(evaluation.lpips_net, torch_device)
     these, seeds, finite = load_samples(images)
     reference, reference_seeds, reference_finite = load_samples(reference_run_images)
     if seeds.tolist() != reference_seeds.tolist():
         raise ResultError(f"{images} and {reference_run_images} hold different seeds; rerun the sampling")
     both = finite & reference_finite  # NaN/inf images (stored as zeros) are left out, as for FID
-    side = evaluation["lpips_min_side"]
+    side = evaluation.lpips_min_side
     record = {
         **run,
-        "lpips_net": evaluation["lpips_net"],
-        **diversity(these[finite], model, torch_device, evaluation["diversity_pairs"], min_side=side),
+        "lpips_net": evaluation.lpips_net,
+        **diversity(these[finite], model, torch_device, evaluation.diversity_pairs, min_side=side),
         **convergence(these[both], reference[both], model, torch_device, min_side=side),
         "convergence_reference_steps": reference_steps,
         "n_nonfinite_excluded": int((~finite).sum()),

@@ -19,6 +19,7 @@ from diffbench.models.autoencoders import reconstruct
 from diffbench.records import RECONSTRUCTION, feature_settings
 from diffbench.runtime import resolve_device
 from diffbench.sampling.pipeline_io import load_model
+from diffbench.specs import EvaluationSpec
 from diffbench.stages.evaluate import fetched_weights
 
 
@@ -33,7 +34,7 @@ def reconstruction_metrics(
     seed: int,
     assets: str | Path,
     model: str,
-    evaluation: dict,
+    evaluation: EvaluationSpec | dict,
     device: str,
     out_record: str | Path,
 ) -> dict:
@@ -42,17 +43,18 @@ def reconstruction_metrics(
     independent of the reference set, against it, as a sample set of that size is scored. (The
     paired rFID scores reconstructions of the very images it compares with, so the sets' noise
     cancels and it is not comparable with a sample set's FID.)"""
+    evaluation = EvaluationSpec.of(evaluation)
     torch_device = resolve_device(device)
     autoencoder = load_model(model_dir).to(torch_device).autoencoder
     originals = load_images(heldout_images)
-    rebuilt = reconstruct(autoencoder, originals, torch_device, evaluation["batch_size"])
-    lpips_model = load_lpips(evaluation["lpips_net"], torch_device)
+    rebuilt = reconstruct(autoencoder, originals, torch_device, evaluation.batch_size)
+    lpips_model = load_lpips(evaluation.lpips_net, torch_device)
     distances = paired_distances(
-        originals, rebuilt, lpips_model, torch_device, evaluation["batch_size"], evaluation["lpips_min_side"]
+        originals, rebuilt, lpips_model, torch_device, evaluation.batch_size, evaluation.lpips_min_side
     )
-    extractor = EXTRACTORS[evaluation["feature_extractor"]]
-    network = extractor.network(fetched_weights(assets, extractor.name), torch_device, evaluation["channels_last"])
-    features = extractor.extract(rebuilt, network, torch_device, evaluation["batch_size"], evaluation["resize"])
+    extractor = EXTRACTORS[evaluation.feature_extractor]
+    network = extractor.network(fetched_weights(assets, extractor.name), torch_device, evaluation.channels_last)
+    features = extractor.extract(rebuilt, network, torch_device, evaluation.batch_size, evaluation.resize)
     with np.load(heldout_features) as ref:
         ref_stats = Moments.from_npz(ref).statistics()
     rec_stats = Moments.of(features).statistics()
@@ -66,9 +68,9 @@ def reconstruction_metrics(
         **feature_settings(evaluation),
         "autoencoder": type(autoencoder).__name__,
         **psnr_ssim(originals, rebuilt),
-        "lpips_net": evaluation["lpips_net"],
+        "lpips_net": evaluation.lpips_net,
         "lpips_mean": float(distances.mean()),
-        "lpips_side": evaluation["lpips_min_side"],
+        "lpips_side": evaluation.lpips_min_side,
         "rfid": rfid["fd"],
         **bound,
         "warnings": [w for w in [sample_size_warning(len(originals), len(originals), extractor.dim)] if w],
@@ -87,12 +89,12 @@ def _independent_bound(autoencoder, images, reference_features, num_samples, see
                 "independent_n": 0, "independent_set": none}  # fmt: skip
     originals = load_images(images)
     chosen = np.sort(np.random.default_rng(seed).permutation(len(originals))[: min(num_samples, len(originals))])
-    rebuilt = reconstruct(autoencoder, originals[chosen], device, evaluation["batch_size"])
-    features = extractor.extract(rebuilt, network, device, evaluation["batch_size"], evaluation["resize"])
+    rebuilt = reconstruct(autoencoder, originals[chosen], device, evaluation.batch_size)
+    features = extractor.extract(rebuilt, network, device, evaluation.batch_size, evaluation.resize)
     features = np.asarray(features, np.float64)
     with np.load(reference_features) as ref:
         reference = ref["features"].astype(np.float64)
-    result = kid(features, reference, evaluation["confidence"], evaluation["interval_groups"])
+    result = kid(features, reference, evaluation.confidence, evaluation.interval_groups)
     interval = result.interval
     return {
         "rfid_independent": frechet_of_features(features, reference),

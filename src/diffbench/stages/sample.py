@@ -16,17 +16,18 @@ from diffbench.sampling.sampler import batch_sizes_of, flops_per_image, generate
 from diffbench.sampling.schedulers import Sampler
 from diffbench.sampling.speedups import apply_speedups, warm_up_calls
 from diffbench.sampling.throughput import sweep
+from diffbench.specs import SamplerSpec, SpeedupsSpec
 
 
 def sample_shard(
     *,
     model_dir: str | Path,
-    sampler: dict,
+    sampler: SamplerSpec | dict,
     steps: int,
     seeds: list[int],
     batch_size: int,
     step_noise: str,
-    speedups: dict,
+    speedups: SpeedupsSpec | dict,
     device: str,
     precision: str,
     out_images: str | Path,
@@ -35,6 +36,7 @@ def sample_shard(
 ) -> dict:
     """`batches_dir`: where finished batches are kept until the shard is written, so a killed job
     resumes (None: not kept)."""
+    sampler, speedups = SamplerSpec.of(sampler), SpeedupsSpec.of(speedups)
     torch_device = resolve_device(device)
     dtype = use_precision(precision, torch_device)
     model = load_model(model_dir).to(torch_device, dtype)
@@ -45,7 +47,7 @@ def sample_shard(
     store = None
     if batches_dir is not None:
         weights = sorted(Path(model_dir).rglob("*.safetensors"))
-        settings = (sampler, steps, precision, torch_device.type, noise_on, speedups_on)
+        settings = (sampler.as_dict(), steps, precision, torch_device.type, noise_on, speedups_on)
         store = BatchStore(batches_dir, fingerprint(*settings, files=weights))
     batch_sizes = batch_sizes_of(len(seeds), batch_size)
     warmup_s = warm_up(model, on_model, steps, batch_sizes, torch_device, dtype, warm_up_calls(speedups))
@@ -64,7 +66,7 @@ def sample_shard(
     )
     finite = stats.pop("finite")
     record = {
-        "sampler": sampler,
+        "sampler": sampler.as_dict(),
         **on_model.record(steps),
         "steps": steps,
         "seed_first": seeds[0],
@@ -95,13 +97,14 @@ def sampling_throughput(
     family: str,
     max_batch: int,
     configured_batch: int,
-    speedups: dict,
+    speedups: SpeedupsSpec | dict,
     device: str,
     precision: str,
     out_record: str | Path,
 ) -> dict:
     """Seconds of one UNet evaluation and one decode per batch size (sampling/throughput.py), with the
     speedups that sampling uses."""
+    speedups = SpeedupsSpec.of(speedups)
     torch_device = resolve_device(device)
     dtype = use_precision(precision, torch_device)
     network = load_model(model_dir).to(torch_device, dtype)

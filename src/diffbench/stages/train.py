@@ -23,6 +23,7 @@ from diffbench.models.diffusion_model import DiffusionModel, denoiser_architectu
 from diffbench.records import AUTOENCODER_TRAINING, MODEL_ASSETS, PRETRAINED, TRAINING
 from diffbench.runtime import Stopwatch, reset_peak_memory, resolve_device, use_precision
 from diffbench.sampling.pipeline_io import load_model, save_model
+from diffbench.specs import DatasetSpec, ModelSpec, TrainingSpec
 from diffbench.training.budget import Budget
 from diffbench.training.checkpoint import Checkpointing
 from diffbench.training.first_stage import FirstStageLoss
@@ -34,8 +35,8 @@ from diffbench.training.outputs import count_parameters, write_training_outputs
 def train_autoencoder(
     *,
     name: str,
-    model_spec: dict,
-    dataset_spec: dict,
+    model_spec: ModelSpec | dict,
+    dataset_spec: DatasetSpec | dict,
     train_images: str | Path,
     device: str,
     precision: str,
@@ -46,23 +47,25 @@ def train_autoencoder(
     checkpoint: str | Path | None = None,
 ) -> dict:
     """`checkpoint`: as for train_diffusion."""
-    spec = model_spec["autoencoder"]
-    training = first_stage_training(model_spec)  # budget_share resolved against the model's total
+    model, dataset = ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec)
+    spec = model.autoencoder
+    # budget_share resolved against the model's total
+    training = TrainingSpec.of(first_stage_training(model.as_dict()))
     torch_device = resolve_device(device)
     use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
-    kind = AUTOENCODERS[spec["type"]]
-    torch.manual_seed(spec["training"]["seed"])
-    autoencoder = kind.build(spec, dataset_spec["channels"], dataset_spec["resolution"]).to(torch_device).train()
+    kind = AUTOENCODERS[spec.type]
+    torch.manual_seed(spec.training.seed)
+    autoencoder = kind.build(spec, dataset.channels, dataset.resolution).to(torch_device).train()
     data = torch.from_numpy(load_images(train_images)).to(torch_device)  # uint8 on the device; converted per batch
     perceptual = None
-    if spec["perceptual_weight"] > 0:
-        perceptual = load_lpips(spec["perceptual_net"], torch_device, f"models.{name}.autoencoder.perceptual_net")
+    if spec.perceptual_weight > 0:
+        perceptual = load_lpips(spec.perceptual_net, torch_device, f"models.{name}.autoencoder.perceptual_net")
     first_stage_loss = FirstStageLoss(
         autoencoder,
         kind,
         spec,
-        image_channels=dataset_spec["channels"],
-        learning_rate=spec["training"]["learning_rate"],
+        image_channels=dataset.channels,
+        learning_rate=spec.training.learning_rate,
         device=torch_device,
         precision=precision,
         perceptual=perceptual,
@@ -75,9 +78,11 @@ def train_autoencoder(
     if checkpoint is not None:
         checkpointing = Checkpointing(
             path=Path(checkpoint),
-            every=spec["training"]["checkpoint_every"],
+            every=spec.training.checkpoint_every,
             modules={"autoencoder": autoencoder, "first_stage_loss": first_stage_loss},
-            fingerprint=fingerprint("autoencoder", spec, training, dataset_spec, precision, files=(train_images,)),
+            fingerprint=fingerprint(
+                "autoencoder", spec.as_dict(), training.as_dict(), dataset.as_dict(), precision, files=(train_images,)
+            ),
         )
     budget = Budget.of(training)  # budget_share resolved against the model's total
     reset_peak_memory(torch_device)
@@ -100,7 +105,7 @@ def train_autoencoder(
     clock = Stopwatch(torch_device)
     with clock.phase("scaling"):
         subset = to_model_range(data[:max_scaling_images])
-        generator = torch.Generator("cpu").manual_seed(spec["training"]["seed"])
+        generator = torch.Generator("cpu").manual_seed(spec.training.seed)
         scaling_factor = 1.0 / latent_std(autoencoder, kind, subset, generator)
     scaling_gflops = encode_gflops_per_image(autoencoder, kind, data) * len(subset)
     autoencoder.register_to_config(scaling_factor=scaling_factor)
@@ -109,16 +114,16 @@ def train_autoencoder(
     extra = {
         "model": name,
         "stage": "autoencoder",
-        "autoencoder_type": spec["type"],
+        "autoencoder_type": spec.type,
         "first_stage_loss": first_stage_loss.describe(),
-        "downsampling_factor": spec["downsampling_factor"],
-        "latent_channels": spec["latent_channels"],
+        "downsampling_factor": spec.downsampling_factor,
+        "latent_channels": spec.latent_channels,
         "parameters": count_parameters(autoencoder),
         "scaling_factor": scaling_factor,
         "scaling_s": clock.seconds["scaling"],
         "scaling_gflops": scaling_gflops,
         "precision": precision,
-        "budget_share": training["budget_share"],
+        "budget_share": training.budget_share,
         "budget": budget.describe(),  # the limits it trained under (budget_share resolved)
     }
     return write_training_outputs(
@@ -137,8 +142,8 @@ def train_autoencoder(
 def train_diffusion(
     *,
     name: str,
-    model_spec: dict,
-    dataset_spec: dict,
+    model_spec: ModelSpec | dict,
+    dataset_spec: DatasetSpec | dict,
     train_images: str | Path,
     autoencoder_dir: str | Path | None,
     device: str,
@@ -152,12 +157,13 @@ def train_diffusion(
     """`checkpoint`: where the training state is saved every `training.checkpoint_every` steps and
     resumed from (None: not checkpointed). `autoencoder_record`: a latent model's first-stage
     record, whose seconds and GFLOPs are part of the model's training cost."""
-    spec = model_spec["training"]
+    model, dataset = ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec)
+    spec = model.training
     torch_device = resolve_device(device)
     use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
-    torch.manual_seed(spec["seed"])
-    channels, side = unet_input(model_spec, dataset_spec)
-    unet = build_unet(model_spec["unet"], channels, side).to(torch_device).train()
+    torch.manual_seed(spec.seed)
+    channels, side = unet_input(model, dataset)
+    unet = build_unet(model.unet, channels, side).to(torch_device).train()
     data = torch.from_numpy(load_images(train_images)).to(torch_device)
     x0_range = 1.0  # pixels in [-1, 1]; a latent model's: its scaled training latents' (below)
 
@@ -165,13 +171,13 @@ def train_diffusion(
     clock = Stopwatch(torch_device)
     stage_seconds: dict[str, float] = {}  # every training stage of this model, in order
     stage_gflops: dict[str, float] = {}
-    if model_spec["family"] == "latent":
-        kind = AUTOENCODERS[model_spec["autoencoder"]["type"]]
+    if model.latent:
+        kind = AUTOENCODERS[model.autoencoder.type]
         found = read_json(Path(autoencoder_dir) / "config.json").get("_class_name")
         if found != kind.model_class.__name__:
             raise ModelError(
                 f"models.{name}: {autoencoder_dir} holds a {found}, but 'models.{name}.autoencoder.type' is "
-                f"{model_spec['autoencoder']['type']} ({kind.model_class.__name__}); train the autoencoder again "
+                f"{model.autoencoder.type} ({kind.model_class.__name__}); train the autoencoder again "
                 "(the train_autoencoder rule)."
             )
         autoencoder = kind.model_class.from_pretrained(autoencoder_dir).to(torch_device).eval()
@@ -189,15 +195,15 @@ def train_diffusion(
             autoencoder=first_stage["train_gflops"], scaling_factor=first_stage["scaling_gflops"],
             encoding=encode_gflops_per_image(autoencoder, kind, data) * len(data),
         )  # fmt: skip
-    noise_scheduler = build_noise_scheduler(model_spec["diffusion"], x0_range)
+    noise_scheduler = build_noise_scheduler(model.diffusion, x0_range)
     # budget_scope total: the first stage's cost comes out of the model's seconds and GFLOPs.
-    scope = model_spec["budget_scope"]
+    scope = model.budget_scope
     budget = Budget.for_denoiser(spec, scope, sum(stage_seconds.values()), sum(stage_gflops.values()))
     if budget.nothing_left() is not None:
         raise ModelError(
             f"models.{name}: its first stage already used {budget.spent_seconds:.1f} s and "
             f"{budget.spent_gflops:.4g} GFLOPs of the model's budget ('models.{name}.training' max_seconds "
-            f"{spec['max_seconds']}, max_gflops {spec['max_gflops']}; budget_scope: total), leaving nothing for "
+            f"{spec.max_seconds}, max_gflops {spec.max_gflops}; budget_scope: total), leaving nothing for "
             f"the denoiser. Raise the budget, lower 'models.{name}.autoencoder.training', or set budget_scope: "
             "denoiser (first stage amortised)."
         )
@@ -210,7 +216,7 @@ def train_diffusion(
         eps = torch.randn(latent_mean[indices].shape, generator=generator, device=generator.device)
         return (latent_mean[indices] + latent_std[indices] * eps) * scale
 
-    prediction_type = model_spec["diffusion"]["prediction_type"]
+    prediction_type = model.diffusion.prediction_type
 
     def loss_fn(indices, generator, step):
         x0 = clean_batch(indices, generator)
@@ -228,20 +234,20 @@ def train_diffusion(
         return F.mse_loss(unet(noisy, t).sample.float(), target.float()), {}
 
     ema = None
-    if spec["ema_decay"] is not None:
+    if spec.ema_decay is not None:
         # Warm-up (power 3/4, for runs shorter than ~100k steps) keeps early EMA weights close to the model.
         # foreach: one multi-tensor update instead of a Python loop over the parameters.
-        ema = EMAModel(unet.parameters(), decay=spec["ema_decay"], use_ema_warmup=True, power=3 / 4, foreach=True)
+        ema = EMAModel(unet.parameters(), decay=spec.ema_decay, use_ema_warmup=True, power=3 / 4, foreach=True)
 
     checkpointing = None
     if checkpoint is not None:
         inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
         checkpointing = Checkpointing(
             path=Path(checkpoint),
-            every=spec["checkpoint_every"],
+            every=spec.checkpoint_every,
             modules={"unet": unet},
             ema=ema,
-            fingerprint=fingerprint("diffusion", model_spec, dataset_spec, precision, files=inputs),
+            fingerprint=fingerprint("diffusion", model.as_dict(), dataset.as_dict(), precision, files=inputs),
         )
     reset_peak_memory(torch_device)
     table, summary = fit(
@@ -264,17 +270,17 @@ def train_diffusion(
     extra = {
         "model": name,
         "stage": "diffusion",
-        "family": model_spec["family"],
-        "dataset": model_spec["dataset"],
+        "family": model.family,
+        "dataset": model.dataset,
         "source": "train",
-        "downsampling_factor": model_spec["autoencoder"]["downsampling_factor"] if autoencoder else 1,
+        "downsampling_factor": model.downsampling_factor,
         "parameters": count_parameters(unet),
         "autoencoder_parameters": count_parameters(autoencoder) if autoencoder else 0,
         "unet_input": [channels, side, side],
         "noise_schedule": noise_schedule(noise_scheduler),
         "denoiser_architecture": denoiser_architecture(unet),
         "x0_range": x0_range,
-        "ema_decay": spec["ema_decay"],
+        "ema_decay": spec.ema_decay,
         "precision": precision,
         "budget_scope": scope,
         "budget": budget.describe(),
@@ -299,51 +305,52 @@ def train_diffusion(
 def import_pretrained(
     *,
     name: str,
-    model_spec: dict,
-    dataset_spec: dict,
+    model_spec: ModelSpec | dict,
+    dataset_spec: DatasetSpec | dict,
     out_dir: str | Path,
     out_record: str | Path,
     fetched: str | Path | None = None,
 ) -> dict:
     """`fetched`: the fetch_pretrained record, whose hub commit is recorded (a branch name moves)."""
-    source = model_spec["pretrained"]
+    spec, dataset = ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec)
+    source = spec.pretrained
     key = f"models.{name}.pretrained.id"
     try:
-        model = load_model(source["id"], revision=source["revision"])
+        model = load_model(source.id, revision=source.revision)
     except (OSError, ValueError) as err:
         raise ModelError(
-            f"models.{name}: cannot load pretrained model {source['id']!r} (config key '{key}'): {err}\n"
+            f"models.{name}: cannot load pretrained model {source.id!r} (config key '{key}'): {err}\n"
             "Use an existing hub id or a local diffusers folder; on an offline machine, fetch it first "
             "into HF_HOME and set HF_HUB_OFFLINE=1 (docs/running.md, 'Running offline')."
         ) from err
-    if model.family != model_spec["family"]:
+    if model.family != spec.family:
         raise ModelError(
-            f"models.{name}: {source['id']!r} is a {model.family} model (autoencoder: "
+            f"models.{name}: {source.id!r} is a {model.family} model (autoencoder: "
             f"{type(model.autoencoder).__name__ if model.autoencoder else 'none'}) but the config says "
-            f"family: {model_spec['family']}; fix 'models.{name}.family'."
+            f"family: {spec.family}; fix 'models.{name}.family'."
         )
-    expected_channels = dataset_spec["channels"]
+    expected_channels = dataset.channels
     out_channels = (model.autoencoder or model.unet).config.out_channels
     if out_channels != expected_channels:
         raise ModelError(
-            f"models.{name}: {source['id']!r} makes {out_channels}-channel images but dataset "
-            f"{model_spec['dataset']!r} has channels: {expected_channels}; "
-            f"fix 'datasets.{model_spec['dataset']}.channels'."
+            f"models.{name}: {source.id!r} makes {out_channels}-channel images but dataset "
+            f"{spec.dataset!r} has channels: {expected_channels}; "
+            f"fix 'datasets.{spec.dataset}.channels'."
         )
     side = model.unet.config.sample_size
     if model.autoencoder is not None:
         side *= 2 ** (len(model.autoencoder.config.block_out_channels) - 1)
-    if side != dataset_spec["resolution"]:
+    if side != dataset.resolution:
         raise ModelError(
-            f"models.{name}: {source['id']!r} makes {side}x{side} images but dataset {model_spec['dataset']!r} "
-            f"has resolution: {dataset_spec['resolution']}; fix 'datasets.{model_spec['dataset']}.resolution'."
+            f"models.{name}: {source.id!r} makes {side}x{side} images but dataset {spec.dataset!r} "
+            f"has resolution: {dataset.resolution}; fix 'datasets.{spec.dataset}.resolution'."
         )
-    if source["latent_scaling_factor"] is not None:
-        model.autoencoder.register_to_config(scaling_factor=source["latent_scaling_factor"])
+    if source.latent_scaling_factor is not None:
+        model.autoencoder.register_to_config(scaling_factor=source.latent_scaling_factor)
     elif model.autoencoder is not None and "scaling_factor" in model.autoencoder.config.get("_use_default_values", []):
         # diffusers would fill in its class default (0.18215, Stable Diffusion's), which scales every latent
         raise ModelError(
-            f"models.{name}: the autoencoder of {source['id']!r} has no scaling_factor in its config, and "
+            f"models.{name}: the autoencoder of {source.id!r} has no scaling_factor in its config, and "
             f"'models.{name}.pretrained.latent_scaling_factor' is null; set it (1.0 for CompVis/ldm-celebahq-256, "
             "whose UNet was trained on unscaled latents) rather than take diffusers' default of "
             f"{model.autoencoder.config.scaling_factor}."
@@ -353,10 +360,10 @@ def import_pretrained(
         "model": name,
         "stage": "diffusion",
         "family": model.family,
-        "dataset": model_spec["dataset"],
+        "dataset": spec.dataset,
         "source": "pretrained",
-        "pretrained_id": source["id"],
-        "revision": source["revision"],
+        "pretrained_id": source.id,
+        "revision": source.revision,
         "pretrained_commit": MODEL_ASSETS.read(fetched).get("commit") if fetched else None,
         "downsampling_factor": side // model.unet.config.sample_size,
         "parameters": count_parameters(model.unet),

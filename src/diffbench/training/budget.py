@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from diffbench.specs import TrainingSpec
+
 # A stage's limits as the config's training keys name them, and the unit each counts.
 LIMITS = {"max_steps": "steps", "max_seconds": "seconds", "max_gflops": "GFLOPs"}
 
@@ -29,16 +31,16 @@ class Budget:
     spent_gflops: float = 0.0
 
     @classmethod
-    def of(cls, training: dict) -> Budget:
+    def of(cls, training: TrainingSpec) -> Budget:
         """A stage trained on its own (an autoencoder, or a model with no earlier stage)."""
-        return cls(training["max_steps"], training["max_seconds"], training["max_gflops"])
+        return cls(training.max_steps, training.max_seconds, training.max_gflops)
 
     @classmethod
-    def for_denoiser(cls, training: dict, scope: str, earlier_seconds: float, earlier_gflops: float) -> Budget:
+    def for_denoiser(cls, training: TrainingSpec, scope: str, earlier_seconds: float, earlier_gflops: float) -> Budget:
         """The denoiser's budget: the model's limits, less what the earlier stages used in total scope."""
         charged = scope == "total"
         return cls(
-            training["max_steps"], training["max_seconds"], training["max_gflops"], scope,
+            training.max_steps, training.max_seconds, training.max_gflops, scope,
             earlier_seconds if charged else 0.0, earlier_gflops if charged else 0.0,
         )  # fmt: skip
 

@@ -20,6 +20,7 @@ from diffbench.metrics.lpips import lpips_range_input
 from diffbench.models.autoencoders import AutoencoderKind, last_layer
 from diffbench.models.discriminator import PatchDiscriminator, hinge_loss
 from diffbench.runtime import autocast
+from diffbench.specs import AutoencoderSpec
 
 
 def adaptive_weight(nll: torch.Tensor, generator_loss: torch.Tensor, layer: torch.nn.Parameter) -> torch.Tensor:
@@ -36,7 +37,7 @@ class FirstStageLoss:
         self,
         autoencoder: ModelMixin,
         kind: AutoencoderKind,
-        spec: dict,
+        spec: AutoencoderSpec,
         *,
         image_channels: int,
         learning_rate: float,
@@ -47,12 +48,12 @@ class FirstStageLoss:
         self.autoencoder, self.kind, self.spec = autoencoder, kind, spec
         self.device, self.precision = device, precision
         self.perceptual = perceptual  # a frozen lpips.LPIPS, or None when perceptual_weight is 0
-        adversarial = spec["discriminator"]
-        self.start = adversarial["start_step"]  # None: no discriminator
+        adversarial = spec.discriminator
+        self.start = adversarial.start_step  # None: no discriminator
         self.discriminator = None
         self.pending: tuple[torch.Tensor, torch.Tensor] | None = None  # (real, reconstruction) for update()
         if self.start is not None:
-            self.discriminator = PatchDiscriminator(image_channels, adversarial["channels"], adversarial["layers"])
+            self.discriminator = PatchDiscriminator(image_channels, adversarial.channels, adversarial.layers)
             self.discriminator.to(device).train()
             # taming's discriminator optimiser: Adam, the autoencoder's learning rate, betas (0.5, 0.9)
             self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=learning_rate, betas=(0.5, 0.9))
@@ -67,9 +68,9 @@ class FirstStageLoss:
         l1 = (x - reconstruction).abs()
         per_pixel = l1
         if self.perceptual is not None:
-            side = self.spec["perceptual_min_side"]
+            side = self.spec.perceptual_min_side
             distance = self.perceptual(lpips_range_input(x, side), lpips_range_input(reconstruction, side))
-            per_pixel = l1 + self.spec["perceptual_weight"] * distance
+            per_pixel = l1 + self.spec.perceptual_weight * distance
             parts["perceptual"] = distance.mean().detach()
         if self.kind.pixel_reduction == "sum":
             nll, parts["reconstruction"] = per_pixel.sum((1, 2, 3)).mean(), l1.sum((1, 2, 3)).mean().detach()
@@ -81,7 +82,7 @@ class FirstStageLoss:
             generator_loss = -self.discriminator(reconstruction).mean()
             self.discriminator.requires_grad_(True)
             weight = adaptive_weight(nll, generator_loss, last_layer(self.autoencoder))
-            weight = weight * self.spec["discriminator"]["weight"]
+            weight = weight * self.spec.discriminator.weight
             loss = loss + weight * generator_loss
             parts.update(generator=generator_loss.detach(), adaptive_weight=weight)
             self.pending = (x.detach(), reconstruction.detach())
@@ -120,8 +121,8 @@ class FirstStageLoss:
         """The loss in words, for the record and the report."""
         terms = ["L1"]
         if self.perceptual is not None:
-            terms.append(f"{self.spec['perceptual_weight']:g} LPIPS-{self.spec['perceptual_net']}")
-        terms.append(f"{self.spec['kl_weight']:g} KL" if self.kind.name == "kl" else "codebook")
+            terms.append(f"{self.spec.perceptual_weight:g} LPIPS-{self.spec.perceptual_net}")
+        terms.append(f"{self.spec.kl_weight:g} KL" if self.kind.name == "kl" else "codebook")
         if self.start is not None:
-            terms.append(f"{self.spec['discriminator']['weight']:g} adaptive PatchGAN from step {self.start}")
+            terms.append(f"{self.spec.discriminator.weight:g} adaptive PatchGAN from step {self.start}")
         return " + ".join(terms)

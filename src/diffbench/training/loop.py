@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from diffbench.errors import NonFiniteLoss
 from diffbench.runtime import autocast, synchronize
+from diffbench.specs import TrainingSpec
 from diffbench.training.budget import Budget
 from diffbench.training.checkpoint import Checkpointing
 
@@ -91,7 +92,7 @@ def fit(
     parameters: list[torch.nn.Parameter],
     loss_fn: LossFn,
     num_images: int,
-    spec: dict,
+    spec: TrainingSpec,
     device: torch.device,
     precision: str,
     description: str,
@@ -107,16 +108,16 @@ def fit(
     compute; it returns detached terms to record. `phase(step)`: steps of one phase cost the same
     FLOPs (a discriminator that starts late changes the cost); each phase is counted on its first step.
     Returns (per-step loss table, summary)."""
-    generator = torch.Generator("cpu").manual_seed(spec["seed"])
+    generator = torch.Generator("cpu").manual_seed(spec.seed)
     # Noise is drawn where it is used; on a CPU that is the batch-order generator, as it always was.
-    noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(spec["seed"] + 1)
-    optimizer = torch.optim.AdamW(parameters, lr=spec["learning_rate"])
-    schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=spec["warmup_steps"])
+    noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(spec.seed + 1)
+    optimizer = torch.optim.AdamW(parameters, lr=spec.learning_rate)
+    schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=spec.warmup_steps)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     budget = budget if budget is not None else Budget.of(spec)
     phase_gflops: dict = {}  # per phase, counted on its first step (forward and backward)
     gflops_spent = 0.0
-    batches = Batches(num_images, spec["batch_size"], generator)
+    batches = Batches(num_images, spec.batch_size, generator)
     rows, step, images_seen, elapsed_before = [], 0, 0, 0.0
     loop_parts = {"optimizer": optimizer, "schedule": schedule, "scaler": scaler, "batches": batches}
     saved = checkpointing.load() if checkpointing is not None else None
@@ -130,7 +131,7 @@ def fit(
         rows, step, images_seen, elapsed_before = saved["rows"], saved["step"], saved["images_seen"], saved["elapsed_s"]
         phase_gflops, gflops_spent = saved["phase_gflops"], saved["gflops_spent"]
     resumed_from, last_saved, checkpoint_s = step, step if saved is not None else None, 0.0
-    bar = tqdm(total=spec["max_steps"], initial=step, desc=description, unit="step", mininterval=2)
+    bar = tqdm(total=spec.max_steps, initial=step, desc=description, unit="step", mininterval=2)
     synchronize(device)
     start = time.perf_counter() - elapsed_before  # a resumed run's clock continues
     pending: list[PendingStep] = []
@@ -191,7 +192,7 @@ def fit(
                                    schedule.get_last_lr()[0], images_seen, elapsed))  # fmt: skip
         bar.update(1)
         saving_now = checkpointing is not None and checkpointing.every and step % checkpointing.every == 0
-        if saving_now or step % spec["log_every"] == 0:
+        if saving_now or step % spec.log_every == 0:
             flush()  # before a checkpoint too: a checkpoint never holds a diverged state
         if saving_now:
             saving = time.perf_counter()
@@ -233,8 +234,8 @@ def fit(
         "resumed_from_step": resumed_from,
         "checkpoint_s": checkpoint_s,
         "final_loss": float(tail.mean()) if len(tail) else None,
-        "batch_size": spec["batch_size"],
-        "learning_rate": spec["learning_rate"],
-        "seed": spec["seed"],
+        "batch_size": spec.batch_size,
+        "learning_rate": spec.learning_rate,
+        "seed": spec.seed,
     }
     return table, summary

@@ -1,0 +1,236 @@
+"""The validated config as frozen, typed specs: what a stage hands to the libraries below it.
+
+Snakemake passes plain data (the validated config's dicts) to the stages; each stage builds its
+specs once on entry (`ModelSpec.of(params)`) and passes them down, so no function below the stages
+indexes a config dict. A spec's fields are exactly its schema section's keys (a test checks both
+ways), and the validator has filled every default, so `of` needs no defaults of its own: a field
+missing from the dict is a bug upstream, not a user error, and fails loudly.
+
+`as_dict()` gives the dict back, for settings written into records and fingerprints: the same
+JSON as the config's, so a resumed checkpoint's fingerprint does not change with this layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Self
+
+
+class _Spec:
+    """Builds a frozen dataclass from its schema section's dict, nested specs included."""
+
+    @classmethod
+    def of(cls, value: Self | dict[str, Any]) -> Self:
+        if isinstance(value, cls):
+            return value
+        hints = typing.get_type_hints(cls)
+        unknown = set(value) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"{cls.__name__}: keys {sorted(unknown)} are not fields (schema and spec out of step)")
+        kwargs = {}
+        for field in dataclasses.fields(cls):
+            item, kind = value[field.name], hints[field.name]
+            if isinstance(kind, type) and issubclass(kind, _Spec):
+                item = kind.of(item)
+            elif isinstance(item, list):
+                item = tuple(item)  # frozen all the way down
+            kwargs[field.name] = item
+        return cls(**kwargs)
+
+    def as_dict(self) -> dict[str, Any]:
+        def plain(value):
+            if isinstance(value, _Spec):
+                return value.as_dict()
+            return list(value) if isinstance(value, tuple) else value
+
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class DatasetSpec(_Spec):
+    """`datasets.<name>`."""
+
+    source: str
+    root: str
+    download: bool
+    unreadable_files: str
+    split: str
+    resolution: int
+    channels: int
+    num_train: int
+    num_reference: int
+    seed: int
+    max_shapes: int
+
+
+@dataclass(frozen=True)
+class TrainingSpec(_Spec):
+    """`models.<name>.training` and `models.<name>.autoencoder.training`."""
+
+    max_steps: int | None
+    max_seconds: float | None
+    max_gflops: float | None
+    budget_share: float | None
+    batch_size: int
+    learning_rate: float
+    warmup_steps: int
+    ema_decay: float | None
+    seed: int
+    seeds: tuple[int, ...] | None
+    checkpoint_every: int | None
+    log_every: int
+
+
+@dataclass(frozen=True)
+class DiscriminatorSpec(_Spec):
+    """`models.<name>.autoencoder.discriminator`; start_step None: no adversarial term."""
+
+    start_step: int | None
+    weight: float
+    channels: int
+    layers: int
+
+
+@dataclass(frozen=True)
+class AutoencoderSpec(_Spec):
+    """`models.<name>.autoencoder`: a latent model's first stage and its training."""
+
+    type: str
+    downsampling_factor: int
+    latent_channels: int
+    base_channels: int
+    max_channels: int
+    layers_per_block: int
+    num_vq_embeddings: int
+    kl_weight: float
+    perceptual_weight: float
+    perceptual_net: str
+    perceptual_min_side: int
+    discriminator: DiscriminatorSpec
+    training: TrainingSpec
+
+
+@dataclass(frozen=True)
+class UNetSpec(_Spec):
+    """`models.<name>.unet`."""
+
+    base_channels: int
+    channel_mult: tuple[int, ...]
+    layers_per_block: int
+    attention: bool
+    dropout: float
+
+
+@dataclass(frozen=True)
+class DiffusionSpec(_Spec):
+    """`models.<name>.diffusion`: the noise schedule, the UNet's target and x0 handling."""
+
+    num_train_timesteps: int
+    beta_schedule: str
+    beta_start: float
+    beta_end: float
+    prediction_type: str
+    x0_clamp: str
+
+
+@dataclass(frozen=True)
+class PretrainedSpec(_Spec):
+    """`models.<name>.pretrained` (source: pretrained)."""
+
+    id: str
+    revision: str | None
+    latent_scaling_factor: float | None
+
+
+@dataclass(frozen=True)
+class ModelSpec(_Spec):
+    """`models.<name>`, after the validator filled its defaults (a pixel model's unused
+    autoencoder section included, so every model has the same fields)."""
+
+    dataset: str
+    family: str
+    source: str
+    pretrained: PretrainedSpec
+    autoencoder: AutoencoderSpec
+    unet: UNetSpec
+    diffusion: DiffusionSpec
+    training: TrainingSpec
+    budget_scope: str
+    replicate_of: str | None
+
+    @property
+    def latent(self) -> bool:
+        return self.family == "latent"
+
+    @property
+    def downsampling_factor(self) -> int:
+        """1 for a pixel model: its UNet sees the images themselves."""
+        return self.autoencoder.downsampling_factor if self.latent else 1
+
+
+@dataclass(frozen=True)
+class EvaluationSpec(_Spec):
+    """`evaluation`: feature extraction, metrics and their intervals."""
+
+    reference: str
+    feature_extractor: str
+    resize: str
+    inception_weights: str | None
+    channels_last: bool
+    batch_size: int
+    pr_neighborhood: int
+    interval_groups: int
+    confidence: float
+    fid_infinity_fractions: tuple[float, ...]
+    fid_infinity_min_ratio: float
+    lpips_net: str
+    lpips_min_side: int
+    diversity_pairs: int
+
+    @property
+    def features_key(self) -> str:
+        """Names the feature files: one per (extractor, resize mode), so Snakemake's file graph caches them."""
+        return f"{self.feature_extractor}-{self.resize}"
+
+
+@dataclass(frozen=True)
+class SamplerSpec(_Spec):
+    """`sampling.samplers.<name>`: a sampler type and its settings (null: the model's or the
+    sampler's own default; sampling/schedulers.py says which types read which)."""
+
+    type: str
+    eta: float
+    timestep_spacing: str | None
+    steps_offset: int | None
+    clip_sample: bool | None
+    set_alpha_to_one: bool | None
+    variance_type: str | None
+    solver_order: int | None
+
+
+@dataclass(frozen=True)
+class SpeedupsSpec(_Spec):
+    """`sampling.speedups`: options that make sampling faster without changing what it computes."""
+
+    channels_last: bool
+    compile: bool
+    fused_attention: bool
+    cuda_graphs: bool
+
+
+# Each spec and the schema section (a JSON pointer into the schema) whose keys it holds.
+SCHEMA_SECTIONS: dict[type[_Spec], str] = {
+    DatasetSpec: "$defs/dataset",
+    TrainingSpec: "$defs/training",
+    DiscriminatorSpec: "$defs/discriminator",
+    AutoencoderSpec: "$defs/autoencoder",
+    UNetSpec: "$defs/unet",
+    DiffusionSpec: "$defs/diffusion",
+    PretrainedSpec: "$defs/pretrained",
+    ModelSpec: "$defs/model",
+    EvaluationSpec: "$defs/evaluation",
+    SamplerSpec: "$defs/sampler",
+    SpeedupsSpec: "$defs/sampling/properties/speedups",
+}

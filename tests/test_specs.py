@@ -1,0 +1,51 @@
+"""The typed specs (diffbench.specs): exactly the schema's keys, the config's dicts round-trip."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from diffbench.config import load_config, schema
+from diffbench.specs import SCHEMA_SECTIONS, DatasetSpec, EvaluationSpec, ModelSpec, SamplerSpec, SpeedupsSpec
+from helpers import REPO
+
+CONFIGS = [REPO / "config" / "config.yaml", *sorted((REPO / "config" / "experiments").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("spec", list(SCHEMA_SECTIONS), ids=lambda c: c.__name__)
+def test_a_specs_fields_are_its_schema_sections_keys(spec):
+    """A key added to the schema without its field (or a field without its key) fails here."""
+    section = schema()
+    for part in SCHEMA_SECTIONS[spec].split("/"):
+        section = section[part]
+    keys = set(section["properties"])
+    assert {f.name for f in dataclasses.fields(spec)} == keys
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: Path(p).name)
+def test_every_preset_round_trips_through_its_specs(path):
+    """as_dict gives the validated dict back, so records and checkpoint fingerprints see the same JSON."""
+    config = load_config(path)
+    for entry in config["models"].values():
+        assert ModelSpec.of(entry).as_dict() == entry
+    for entry in config["datasets"].values():
+        assert DatasetSpec.of(entry).as_dict() == entry
+    assert EvaluationSpec.of(config["evaluation"]).as_dict() == config["evaluation"]
+    for entry in config["sampling"]["samplers"].values():
+        assert SamplerSpec.of(entry).as_dict() == entry
+    assert SpeedupsSpec.of(config["sampling"]["speedups"]).as_dict() == config["sampling"]["speedups"]
+
+
+def test_specs_are_frozen_all_the_way_down():
+    model = ModelSpec.of(load_config(CONFIGS[0])["models"]["latent_kl_f2"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.training.max_gflops = 1.0
+    assert isinstance(model.unet.channel_mult, tuple)
+    hash(model)  # no list or dict inside
+    assert model.latent and model.downsampling_factor == 2
+
+
+def test_a_key_the_spec_does_not_know_is_named():
+    entry = {**load_config(CONFIGS[0])["datasets"]["shapes"], "colour": "red"}
+    with pytest.raises(TypeError, match=r"DatasetSpec: keys \['colour'\]"):
+        DatasetSpec.of(entry)

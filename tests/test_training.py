@@ -395,3 +395,30 @@ def test_one_budget_says_what_the_denoiser_has_left():
         "spent_before": {"seconds": 100.0, "gflops": 0.0},
         "left": {"max_steps": None, "max_seconds": 0.0, "max_gflops": 50.0},
     }
+
+
+def test_denoiser_data_and_loss_targets():
+    """Pixels learn in [-1, 1] (x0 range 1); latents from fresh posterior samples, scaled, with the
+    range of the scaled means; the loss's target is what the prediction type names."""
+    from diffusers import DDPMScheduler
+
+    from diffbench.training.diffusion_loss import DenoiserData, DiffusionLoss
+
+    images = torch.randint(0, 256, (4, 8, 8, 3), dtype=torch.uint8)
+    pixels = DenoiserData(images)
+    assert pixels.x0_range == 1.0 and len(pixels) == 4
+    batch = pixels.clean_batch(torch.tensor([1, 3]), torch.Generator().manual_seed(0))
+    torch.testing.assert_close(batch, to_model_range(images[[1, 3]]), atol=0, rtol=0)
+    mean, std = torch.randn(4, 2, 4, 4), torch.full((4, 2, 4, 4), 1e-3)
+    latents = DenoiserData(images, mean, std, scale=0.5)
+    assert latents.x0_range == pytest.approx(float(mean.abs().max()) * 0.5)
+    a, b = (latents.clean_batch(torch.tensor([0]), torch.Generator().manual_seed(s)) for s in (0, 1))
+    assert not torch.equal(a, b)  # a fresh posterior sample each call
+    torch.testing.assert_close(a, mean[:1] * 0.5, atol=0.01, rtol=0)  # noise sd 0.5e-3: 0.01 is 20 sd
+
+    scheduler = DDPMScheduler(num_train_timesteps=10)
+    x0, noise, t = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8), torch.tensor([2, 7])
+    loss = {kind: DiffusionLoss(None, scheduler, pixels, kind) for kind in ("epsilon", "v_prediction", "sample")}
+    assert torch.equal(loss["epsilon"].target(x0, noise, t), noise)
+    assert torch.equal(loss["v_prediction"].target(x0, noise, t), scheduler.get_velocity(x0, noise, t))
+    assert torch.equal(loss["sample"].target(x0, noise, t), x0)

@@ -5,10 +5,11 @@ Each reads its rule's inputs, trains or loads, and writes the model folder and i
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from diffusers.models.modeling_utils import ModelMixin
 from diffusers.training_utils import EMAModel
 
 from diffbench.config import first_stage_training
@@ -26,6 +27,7 @@ from diffbench.sampling.pipeline_io import load_model, save_model
 from diffbench.specs import DatasetSpec, ModelSpec, TrainingSpec
 from diffbench.training.budget import Budget
 from diffbench.training.checkpoint import Checkpointing
+from diffbench.training.diffusion_loss import DenoiserData, DiffusionLoss
 from diffbench.training.first_stage import FirstStageLoss
 from diffbench.training.latents import encode_dataset, encode_gflops_per_image, latent_std
 from diffbench.training.loop import fit
@@ -158,103 +160,24 @@ def train_diffusion(
     resumed from (None: not checkpointed). `autoencoder_record`: a latent model's first-stage
     record, whose seconds and GFLOPs are part of the model's training cost."""
     model, dataset = ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec)
-    spec = model.training
     torch_device = resolve_device(device)
     use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
-    torch.manual_seed(spec.seed)
+    torch.manual_seed(model.training.seed)
     channels, side = unet_input(model, dataset)
     unet = build_unet(model.unet, channels, side).to(torch_device).train()
-    data = torch.from_numpy(load_images(train_images)).to(torch_device)
-    x0_range = 1.0  # pixels in [-1, 1]; a latent model's: its scaled training latents' (below)
-
-    autoencoder = None
-    clock = Stopwatch(torch_device)
-    stage_seconds: dict[str, float] = {}  # every training stage of this model, in order
-    stage_gflops: dict[str, float] = {}
-    if model.latent:
-        kind = AUTOENCODERS[model.autoencoder.type]
-        found = read_json(Path(autoencoder_dir) / "config.json").get("_class_name")
-        if found != kind.model_class.__name__:
-            raise ModelError(
-                f"models.{name}: {autoencoder_dir} holds a {found}, but 'models.{name}.autoencoder.type' is "
-                f"{model.autoencoder.type} ({kind.model_class.__name__}); train the autoencoder again "
-                "(the train_autoencoder rule)."
-            )
-        autoencoder = kind.model_class.from_pretrained(autoencoder_dir).to(torch_device).eval()
-        first_stage = AUTOENCODER_TRAINING.read(autoencoder_record)
-        with clock.phase("encoding"):
-            latent_mean, latent_std = encode_dataset(autoencoder, kind, data)
-        scale = float(autoencoder.config.scaling_factor)
-        # What the denoiser learns spans +-x0_range; samplers clamp x0 there (diffusion.x0_clamp), as pixels at 1.
-        x0_range = float(latent_mean.abs().max()) * scale
-        stage_seconds.update(
-            autoencoder=first_stage["wall_time_s"], scaling_factor=first_stage["scaling_s"],
-            encoding=clock.seconds["encoding"],
-        )  # fmt: skip
-        stage_gflops.update(
-            autoencoder=first_stage["train_gflops"], scaling_factor=first_stage["scaling_gflops"],
-            encoding=encode_gflops_per_image(autoencoder, kind, data) * len(data),
-        )  # fmt: skip
-    noise_scheduler = build_noise_scheduler(model.diffusion, x0_range)
-    # budget_scope total: the first stage's cost comes out of the model's seconds and GFLOPs.
-    scope = model.budget_scope
-    budget = Budget.for_denoiser(spec, scope, sum(stage_seconds.values()), sum(stage_gflops.values()))
-    if budget.nothing_left() is not None:
-        raise ModelError(
-            f"models.{name}: its first stage already used {budget.spent_seconds:.1f} s and "
-            f"{budget.spent_gflops:.4g} GFLOPs of the model's budget ('models.{name}.training' max_seconds "
-            f"{spec.max_seconds}, max_gflops {spec.max_gflops}; budget_scope: total), leaving nothing for "
-            f"the denoiser. Raise the budget, lower 'models.{name}.autoencoder.training', or set budget_scope: "
-            "denoiser (first stage amortised)."
-        )
-
-    def clean_batch(indices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        indices = indices.to(torch_device)
-        if autoencoder is None:
-            return to_model_range(data[indices])
-        # A fresh z ~ q(z|x) every step, as LDM trains on posterior samples.
-        eps = torch.randn(latent_mean[indices].shape, generator=generator, device=generator.device)
-        return (latent_mean[indices] + latent_std[indices] * eps) * scale
-
-    prediction_type = model.diffusion.prediction_type
-
-    def loss_fn(indices, generator, step):
-        x0 = clean_batch(indices, generator)
-        noise = torch.randn(x0.shape, generator=generator, device=generator.device)
-        t = torch.randint(
-            0, noise_scheduler.config.num_train_timesteps, (len(x0),), generator=generator, device=generator.device
-        )
-        noisy = noise_scheduler.add_noise(x0, noise, t)
-        if prediction_type == "epsilon":
-            target = noise
-        elif prediction_type == "v_prediction":
-            target = noise_scheduler.get_velocity(x0, noise, t)
-        else:
-            target = x0
-        return F.mse_loss(unet(noisy, t).sample.float(), target.float()), {}
-
-    ema = None
-    if spec.ema_decay is not None:
-        # Warm-up (power 3/4, for runs shorter than ~100k steps) keeps early EMA weights close to the model.
-        # foreach: one multi-tensor update instead of a Python loop over the parameters.
-        ema = EMAModel(unet.parameters(), decay=spec.ema_decay, use_ema_warmup=True, power=3 / 4, foreach=True)
-
-    checkpointing = None
-    if checkpoint is not None:
-        inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
-        checkpointing = Checkpointing(
-            path=Path(checkpoint),
-            every=spec.checkpoint_every,
-            modules={"unet": unet},
-            ema=ema,
-            fingerprint=fingerprint("diffusion", model.as_dict(), dataset.as_dict(), precision, files=inputs),
-        )
+    images = torch.from_numpy(load_images(train_images)).to(torch_device)
+    first = FirstStage.load(name, model, autoencoder_dir, autoencoder_record, images)
+    noise_scheduler = build_noise_scheduler(model.diffusion, first.data.x0_range)
+    budget = _denoiser_budget(name, model, first)
+    ema = _ema(unet, model.training)
+    inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
+    checkpointing = _checkpointing(checkpoint, model, dataset, precision, inputs, unet, ema)
     reset_peak_memory(torch_device)
     table, summary = fit(
         parameters=list(unet.parameters()),
-        loss_fn=loss_fn,
-        num_images=len(data),
-        spec=spec,
+        loss_fn=DiffusionLoss(unet, noise_scheduler, first.data, model.diffusion.prediction_type),
+        num_images=len(images),
+        spec=model.training,
         device=torch_device,
         precision=precision,
         description=f"{name} diffusion",
@@ -262,11 +185,13 @@ def train_diffusion(
         checkpointing=checkpointing,
         budget=budget,
     )
-    stage_seconds["denoiser"], stage_gflops["denoiser"] = summary["wall_time_s"], summary["train_gflops"]
     if ema is not None:
         ema.copy_to(unet.parameters())
     unet.eval()
-    save_model(DiffusionModel(unet.cpu(), noise_scheduler, autoencoder.cpu() if autoencoder else None), out_dir)
+    autoencoder = first.autoencoder.cpu() if first.autoencoder is not None else None
+    save_model(DiffusionModel(unet.cpu(), noise_scheduler, autoencoder), out_dir)
+    seconds = {**first.seconds, "denoiser": summary["wall_time_s"]}  # every training stage, in order
+    gflops = {**first.gflops, "denoiser": summary["train_gflops"]}
     extra = {
         "model": name,
         "stage": "diffusion",
@@ -279,15 +204,15 @@ def train_diffusion(
         "unet_input": [channels, side, side],
         "noise_schedule": noise_schedule(noise_scheduler),
         "denoiser_architecture": denoiser_architecture(unet),
-        "x0_range": x0_range,
-        "ema_decay": spec.ema_decay,
+        "x0_range": first.data.x0_range,
+        "ema_decay": model.training.ema_decay,
         "precision": precision,
-        "budget_scope": scope,
+        "budget_scope": model.budget_scope,
         "budget": budget.describe(),
-        "stage_seconds": stage_seconds,
-        "stage_gflops": stage_gflops,
-        "total_train_s": sum(stage_seconds.values()),
-        "total_train_gflops": sum(stage_gflops.values()),
+        "stage_seconds": seconds,
+        "stage_gflops": gflops,
+        "total_train_s": sum(seconds.values()),
+        "total_train_gflops": sum(gflops.values()),
     }
     return write_training_outputs(
         table=table,
@@ -299,6 +224,79 @@ def train_diffusion(
         out_loss=out_loss,
         kind=TRAINING,
         checkpointing=checkpointing,
+    )
+
+
+@dataclass(frozen=True)
+class FirstStage:
+    """What a model's denoiser starts from: its training data (pixels, or the frozen autoencoder's
+    posteriors of them) and the cost of every stage before it, in seconds and GFLOPs (empty for a
+    pixel model; for a latent model the autoencoder, its scaling-factor estimate and the encoding)."""
+
+    data: DenoiserData
+    autoencoder: ModelMixin | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    gflops: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, name: str, model: ModelSpec, autoencoder_dir, autoencoder_record, images: torch.Tensor) -> FirstStage:
+        if not model.latent:
+            return cls(DenoiserData(images))
+        kind = AUTOENCODERS[model.autoencoder.type]
+        found = read_json(Path(autoencoder_dir) / "config.json").get("_class_name")
+        if found != kind.model_class.__name__:
+            raise ModelError(
+                f"models.{name}: {autoencoder_dir} holds a {found}, but 'models.{name}.autoencoder.type' is "
+                f"{model.autoencoder.type} ({kind.model_class.__name__}); train the autoencoder again "
+                "(the train_autoencoder rule)."
+            )
+        autoencoder = kind.model_class.from_pretrained(autoencoder_dir).to(images.device).eval()
+        trained = AUTOENCODER_TRAINING.read(autoencoder_record)
+        clock = Stopwatch(images.device)
+        with clock.phase("encoding"):
+            latent_mean, latent_std = encode_dataset(autoencoder, kind, images)
+        data = DenoiserData(images, latent_mean, latent_std, float(autoencoder.config.scaling_factor))
+        seconds = {"autoencoder": trained["wall_time_s"], "scaling_factor": trained["scaling_s"],
+                   "encoding": clock.seconds["encoding"]}  # fmt: skip
+        gflops = {"autoencoder": trained["train_gflops"], "scaling_factor": trained["scaling_gflops"],
+                  "encoding": encode_gflops_per_image(autoencoder, kind, images) * len(images)}  # fmt: skip
+        return cls(data, autoencoder, seconds, gflops)
+
+
+def _denoiser_budget(name: str, model: ModelSpec, first: FirstStage) -> Budget:
+    """The model's budget less what its first stage used (budget_scope: total); refused when nothing
+    is left (the config check catches the cases known before any job)."""
+    spec = model.training
+    budget = Budget.for_denoiser(spec, model.budget_scope, sum(first.seconds.values()), sum(first.gflops.values()))
+    if budget.nothing_left() is not None:
+        raise ModelError(
+            f"models.{name}: its first stage already used {budget.spent_seconds:.1f} s and "
+            f"{budget.spent_gflops:.4g} GFLOPs of the model's budget ('models.{name}.training' max_seconds "
+            f"{spec.max_seconds}, max_gflops {spec.max_gflops}; budget_scope: total), leaving nothing for "
+            f"the denoiser. Raise the budget, lower 'models.{name}.autoencoder.training', or set budget_scope: "
+            "denoiser (first stage amortised)."
+        )
+    return budget
+
+
+def _ema(unet: torch.nn.Module, training: TrainingSpec) -> EMAModel | None:
+    if training.ema_decay is None:
+        return None
+    # Warm-up (power 3/4, for runs shorter than ~100k steps) keeps early EMA weights close to the model.
+    # foreach: one multi-tensor update instead of a Python loop over the parameters.
+    return EMAModel(unet.parameters(), decay=training.ema_decay, use_ema_warmup=True, power=3 / 4, foreach=True)
+
+
+def _checkpointing(checkpoint, model: ModelSpec, dataset: DatasetSpec, precision: str, inputs, unet, ema):
+    """Resumable training state (None: not checkpointed); its fingerprint ties it to the settings and inputs."""
+    if checkpoint is None:
+        return None
+    return Checkpointing(
+        path=Path(checkpoint),
+        every=model.training.checkpoint_every,
+        modules={"unet": unet},
+        ema=ema,
+        fingerprint=fingerprint("diffusion", model.as_dict(), dataset.as_dict(), precision, files=inputs),
     )
 
 

@@ -8,6 +8,14 @@ import os
 # imports huggingface_hub (helpers imports diffusers), which reads the variable once, at import.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# pytest-xdist workers share the machine's cores: each gets its share of torch's threads, set before
+# torch is imported (helpers imports it). Oversubscribed OpenMP threads spin-wait for each other, so
+# two workers with all cores each ran the suite slower than two with half each. Jobs of the end-to-end
+# runs set their own threads from Snakemake's (diffbench.jobs), as in a real run.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _share = (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _share)))
+
 import copy  # noqa: E402
 
 import pytest  # noqa: E402
@@ -15,6 +23,20 @@ import yaml  # noqa: E402
 
 from diffbench.config import validate_config  # noqa: E402
 from helpers import TINY_CONFIG, calibrated_inception_state  # noqa: E402
+
+# The longest modules, longest first (module fixture or end-to-end runs of minutes each). With
+# --dist loadscope and --no-loadscope-reorder (pyproject.toml) xdist hands out modules in collection
+# order, so these start at once on both workers and the short modules fill in around them; xdist's
+# default order (most tests first) left the end-to-end runs for last, one worker idle meanwhile.
+LONGEST_FIRST = ("test_workflow.py", "test_offline.py", "test_slurm.py", "test_resume.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each module, and among the rest, is kept
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The typed specs (diffbench.specs): exactly the schema's keys, the config's dicts round-trip."""
 
+import ast
 import dataclasses
 from pathlib import Path
 
@@ -49,3 +50,24 @@ def test_a_key_the_spec_does_not_know_is_named():
     entry = {**load_config(CONFIGS[0])["datasets"]["shapes"], "colour": "red"}
     with pytest.raises(TypeError, match=r"DatasetSpec: keys \['colour'\]"):
         DatasetSpec.of(entry)
+
+
+# Names under which config sections travel; below the stages they must be typed specs.
+SECTION_NAMES = {"spec", "model_spec", "dataset_spec", "model", "dataset", "training", "autoencoder", "unet",
+                 "diffusion", "evaluation", "sampler", "entry", "speedups", "sampling", "config"}  # fmt: skip
+LIBRARIES = ("data", "models", "features", "metrics", "sampling", "training")
+
+
+def test_no_library_below_the_stages_takes_a_config_dict():
+    """A function of the libraries the stages call takes specs, never a section of the config as a dict."""
+    offenders = []
+    for package in LIBRARIES:
+        for path in sorted((REPO / "src" / "diffbench" / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+                        annotation = ast.unparse(arg.annotation) if arg.annotation else ""
+                        if arg.arg in SECTION_NAMES and "dict" in annotation.lower():
+                            where = f"{path.relative_to(REPO)}:{node.lineno}"
+                            offenders.append(f"{where} {node.name}({arg.arg}: {annotation})")
+    assert not offenders, offenders

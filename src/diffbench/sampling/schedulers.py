@@ -114,9 +114,8 @@ class Sampler:
     step_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def of(cls, entry: SamplerSpec | dict, base: SchedulerMixin) -> Sampler:
-        """A sampling.samplers entry (its spec, or plain data as Snakemake passes it) on the model scheduler `base`."""
-        entry = SamplerSpec.of(entry)
+    def of(cls, entry: SamplerSpec, base: SchedulerMixin) -> Sampler:
+        """A sampling.samplers entry on the model scheduler `base`."""
         return cls(make_scheduler(entry, base), MappingProxyType(step_kwargs(entry)))
 
     def fresh(self) -> SchedulerMixin:

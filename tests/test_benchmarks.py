@@ -207,6 +207,15 @@ def test_interval_coverage_benchmark():
     assert all(value in (0.0, 50.0, 100.0) for value in coverages)  # 2 trials: each covers or not
 
 
+def test_reproduction_truth_benchmark():
+    lines = output_lines("reproduction_truth.py", "--trials", "2", "--sizes", "40", "--ks", "0", "2", "--workers", "1")
+    rows = rows_after(lines, "d")
+    assert [row[:3] for row in rows] == [["64", "40", "0"], ["64", "40", "2"]]
+    for row in rows:
+        rates = [float(cell.rstrip("%")) for cell in row[5:8]]
+        assert sum(rates) == 100.0 and all(value in (0.0, 50.0, 100.0) for value in rates)  # 2 trials
+
+
 def test_rule_times_sums_each_rules_benchmark_files(tmp_path):
     """Snakemake's benchmark files (one row per repeat; the last counts), summed per rule."""
     benchmarks = tmp_path / "benchmarks"

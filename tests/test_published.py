@@ -145,14 +145,17 @@ def test_the_report_puts_runs_beside_published_numbers(pretrained_results, tmp_p
     row = table.set_index("steps").loc[20]
     assert (row.published, row.ours, row.ours_ci_low, row.ours_ci_high) == (41.0, 40.0, 38.0, 42.0)
     assert row.difference == pytest.approx(-1.0) and row.protocol_differences == "none"
-    assert (row.equivalence_margin, row.reproduction) == (0.1, "reproduced")  # [38, 42] within 41 +- 4.1
+    # ours - published: -1 +- sqrt(2) x 2 = [-3.83, 1.83], within +-4.1
+    assert (row.equivalence_margin, row.reproduction) == (0.1, "reproduced")
+    assert (row.difference_ci_low, row.difference_ci_high) == pytest.approx((-1 - 2 * 2**0.5, -1 + 2 * 2**0.5))
     assert table.set_index("steps").loc[5].protocol_differences == "steps: ours 5 vs paper 20"
     html = open(ReportPaths.of(config).html, encoding="utf-8").read()
     assert 'id="published"' in html and "Doe 2030, Pixels" in html
     assert (
         "Published vs ours, pixel (ddim, 20 steps) against Doe 2030, Pixels, Table 9: FID 40 [38, 42] vs 41 "
-        "(ours − published = -1); same protocol, and our whole interval lies within ±10% of the published value "
-        "(4.1): reproduced." in html
+        "(ours − published = -1); same protocol, and ours − published [-3.83, 1.83] (√2 × our interval, taking the "
+        "paper&#39;s value as one draw with our sampling noise) lies within ±10% of the published value (4.1): "
+        "reproduced." in html
     )
     assert "not a test of the paper&#39;s number, the protocols differ in steps: ours 5 vs paper 20." in html
 
@@ -163,8 +166,9 @@ def test_a_published_value_outside_our_interval_is_not_reproduced(pretrained_res
     lines = published_findings(table[table.steps == 20])
     assert lines == [
         "Published vs ours, pixel (ddim, 20 steps) against Doe 2030, Pixels, Table 9: FID 40 [38, 42] vs 30 "
-        "(ours − published = +10); same protocol, and our whole interval lies outside ±10% of the published value "
-        "(3): not reproduced."
+        "(ours − published = +10); same protocol, and ours − published [7.17, 12.8] (√2 × our interval, taking the "
+        "paper's value as one draw with our sampling noise) lies wholly outside ±10% of the published value (3): "
+        "not reproduced."
     ]
     other = published_table(
         pretrained_results,
@@ -177,8 +181,8 @@ def test_a_published_value_outside_our_interval_is_not_reproduced(pretrained_res
 
 def test_reproduction_is_an_equivalence_test_against_the_declared_margin(pretrained_results, tmp_path):
     """Ours 40 [38, 42]: published 43 lies outside our interval, which a one-sample test called "not
-    reproduced"; but the interval reaches past 43 - 4.3, so equivalence can be neither shown nor
-    excluded: inconclusive. The words follow the interval and the margin only."""
+    reproduced"; but ours - published, -3 +- 2.83, reaches past -4.3, so equivalence can be neither
+    shown nor excluded: inconclusive. The words follow the interval and the margin only."""
     from diffbench.published import reproduction
 
     tables = collect(pretrained_results)
@@ -186,13 +190,14 @@ def test_reproduction_is_an_equivalence_test_against_the_declared_margin(pretrai
     row = table[table.steps == 20].iloc[0]
     assert row.reproduction == "inconclusive"
     assert (
-        "our interval reaches across the edge of ±10% of the published value (4.3): inconclusive"
+        "reaches across the edge of ±10% of the published value (4.3): inconclusive"
         in (published_findings(table[table.steps == 20])[0])
     )
-    assert reproduction(38.0, 42.0, 40.0, 0.01) == "inconclusive"  # a margin narrower than the interval
-    assert reproduction(38.0, 42.0, 40.0, 0.06) == "reproduced"
-    assert reproduction(38.0, 42.0, 50.0, 0.1) == "not reproduced"
-    assert reproduction(float("nan"), float("nan"), 40.0, 0.1) is None
+    # ours - published is sqrt(2) x 2 = 2.83 either side of 40 - published
+    assert reproduction(40.0, 38.0, 42.0, 40.0, 0.06) == "inconclusive"  # +-2.4: narrower than +-2.83
+    assert reproduction(40.0, 38.0, 42.0, 40.0, 0.08) == "reproduced"  # +-3.2
+    assert reproduction(40.0, 38.0, 42.0, 50.0, 0.1) == "not reproduced"  # [-12.83, -7.17] vs +-5
+    assert reproduction(40.0, float("nan"), float("nan"), 40.0, 0.1) is None
     path = tmp_path / "strict.yaml"
     data = yaml.safe_load(open(published_fixture(tmp_path, 41.0)).read())
     path.write_text(yaml.safe_dump({**data, "equivalence_margin": 0.02}))

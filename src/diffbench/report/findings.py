@@ -496,13 +496,18 @@ def published_findings(published: pd.DataFrame) -> list[str]:
             )
         elif not isinstance(row.reproduction, str):
             lines.append(f"{head}; same protocol, but no interval was computed (evaluation.interval_groups: 0).")
-        elif row.reproduction == "reproduced":
-            lines.append(f"{head}; same protocol, and our whole interval lies within {band}: reproduced.")
-        elif row.reproduction == "not reproduced":
-            lines.append(f"{head}; same protocol, and our whole interval lies outside {band}: not reproduced.")
         else:
-            lines.append(
-                f"{head}; same protocol, but our interval reaches across the edge of {band}: inconclusive "
-                "(more samples narrow it)."
-            )
+            # sqrt(2) x ours: the published value taken as one draw with our sampling noise (same protocol and N)
+            difference = f"ours − published [{fmt(row.difference_ci_low)}, {fmt(row.difference_ci_high)}]"
+            test = (f"same protocol, and {difference} (√2 × our interval, taking the paper's value as one draw "
+                    "with our sampling noise)")  # fmt: skip
+            if row.reproduction == "reproduced":
+                lines.append(f"{head}; {test} lies within {band}: reproduced.")
+            elif row.reproduction == "not reproduced":
+                lines.append(f"{head}; {test} lies wholly outside {band}: not reproduced.")
+            else:
+                lines.append(
+                    f"{head}; {test} reaches across the edge of {band}: inconclusive (at this N the noise of the two "
+                    "sample sets is wider than the declared margin)."
+                )
     return lines

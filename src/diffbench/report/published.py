@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 
 from diffbench.paths import Layout
-from diffbench.published import Published, closest, reproduction
+from diffbench.published import Published, closest, difference_interval, reproduction
 from diffbench.records import SAMPLING
 
 PUBLISHED_COLUMNS = ["model", "sampler", "steps", "paper", "table", "metric", "published", "ours", "ours_ci_low",
-                     "ours_ci_high", "ci_level", "difference", "equivalence_margin", "reproduction",
+                     "ours_ci_high", "ci_level", "difference", "difference_ci_low", "difference_ci_high",
+                     "equivalence_margin", "reproduction",
                      "protocol_differences", "link", "source"]  # fmt: skip
 
 
@@ -52,6 +53,7 @@ def published_table(config: dict, runs: pd.DataFrame, entries: list[Published]) 
         entry, differences = match
         published = float(entry.entry["value"])
         low, high = run.fid_ci_low, run.fid_ci_high
+        lower, upper = difference_interval(run.fid, low, high, published) if pd.notna(low) else (None, None)
         rows.append(
             {
                 "model": run.model,
@@ -66,8 +68,10 @@ def published_table(config: dict, runs: pd.DataFrame, entries: list[Published]) 
                 "ours_ci_high": high,
                 "ci_level": run.fid_ci_level,
                 "difference": run.fid - published,
+                "difference_ci_low": lower,
+                "difference_ci_high": upper,
                 "equivalence_margin": entry.margin,
-                "reproduction": reproduction(low, high, published, entry.margin) if not differences else None,
+                "reproduction": reproduction(run.fid, low, high, published, entry.margin) if not differences else None,
                 "protocol_differences": "; ".join(differences) if differences else "none",
                 "link": entry.link,
                 "source": entry.source,

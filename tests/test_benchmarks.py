@@ -231,3 +231,44 @@ def test_rule_times_sums_each_rules_benchmark_files(tmp_path):
     assert table.loc["sample_shard", "jobs"] == 1
     lines = output_lines("rule_times.py", tmp_path)
     assert lines[-1] == "sum of benchmarked jobs: 306 s wall, 497 s CPU"
+
+
+def test_savings_truth_benchmark_closed_form_mmd_matches_monte_carlo():
+    """The simulation's truth: the squared MMD of two mean-shifted Gaussians under the cubic kernel,
+    against an unbiased Monte Carlo estimate from independent pairs (h below has mean MMD^2), within
+    4 of its standard errors (the seed is fixed, so this is one deterministic draw; an error of half
+    the smallest term, 6 a'S^2 b / d^3, would be 6 of them)."""
+    import numpy as np
+
+    mmd2 = load_script("savings_truth.py").mmd2
+    rng = np.random.default_rng(0)
+    dim, pairs, delta = 4, 2_000_000, 1.5
+    spectrum = 1.0 / np.arange(1, dim + 1) ** 0.7
+    direction = rng.standard_normal(dim)
+    direction /= np.linalg.norm(direction)
+
+    def draw(shift):
+        return rng.standard_normal((pairs, dim)) * np.sqrt(spectrum) + shift
+
+    x, x2, y, y2 = draw(delta * direction), draw(delta * direction), draw(0.0), draw(0.0)
+
+    def k(u, v):
+        return (np.sum(u * v, axis=1) / dim + 1) ** 3
+
+    h = k(x, x2) + k(y, y2) - k(x, y2) - k(x2, y)
+    se = h.std(ddof=1) / np.sqrt(pairs)
+    assert abs(mmd2(delta, spectrum, direction) - h.mean()) < 4 * se
+    assert mmd2(0.0, spectrum, direction) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_savings_truth_benchmark():
+    lines = output_lines("savings_truth.py", "--trials", "2", "--sizes", "40", "--workers", "1")
+    rows = rows_after(lines, "scenario")
+    assert [row[0] for row in rows] == ["saves", "identical", "crosses"]
+    truths = {row[0]: (float(row[3]), row[4], row[7]) for row in rows}
+    assert truths["saves"][1:] == ("reached", "below") and 2.0 < truths["saves"][0] < 3.0
+    assert truths["identical"] == (1.0, "reached", "identical")
+    assert truths["crosses"][1:] == ("beyond", "crosses")
+    for row in rows:
+        states = [float(cell.rstrip("%")) for cell in row[8:12]]
+        assert sum(states) == 100.0 and all(value in (0.0, 50.0, 100.0) for value in states)  # 2 trials

@@ -85,6 +85,9 @@ class KernelDistance:
 
     estimate: float
     interval: Interval | None
+    # the estimate with each group left out, in group order: the same groups for every set of this
+    # size and seed, so the replicates of one model's milestones line up (metrics/curves.py)
+    replicates: tuple[float, ...] = ()
 
 
 def kid(generated: np.ndarray, reference: np.ndarray, level: float, groups: int, seed: int = 0) -> KernelDistance:
@@ -100,7 +103,7 @@ def kid(generated: np.ndarray, reference: np.ndarray, level: float, groups: int,
     if not groups:
         return KernelDistance(estimate, None)
     replicates = np.array([_mmd2(xx, yy, xy, g) for g in range(split)])
-    return KernelDistance(estimate, jackknife(estimate, replicates, level))
+    return KernelDistance(estimate, jackknife(estimate, replicates, level), tuple(map(float, replicates)))
 
 
 @dataclass(frozen=True)

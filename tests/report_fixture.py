@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from diffbench.config import comparisons, run_key, validate_config
+from diffbench.config import validate_config
+from diffbench.experiment import Experiment
 from diffbench.io import write_npz
 from diffbench.paths import Layout
 from diffbench.records import (
@@ -160,8 +161,8 @@ def write_results(config: dict) -> None:
             write_run(config, layout, model, spec, steps_, fids)
         write_throughput(config, layout, model, spec)
 
-    for pair in comparisons(config):
-        a, b, steps_ = pair["model_a"], pair["model_b"], pair["steps"]
+    for pair in Experiment.of(config).comparisons():
+        a, b, steps_ = pair.model_a, pair.model_b, pair.steps
         write_comparison(config, steps_, fids[(a, steps_)] - fids[(b, steps_)], 3.0, a, b, fids[(a, steps_)])
 
 
@@ -266,7 +267,7 @@ def write_run(config: dict, layout: Layout, model: str, spec: dict, steps_: int,
     key, keys = (spec["replicate_of"] or model, steps_), (model, "ddim", steps_)
     # Replicates (training.seeds 1 and 2) land 1 below and 1 above the model's FID.
     fid = fids[(model, steps_)] = FID[key] + (2 * spec["training"]["seed"] - 3 if spec["replicate_of"] else 0)
-    run = run_key(config, model, "ddim", steps_)
+    run = Experiment.of(config).run_key(model, "ddim", steps_)
     rng = np.random.default_rng(steps_)
     images = rng.integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
     write_npz(layout.samples(*keys), images=images, seeds=np.arange(3, 9), finite=np.ones(6, dtype=bool))
@@ -375,7 +376,7 @@ def write_comparison(config, steps, difference, half_width, a="latent_f4", b="pi
     COMPARISON.write(
         Layout(config["results_dir"]).comparison(a, b, "ddim", steps),
         {
-            **{k: v for k, v in run_key(config, a, "ddim", steps).items() if k != "model"},
+            **{k: v for k, v in Experiment.of(config).run_key(a, "ddim", steps).items() if k != "model"},
             "model_a": a,
             "family_a": "latent",
             "model_b": b,

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from diffbench.config import validate_config
+from diffbench.experiment import Experiment
 from diffbench.report.outputs import ReportPaths
 from diffbench.stages.report import report as build_report
 from report_fixture import fixture_config, write_results
@@ -155,7 +156,7 @@ def test_gpu_checks_summarises_a_workflow_run_from_its_report(gpu_checks, tmp_pa
 
     monkeypatch.setattr(gpu_checks, "run_logged", finished_run)
     summary = gpu_checks.workflow("default_fp32", config, tmp_path, timeout=60)
-    paths = ReportPaths.of(config)
+    paths = ReportPaths.of(Experiment.of(config))
     runs, models = pd.read_csv(paths.runs_csv), pd.read_csv(paths.models_csv)
     assert set(gpu_checks.MEMORY) <= set(runs.columns)
     assert set(gpu_checks.TRAINING_MEMORY) <= set(models.columns)

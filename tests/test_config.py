@@ -7,15 +7,13 @@ import yaml
 from diffbench.config import (
     ConfigError,
     all_seeds,
-    comparisons,
     load_config,
-    models_where,
-    runs,
     schema,
     shard_ranges,
     shard_seeds,
     validate_config,
 )
+from diffbench.experiment import Experiment
 from diffbench.precisions import PRECISIONS
 from diffbench.runtime import DTYPES
 from diffbench.sampling.options import SAMPLER_TYPES, STEP_OPTIONS
@@ -223,13 +221,14 @@ def test_shards_cover_every_image_once():
 
 
 def test_run_matrix(tiny_config):
-    keys = {(r["model"], r["sampler"], r["steps"]) for r in runs(tiny_config)}
+    keys = {(r.model, r.sampler, r.steps) for r in Experiment.of(tiny_config).runs()}
     assert len(keys) == 3 * 2 * 1
-    assert models_where(tiny_config, family="latent") == ["kl", "vq"]
+    assert Experiment.of(tiny_config).models_where(family="latent") == ["kl", "vq"]
     # Every latent model against every pixel model, at each sampler and step count: no selection.
-    pairs = {(c["model_a"], c["model_b"], c["sampler"], c["steps"]) for c in comparisons(tiny_config)}
+    pairs = {(c.model_a, c.model_b, c.sampler, c.steps) for c in Experiment.of(tiny_config).comparisons()}
     assert pairs == {(a, "pix", s, 3) for a in ("kl", "vq") for s in ("ddim", "heun")}
-    assert comparisons({**tiny_config, "evaluation": {**tiny_config["evaluation"], "interval_groups": 0}}) == []
+    no_groups = {**tiny_config, "evaluation": {**tiny_config["evaluation"], "interval_groups": 0}}
+    assert Experiment.of(no_groups).comparisons() == []
 
 
 def test_shipped_experiments_compare_families_on_equal_footing():
@@ -267,7 +266,7 @@ def test_training_seeds_make_one_model_per_seed(tiny_raw):
     assert replicate["replicate_of"] == "kl" and replicate["training"]["seed"] == 4
     assert replicate["autoencoder"]["training"]["seed"] == 4 and replicate["training"]["seeds"] is None
     # Replicates pair by seed.
-    pairs = {(c["model_a"], c["model_b"]) for c in comparisons(config)}
+    pairs = {(c.model_a, c.model_b) for c in Experiment.of(config).comparisons()}
     assert pairs == {("kl_seed3", "pix_seed3"), ("kl_seed4", "pix_seed4"), ("vq_seed3", "pix_seed3"),
                      ("vq_seed4", "pix_seed4")}  # fmt: skip
     bad = copy.deepcopy(tiny_raw)

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from diffbench.config import human_eval_runs, validate_config
+from diffbench.config import validate_config
 from diffbench.errors import ConfigError
+from diffbench.experiment import Experiment
 from diffbench.humaneval.answers import RaterAnswers, answer_files, read_answer_files
 from diffbench.humaneval.scores import study_scores
 from diffbench.humaneval.trials import (
@@ -411,12 +412,12 @@ def test_the_report_shows_the_study_before_and_after_ratings(tmp_path):
     write_results(config)
     layout = Layout(config["results_dir"])
     write_npz(layout.heldout_images("shapes"), images=np.random.default_rng(1).integers(0, 256, (8, 8, 8, 3), np.uint8))
-    runs = human_eval_runs(config)
+    runs = Experiment.of(config).human_eval_runs()
     human_eval_study(settings=config["human_eval"], runs=runs, samples=[layout.samples(r["model"], r["sampler"],
                      r["steps"]) for r in runs], reference_images=layout.heldout_images("shapes"),
                      reference_set="heldout", out_page=layout.human_eval_page("pilot"),
                      out_trials=layout.human_eval_trials("pilot"))  # fmt: skip
-    paths = ReportPaths.of(config)
+    paths = ReportPaths.of(Experiment.of(config))
     report(config=config, workflow_dir=tmp_path, published=[])
     html = Path(paths.html).read_text()
     assert '<section id="human">' in html and 'href="../human_eval/pilot/index.html"' in html

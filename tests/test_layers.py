@@ -23,6 +23,7 @@ LAYERS = {
     "io": 0,
     "precisions": 0,
     "specs": 0,  # plain frozen dataclasses, built from the validated config
+    "experiment": 0,  # the whole config as one spec, with its runs and comparisons
     "config": 1,
     "sampling.options": 1,  # plain data the config checks share with the sampler registry
     "paths": 1,

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from diffbench.errors import ConfigError
+from diffbench.experiment import Experiment
 from diffbench.published import closest, differences, load_published, published_files
 from diffbench.report.findings import published_findings
 from diffbench.report.outputs import ReportPaths
@@ -139,7 +140,7 @@ def test_the_report_puts_runs_beside_published_numbers(pretrained_results, tmp_p
     config = pretrained_results
     inside = published_fixture(tmp_path, 41.0)
     build_report(config=config, workflow_dir=tmp_path, published=[inside])
-    table = pd.read_csv(ReportPaths.of(config).published_csv)
+    table = pd.read_csv(ReportPaths.of(Experiment.of(config)).published_csv)
     # Every run of the checkpoint gets its closest entry: 20 steps matches, 5 and 10 differ in steps.
     assert table.model.tolist() == ["pixel"] * 3 and table.steps.tolist() == [5, 10, 20]
     row = table.set_index("steps").loc[20]
@@ -149,7 +150,7 @@ def test_the_report_puts_runs_beside_published_numbers(pretrained_results, tmp_p
     assert (row.equivalence_margin, row.reproduction) == (0.1, "reproduced")
     assert (row.difference_ci_low, row.difference_ci_high) == pytest.approx((-1 - 2 * 2**0.5, -1 + 2 * 2**0.5))
     assert table.set_index("steps").loc[5].protocol_differences == "steps: ours 5 vs paper 20"
-    html = open(ReportPaths.of(config).html, encoding="utf-8").read()
+    html = open(ReportPaths.of(Experiment.of(config)).html, encoding="utf-8").read()
     assert 'id="published"' in html and "Doe 2030, Pixels" in html
     assert (
         "Published vs ours, pixel (ddim, 20 steps) against Doe 2030, Pixels, Table 9: FID 40 [38, 42] vs 41 "
@@ -161,8 +162,10 @@ def test_the_report_puts_runs_beside_published_numbers(pretrained_results, tmp_p
 
 
 def test_a_published_value_outside_our_interval_is_not_reproduced(pretrained_results, tmp_path):
-    tables = collect(pretrained_results)
-    table = published_table(pretrained_results, tables.runs, load_published([published_fixture(tmp_path, 30.0)]))
+    tables = collect(Experiment.of(pretrained_results))
+    table = published_table(
+        Experiment.of(pretrained_results), tables.runs, load_published([published_fixture(tmp_path, 30.0)])
+    )
     lines = published_findings(table[table.steps == 20])
     assert lines == [
         "Published vs ours, pixel (ddim, 20 steps) against Doe 2030, Pixels, Table 9: FID 40 [38, 42] vs 30 "
@@ -171,7 +174,7 @@ def test_a_published_value_outside_our_interval_is_not_reproduced(pretrained_res
         "not reproduced."
     ]
     other = published_table(
-        pretrained_results,
+        Experiment.of(pretrained_results),
         tables.runs,
         load_published([published_fixture(tmp_path, 30.0, precision="fp16", num_samples=50)]),
     )
@@ -185,8 +188,10 @@ def test_reproduction_is_an_equivalence_test_against_the_declared_margin(pretrai
     shown nor excluded: inconclusive. The words follow the interval and the margin only."""
     from diffbench.published import reproduction
 
-    tables = collect(pretrained_results)
-    table = published_table(pretrained_results, tables.runs, load_published([published_fixture(tmp_path, 43.0)]))
+    tables = collect(Experiment.of(pretrained_results))
+    table = published_table(
+        Experiment.of(pretrained_results), tables.runs, load_published([published_fixture(tmp_path, 43.0)])
+    )
     row = table[table.steps == 20].iloc[0]
     assert row.reproduction == "inconclusive"
     assert (
@@ -201,5 +206,5 @@ def test_reproduction_is_an_equivalence_test_against_the_declared_margin(pretrai
     path = tmp_path / "strict.yaml"
     data = yaml.safe_load(open(published_fixture(tmp_path, 41.0)).read())
     path.write_text(yaml.safe_dump({**data, "equivalence_margin": 0.02}))
-    strict = published_table(pretrained_results, tables.runs, load_published([str(path)]))
+    strict = published_table(Experiment.of(pretrained_results), tables.runs, load_published([str(path)]))
     assert strict[strict.steps == 20].reproduction.iloc[0] == "inconclusive"  # [38, 42] vs 41 +- 0.82

@@ -15,7 +15,7 @@ from kaleido.errors import ChromeNotFoundError
 from PIL import Image
 from plotly.offline import get_plotlyjs
 
-from diffbench.config import run_key
+from diffbench.experiment import Experiment
 from diffbench.io import write_npz
 from diffbench.paths import Layout
 from diffbench.records import (
@@ -29,6 +29,7 @@ from diffbench.report.build import SECTIONS
 from diffbench.report.findings import pareto_front, summary
 from diffbench.report.outputs import ReportPaths, result_files
 from diffbench.report.tables import TRAINING_COLUMNS, collect, unread_keys
+from diffbench.specs import Comparison
 from diffbench.stages.report import report as build_report
 from helpers import headless_chromium, needs_chromium
 from report_fixture import FID, fixture_config, write_comparison, write_results
@@ -48,7 +49,7 @@ def test_pareto_front_hand_checked():
 
 
 def test_tables_one_row_per_run_with_units(results):
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     assert tables.missing == []
     runs = tables.runs
     assert len(runs) == 6 and set(runs.family) == {"pixel", "latent"}
@@ -107,7 +108,7 @@ def test_models_table_has_peak_gpu_memory_of_both_training_stages(results):
               (layout.autoencoder_record("latent_f4"), AUTOENCODER_TRAINING, (700.0, 1024.0))]  # fmt: skip
     for path, kind, peaks in stages:
         kind.write(path, {**kind.read(path), "peak_gpu_memory_mb": peaks[0], "peak_gpu_reserved_mb": peaks[1]})
-    models = collect(results).models.set_index("model")
+    models = collect(Experiment.of(results)).models.set_index("model")
     row = models.loc["latent_f4"]
     assert (row.train_peak_gpu_memory_mb, row.train_peak_gpu_reserved_mb) == (300.0, 512.0)
     assert (row.autoencoder_peak_gpu_memory_mb, row.autoencoder_peak_gpu_reserved_mb) == (700.0, 1024.0)
@@ -116,7 +117,7 @@ def test_models_table_has_peak_gpu_memory_of_both_training_stages(results):
 
 
 def test_summary_states_the_comparison_from_the_data(results):
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     # No best-of-family: each latent model against each pixel model at matched sampler and NFE.
     assert "Best latent run" not in text and "Best of each family" not in text
@@ -164,7 +165,7 @@ def test_the_summary_and_runs_table_say_which_reference_set_fid_used(tmp_path, r
     config = fixture_config(tmp_path)
     config["evaluation"]["reference"] = reference
     write_results(config)
-    tables = collect(config)
+    tables = collect(Experiment.of(config))
     assert f"samples against {words} (inception-v3-compat" in " ".join(
         summary(tables.runs, tables.models, tables.comparisons)
     )
@@ -177,7 +178,7 @@ def test_identical_models_cannot_be_told_apart_and_matched_compute_is_said(resul
         write_comparison(results, steps, 0.4, half_width=2.0)
     record = TRAINING.read(layout.training_record("pixel"))
     TRAINING.write(layout.training_record("pixel"), {**record, "total_train_s": 80.0})
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "in none of the 3 paired comparisons of latent and pixel models at matched sampler and NFE" in text
     assert "exclude 0 at 95% with Holm's correction for 3 comparisons" in text
@@ -198,7 +199,7 @@ def test_models_that_differ_in_schedule_or_device_are_flagged(results):
         layout.sampling_record("pixel", "ddim", 5),
         {**sampling, "device_name": "NVIDIA H100", "step_noise_on": "cuda", "speedups": "channels_last"},
     )
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "Not on equal footing: the models differ in noise schedule (latent_f4: linear 0.0001->0.02, T=1000; " in text
     assert "pixel: scaled_linear 0.0015->0.0195, T=1000, epsilon)" in text
@@ -213,7 +214,7 @@ def test_models_that_differ_in_schedule_or_device_are_flagged(results):
 
 def test_report_has_every_section_and_no_network_reference(results, tmp_path):
     provenance = build_report(config=results, workflow_dir=tmp_path, published=[])
-    paths = ReportPaths.of(results)
+    paths = ReportPaths.of(Experiment.of(results))
     html = open(paths.html, encoding="utf-8").read()
     for section, _ in SECTIONS:
         # the human evaluation section is there only when the config has a study (test_human_eval.py)
@@ -240,14 +241,16 @@ def test_report_has_every_section_and_no_network_reference(results, tmp_path):
     # Tables: CSV and Parquet hold the same rows.
     pd.testing.assert_frame_equal(pd.read_csv(paths.runs_csv), pd.read_parquet(paths.runs_parquet), check_dtype=False)
     assert json.loads(open(paths.provenance).read())["static_figures"] == {"formats": [], "written": [], "error": None}
-    assert set(result_files(results)) >= {Layout(results["results_dir"]).lpips_metrics("pixel", "ddim", 5)}
+    assert set(result_files(Experiment.of(results))) >= {
+        Layout(results["results_dir"]).lpips_metrics("pixel", "ddim", 5)
+    }
 
 
 def test_grid_rows_are_models_and_columns_seeds(results, tmp_path):
     from diffbench.report.grids import CELL, GAP
 
     build_report(config=results, workflow_dir=tmp_path, published=[])
-    grid = np.asarray(Image.open(ReportPaths.of(results).grids[("ddim", 10)]))
+    grid = np.asarray(Image.open(ReportPaths.of(Experiment.of(results)).grids[("ddim", 10)]))
     assert grid.shape == (2 * CELL + GAP, 4 * CELL + 3 * GAP, 3)
     with np.load(Layout(results["results_dir"]).samples("latent_f4", "ddim", 10)) as data:
         seed_1 = data["images"][1]
@@ -262,9 +265,9 @@ def test_a_partial_run_still_reports_and_names_what_is_missing(results, tmp_path
     os.remove(gone)
     provenance = build_report(config=results, workflow_dir=tmp_path, published=[])
     assert provenance["missing"] == [gone]
-    html = open(ReportPaths.of(results).html, encoding="utf-8").read()
+    html = open(ReportPaths.of(Experiment.of(results)).html, encoding="utf-8").read()
     assert "1 expected result files are missing" in html and gone in html
-    runs = pd.read_csv(ReportPaths.of(results).runs_csv)
+    runs = pd.read_csv(ReportPaths.of(Experiment.of(results)).runs_csv)
     assert runs.fid.isna().sum() == 1
 
 
@@ -291,7 +294,7 @@ def test_static_figures_failure_is_reported_not_silent(results, tmp_path, monkey
     error = provenance["static_figures"]["error"]
     assert all(word in error for word in words) and "report.static_formats" in error
     assert provenance["static_figures"]["written"] == []
-    assert "kaleido could not render static figures" in open(ReportPaths.of(results).html).read()
+    assert "kaleido could not render static figures" in open(ReportPaths.of(Experiment.of(results)).html).read()
 
 
 @needs_chromium
@@ -308,7 +311,7 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
             "Network.emulateNetworkConditions",
             {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
         )
-        driver.get(Path(ReportPaths.of(results).html).as_uri())
+        driver.get(Path(ReportPaths.of(Experiment.of(results)).html).as_uri())
         plots = (
             "return Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => "
             "[p.id, p.querySelectorAll('.main-svg').length, p.querySelectorAll('.scatterlayer .trace').length])"
@@ -338,7 +341,7 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
         )
         for width in (1000, 1400, 1920):
             driver.set_window_size(width, 1000)
-            driver.get(Path(ReportPaths.of(results).html).as_uri())
+            driver.get(Path(ReportPaths.of(Experiment.of(results)).html).as_uri())
             WebDriverWait(driver, 60).until(lambda d: len(d.execute_script(plots)) == 7)
             try:
                 WebDriverWait(driver, 10).until(lambda d: d.execute_script(outside) == [])
@@ -362,7 +365,7 @@ def test_a_record_with_a_renamed_key_is_an_error_naming_file_and_key(results):
     record["frechet"] = record.pop("fid")  # a renamed key, as from another version
     Path(path).write_text(json.dumps(record))
     with pytest.raises(ResultError, match=rf"{re.escape(path)}: distribution metrics record lacks key\(s\) \['fid'\]"):
-        collect(results)
+        collect(Experiment.of(results))
     with pytest.raises(ResultError, match="lacks key"):  # the writer refuses such a record too
         DISTRIBUTION.write(path, record)
 
@@ -380,7 +383,7 @@ def test_a_model_whose_records_are_missing_has_every_column_empty(results):
     layout = Layout(results["results_dir"])
     os.remove(layout.training_record("pixel"))
     os.remove(layout.autoencoder_record("latent_f4"))
-    models = collect(results).models.set_index("model")
+    models = collect(Experiment.of(results)).models.set_index("model")
     pixel, latent = models.loc["pixel"], models.loc["latent_f4"]
     assert pixel.train_device == "" and pixel.noise_schedule == "" and np.isnan(pixel.unet_train_steps)
     assert pixel.downsampling_factor == 1
@@ -395,7 +398,7 @@ def test_the_small_sample_caution_looks_at_the_reference_set_too(results):
         for steps in results["sampling"]["steps"]:
             path = layout.sampling_record(model, "ddim", steps)
             SAMPLING.write(path, {**SAMPLING.read(path), "num_images": 3000})
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     assert (tables.runs.n_samples == 3000).all() and (tables.runs.n_reference == 8).all()
     assert tables.runs.fid_set_below_feature_dim.all()
     assert "Caution: some FIDs use fewer generated samples or reference images" in " ".join(
@@ -407,7 +410,7 @@ def test_an_amortised_first_stage_is_said(results):
     layout = Layout(results["results_dir"])
     record = TRAINING.read(layout.training_record("latent_f4"))
     TRAINING.write(layout.training_record("latent_f4"), {**record, "budget_scope": "denoiser"})
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "Training compute, every stage (first stage, latent encoding, denoiser): " in text
     assert "latent_f4 83 s, 425 GFLOPs" in text
@@ -419,14 +422,14 @@ def test_a_latent_kid_overlapping_its_reconstructions_is_called_bounded_by_the_a
     is set beside it by interval (runs' KIDs: 0.06, 0.045, 0.044, each +- 0.003)."""
     path = Layout(results["results_dir"]).reconstruction_metrics("latent_f4")
     RECONSTRUCTION.write(path, {**RECONSTRUCTION.read(path), "rkid": 0.045, "rkid_ci_low": 0.04, "rkid_ci_high": 0.05})
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     assert (tables.runs[tables.runs.model == "latent_f4"].reconstruction_rkid == 0.045).all()
     assert tables.runs[tables.runs.model == "pixel"].reconstruction_rkid.isna().all()
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "ddim, 5 steps, KID 0.06 [0.057, 0.063] (above it: the first stage is not what limits this run)" in text
     assert "ddim, 20 steps, KID 0.044 [0.041, 0.047] (its interval overlaps the bound's: as far as these data " in text
     RECONSTRUCTION.write(path, {**RECONSTRUCTION.read(path), "rkid": 0.2, "rkid_ci_low": 0.1, "rkid_ci_high": 0.3})
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "(below it, which samples decoded by the same autoencoder are not expected to reach)" in text
     assert "the autoencoder bounds it" not in text
@@ -460,13 +463,13 @@ def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
             features_a=a,
             features_b=b,
             reference_features=tmp_path / "reference.npz",
-            run_a=run_key(results, "latent_f4", "ddim", steps),
-            run_b=run_key(results, "pixel", "ddim", steps),
+            run_a=Experiment.of(results).run_key("latent_f4", "ddim", steps),
+            run_b=Experiment.of(results).run_key("pixel", "ddim", steps),
             evaluation={**results["evaluation"], "interval_groups": 10},
             out_record=layout.comparison("latent_f4", "pixel", "ddim", steps),
         )
         assert record["n_generated"] == (149 if steps == 5 else 150)
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     assert tables.comparisons.set_index("steps").better.fillna("none").to_dict() == {
         5: "none",
         10: "latent_f4",
@@ -482,7 +485,7 @@ def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
     assert "latent better in 1, pixel better in 1, and the data cannot tell in 1" in text
     # The report's table leads with the verdict; an undecided pair reads "cannot tell", not a blank.
     build_report(config=results, workflow_dir=tmp_path, published=[])
-    html = Path(ReportPaths.of(results).html).read_text(encoding="utf-8")
+    html = Path(ReportPaths.of(Experiment.of(results)).html).read_text(encoding="utf-8")
     table = html[html.index('id="comparisons-table"') :].split("</table>")[0]
     headers = re.findall(r"<th>(\w+)</th>", table)
     assert headers[:7] == ["model_a", "model_b", "sampler", "steps", "better", "statistic", "difference"]
@@ -495,7 +498,7 @@ def test_training_seed_replicates_are_aggregated_and_the_verdict_uses_their_spre
     config = fixture_config(tmp_path, seeds=[1, 2])
     assert list(config["models"]) == ["pixel_seed1", "pixel_seed2", "latent_f4_seed1", "latent_f4_seed2"]
     write_results(config)
-    tables = collect(config)
+    tables = collect(Experiment.of(config))
     assert tables.missing == [] and len(tables.comparisons) == 6  # same-seed pairs only: 2 seeds x 3 steps
     replicates = tables.replicates.set_index(["replicate_of", "steps"])
     assert replicates.loc[("pixel", 10), "seeds"] == 2 and replicates.loc[("pixel", 10), "fid_mean"] == 50.0
@@ -511,7 +514,7 @@ def test_training_seed_replicates_are_aggregated_and_the_verdict_uses_their_spre
     )
     assert "at most 5% (across training seeds where models have replicates)" in text
     assert "latent_f4 vs pixel, UNEQUAL total training compute" in text  # averaged over the replicates
-    replicates_csv = ReportPaths.of(config).replicates_csv
+    replicates_csv = ReportPaths.of(Experiment.of(config)).replicates_csv
     build_report(config=config, workflow_dir=tmp_path, published=[])
     assert pd.read_csv(replicates_csv).seeds.tolist() == [2] * 6
 
@@ -529,8 +532,8 @@ def test_a_feature_file_without_the_seed_mask_is_named(results, tmp_path):
             features_a=tmp_path / "new.npz",
             features_b=tmp_path / "old.npz",
             reference_features=tmp_path / "new.npz",
-            run_a=run_key(results, "latent_f4", "ddim", 5),
-            run_b=run_key(results, "pixel", "ddim", 5),
+            run_a=Experiment.of(results).run_key("latent_f4", "ddim", 5),
+            run_b=Experiment.of(results).run_key("pixel", "ddim", 5),
             evaluation=results["evaluation"],
             out_record=tmp_path / "c.json",
         )
@@ -545,7 +548,7 @@ def test_samplers_that_treat_x0_differently_are_flagged(results):
         sampling = SAMPLING.read(layout.sampling_record("latent_f4", "ddim", steps))
         SAMPLING.write(layout.sampling_record("latent_f4", "ddim", steps),
                        {**sampling, "x0_treatment": {"kind": "none", "limit": None}})  # fmt: skip
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert (
         "Not on equal footing: the models differ in what the samplers do to the predicted x0 (runs table: "
@@ -562,12 +565,12 @@ def test_the_family_claim_is_holm_corrected_or_comes_from_the_declared_primary(r
     write_comparison(results, 5, -20.0, half_width=3.0)
     write_comparison(results, 10, -3.0, half_width=2.9)
     write_comparison(results, 20, 2.5, half_width=2.4)
-    tables = collect(results)
+    tables = collect(Experiment.of(results))
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "latent better in 1, pixel better in 0, and the data cannot tell in 2." in text
     assert "Where the data decide, latent diffusion wins." in text
     assert "(3 of the intervals below exclude 0 on their own, at 95% each; 1 remain after the correction.)" in text
-    primary = {"model_a": "latent_f4", "model_b": "pixel", "sampler": "ddim", "steps": 20}
+    primary = Comparison("latent_f4", "pixel", "ddim", 20)
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons, primary))
     assert "Verdict, from the primary comparison declared in the config (report.primary), decided by KID" in text
     assert "latent_f4 vs pixel (ddim, 20 steps), KID difference 0.0025 [0.0001, 0.0049] (95% interval): pixel" in text

@@ -2,12 +2,25 @@
 
 import ast
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from diffbench.config import load_config, schema
-from diffbench.specs import SCHEMA_SECTIONS, DatasetSpec, EvaluationSpec, ModelSpec, SamplerSpec, SpeedupsSpec
+from diffbench.experiment import Experiment
+from diffbench.report.provenance import config_hash
+from diffbench.specs import (
+    SCHEMA_SECTIONS,
+    Comparison,
+    DatasetSpec,
+    EvaluationSpec,
+    ModelSpec,
+    Run,
+    SamplerSpec,
+    SpeedupsSpec,
+)
 from helpers import REPO
 
 CONFIGS = [REPO / "config" / "config.yaml", *sorted((REPO / "config" / "experiments").glob("*.yaml"))]
@@ -37,6 +50,30 @@ def test_every_preset_round_trips_through_its_specs(path):
     assert SpeedupsSpec.of(config["sampling"]["speedups"]).as_dict() == config["sampling"]["speedups"]
 
 
+def test_the_experiments_fields_are_the_configs_top_level_keys():
+    assert {f.name for f in dataclasses.fields(Experiment)} == set(schema()["properties"])
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: Path(p).name)
+def test_every_preset_round_trips_through_the_experiment(path):
+    """The report hashes `Experiment.as_dict()` into its provenance: it must be the validated config."""
+    config = load_config(path)
+    experiment = Experiment.of(config)
+    assert experiment.as_dict() == config
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    assert config_hash(experiment) == hashlib.sha256(canonical.encode()).hexdigest()  # as before the Experiment
+
+
+def test_an_experiment_is_read_only_and_asks_its_specs():
+    experiment = Experiment.of(load_config(CONFIGS[0]))
+    with pytest.raises(TypeError):
+        experiment.models["pixel"] = experiment.models["latent_kl_f2"]  # a read-only mapping
+    assert experiment.models_where(family="latent") == ["latent_kl_f2"]
+    assert experiment.runs()[0] == Run("pixel", "ddim", 10)
+    assert experiment.comparisons() == [Comparison("latent_kl_f2", "pixel", "ddim", s) for s in (10, 25)]
+    assert experiment.run_key("pixel", "ddim", "25")["steps"] == 25  # a wildcard's string
+
+
 def test_specs_are_frozen_all_the_way_down():
     model = ModelSpec.of(load_config(CONFIGS[0])["models"]["latent_kl_f2"])
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -55,7 +92,7 @@ def test_a_key_the_spec_does_not_know_is_named():
 # Names under which config sections travel; below the stages they must be typed specs.
 SECTION_NAMES = {"spec", "model_spec", "dataset_spec", "model", "dataset", "training", "autoencoder", "unet",
                  "diffusion", "evaluation", "sampler", "entry", "speedups", "sampling", "config"}  # fmt: skip
-LIBRARIES = ("data", "models", "features", "metrics", "sampling", "training")
+LIBRARIES = ("data", "models", "features", "metrics", "sampling", "training", "report")
 
 
 def test_no_library_below_the_stages_takes_a_config_dict():

@@ -8,6 +8,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
+from diffbench.experiment import Experiment
 from diffbench.models.diffusion_model import DiffusionModel
 from diffbench.report.findings import summary
 from diffbench.report.tables import collect, throughput_columns
@@ -63,7 +64,7 @@ def test_the_best_batch_depends_on_the_steps():
 def test_the_runs_table_shows_the_best_batch_beside_the_configured_one(tmp_path):
     config = fixture_config(tmp_path)
     write_results(config)
-    tables = collect(config)
+    tables = collect(Experiment.of(config))
     assert (
         "Throughput at the best batch (UNet evaluations and decode, sampling.throughput_max_batch): pixel at 20 "
         "NFE 12.5 img/s with batch 4 (configured batch 64: not in the sweep); latent_f4 at 20 NFE "

@@ -15,6 +15,7 @@ import yaml
 from PIL import Image
 
 from diffbench.config import validate_config
+from diffbench.experiment import Experiment
 from diffbench.paths import Layout
 from diffbench.sampling.pipeline_io import load_model
 from helpers import REPO, TINY_CONFIG
@@ -115,7 +116,7 @@ def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):
     from diffbench.report.outputs import ReportPaths
 
     workdir, config = run
-    paths = ReportPaths.of({**config, "results_dir": str(workdir / "results")})
+    paths = ReportPaths.of(Experiment.of({**config, "results_dir": str(workdir / "results")}))
     runs = pd.read_csv(paths.runs_csv)
     assert len(runs) == 6 and runs.fid.notna().all() and runs.sampling_s_per_image.gt(0).all()
     assert (runs.nfe == runs.sampler.map({"ddim": 3, "heun": 5})).all()

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import click
 
-from diffbench.config import check_input_paths, load_config, runs, shard_ranges
+from diffbench.config import check_input_paths, load_config, shard_ranges
 from diffbench.errors import UserError
+from diffbench.experiment import Experiment
 from diffbench.paths import Layout
 
 SNAKEFILE = Path(__file__).resolve().parents[2] / "Snakefile"  # the checkout this package runs from
@@ -60,8 +61,8 @@ def list_runs(config_path: str) -> None:
     config, _ = _load(config_path)
     sampling = config["sampling"]
     shards = len(shard_ranges(sampling["num_samples"], sampling["images_per_shard"]))
-    for run in runs(config):
-        click.echo(f"{run['model']}\t{run['sampler']}\t{run['steps']}\t{shards} shard(s)")
+    for run in Experiment.of(config).runs():
+        click.echo(f"{run.model}\t{run.sampler}\t{run.steps}\t{shards} shard(s)")
 
 
 @cli.command("fetch-assets")
@@ -133,7 +134,7 @@ def report(config_path: str, workflow_dir: str) -> None:
     config, _ = _load(config_path)
     published = published_files(config["report"]["published"], workflow_dir)
     provenance = build_report(config=config, workflow_dir=workflow_dir, published=published)
-    click.echo(f"report: {ReportPaths.of(config).html}")
+    click.echo(f"report: {ReportPaths.of(Experiment.of(config)).html}")
     if provenance["missing"]:
         click.echo(f"{len(provenance['missing'])} expected result files are missing (listed in the report):", err=True)
         for path in provenance["missing"]:

@@ -11,12 +11,12 @@ import copy
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import yaml
 
 from diffbench.errors import ConfigError
+from diffbench.experiment import Experiment
 from diffbench.precisions import CUDA_ONLY_PRECISIONS
 from diffbench.sampling.options import CUDA_GRAPHS_NEED, SAMPLER_SETTING_TYPES
 
@@ -115,12 +115,6 @@ def _check_removed_keys(config: dict) -> None:
     for (section, key), why in REMOVED_KEYS.items():
         if isinstance(config.get(section), dict) and key in config[section]:
             raise ConfigError(f"config key '{section}.{key}' was removed ({why}); delete it.")
-
-
-def human_eval_runs(config: dict) -> list[dict[str, Any]]:
-    """The study's runs as run keys (dataset, model, sampler, steps, ...), in the config's order."""
-    study = config["human_eval"]
-    return [run_key(config, r["model"], r["sampler"], r["steps"]) for r in study["runs"]] if study else []
 
 
 def _check_human_eval(config: dict) -> None:
@@ -286,7 +280,7 @@ def check_input_paths(config: dict) -> None:
     dataset); what the workflow fetches or makes is not checked here. Kept out of
     validate_config so that a preset naming a folder you have not made yet still validates as a
     config, while `diffbench validate` and the workflow stop at once."""
-    for name in datasets_in_use(config):
+    for name in Experiment.of(config).datasets_in_use():
         spec = config["datasets"][name]
         if spec["source"] == "imagefolder" and not Path(spec["root"]).expanduser().is_dir():
             raise ConfigError(
@@ -383,7 +377,8 @@ def _check_semantics(config: dict, raw: dict) -> None:
     sizes = {"sampling.num_samples": config["sampling"]["num_samples"]}
     count_key = REFERENCE_COUNT_KEYS[evaluation["reference"]]
     if count_key:  # a full reference is the whole source: its size is known once the data are read
-        sizes.update({f"datasets.{d}.{count_key}": config["datasets"][d][count_key] for d in datasets_in_use(config)})
+        in_use = Experiment.of(config).datasets_in_use()
+        sizes.update({f"datasets.{d}.{count_key}": config["datasets"][d][count_key] for d in in_use})
     smallest = min(sizes, key=sizes.get)
     if groups and sizes[smallest] < 2 * groups:
         raise ConfigError(
@@ -415,7 +410,7 @@ def _check_reference_sets(config: dict) -> None:
     """The image sets evaluation reads must not be empty: the FID reference, and the held-out images
     latent models' reconstruction is measured on."""
     count_key = REFERENCE_COUNT_KEYS[config["evaluation"]["reference"]]
-    for name in datasets_in_use(config):
+    for name in Experiment.of(config).datasets_in_use():
         dataset = config["datasets"][name]
         if count_key and dataset[count_key] < 1:
             raise ConfigError(
@@ -423,7 +418,7 @@ def _check_reference_sets(config: dict) -> None:
                 f"{config['evaluation']['reference']} compares samples with those images; give some, or choose "
                 "another evaluation.reference."
             )
-        latent = models_where(config, dataset=name, family="latent")
+        latent = Experiment.of(config).models_where(dataset=name, family="latent")
         if latent and dataset["num_reference"] < 1:
             raise ConfigError(
                 f"config key 'datasets.{name}.num_reference' is 0, but latent model {latent[0]!r} measures its "
@@ -491,7 +486,7 @@ def _check_first_stage_budget(model: dict, key: str) -> None:
             )
 
 
-# --- the run matrix -------------------------------------------------------------------------
+# --- sampling shards (the run matrix itself: Experiment.runs) ---------------------------------
 
 
 def shard_ranges(num_samples: int, images_per_shard: int | None) -> list[tuple[int, int]]:
@@ -508,70 +503,3 @@ def shard_seeds(sampling: dict, shard: int) -> list[int]:
 
 def all_seeds(sampling: dict) -> list[int]:
     return list(range(sampling["seed"], sampling["seed"] + sampling["num_samples"]))
-
-
-def runs(config: dict) -> list[dict[str, Any]]:
-    """Every (model, sampler, steps) run of the experiment."""
-    sampling = config["sampling"]
-    return [
-        {"model": model, "sampler": sampler, "steps": steps}
-        for model in config["models"]
-        for sampler in sampling["samplers"]
-        for steps in sampling["steps"]
-    ]
-
-
-def run_key(config: dict, model: str, sampler: str, steps: int) -> dict[str, Any]:
-    """What defines a sample set, written into each of its result files."""
-    spec, sampling = config["models"][model], config["sampling"]
-    return {
-        "dataset": spec["dataset"],
-        "model": model,
-        "family": spec["family"],
-        "sampler": sampler,
-        "sampler_type": sampling["samplers"][sampler]["type"],
-        "steps": int(steps),
-        "seed_first": sampling["seed"],
-        "seed_last": sampling["seed"] + sampling["num_samples"] - 1,
-    }
-
-
-def comparisons(config: dict) -> list[dict[str, Any]]:
-    """Paired FID comparisons: each latent model against each pixel model on the same data, at every
-    sampler and step count (matched sampler and NFE); none without intervals (interval_groups: 0).
-
-    Every cross-family pair is compared, never the best of one family against the best of the
-    other: a family with more runs would win that by selection alone."""
-    if not config["evaluation"]["interval_groups"]:
-        return []
-    models = config["models"]
-
-    def paired(a: str, b: str) -> bool:
-        # Replicates pair with the replicate of the same training seed (S pairs, not S x S).
-        both_replicates = models[a].get("replicate_of") and models[b].get("replicate_of")
-        same_seed = models[a]["training"]["seed"] == models[b]["training"]["seed"]
-        return models[a]["dataset"] == models[b]["dataset"] and (same_seed or not both_replicates)
-
-    return [
-        {"model_a": a, "model_b": b, "sampler": sampler, "steps": steps}
-        for a in models_where(config, family="latent")
-        for b in models_where(config, family="pixel")
-        if paired(a, b)
-        for sampler in config["sampling"]["samplers"]
-        for steps in config["sampling"]["steps"]
-    ]
-
-
-def replicate_base(config: dict, model: str) -> str:
-    """The model a training-seed replicate was expanded from, or the model itself."""
-    return config["models"][model]["replicate_of"] or model
-
-
-def datasets_in_use(config: dict) -> list[str]:
-    """Datasets some model is trained or evaluated on, sorted."""
-    return sorted({spec["dataset"] for spec in config["models"].values()})
-
-
-def models_where(config: dict, **conditions: str) -> list[str]:
-    """Model names whose spec matches every key=value condition (e.g. source='train')."""
-    return [name for name, spec in config["models"].items() if all(spec[k] == v for k, v in conditions.items())]

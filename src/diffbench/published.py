@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -96,7 +97,7 @@ def _schema() -> dict:
     return yaml.safe_load(resources.files("diffbench").joinpath("schemas/published.schema.yaml").read_text())
 
 
-def published_files(setting: list[str] | None, workflow_dir: str | Path) -> list[str]:
+def published_files(setting: Sequence[str] | None, workflow_dir: str | Path) -> list[str]:
     """report.published: the files given, or (null) every file under the workflow's config/published/."""
     if setting is not None:
         return [str(p) for p in setting]

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Self
 
 
@@ -29,23 +31,40 @@ class _Spec:
         unknown = set(value) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise TypeError(f"{cls.__name__}: keys {sorted(unknown)} are not fields (schema and spec out of step)")
-        kwargs = {}
-        for field in dataclasses.fields(cls):
-            item, kind = value[field.name], hints[field.name]
-            if isinstance(kind, type) and issubclass(kind, _Spec):
-                item = kind.of(item)
-            elif isinstance(item, list):
-                item = tuple(item)  # frozen all the way down
-            kwargs[field.name] = item
-        return cls(**kwargs)
+        return cls(**{field.name: _build(hints[field.name], value[field.name]) for field in dataclasses.fields(cls)})
 
     def as_dict(self) -> dict[str, Any]:
-        def plain(value):
-            if isinstance(value, _Spec):
-                return value.as_dict()
-            return list(value) if isinstance(value, tuple) else value
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
-        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+def _spec_in(kind) -> type[_Spec] | None:
+    """The spec class a type hint names, directly or as `Spec | None`."""
+    for candidate in (kind, *typing.get_args(kind)):
+        if isinstance(candidate, type) and issubclass(candidate, _Spec):
+            return candidate
+    return None
+
+
+def _build(kind, item):
+    """`item` (plain config data) as the hinted type: specs built, named specs in a read-only mapping,
+    lists as tuples (of specs where hinted), so a spec is frozen all the way down."""
+    if item is None:
+        return None
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is Mapping:
+        return MappingProxyType({name: _build(args[1], entry) for name, entry in item.items()})
+    if isinstance(item, list):
+        return tuple(_build(args[0], entry) for entry in item) if origin is tuple else tuple(item)
+    spec = _spec_in(kind)
+    return spec.of(item) if spec is not None else item
+
+
+def _plain(value):
+    if isinstance(value, _Spec):
+        return value.as_dict()
+    if isinstance(value, MappingProxyType):
+        return {name: _plain(entry) for name, entry in value.items()}
+    return [_plain(entry) for entry in value] if isinstance(value, tuple) else value
 
 
 @dataclass(frozen=True)
@@ -220,6 +239,67 @@ class SpeedupsSpec(_Spec):
     cuda_graphs: bool
 
 
+@dataclass(frozen=True)
+class SamplingSpec(_Spec):
+    """`sampling`: the samplers by name, the step counts, the sampling seeds and how jobs batch them."""
+
+    samplers: Mapping[str, SamplerSpec]
+    steps: tuple[int, ...]
+    num_samples: int
+    seed: int
+    batch_size: int
+    step_noise: str
+    speedups: SpeedupsSpec
+    images_per_shard: int | None
+    throughput_max_batch: int | None
+
+
+@dataclass(frozen=True)
+class Run(_Spec):
+    """One sample set: a model, a sampler and its step count (`human_eval.runs` items)."""
+
+    model: str
+    sampler: str
+    steps: int
+
+
+@dataclass(frozen=True)
+class Comparison(_Spec):
+    """A latent model (a) against a pixel model (b) of one dataset, on the same seeds (`report.primary`)."""
+
+    model_a: str
+    model_b: str
+    sampler: str
+    steps: int
+
+
+@dataclass(frozen=True)
+class ReportSpec(_Spec):
+    """`report`: sample grids, static figure formats, published numbers and the primary comparison."""
+
+    grid_seeds: int
+    static_formats: tuple[str, ...]
+    published: tuple[str, ...] | None
+    primary: Comparison | None
+
+
+@dataclass(frozen=True)
+class HumanEvalSpec(_Spec):
+    """`human_eval`: one rating study of some runs."""
+
+    study: str
+    runs: tuple[Run, ...]
+    kinds: tuple[str, ...]
+    trials_per_kind: int
+    attention_checks: int
+    max_failed_checks: int
+    seed: int
+    ratings_dir: str
+    bootstrap: int
+    ci_level: float
+    bt_regularization: float
+
+
 # Each spec and the schema section (a JSON pointer into the schema) whose keys it holds.
 SCHEMA_SECTIONS: dict[type[_Spec], str] = {
     DatasetSpec: "$defs/dataset",
@@ -233,4 +313,9 @@ SCHEMA_SECTIONS: dict[type[_Spec], str] = {
     EvaluationSpec: "$defs/evaluation",
     SamplerSpec: "$defs/sampler",
     SpeedupsSpec: "$defs/sampling/properties/speedups",
+    SamplingSpec: "$defs/sampling",
+    Run: "properties/human_eval/properties/runs/items",
+    Comparison: "$defs/report/properties/primary",
+    ReportSpec: "$defs/report",
+    HumanEvalSpec: "properties/human_eval",
 }

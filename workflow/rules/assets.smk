@@ -43,7 +43,7 @@ rule fetch_pretrained:
     log:
         layout.log("fetch_pretrained", "{model}"),
     wildcard_constraints:
-        model=one_of(models_where(config, source="pretrained")),
+        model=one_of(EXPERIMENT.models_where(source="pretrained")),
     conda:
         "../../environment.yml"
     params:

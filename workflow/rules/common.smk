@@ -3,17 +3,13 @@ import re
 from diffbench.config import (
     all_seeds,
     check_input_paths,
-    comparisons,
-    human_eval_runs,
-    models_where,
     read_config_file,
-    run_key,
-    runs,
     shard_ranges,
     shard_seeds,
     validate_config,
 )
 from diffbench.data.sources import TORCHVISION_SOURCES
+from diffbench.experiment import Experiment
 from diffbench.humaneval.answers import answer_files
 from diffbench.humaneval.trials import TRIAL_SETTINGS
 from diffbench.jobs import hub_offline_for_jobs
@@ -29,6 +25,9 @@ for _configfile in dict.fromkeys([*(workflow.overwrite_configfiles or []), *work
     read_config_file(_configfile)
 validate_config(config)
 check_input_paths(config)
+# The rules ask this one object what runs, comparisons and models the experiment has; their
+# params stay plain data (the config's dicts), which each stage turns into specs on entry.
+EXPERIMENT = Experiment.of(config)
 
 layout = Layout(config["results_dir"])
 SAMPLING = config["sampling"]
@@ -49,11 +48,9 @@ TRAINING_PRIORITY = 10
 # jobs come after them in one stretch, two at a time, instead of a core idling whenever a timed
 # job waits for both cores between them.
 SAMPLING_PRIORITY = 5
-TORCHVISION_DATASETS = [n for n, spec in config["datasets"].items() if spec["source"] in TORCHVISION_SOURCES]
+TORCHVISION_DATASETS = [n for n, spec in EXPERIMENT.datasets.items() if spec.source in TORCHVISION_SOURCES]
 # The LPIPS backbones of the first stages' perceptual losses (models.<m>.autoencoder.perceptual_net).
-PERCEPTUAL_NETS = sorted(
-    {spec["autoencoder"]["perceptual_net"] for spec in config["models"].values() if spec.get("autoencoder")}
-)
+PERCEPTUAL_NETS = sorted({spec.autoencoder.perceptual_net for spec in EXPERIMENT.models.values() if spec.latent})
 
 # Jobs read the hub only from the HF_HOME cache; the fetch rules (assets.smk) download first.
 hub_offline_for_jobs()
@@ -71,21 +68,21 @@ wildcard_constraints:
     sampler=one_of(SAMPLING["samplers"]),
     steps=one_of(SAMPLING["steps"]),
     shard=one_of(SHARDS),
-    study=one_of([config["human_eval"]["study"]] if config["human_eval"] else []),
+    study=one_of([EXPERIMENT.human_eval.study] if EXPERIMENT.human_eval is not None else []),
 
 
 def model_dataset(wildcards):
-    return config["models"][wildcards.model]["dataset"]
+    return EXPERIMENT.models[wildcards.model].dataset
 
 
 def run_key_of(wildcards):
-    return run_key(config, wildcards.model, wildcards.sampler, wildcards.steps)
+    return EXPERIMENT.run_key(wildcards.model, wildcards.sampler, wildcards.steps)
 
 
 def all_targets():
     targets = []
-    for run in runs(config):
-        keys = (run["model"], run["sampler"], run["steps"])
+    for run in EXPERIMENT.runs():
+        keys = (run.model, run.sampler, run.steps)
         targets += [
             layout.samples(*keys),
             layout.sampling_record(*keys),
@@ -93,8 +90,8 @@ def all_targets():
             layout.distribution_metrics(*keys),
             layout.lpips_metrics(*keys),
         ]
-    targets += [layout.reconstruction_metrics(m) for m in models_where(config, family="latent")]
-    targets += [layout.comparison(c["model_a"], c["model_b"], c["sampler"], c["steps"]) for c in comparisons(config)]
-    if config["human_eval"]:
-        targets.append(layout.human_eval_page(config["human_eval"]["study"]))
-    return targets + [ReportPaths.of(config).html]
+    targets += [layout.reconstruction_metrics(m) for m in EXPERIMENT.models_where(family="latent")]
+    targets += [layout.comparison(c.model_a, c.model_b, c.sampler, c.steps) for c in EXPERIMENT.comparisons()]
+    if EXPERIMENT.human_eval is not None:
+        targets.append(layout.human_eval_page(EXPERIMENT.human_eval.study))
+    return targets + [ReportPaths.of(EXPERIMENT).html]

@@ -4,7 +4,7 @@ rule compare_runs:
     input:
         a=layout.sample_features("{model_a}", "{sampler}", "{steps}", FEATURES),
         b=layout.sample_features("{model_b}", "{sampler}", "{steps}", FEATURES),
-        reference=lambda w: layout.reference_features(config["models"][w.model_a]["dataset"], REFERENCE, FEATURES),
+        reference=lambda w: layout.reference_features(EXPERIMENT.models[w.model_a].dataset, REFERENCE, FEATURES),
     output:
         record=layout.comparison("{model_a}", "{model_b}", "{sampler}", "{steps}"),
     log:
@@ -18,7 +18,7 @@ rule compare_runs:
         "../../environment.yml"
     params:
         evaluation=EVALUATION,
-        run_a=lambda w: run_key(config, w.model_a, w.sampler, w.steps),
-        run_b=lambda w: run_key(config, w.model_b, w.sampler, w.steps),
+        run_a=lambda w: EXPERIMENT.run_key(w.model_a, w.sampler, w.steps),
+        run_b=lambda w: EXPERIMENT.run_key(w.model_b, w.sampler, w.steps),
     script:
         "../scripts/compare_runs.py"

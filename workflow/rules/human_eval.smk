@@ -12,8 +12,8 @@ localrules:
 
 rule human_eval_study:
     input:
-        samples=[layout.samples(r["model"], r["sampler"], r["steps"]) for r in human_eval_runs(config)],
-        reference=lambda w: REFERENCE_IMAGES[REFERENCE](human_eval_runs(config)[0]["dataset"]),
+        samples=[layout.samples(r["model"], r["sampler"], r["steps"]) for r in EXPERIMENT.human_eval_runs()],
+        reference=lambda w: REFERENCE_IMAGES[REFERENCE](EXPERIMENT.human_eval_runs()[0]["dataset"]),
     output:
         page=layout.human_eval_page("{study}"),
         trials=layout.human_eval_trials("{study}"),
@@ -24,7 +24,7 @@ rule human_eval_study:
     params:
         # only what decides the trials: a change of how answers are scored keeps the page
         settings={key: HUMAN_EVAL[key] for key in TRIAL_SETTINGS} if HUMAN_EVAL else {},
-        runs=human_eval_runs(config),
+        runs=EXPERIMENT.human_eval_runs(),
         reference_set=REFERENCE,
     script:
         "../scripts/human_eval_study.py"

@@ -22,7 +22,7 @@ rule reconstruction_metrics:
     benchmark:
         layout.benchmark("reconstruction_metrics", "{model}")
     wildcard_constraints:
-        model=one_of(models_where(config, family="latent")),
+        model=one_of(EXPERIMENT.models_where(family="latent")),
     conda:
         "../../environment.yml"
     threads: EVALUATION_THREADS

@@ -1,8 +1,8 @@
 # The comparison report: tidy tables, figures, sample grids and one self-contained HTML file,
 # built from every result of the run. Outputs marked report() also go into
 # `snakemake --report report.html`.
-REPORT = ReportPaths.of(config)
-PUBLISHED = published_files(config["report"]["published"], workflow.basedir)
+REPORT = ReportPaths.of(EXPERIMENT)
+PUBLISHED = published_files(EXPERIMENT.report.published, workflow.basedir)
 
 
 # Small and CPU-only: on a cluster it runs where snakemake runs.
@@ -12,7 +12,7 @@ localrules:
 
 rule report:
     input:
-        result_files(config),
+        result_files(EXPERIMENT),
         published=PUBLISHED,
     output:
         html=report(REPORT.html, caption="../report/comparison.rst", category="1. Comparison report"),

@@ -3,8 +3,8 @@ rule train_autoencoder:
         train=lambda w: layout.train_images(model_dataset(w)),
         # the LPIPS backbone of the perceptual loss, fetched where snakemake runs
         perceptual=lambda w: (
-            [layout.perceptual_assets(config["models"][w.model]["autoencoder"]["perceptual_net"])]
-            if config["models"][w.model]["autoencoder"]["perceptual_weight"] > 0
+            [layout.perceptual_assets(EXPERIMENT.models[w.model].autoencoder.perceptual_net)]
+            if EXPERIMENT.models[w.model].autoencoder.perceptual_weight > 0
             else []
         ),
     output:
@@ -16,7 +16,7 @@ rule train_autoencoder:
     benchmark:
         layout.benchmark("train_autoencoder", "{model}")
     wildcard_constraints:
-        model=one_of(models_where(config, family="latent", source="train")),
+        model=one_of(EXPERIMENT.models_where(family="latent", source="train")),
     priority: TRAINING_PRIORITY
     conda:
         "../../environment.yml"
@@ -37,13 +37,9 @@ rule train_autoencoder:
 rule train_diffusion:
     input:
         train=lambda w: layout.train_images(model_dataset(w)),
-        autoencoder=lambda w: (
-            [layout.autoencoder_dir(w.model)] if config["models"][w.model]["family"] == "latent" else []
-        ),
+        autoencoder=lambda w: ([layout.autoencoder_dir(w.model)] if EXPERIMENT.models[w.model].latent else []),
         # its seconds and GFLOPs are part of the model's training cost (and budget)
-        autoencoder_record=lambda w: (
-            [layout.autoencoder_record(w.model)] if config["models"][w.model]["family"] == "latent" else []
-        ),
+        autoencoder_record=lambda w: ([layout.autoencoder_record(w.model)] if EXPERIMENT.models[w.model].latent else []),
     output:
         model=directory(layout.pipeline_dir("{model}")),
         record=layout.training_record("{model}"),
@@ -53,7 +49,7 @@ rule train_diffusion:
     benchmark:
         layout.benchmark("train_diffusion", "{model}")
     wildcard_constraints:
-        model=one_of(models_where(config, source="train")),
+        model=one_of(EXPERIMENT.models_where(source="train")),
     priority: TRAINING_PRIORITY
     conda:
         "../../environment.yml"
@@ -79,7 +75,7 @@ rule import_pretrained:
     log:
         layout.log("import_pretrained", "{model}"),
     wildcard_constraints:
-        model=one_of(models_where(config, source="pretrained")),
+        model=one_of(EXPERIMENT.models_where(source="pretrained")),
     conda:
         "../../environment.yml"
     params:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from diffbench.metrics.intervals import Interval, seeds_and_groups
 from diffbench.metrics.multiplicity import holm_reject
+from diffbench.specs import Comparison
 
 
 def pareto_front(cost: pd.Series, quality: pd.Series) -> pd.Series:
@@ -232,9 +233,9 @@ def across_seeds(comparisons: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _is_primary(row: pd.Series, primary: dict | None) -> bool:
+def _is_primary(row: pd.Series, primary: Comparison | None) -> bool:
     return primary is not None and (row.model_a, row.model_b, row.sampler, int(row.steps)) == (
-        primary["model_a"], primary["model_b"], primary["sampler"], int(primary["steps"]))  # fmt: skip
+        primary.model_a, primary.model_b, primary.sampler, primary.steps)  # fmt: skip
 
 
 def _family_words(winners: list[str], what: str) -> str:
@@ -249,7 +250,7 @@ def _family_words(winners: list[str], what: str) -> str:
     return ""
 
 
-def paired_verdict(comparisons: pd.DataFrame, models: pd.DataFrame, primary: dict | None = None) -> list[str]:
+def paired_verdict(comparisons: pd.DataFrame, models: pd.DataFrame, primary: Comparison | None = None) -> list[str]:
     """Latent vs pixel from the paired comparisons (matched sampler, NFE and seeds), never best-of-family.
 
     One family claim with the error rate it states: from the primary comparison when the config
@@ -294,8 +295,8 @@ def paired_verdict(comparisons: pd.DataFrame, models: pd.DataFrame, primary: dic
             )
     elif primary is not None:
         verdict = (
-            f"Verdict: the primary comparison of the config (report.primary: {primary['model_a']} vs "
-            f"{primary['model_b']}, {primary['sampler']}, {primary['steps']} steps) has no result yet, so no family "
+            f"Verdict: the primary comparison of the config (report.primary: {primary.model_a} vs "
+            f"{primary.model_b}, {primary.sampler}, {primary.steps} steps) has no result yet, so no family "
             "claim is made; the comparisons below are secondary."
         )
     else:
@@ -374,7 +375,7 @@ def infinity_line(done: pd.DataFrame, most: int = 8) -> list[str]:
 
 
 def summary(
-    runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame, primary: dict | None = None
+    runs: pd.DataFrame, models: pd.DataFrame, comparisons: pd.DataFrame, primary: Comparison | None = None
 ) -> list[str]:
     """Plain sentences for the top of the report; every number comes from the tables (`primary`:
     report.primary)."""

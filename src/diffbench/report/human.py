@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import spearmanr
 
+from diffbench.experiment import Experiment
 from diffbench.paths import Layout
 from diffbench.records import HUMAN_SCORES
 
@@ -36,12 +37,11 @@ class HumanEval:
     record: dict = field(default_factory=dict)
 
 
-def human_eval(config: dict, runs: pd.DataFrame, report_dir: str | Path) -> HumanEval:
-    settings = config["human_eval"]
-    if not settings:
+def human_eval(experiment: Experiment, runs: pd.DataFrame, report_dir: str | Path) -> HumanEval:
+    if experiment.human_eval is None:
         return HumanEval()
-    layout = Layout(config["results_dir"])
-    study = settings["study"]
+    layout = Layout(experiment.results_dir)
+    study = experiment.human_eval.study
     page = os.path.relpath(layout.human_eval_page(study), report_dir)
     path = Path(layout.human_eval_scores(study))
     if not path.is_file():

@@ -1,11 +1,11 @@
-"""The report's output files and the result files it reads, from the config (light imports:
+"""The report's output files and the result files it reads, from the experiment (light imports:
 Snakemake loads this when it parses the workflow)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diffbench.config import comparisons, datasets_in_use, runs
+from diffbench.experiment import Experiment
 from diffbench.paths import Layout
 
 
@@ -28,9 +28,9 @@ class ReportPaths:
     grids: dict[tuple[str, int], str]
 
     @classmethod
-    def of(cls, config: dict) -> ReportPaths:
-        layout = Layout(config["results_dir"])
-        sampling = config["sampling"]
+    def of(cls, experiment: Experiment) -> ReportPaths:
+        layout = Layout(experiment.results_dir)
+        sampling = experiment.sampling
         return cls(
             html=layout.report("report.html"),
             runs_csv=layout.report("runs.csv"),
@@ -46,36 +46,36 @@ class ReportPaths:
             figures_dir=layout.report("figures"),
             grids={
                 (sampler, int(steps)): layout.sample_grid(sampler, steps)
-                for sampler in sampling["samplers"]
-                for steps in sampling["steps"]
+                for sampler in sampling.samplers
+                for steps in sampling.steps
             },
         )
 
 
-def result_files(config: dict) -> list[str]:
+def result_files(experiment: Experiment) -> list[str]:
     """Every result file the report reads: its inputs in the DAG, its 'missing' list by hand."""
-    layout = Layout(config["results_dir"])
+    layout = Layout(experiment.results_dir)
     files = []
-    for run in runs(config):
-        keys = (run["model"], run["sampler"], run["steps"])
+    for run in experiment.runs():
+        keys = (run.model, run.sampler, run.steps)
         files += [
             layout.samples(*keys),
             layout.sampling_record(*keys),
             layout.distribution_metrics(*keys),
             layout.lpips_metrics(*keys),
         ]
-    files += [layout.comparison(c["model_a"], c["model_b"], c["sampler"], c["steps"]) for c in comparisons(config)]
-    files += [layout.data_info(dataset) for dataset in datasets_in_use(config)]
-    for model, spec in config["models"].items():
+    files += [layout.comparison(c.model_a, c.model_b, c.sampler, c.steps) for c in experiment.comparisons()]
+    files += [layout.data_info(dataset) for dataset in experiment.datasets_in_use()]
+    for model, spec in experiment.models.items():
         files.append(layout.training_record(model))
-        if spec["source"] == "train":
+        if spec.source == "train":
             files.append(layout.training_loss(model))
-            if spec["family"] == "latent":
+            if spec.latent:
                 files += [layout.autoencoder_record(model), layout.autoencoder_loss(model)]
-        if spec["family"] == "latent":
+        if spec.latent:
             files.append(layout.reconstruction_metrics(model))
-        if config["sampling"]["throughput_max_batch"] is not None:
+        if experiment.sampling.throughput_max_batch is not None:
             files.append(layout.throughput(model))
-    if config["human_eval"]:
-        files.append(layout.human_eval_scores(config["human_eval"]["study"]))
+    if experiment.human_eval is not None:
+        files.append(layout.human_eval_scores(experiment.human_eval.study))
     return files

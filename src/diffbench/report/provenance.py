@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from diffbench.experiment import Experiment
+
 PACKAGES = [
     "diffbench",
     "torch",
@@ -32,9 +34,9 @@ PACKAGES = [
 ]
 
 
-def config_hash(config: dict) -> str:
+def config_hash(experiment: Experiment) -> str:
     """sha256 of the validated config (defaults filled, keys sorted): equal hashes = equal experiments."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(experiment.as_dict(), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -80,7 +82,7 @@ def hardware(runs: pd.DataFrame, models: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def provenance(
-    config: dict,
+    experiment: Experiment,
     workflow_dir: str | Path,
     runs: pd.DataFrame,
     models: pd.DataFrame,
@@ -90,8 +92,8 @@ def provenance(
 ) -> dict:
     finished = [t for t in models.train_finished_at.tolist() if t]
     return {
-        "config_sha256": config_hash(config),
-        "config_yaml": yaml.safe_dump(config, sort_keys=False),
+        "config_sha256": config_hash(experiment),
+        "config_yaml": yaml.safe_dump(experiment.as_dict(), sort_keys=False),
         "git_commit": git_commit(workflow_dir),
         "packages": package_versions(),
         "hardware": hardware(runs, models),

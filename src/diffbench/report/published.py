@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from diffbench.experiment import Experiment
 from diffbench.paths import Layout
 from diffbench.published import Published, closest, difference_interval, reproduction
 from diffbench.records import SAMPLING
@@ -14,14 +15,14 @@ PUBLISHED_COLUMNS = ["model", "sampler", "steps", "paper", "table", "metric", "p
                      "protocol_differences", "link", "source"]  # fmt: skip
 
 
-def run_protocol(config: dict, run, sampling: dict) -> dict:
+def run_protocol(experiment: Experiment, run, record: dict) -> dict:
     """The protocol a run (a row of the runs table) was measured with, in the terms of published
-    entries (diffbench.published)."""
-    spec = config["models"][run.model]
-    scheduler = sampling.get("scheduler_config", {})
+    entries (diffbench.published); `record`: its sampling record."""
+    spec = experiment.models[run.model]
+    scheduler = record.get("scheduler_config", {})
     clipping = scheduler.get("clip_sample", scheduler.get("thresholding"))
     return {
-        "model_id": spec["pretrained"]["id"] if spec["source"] == "pretrained" else None,
+        "model_id": spec.pretrained.id if spec.source == "pretrained" else None,
         "num_samples": _int(run.n_samples),
         "reference": run.reference,
         "reference_images": _int(run.n_reference),
@@ -29,7 +30,7 @@ def run_protocol(config: dict, run, sampling: dict) -> dict:
         "steps": int(run.steps),
         "timestep_spacing": scheduler.get("timestep_spacing"),
         "steps_offset": scheduler.get("steps_offset"),
-        "eta": sampling.get("sampler_options", {}).get("eta"),
+        "eta": record.get("sampler_options", {}).get("eta"),
         "clip_sample": bool(clipping) if clipping is not None else None,
         "variance_type": scheduler.get("variance_type"),
         "precision": run.sampling_precision,
@@ -38,16 +39,16 @@ def run_protocol(config: dict, run, sampling: dict) -> dict:
     }
 
 
-def published_table(config: dict, runs: pd.DataFrame, entries: list[Published]) -> pd.DataFrame:
+def published_table(experiment: Experiment, runs: pd.DataFrame, entries: list[Published]) -> pd.DataFrame:
     """One row per evaluated run whose checkpoint has a published entry: the closest entry's value,
     ours with its interval, the difference and every protocol item in which the two differ."""
-    layout = Layout(config["results_dir"])
+    layout = Layout(experiment.results_dir)
     rows = []
     for run in runs.itertuples(index=False):
         if pd.isna(run.fid):
             continue
         sampling = SAMPLING.read(layout.sampling_record(run.model, run.sampler, run.steps))
-        match = closest(entries, run_protocol(config, run, sampling))
+        match = closest(entries, run_protocol(experiment, run, sampling))
         if match is None:
             continue
         entry, differences = match

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from diffbench.config import comparisons, datasets_in_use, replicate_base, runs
+from diffbench.experiment import Experiment
 from diffbench.io import atomic_path
 from diffbench.paths import Layout
 from diffbench.records import (
@@ -275,27 +275,27 @@ def _pick(record: dict, columns: dict[str, str]) -> dict:
     return picked
 
 
-def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFrame:
+def model_table(experiment: Experiment, layout: Layout, warnings: list[str]) -> pd.DataFrame:
     """One row per model: parameters, training cost (denoiser and first stage), reconstruction."""
     rows = []
-    for name, spec in config["models"].items():
-        trained = spec["source"] == "train"
+    for name, spec in experiment.models.items():
+        trained = spec.source == "train"
         train = _load(layout.training_record(name), TRAINING if trained else PRETRAINED)
         row = {
             "model": name,
             # A replicate's base model (training.seeds), else the model itself: what tables aggregate over.
-            "replicate_of": replicate_base(config, name),
-            "training_seed": spec["training"]["seed"] if trained else math.nan,
-            "dataset": spec["dataset"],
-            "family": spec["family"],
-            "source": spec["source"],
+            "replicate_of": experiment.replicate_base(name),
+            "training_seed": spec.training.seed if trained else math.nan,
+            "dataset": spec.dataset,
+            "family": spec.family,
+            "source": spec.source,
             **_pick({}, TRAINING_COLUMNS | PRETRAINED_COLUMNS),  # every model has every column
             **_pick(train, TRAINING_COLUMNS if trained else PRETRAINED_COLUMNS),
         }
-        if spec["family"] == "pixel" and pd.isna(row["downsampling_factor"]):
+        if not spec.latent and pd.isna(row["downsampling_factor"]):
             row["downsampling_factor"] = 1  # known without the record
         autoencoder = {}
-        if spec["family"] == "latent" and trained:
+        if spec.latent and trained:
             autoencoder = _load(layout.autoencoder_record(name), AUTOENCODER_TRAINING)
         row.update(_pick(autoencoder, AUTOENCODER_COLUMNS))
         row["latent_scaling_factor"] = autoencoder.get("scaling_factor", train.get("scaling_factor", math.nan))
@@ -306,7 +306,7 @@ def model_table(config: dict, layout: Layout, warnings: list[str]) -> pd.DataFra
             **{f"{stage}_s": stage_s.get(stage, math.nan) for stage in TRAINING_STAGES},
             **{f"{stage}_gflops": stage_gflops.get(stage, math.nan) for stage in TRAINING_STAGES},
         )
-        recon = _load(layout.reconstruction_metrics(name), RECONSTRUCTION) if spec["family"] == "latent" else {}
+        recon = _load(layout.reconstruction_metrics(name), RECONSTRUCTION) if spec.latent else {}
         row.update(_pick(recon, RECONSTRUCTION_COLUMNS))
         warnings += [f"{name} reconstruction: {w}" for w in recon.get("warnings", [])]
         rows.append(row)
@@ -333,19 +333,19 @@ def x0_words(treatment: dict, data_range: float | None) -> tuple[str, str]:
     return f"clipped to ±{limit:.3g}", f"clipped to ±{limit:.3g}"
 
 
-def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
+def run_table(experiment: Experiment, layout: Layout, models: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     """One row per (model, sampler, steps) with every metric and cost, plus the model's training cost."""
     rows = []
-    for run in runs(config):
-        keys = (run["model"], run["sampler"], run["steps"])
-        spec = config["models"][run["model"]]
+    for run in experiment.runs():
+        keys = (run.model, run.sampler, run.steps)
+        spec = experiment.models[run.model]
         row = {
-            "dataset": spec["dataset"],
-            "model": run["model"],
-            "family": spec["family"],
-            "sampler": run["sampler"],
-            "sampler_type": config["sampling"]["samplers"][run["sampler"]]["type"],
-            "steps": int(run["steps"]),
+            "dataset": spec.dataset,
+            "model": run.model,
+            "family": spec.family,
+            "sampler": run.sampler,
+            "sampler_type": experiment.sampling.samplers[run.sampler].type,
+            "steps": run.steps,
         }
         sampling = _load(layout.sampling_record(*keys), SAMPLING)
         distribution = _load(layout.distribution_metrics(*keys), DISTRIBUTION)
@@ -356,13 +356,13 @@ def run_table(config: dict, layout: Layout, models: pd.DataFrame, warnings: list
         row["x0_rule"], row["x0_handling"] = "", ""
         row["x0_limit"] = sampling.get("x0_treatment", {}).get("limit", math.nan)
         if "x0_treatment" in sampling:
-            data_range = models.set_index("model").x0_data_range.get(run["model"])
+            data_range = models.set_index("model").x0_data_range.get(run.model)
             data_range = None if data_range is None or pd.isna(data_range) else float(data_range)
             row["x0_rule"], row["x0_handling"] = x0_words(sampling["x0_treatment"], data_range)
         row.update(_pick(distribution, DISTRIBUTION_COLUMNS))
         row.update(_pick(_load(layout.lpips_metrics(*keys), LPIPS), LPIPS_COLUMNS))
-        if config["sampling"]["throughput_max_batch"] is not None:
-            row.update(throughput_columns(_load(layout.throughput(run["model"]), THROUGHPUT), row["nfe"]))
+        if experiment.sampling.throughput_max_batch is not None:
+            row.update(throughput_columns(_load(layout.throughput(run.model), THROUGHPUT), row["nfe"]))
         run_name = "/".join(str(k) for k in keys)
         warnings += [f"{run_name}: {w}" for w in distribution.get("warnings", [])]
         if sampling.get("nonfinite_images"):
@@ -399,54 +399,55 @@ def replicate_table(runs: pd.DataFrame) -> pd.DataFrame:
     return frame[columns]
 
 
-def comparison_table(config: dict, layout: Layout) -> pd.DataFrame:
+def comparison_table(experiment: Experiment, layout: Layout) -> pd.DataFrame:
     """One row per paired comparison that has a result (missing ones are listed by `collect`)."""
     rows = []
-    for pair in comparisons(config):
-        record = _load(layout.comparison(pair["model_a"], pair["model_b"], pair["sampler"], pair["steps"]), COMPARISON)
+    for pair in experiment.comparisons():
+        record = _load(layout.comparison(pair.model_a, pair.model_b, pair.sampler, pair.steps), COMPARISON)
         if record:
-            bases = {f"replicate_of_{side}": replicate_base(config, pair[f"model_{side}"]) for side in ("a", "b")}
+            bases = {"replicate_of_a": experiment.replicate_base(pair.model_a),
+                     "replicate_of_b": experiment.replicate_base(pair.model_b)}  # fmt: skip
             rows.append({**_pick(record, COMPARISON_COLUMNS), **bases})
     return pd.DataFrame(rows, columns=[*COMPARISON_COLUMNS.values(), "replicate_of_a", "replicate_of_b"])
 
 
-def curve_table(config: dict, layout: Layout) -> pd.DataFrame:
+def curve_table(experiment: Experiment, layout: Layout) -> pd.DataFrame:
     """Long table of training losses: model, stage (unet/autoencoder), step, loss, images seen, time."""
     frames = []
-    for name, spec in config["models"].items():
-        if spec["source"] != "train":
+    for name, spec in experiment.models.items():
+        if spec.source != "train":
             continue
         stages = [("unet", layout.training_loss(name))]
-        if spec["family"] == "latent":
+        if spec.latent:
             stages.append(("autoencoder", layout.autoencoder_loss(name)))
         for stage, path in stages:
             if not Path(path).is_file():
                 continue
             curve = pd.read_csv(path)[["step", "loss", "images_seen", "elapsed_s"]]
-            frames.append(curve.assign(model=name, family=spec["family"], stage=stage))
+            frames.append(curve.assign(model=name, family=spec.family, stage=stage))
     columns = ["model", "family", "stage", "step", "loss", "images_seen", "elapsed_s"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
-def collect(config: dict) -> Tables:
-    layout = Layout(config["results_dir"])
+def collect(experiment: Experiment) -> Tables:
+    layout = Layout(experiment.results_dir)
     warnings: list[str] = []
-    for dataset in datasets_in_use(config):
+    for dataset in experiment.datasets_in_use():
         skipped = _load(layout.data_info(dataset), DATA_INFO).get("skipped_files", [])
         if skipped:
             warnings.append(
                 f"dataset {dataset}: {len(skipped)} unreadable image files were skipped "
                 f"(listed in {layout.data_info(dataset)})"
             )
-    models = model_table(config, layout, warnings)
-    runs_ = run_table(config, layout, models, warnings)
+    models = model_table(experiment, layout, warnings)
+    runs_ = run_table(experiment, layout, models, warnings)
     return Tables(
         runs=runs_,
         models=models,
-        curves=curve_table(config, layout),
-        comparisons=comparison_table(config, layout),
+        curves=curve_table(experiment, layout),
+        comparisons=comparison_table(experiment, layout),
         replicates=replicate_table(runs_),
-        missing=[path for path in result_files(config) if not Path(path).exists()],
+        missing=[path for path in result_files(experiment) if not Path(path).exists()],
         warnings=warnings,
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from diffbench.experiment import Experiment
 from diffbench.io import atomic_path, write_json
 from diffbench.paths import Layout
 from diffbench.published import load_published
@@ -21,14 +22,15 @@ from diffbench.report.static import write_static
 from diffbench.report.tables import collect, write_tables
 
 
-def report(*, config: dict, workflow_dir: str | Path, published: list[str | Path]) -> dict:
+def report(*, config: dict | Experiment, workflow_dir: str | Path, published: list[str | Path]) -> dict:
     """Everything under results/report/ from the result files present and the `published` numbers
     files (report.published); returns the provenance."""
-    paths = ReportPaths.of(config)
-    settings = config["report"]
-    tables = collect(config)
-    tables.published = published_table(config, tables.runs, load_published(published))
-    human = human_eval(config, tables.runs, Path(paths.html).parent)
+    experiment = Experiment.of(config)
+    paths = ReportPaths.of(experiment)
+    settings = experiment.report
+    tables = collect(experiment)
+    tables.published = published_table(experiment, tables.runs, load_published(published))
+    human = human_eval(experiment, tables.runs, Path(paths.html).parent)
     write_tables(
         tables,
         {
@@ -44,14 +46,14 @@ def report(*, config: dict, workflow_dir: str | Path, published: list[str | Path
     )
     with atomic_path(paths.human_csv) as tmp:
         human.table.to_csv(tmp, index=False)
-    colors = figures_lib.model_colors(list(config["models"]))
+    colors = figures_lib.model_colors(list(experiment.models))
     figures = figures_lib.all_figures(tables.runs, tables.curves, colors)
-    static = write_static(figures, settings["static_formats"], paths.figures_dir)
-    layout = Layout(config["results_dir"])
+    static = write_static(figures, settings.static_formats, paths.figures_dir)
+    layout = Layout(experiment.results_dir)
     grids = []
     for (sampler, steps), png in paths.grids.items():
-        files = {m: layout.samples(m, sampler, steps) for m in config["models"]}
-        png_bytes = sample_grid(files, settings["grid_seeds"], png)
+        files = {m: layout.samples(m, sampler, steps) for m in experiment.models}
+        png_bytes = sample_grid(files, settings.grid_seeds, png)
         grids.append(
             {
                 "sampler": sampler,
@@ -62,11 +64,11 @@ def report(*, config: dict, workflow_dir: str | Path, published: list[str | Path
                 "png_base64": base64.b64encode(png_bytes).decode(),
             }
         )
-    prov = provenance(config, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
-    lines = summary(tables.runs, tables.models, tables.comparisons, config["report"]["primary"])
+    prov = provenance(experiment, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
+    lines = summary(tables.runs, tables.models, tables.comparisons, settings.primary)
     lines += published_findings(tables.published)
     lines += human_findings(human)
-    html = render_html(tables, lines, figures, grids, prov, settings["grid_seeds"], human)
+    html = render_html(tables, lines, figures, grids, prov, settings.grid_seeds, human)
     with atomic_path(paths.html) as tmp:
         tmp.write_text(html, encoding="utf-8")
     write_json(paths.provenance, prov)

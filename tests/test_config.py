@@ -184,6 +184,27 @@ def test_shipped_configs_are_valid():
             lambda c: c["models"]["kl"]["autoencoder"]["training"].update(budget_share=1.0),
             "config key 'models.kl.autoencoder.training.budget_share'",
         ),
+        # training.milestones: increasing, below the budget, after the first stage, the model's own
+        (
+            lambda c: c["models"]["pix"]["training"].update(milestones=[4, 2]),
+            "'models.pix.training.milestones': [4, 2] must increase",
+        ),
+        (
+            lambda c: c["models"]["pix"]["training"].update(milestones=[1, 4]),
+            "'models.pix.training.milestones': 4 is not below the budget ('models.pix.training.max_steps': 4)",
+        ),
+        (
+            lambda c: (
+                c["models"]["kl"]["training"].update(max_steps=None, max_gflops=100, milestones=[10, 50]),
+                c["models"]["kl"]["autoencoder"]["training"].update(budget_share=0.2),
+            ),
+            "'models.kl.training.milestones': 10 lies within what the first stage may spend (20 GFLOPs of the "
+            "total, budget_scope: total)",
+        ),
+        (
+            lambda c: c["models"]["kl"]["autoencoder"]["training"].update(milestones=[1]),
+            "'models.kl.autoencoder.training.milestones': milestones are points along the model's training",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tiny_raw, mutate, message):

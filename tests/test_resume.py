@@ -47,8 +47,9 @@ CONFIG = {
 }
 
 
-def setup_run(root: Path) -> tuple[str, Layout]:
+def setup_run(root: Path, **training) -> tuple[str, Layout]:
     config = {**copy.deepcopy(CONFIG), "results_dir": str(root / "results")}
+    config["models"]["pix"]["training"].update(training)
     path = root / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
@@ -146,6 +147,39 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path):
     assert record["resumed_from_step"] >= killed_at and record["steps"] == 60
     assert json.loads(Path(a.training_record("pix")).read_text())["resumed_from_step"] == 0
     assert not checkpoint.exists()  # removed once the model is saved
+
+
+def checkpoint_step(path: Path) -> int:
+    try:
+        return torch.load(path, weights_only=True)["step"] if path.is_file() else 0
+    except (EOFError, RuntimeError):  # caught mid-replace: not ready yet
+        return 0
+
+
+def test_training_killed_between_milestones_keeps_the_finished_snapshots(tmp_path):
+    """Killed after milestone 10's snapshot and a checkpoint past it, the rerun resumes past the
+    milestone (so cannot write it again), publishes the snapshot the killed run left and ends with
+    every snapshot equal to an uninterrupted run's."""
+    ladder = {"max_steps": 80, "milestones": [10, 60]}
+    config_a, a = setup_run(tmp_path / "a", **ladder)
+    config_b, b = setup_run(tmp_path / "b", **ladder)
+    run(*snakemake_command(config_a, "train_diffusion", a.pipeline_dir("pix")))
+
+    checkpoint = Path(b.training_checkpoint("pix", "diffusion"))
+    staged = Path(b.milestone_staging("pix")) / "10" / "milestone.json"
+    train_b = snakemake_command(config_b, "train_diffusion", b.pipeline_dir("pix"))
+    kill_when(train_b, lambda: staged.is_file() and checkpoint_step(checkpoint) >= 15)
+    assert not Path(b.milestone_staging("pix"), "60").exists()
+    rerun_after_kill(train_b)
+
+    record = json.loads(Path(b.training_record("pix")).read_text())
+    assert record["resumed_from_step"] >= 15 and [m["step"] for m in record["milestones"]] == [10, 60]
+    weights = "unet/diffusion_pytorch_model.safetensors"
+    for milestone in ("10", "60"):
+        expected = load_file(Path(a.milestone_dir("pix", milestone)) / weights)
+        resumed = load_file(Path(b.milestone_dir("pix", milestone)) / weights)
+        assert all(torch.equal(expected[k], resumed[k]) for k in expected)
+    assert not Path(b.milestone_staging("pix")).exists()  # published and cleared
 
 
 def test_killed_sampling_resumes_with_only_the_missing_batches(tmp_path, trained):

@@ -422,3 +422,72 @@ def test_denoiser_data_and_loss_targets():
     assert torch.equal(loss["epsilon"].target(x0, noise, t), noise)
     assert torch.equal(loss["v_prediction"].target(x0, noise, t), scheduler.get_velocity(x0, noise, t))
     assert torch.equal(loss["sample"].target(x0, noise, t), x0)
+
+
+def unet_weights(path) -> dict:
+    return load_model(path).unet.state_dict()
+
+
+def test_a_milestone_snapshot_is_the_model_of_a_run_stopped_there(tmp_path, trained):
+    """A latent model with a total GFLOPs budget (first stage charged): its snapshot at a milestone
+    has the steps and the EMA weights of a run whose budget ends there (the same first step past
+    it, as `exhausted` stops), and the final model is unchanged by the snapshots."""
+    done = read_json(trained["layout"].training_record("kl"))
+    per_step = done["gflops_per_step"]
+    first_stage = sum(v for k, v in done["stage_gflops"].items() if k != "denoiser")
+    milestone, budget = first_stage + 2.5 * per_step, first_stage + 5.5 * per_step
+    record = train_latent(tmp_path / "ladder", trained, "total", max_steps=None, max_gflops=budget,
+                          ema_decay=0.9, milestones=[milestone])  # fmt: skip
+    stopped = train_latent(tmp_path / "stopped", trained, "total", max_steps=None, max_gflops=milestone, ema_decay=0.9)
+    plain = train_latent(tmp_path / "plain", trained, "total", max_steps=None, max_gflops=budget, ema_decay=0.9)
+    [entry] = record["milestones"]
+    assert entry["step"] == stopped["steps"] == 3 and entry["unit"] == "GFLOPs" and entry["milestone"] == milestone
+    assert entry["total_train_gflops"] == pytest.approx(stopped["total_train_gflops"], rel=1e-12)
+    assert entry["images_seen"] == stopped["images_seen"]
+    snapshot = tmp_path / "ladder" / "total" / "m" / "milestones" / format(milestone, "g")
+    assert load_model(snapshot).family == "latent"  # a whole pipeline, autoencoder included
+    for a, b in zip(unet_weights(snapshot).values(), unet_weights(tmp_path / "stopped" / "total" / "m").values(),
+                    strict=True):  # fmt: skip
+        assert torch.equal(a, b)
+    for a, b in zip(unet_weights(tmp_path / "ladder" / "total" / "m").values(),
+                    unet_weights(tmp_path / "plain" / "total" / "m").values(), strict=True):  # fmt: skip
+        assert torch.equal(a, b)
+    assert record["steps"] == plain["steps"] and record["budget"]["milestones"] == [milestone]
+    assert not (tmp_path / "ladder" / "total" / "m.milestones").exists()  # staging removed once published
+
+
+def test_milestones_in_steps_snapshot_at_each_step_count(tmp_path, trained):
+    record = train_pixel(tmp_path, trained, max_steps=6, milestones=[2, 4])
+    assert [(m["milestone"], m["step"], m["unit"]) for m in record["milestones"]] == [(2, 2, "steps"), (4, 4, "steps")]
+    assert sorted(p.name for p in (tmp_path / "m" / "milestones").iterdir()) == ["2", "4"]
+
+
+def test_a_milestone_within_the_first_stage_is_refused_before_training(tmp_path, trained):
+    from diffbench.errors import ModelError
+
+    done = read_json(trained["layout"].training_record("kl"))
+    first_stage = sum(v for k, v in done["stage_gflops"].items() if k != "denoiser")
+    with pytest.raises(ModelError, match=r"models.kl: its first stage used .* past milestone .*training.milestones"):
+        train_latent(
+            tmp_path, trained, "total", max_steps=None, max_gflops=2 * first_stage, milestones=[first_stage / 2]
+        )
+
+
+def test_the_loop_hands_each_milestone_over_once_after_the_step_that_reaches_it():
+    """Milestones 3 and 3.5 in steps: 3 is reached by step 3, 3.5 by step 4 (a run limited to 3.5
+    steps would stop after its fourth); each is handed over once, in order."""
+    calls = []
+    spec = toy_spec(max_steps=10, milestones=[3, 3.5, 7])
+    weight = torch.nn.Parameter(torch.ones(1))
+    fit(
+        parameters=[weight],
+        loss_fn=lambda indices, generator, step: (((weight - 2) ** 2).sum(), {}),
+        num_images=4,
+        spec=spec,
+        device=torch.device("cpu"),
+        precision="fp32",
+        description="toy",
+        budget=Budget.for_denoiser(spec, "stage", 0.0, 0.0),
+        at_milestone=lambda k, progress: calls.append((k, progress["step"])),
+    )
+    assert calls == [(0, 3), (1, 4), (2, 7)]

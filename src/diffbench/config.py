@@ -19,6 +19,7 @@ from diffbench.errors import ConfigError
 from diffbench.experiment import Experiment
 from diffbench.precisions import CUDA_ONLY_PRECISIONS
 from diffbench.sampling.options import CUDA_GRAPHS_NEED, SAMPLER_SETTING_TYPES
+from diffbench.specs import TrainingSpec
 
 
 def schema() -> dict:
@@ -329,6 +330,7 @@ def _check_semantics(config: dict, raw: dict) -> None:
         if model["family"] == "pixel" and "autoencoder" in given:
             raise ConfigError(f"config key '{key}.autoencoder' only applies to family: latent.")
         _check_budget(model["training"], f"{key}.training")
+        _check_milestones(model, key)
         if model["training"]["budget_share"] is not None:
             raise ConfigError(
                 f"config key '{key}.training.budget_share' only applies to '{key}.autoencoder.training' (the share "
@@ -483,6 +485,37 @@ def _check_first_stage_budget(model: dict, key: str) -> None:
                 f"config key '{key}.autoencoder.training.{limit}': the first stage may spend {ae[limit]:g} {unit}, "
                 f"which reaches the model's total of {total:g} ('{key}.training.{limit}', budget_scope: total) and "
                 "leaves the denoiser nothing; lower it, use budget_share, or raise the total."
+            )
+
+
+def _check_milestones(model: dict, key: str) -> None:
+    """training.milestones: increasing, below the budget's limit in its unit and, in total scope,
+    beyond what the first stage may spend (its limit there, or its share of the total)."""
+    if model["autoencoder"]["training"]["milestones"] is not None:
+        raise ConfigError(
+            f"config key '{key}.autoencoder.training.milestones': milestones are points along the model's "
+            f"training; set them in '{key}.training.milestones'."
+        )
+    milestones = model["training"]["milestones"]
+    if milestones is None:
+        return
+    limit = TrainingSpec.of(model["training"]).budget_unit
+    total = model["training"][limit]
+    where = f"config key '{key}.training.milestones'"
+    if any(b <= a for a, b in zip(milestones, milestones[1:], strict=False)):
+        raise ConfigError(f"{where}: {milestones} must increase.")
+    if milestones[-1] >= total:
+        raise ConfigError(
+            f"{where}: {milestones[-1]:g} is not below the budget ('{key}.training.{limit}': {total:g}); the final "
+            "model is the last point of every curve."
+        )
+    if model["family"] == "latent" and limit in total_limits(model):
+        first = first_stage_training(model)[limit]
+        if first is not None and milestones[0] <= first:
+            raise ConfigError(
+                f"{where}: {milestones[0]:g} lies within what the first stage may spend ({first:g} "
+                f"{TOTAL_BUDGET_UNITS[limit]} of the total, budget_scope: total); a latent model's milestones come "
+                "after its autoencoder."
             )
 
 

@@ -8,6 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def milestone_name(value: float) -> str:
+    """A milestone's folder name and wildcard: its value in the budget's unit, e.g. 3000 or 12.5."""
+    return format(float(value), "g")
+
+
 @dataclass(frozen=True)
 class Layout:
     root: str = "results"
@@ -48,6 +53,15 @@ class Layout:
 
     def training_loss(self, model: str) -> str:
         return f"{self.root}/models/{model}/loss.csv"
+
+    def milestone_staging(self, model: str) -> str:
+        """Milestone snapshots while the model trains (not an output: a killed job keeps them)."""
+        return f"{self.root}/checkpoints/{model}/milestones"
+
+    def milestone_dir(self, model: str, milestone) -> str:
+        """The model's EMA snapshot at one training milestone, in the diffusers layout (inside the
+        trained model's folder, which the train_diffusion rule outputs)."""
+        return f"{self.pipeline_dir(model)}/milestones/{milestone_name(milestone)}"
 
     # samples
     def sample_dir(self, model: str, sampler: str, steps) -> str:

@@ -85,6 +85,12 @@ TRAINING = RecordKind(
      *LOOP, *DEVICE],
     optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb", "scaling_factor"],
 )  # fmt: skip
+# One snapshot along training (training.milestones): where it stands in the budget and in each unit.
+MILESTONE = RecordKind(
+    "training milestone",
+    ["model", "milestone", "unit", "index", "step", "images_seen", "denoiser_s", "denoiser_gflops", "total_train_s",
+     "total_train_gflops", "ema_decay"],
+)  # fmt: skip
 PRETRAINED = RecordKind(
     "pretrained import",
     ["model", "stage", "family", "dataset", "source", "pretrained_id", "revision", "pretrained_commit",

@@ -98,8 +98,15 @@ class TrainingSpec(_Spec):
     ema_decay: float | None
     seed: int
     seeds: tuple[int, ...] | None
+    milestones: tuple[float, ...] | None
     checkpoint_every: int | None
     log_every: int
+
+    @property
+    def budget_unit(self) -> str:
+        """The limit that milestones are measured in: max_gflops when set (the same on every
+        machine), else max_seconds, else max_steps."""
+        return next(key for key in ("max_gflops", "max_seconds", "max_steps") if getattr(self, key) is not None)
 
 
 @dataclass(frozen=True)

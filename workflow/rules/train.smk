@@ -62,6 +62,8 @@ rule train_diffusion:
         device=config["device"],
         precision=config["precision"],
         checkpoint=lambda w: layout.training_checkpoint(w.model, "diffusion"),
+        # snapshots at training.milestones wait here (outside the outputs) until training ends
+        milestones_staging=lambda w: layout.milestone_staging(w.model),
     script:
         "../scripts/train_diffusion.py"
 

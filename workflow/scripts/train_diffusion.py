@@ -15,4 +15,5 @@ with job(snakemake.log[0], snakemake.threads):
         out_record=snakemake.output.record,
         out_loss=snakemake.output.loss,
         checkpoint=snakemake.params.checkpoint,
+        milestones_staging=snakemake.params.milestones_staging,
     )

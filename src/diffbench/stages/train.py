@@ -4,6 +4,8 @@ Each reads its rule's inputs, trains or loads, and writes the model folder and i
 
 from __future__ import annotations
 
+import copy
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +23,12 @@ from diffbench.metrics.lpips import load_lpips
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.diffusion_model import DiffusionModel, denoiser_architecture, noise_schedule
-from diffbench.records import AUTOENCODER_TRAINING, MODEL_ASSETS, PRETRAINED, TRAINING
+from diffbench.paths import milestone_name
+from diffbench.records import AUTOENCODER_TRAINING, MILESTONE, MODEL_ASSETS, PRETRAINED, TRAINING
 from diffbench.runtime import Stopwatch, reset_peak_memory, resolve_device, use_precision
 from diffbench.sampling.pipeline_io import load_model, save_model
 from diffbench.specs import DatasetSpec, ModelSpec, TrainingSpec
-from diffbench.training.budget import Budget
+from diffbench.training.budget import LIMITS, Budget
 from diffbench.training.checkpoint import Checkpointing
 from diffbench.training.diffusion_loss import DenoiserData, DiffusionLoss
 from diffbench.training.first_stage import FirstStageLoss
@@ -155,10 +158,13 @@ def train_diffusion(
     out_loss: str | Path,
     checkpoint: str | Path | None = None,
     autoencoder_record: str | Path | None = None,
+    milestones_staging: str | Path | None = None,
 ) -> dict:
     """`checkpoint`: where the training state is saved every `training.checkpoint_every` steps and
     resumed from (None: not checkpointed). `autoencoder_record`: a latent model's first-stage
-    record, whose seconds and GFLOPs are part of the model's training cost."""
+    record, whose seconds and GFLOPs are part of the model's training cost. `milestones_staging`:
+    where the snapshots at `training.milestones` wait until training ends (outside the outputs, so
+    a killed job keeps them; None: beside `out_dir`)."""
     model, dataset = ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec)
     torch_device = resolve_device(device)
     use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
@@ -172,6 +178,8 @@ def train_diffusion(
     ema = _ema(unet, model.training)
     inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
     checkpointing = _checkpointing(checkpoint, model, dataset, precision, inputs, unet, ema)
+    staging = Path(milestones_staging) if milestones_staging else Path(f"{out_dir}.milestones")
+    snapshots = _Snapshots(name, staging, budget, unet, ema, noise_scheduler, first, model.training.ema_decay)
     reset_peak_memory(torch_device)
     table, summary = fit(
         parameters=list(unet.parameters()),
@@ -184,12 +192,14 @@ def train_diffusion(
         after_step=(lambda: ema.step(unet.parameters())) if ema else None,
         checkpointing=checkpointing,
         budget=budget,
+        at_milestone=snapshots if budget.milestones else None,
     )
     if ema is not None:
         ema.copy_to(unet.parameters())
     unet.eval()
     autoencoder = first.autoencoder.cpu() if first.autoencoder is not None else None
     save_model(DiffusionModel(unet.cpu(), noise_scheduler, autoencoder), out_dir)
+    milestones = snapshots.publish(out_dir)
     seconds = {**first.seconds, "denoiser": summary["wall_time_s"]}  # every training stage, in order
     gflops = {**first.gflops, "denoiser": summary["train_gflops"]}
     extra = {
@@ -213,8 +223,9 @@ def train_diffusion(
         "stage_gflops": gflops,
         "total_train_s": sum(seconds.values()),
         "total_train_gflops": sum(gflops.values()),
+        "milestones": milestones,
     }
-    return write_training_outputs(
+    record = write_training_outputs(
         table=table,
         summary=summary,
         extra=extra,
@@ -225,6 +236,51 @@ def train_diffusion(
         kind=TRAINING,
         checkpointing=checkpointing,
     )
+    shutil.rmtree(staging, ignore_errors=True)  # the outputs hold the snapshots now
+    return record
+
+
+class _Snapshots:
+    """The EMA model at each milestone (training.milestones), written into `staging` as the loop
+    reaches it (atomically, in the diffusers layout, with a MILESTONE record) and copied under the
+    finished model's folder at the end; a resumed run keeps those written before its checkpoint."""
+
+    def __init__(self, name, staging: Path, budget: Budget, unet, ema, scheduler, first: FirstStage, ema_decay):
+        self.name, self.staging, self.budget, self.unet, self.ema = name, staging, budget, unet, ema
+        self.scheduler, self.first, self.ema_decay = scheduler, first, ema_decay
+
+    def __call__(self, index: int, progress: dict) -> None:
+        value = self.budget.milestones[index]
+        unet = copy.deepcopy(self.unet).eval()
+        if self.ema is not None:
+            self.ema.copy_to(unet.parameters())
+        autoencoder = copy.deepcopy(self.first.autoencoder).cpu() if self.first.autoencoder is not None else None
+        target = self.staging / milestone_name(value)
+        with atomic_dir(target) as tmp:
+            save_model(DiffusionModel(unet.cpu(), self.scheduler, autoencoder), tmp / "model")
+            MILESTONE.write(tmp / "milestone.json", {
+                "model": self.name, "milestone": value, "unit": LIMITS[self.budget.milestone_limit],
+                "index": index, "step": progress["step"], "images_seen": progress["images_seen"],
+                "denoiser_s": progress["elapsed_s"], "denoiser_gflops": progress["gflops"],
+                "total_train_s": sum(self.first.seconds.values()) + progress["elapsed_s"],
+                "total_train_gflops": sum(self.first.gflops.values()) + progress["gflops"],
+                "ema_decay": self.ema_decay,
+            })  # fmt: skip
+
+    def publish(self, out_dir: str | Path) -> list[dict]:
+        """Copy every milestone's snapshot under `out_dir`/milestones/; their records, in order."""
+        records = []
+        for value in self.budget.milestones:
+            staged = self.staging / milestone_name(value)
+            if not (staged / "milestone.json").is_file():
+                raise ModelError(
+                    f"models.{self.name}: the snapshot at milestone {value:g} is missing from {self.staging} "
+                    "(its training resumed from a checkpoint past it); delete the checkpoint under "
+                    "results/checkpoints/ and train again."
+                )
+            shutil.copytree(staged / "model", Path(out_dir) / "milestones" / milestone_name(value))
+            records.append(MILESTONE.read(staged / "milestone.json"))
+        return records
 
 
 @dataclass(frozen=True)
@@ -265,9 +321,16 @@ class FirstStage:
 
 def _denoiser_budget(name: str, model: ModelSpec, first: FirstStage) -> Budget:
     """The model's budget less what its first stage used (budget_scope: total); refused when nothing
-    is left (the config check catches the cases known before any job)."""
+    is left, or when a milestone lies within the first stage (the config check catches the cases
+    known before any job)."""
     spec = model.training
     budget = Budget.for_denoiser(spec, model.budget_scope, sum(first.seconds.values()), sum(first.gflops.values()))
+    if budget.milestones_reached(0, 0.0, 0.0):
+        raise ModelError(
+            f"models.{name}: its first stage used {budget.spent(0, 0.0, 0.0):.4g} "
+            f"{LIMITS[budget.milestone_limit]} of the model's budget, past milestone {budget.milestones[0]:g} "
+            f"('models.{name}.training.milestones', budget_scope: total); move the milestones beyond it."
+        )
     if budget.nothing_left() is not None:
         raise ModelError(
             f"models.{name}: its first stage already used {budget.spent_seconds:.1f} s and "

@@ -6,6 +6,8 @@ comes first). Under `budget_scope: total` the seconds and GFLOPs of a latent mod
 gets what they left; under `budget_scope: denoiser` they are amortised and the denoiser gets the
 whole budget. Steps are always the stage's own. The training stage builds one Budget, checks before
 training that something is left (`nothing_left`), and the loop stops when `exhausted` says so.
+Milestones (training.milestones) are points in the same unit and scope at which the loop hands the
+model to a snapshot writer (`milestones_reached`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ class Budget:
     scope: str = "stage"  # "total": earlier stages charged; "denoiser": they are amortised; "stage": none
     spent_seconds: float = 0.0
     spent_gflops: float = 0.0
+    # points along training (training.milestones) in the unit of `milestone_limit`, in this scope
+    milestones: tuple[float, ...] = ()
+    milestone_limit: str = "max_steps"
 
     @classmethod
     def of(cls, training: TrainingSpec) -> Budget:
@@ -42,6 +47,7 @@ class Budget:
         return cls(
             training.max_steps, training.max_seconds, training.max_gflops, scope,
             earlier_seconds if charged else 0.0, earlier_gflops if charged else 0.0,
+            tuple(training.milestones or ()), training.budget_unit,
         )  # fmt: skip
 
     def exhausted(self, step: int, elapsed: float, gflops: float = 0.0) -> str | None:
@@ -53,6 +59,20 @@ class Budget:
         if self.max_gflops is not None and self.spent_gflops + gflops >= self.max_gflops:
             return "max_gflops"
         return None
+
+    def spent(self, step: int, elapsed: float, gflops: float) -> float:
+        """What the model has spent in the milestones' unit after `step` steps of this stage."""
+        if self.milestone_limit == "max_gflops":
+            return self.spent_gflops + gflops
+        if self.milestone_limit == "max_seconds":
+            return self.spent_seconds + elapsed
+        return float(step)
+
+    def milestones_reached(self, step: int, elapsed: float, gflops: float) -> int:
+        """How many milestones lie at or below what has been spent: a run whose limit were milestone
+        k stops after the first step at which this count exceeds k, as `exhausted` would."""
+        spent = self.spent(step, elapsed, gflops)
+        return sum(1 for value in self.milestones if value <= spent)
 
     def left(self) -> dict[str, float | None]:
         """What the stage may still spend, per limit (None: no limit in that unit)."""
@@ -71,6 +91,8 @@ class Budget:
         return {
             "scope": self.scope,
             "limits": {key: getattr(self, key) for key in LIMITS},
+            "milestones": list(self.milestones),
+            "milestone_unit": LIMITS[self.milestone_limit],
             "spent_before": {"seconds": self.spent_seconds, "gflops": self.spent_gflops},
             "left": self.left(),
         }

@@ -101,12 +101,15 @@ def fit(
     phase: Callable[[int], Hashable] | None = None,
     checkpointing: Checkpointing | None = None,
     budget: Budget | None = None,
+    at_milestone: Callable[[int, dict], None] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Optimise until `budget` is spent (None: the limits in `spec`, for a stage on its own),
     resuming from `checkpointing` when it holds this run's state.
     `update(step)`: a second update after each optimiser step (a discriminator's), part of the step's
     compute; it returns detached terms to record. `phase(step)`: steps of one phase cost the same
     FLOPs (a discriminator that starts late changes the cost); each phase is counted on its first step.
+    `at_milestone(k, progress)`: called after the step that reaches the budget's milestone k (where a
+    run with that limit would stop), before any checkpoint of that step, its time not counted.
     Returns (per-step loss table, summary)."""
     generator = torch.Generator("cpu").manual_seed(spec.seed)
     # Noise is drawn where it is used; on a CPU that is the batch-order generator, as it always was.
@@ -130,7 +133,9 @@ def fit(
         _set_global_rng(saved["rng"])
         rows, step, images_seen, elapsed_before = saved["rows"], saved["step"], saved["images_seen"], saved["elapsed_s"]
         phase_gflops, gflops_spent = saved["phase_gflops"], saved["gflops_spent"]
-    resumed_from, last_saved, checkpoint_s = step, step if saved is not None else None, 0.0
+    resumed_from, last_saved, checkpoint_s, milestone_s = step, step if saved is not None else None, 0.0, 0.0
+    # milestones this run has passed (a resumed run: those before its checkpoint, already written)
+    milestones_done = budget.milestones_reached(step, elapsed_before, gflops_spent)
     bar = tqdm(total=spec.max_steps, initial=step, desc=description, unit="step", mininterval=2)
     synchronize(device)
     start = time.perf_counter() - elapsed_before  # a resumed run's clock continues
@@ -191,6 +196,16 @@ def fit(
         pending.append(PendingStep(step, loss.detach().float(), {k: v.float() for k, v in parts.items()},
                                    schedule.get_last_lr()[0], images_seen, elapsed))  # fmt: skip
         bar.update(1)
+        if at_milestone is not None and budget.milestones_reached(step, elapsed, gflops_spent) > milestones_done:
+            flush()  # a snapshot never holds a diverged state either
+            writing = time.perf_counter()
+            while milestones_done < budget.milestones_reached(step, elapsed, gflops_spent):
+                progress = {"step": step, "images_seen": images_seen, "elapsed_s": elapsed, "gflops": gflops_spent}
+                at_milestone(milestones_done, progress)
+                milestones_done += 1
+            spent = time.perf_counter() - writing  # bookkeeping, as a checkpoint's saving is
+            milestone_s += spent
+            start += spent
         saving_now = checkpointing is not None and checkpointing.every and step % checkpointing.every == 0
         if saving_now or step % spec.log_every == 0:
             flush()  # before a checkpoint too: a checkpoint never holds a diverged state
@@ -233,6 +248,7 @@ def fit(
         "stop_reason": stop_reason,
         "resumed_from_step": resumed_from,
         "checkpoint_s": checkpoint_s,
+        "milestone_s": milestone_s,
         "final_loss": float(tail.mean()) if len(tail) else None,
         "batch_size": spec.batch_size,
         "learning_rate": spec.learning_rate,

@@ -112,6 +112,24 @@ def test_quality_metrics_for_every_run(run):
         assert ref["features"].shape == (16, 2048) and int(ref["count"]) == 16
 
 
+def test_a_training_milestone_is_sampled_and_evaluated_like_a_final_model(run):
+    """pix has training.milestones [2] (of 4 steps): its snapshot is sampled at the default milestone
+    setting (the first sampler at the largest step count) under the name pix@2, with the final
+    models' seeds and reference, and its KID's group replicates line up with the final model's."""
+    workdir, _ = run
+    layout = Layout(str(workdir / "results"))
+    assert (workdir / layout.milestone_dir("pix", 2) / "model_index.json").is_file()
+    training = json.loads((workdir / layout.training_record("pix")).read_text())
+    assert [(m["milestone"], m["step"]) for m in training["milestones"]] == [(2, 2)]
+    milestone = json.loads((workdir / layout.distribution_metrics("pix@2", "ddim", 3)).read_text())
+    final = json.loads((workdir / layout.distribution_metrics("pix", "ddim", 3)).read_text())
+    assert (milestone["milestone_of"], milestone["milestone"], milestone["model"]) == ("pix", 2.0, "pix@2")
+    assert milestone["seed_first"] == final["seed_first"] and milestone["n_reference"] == final["n_reference"]
+    assert len(milestone["kid_jackknife_replicates"]) == len(final["kid_jackknife_replicates"]) == 3
+    assert milestone["kid"] != final["kid"]  # two steps more training changed the model
+    assert not (workdir / layout.distribution_metrics("pix@2", "heun", 3)).exists()  # one setting by default
+
+
 def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):
     from diffbench.report.outputs import ReportPaths
 

@@ -87,6 +87,7 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(_describe(best))
     _check_semantics(config, raw)
     _check_primary(config)
+    _check_milestone_settings(config)
     _expand_replicates(config)
     _check_replicate_pairs(config)
     _check_human_eval(config)  # after the expansion: a study may rate one replicate (<model>_seed<n>)
@@ -204,6 +205,17 @@ def _check_primary(config: dict) -> None:
             raise ConfigError(f"config key 'report.primary.{field}': {primary[field]!r} is not one of {sorted(known)}.")
     if not config["evaluation"]["interval_groups"]:
         raise ConfigError("config key 'report.primary': paired comparisons need evaluation.interval_groups > 0.")
+
+
+def _check_milestone_settings(config: dict) -> None:
+    sampling = config["sampling"]
+    for i, setting in enumerate(sampling["milestone_settings"] or []):
+        for field, known in (("sampler", sampling["samplers"]), ("steps", sampling["steps"])):
+            if setting[field] not in known:
+                raise ConfigError(
+                    f"config key 'sampling.milestone_settings.{i}.{field}': {setting[field]!r} is not one of "
+                    f"{sorted(known)}."
+                )
 
 
 def _expand_replicates(config: dict) -> None:

@@ -19,9 +19,19 @@ from diffbench.specs import (
     ModelSpec,
     ReportSpec,
     Run,
+    SamplerSetting,
     SamplingSpec,
     _Spec,
 )
+
+# A milestone's snapshot is sampled and evaluated as a model named <model>@<milestone>, so every
+# sampling and evaluation rule serves it unchanged (its results lie under that name).
+MILESTONE_SEPARATOR = "@"
+
+
+def milestone_name(value: float) -> str:
+    """A milestone's folder name and wildcard: its value in the budget's unit, e.g. 3000 or 12.5."""
+    return format(float(value), "g")
 
 
 @dataclass(frozen=True)
@@ -48,9 +58,15 @@ class Experiment(_Spec):
         ]
 
     def run_key(self, model: str, sampler: str, steps: int) -> dict[str, Any]:
-        """What defines a sample set, written into each of its result files."""
-        spec, sampling = self.models[model], self.sampling
+        """What defines a sample set, written into each of its result files (a milestone's also
+        names its model and milestone)."""
+        spec, sampling = self.models[self.base_model(model)], self.sampling
+        milestone = {}
+        if MILESTONE_SEPARATOR in model:
+            base, value = model.split(MILESTONE_SEPARATOR)
+            milestone = {"milestone_of": base, "milestone": float(value)}
         return {
+            **milestone,
             "dataset": spec.dataset,
             "model": model,
             "family": spec.family,
@@ -84,6 +100,32 @@ class Experiment(_Spec):
             for sampler in self.sampling.samplers
             for steps in self.sampling.steps
         ]
+
+    def base_model(self, name: str) -> str:
+        """The config's model behind a sampled model's name (itself, or a milestone's model)."""
+        return name.split(MILESTONE_SEPARATOR)[0]
+
+    def milestones(self, model: str) -> list[str]:
+        """A trained model's milestone names (training.milestones), in order."""
+        spec = self.models[model]
+        if spec.source != "train" or not spec.training.milestones:
+            return []
+        return [milestone_name(value) for value in spec.training.milestones]
+
+    def milestone_models(self) -> list[str]:
+        """The names every milestone snapshot is sampled and evaluated under: <model>@<milestone>."""
+        return [f"{model}{MILESTONE_SEPARATOR}{m}" for model in self.models for m in self.milestones(model)]
+
+    def milestone_settings(self) -> list[SamplerSetting]:
+        """sampling.milestone_settings, or its default: the first sampler at the largest step count."""
+        if self.sampling.milestone_settings is not None:
+            return list(self.sampling.milestone_settings)
+        return [SamplerSetting(next(iter(self.sampling.samplers)), max(self.sampling.steps))]
+
+    def milestone_runs(self) -> list[Run]:
+        """Every milestone snapshot at every milestone setting."""
+        settings = self.milestone_settings()
+        return [Run(name, s.sampler, s.steps) for name in self.milestone_models() for s in settings]
 
     def replicate_base(self, model: str) -> str:
         """The model a training-seed replicate was expanded from, or the model itself."""

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-def milestone_name(value: float) -> str:
-    """A milestone's folder name and wildcard: its value in the budget's unit, e.g. 3000 or 12.5."""
-    return format(float(value), "g")
+from diffbench.experiment import MILESTONE_SEPARATOR, milestone_name
 
 
 @dataclass(frozen=True)
@@ -62,6 +59,12 @@ class Layout:
         """The model's EMA snapshot at one training milestone, in the diffusers layout (inside the
         trained model's folder, which the train_diffusion rule outputs)."""
         return f"{self.pipeline_dir(model)}/milestones/{milestone_name(milestone)}"
+
+    def model_weights(self, model: str) -> str:
+        """What sampling loads for a sampled model's name: a final model's pipeline, or the snapshot
+        a milestone name (<model>@<milestone>, Experiment.milestone_models) stands for."""
+        base, _, milestone = model.partition(MILESTONE_SEPARATOR)
+        return self.milestone_dir(base, milestone) if milestone else self.pipeline_dir(base)
 
     # samples
     def sample_dir(self, model: str, sampler: str, steps) -> str:

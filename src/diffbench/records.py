@@ -134,8 +134,9 @@ DISTRIBUTION = RecordKind(
      "fid_ci_method", "fid_ci_groups", "fid_se", "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high",
      "fid_infinity_slope", "fid_infinity_sizes", "fid_infinity_values", "fid_infinity_hidden", "fid_infinity_min_size",
      "fid_sqrt_discarded",
-     "kid", "kid_se", "kid_ci_low", "kid_ci_high", "kid_method",
+     "kid", "kid_se", "kid_ci_low", "kid_ci_high", "kid_method", "kid_jackknife_replicates",
      "precision", "recall", "pr_n", "warnings"],
+    optional=["milestone_of", "milestone"],  # a training milestone's snapshot (Experiment.run_key)
 )  # fmt: skip
 COMPARISON = RecordKind(
     "paired comparison",

@@ -247,6 +247,14 @@ class SpeedupsSpec(_Spec):
 
 
 @dataclass(frozen=True)
+class SamplerSetting(_Spec):
+    """A sampler and its step count (`sampling.milestone_settings` items)."""
+
+    sampler: str
+    steps: int
+
+
+@dataclass(frozen=True)
 class SamplingSpec(_Spec):
     """`sampling`: the samplers by name, the step counts, the sampling seeds and how jobs batch them."""
 
@@ -259,6 +267,7 @@ class SamplingSpec(_Spec):
     speedups: SpeedupsSpec
     images_per_shard: int | None
     throughput_max_batch: int | None
+    milestone_settings: tuple[SamplerSetting, ...] | None
 
 
 @dataclass(frozen=True)
@@ -321,6 +330,7 @@ SCHEMA_SECTIONS: dict[type[_Spec], str] = {
     SamplerSpec: "$defs/sampler",
     SpeedupsSpec: "$defs/sampling/properties/speedups",
     SamplingSpec: "$defs/sampling",
+    SamplerSetting: "$defs/sampling/properties/milestone_settings/items",
     Run: "properties/human_eval/properties/runs/items",
     Comparison: "$defs/report/properties/primary",
     ReportSpec: "$defs/report",

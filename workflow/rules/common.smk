@@ -64,7 +64,8 @@ def one_of(names):
 
 wildcard_constraints:
     dataset=one_of(config["datasets"]),
-    model=one_of(config["models"]),
+    # a milestone's snapshot is sampled and evaluated as <model>@<milestone> (experiment.py)
+    model=one_of([*EXPERIMENT.models, *EXPERIMENT.milestone_models()]),
     sampler=one_of(SAMPLING["samplers"]),
     steps=one_of(SAMPLING["steps"]),
     shard=one_of(SHARDS),
@@ -72,7 +73,7 @@ wildcard_constraints:
 
 
 def model_dataset(wildcards):
-    return EXPERIMENT.models[wildcards.model].dataset
+    return EXPERIMENT.models[EXPERIMENT.base_model(wildcards.model)].dataset
 
 
 def run_key_of(wildcards):
@@ -90,6 +91,7 @@ def all_targets():
             layout.distribution_metrics(*keys),
             layout.lpips_metrics(*keys),
         ]
+    targets += [layout.distribution_metrics(r.model, r.sampler, r.steps) for r in EXPERIMENT.milestone_runs()]
     targets += [layout.reconstruction_metrics(m) for m in EXPERIMENT.models_where(family="latent")]
     targets += [layout.comparison(c.model_a, c.model_b, c.sampler, c.steps) for c in EXPERIMENT.comparisons()]
     if EXPERIMENT.human_eval is not None:

@@ -1,6 +1,7 @@
 rule sample_shard:
     input:
-        model=layout.pipeline_dir("{model}"),
+        # the trained model's folder, which holds its milestones' snapshots too
+        model=lambda w: layout.pipeline_dir(EXPERIMENT.base_model(w.model)),
     output:
         images=temp(layout.shard_images("{model}", "{sampler}", "{steps}", "{shard}")),
         record=temp(layout.shard_record("{model}", "{sampler}", "{steps}", "{shard}")),
@@ -24,6 +25,7 @@ rule sample_shard:
         precision=config["precision"],
         # outside the outputs: Snakemake deletes a failed job's outputs, the rerun reuses these
         batches=lambda w: layout.shard_batches(w.model, w.sampler, w.steps, w.shard),
+        weights=lambda w: layout.model_weights(w.model),
     script:
         "../scripts/sample_shard.py"
 
@@ -38,6 +40,8 @@ rule sampling_throughput:
         layout.log("sampling_throughput", "{model}"),
     benchmark:
         layout.benchmark("sampling_throughput", "{model}")
+    wildcard_constraints:
+        model=one_of(EXPERIMENT.models),
     priority: SAMPLING_PRIORITY
     conda:
         "../../environment.yml"

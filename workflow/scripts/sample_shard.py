@@ -3,7 +3,7 @@ from diffbench.stages.sample import sample_shard
 
 with job(snakemake.log[0], snakemake.threads):
     sample_shard(
-        model_dir=snakemake.input.model,
+        model_dir=snakemake.params.weights,
         sampler=snakemake.params.sampler,
         steps=int(snakemake.wildcards.steps),
         seeds=snakemake.params.seeds,

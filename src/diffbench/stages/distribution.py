@@ -76,6 +76,9 @@ def _kid_uncertainty(generated: np.ndarray, reference: np.ndarray, evaluation: E
         "kid_ci_low": interval.low if interval else None,
         "kid_ci_high": interval.high if interval else None,
         "kid_method": KID_METHOD if interval else "U-statistic over all pairs",
+        # KID with each image group left out (the same groups for every set of this size: the points
+        # of a model's curve along training share them, metrics/curves.py)
+        "kid_jackknife_replicates": list(result.replicates),
     }
 
 

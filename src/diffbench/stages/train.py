@@ -18,12 +18,12 @@ from diffbench.config import first_stage_training
 from diffbench.data.images import load_images
 from diffbench.data.tensors import to_model_range
 from diffbench.errors import ModelError
+from diffbench.experiment import milestone_name
 from diffbench.io import atomic_dir, fingerprint, read_json
 from diffbench.metrics.lpips import load_lpips
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.models.build import build_noise_scheduler, build_unet, unet_input
 from diffbench.models.diffusion_model import DiffusionModel, denoiser_architecture, noise_schedule
-from diffbench.paths import milestone_name
 from diffbench.records import AUTOENCODER_TRAINING, MILESTONE, MODEL_ASSETS, PRETRAINED, TRAINING
 from diffbench.runtime import Stopwatch, reset_peak_memory, resolve_device, use_precision
 from diffbench.sampling.pipeline_io import load_model, save_model

@@ -576,3 +576,42 @@ def test_the_family_claim_is_holm_corrected_or_comes_from_the_declared_primary(r
     assert "latent_f4 vs pixel (ddim, 20 steps), KID difference 0.0025 [0.0001, 0.0049] (95% interval): pixel" in text
     assert "In this comparison, pixel-space diffusion wins." in text
     assert "The other 2 comparisons below are secondary" in text and "Holm" not in text
+
+
+def curve_rows(model: str, family: str, kids, compute, wobble) -> list[dict]:
+    """A model's rows of report/curves.csv: milestones, then the final model (the last point)."""
+    rows = []
+    for k, (kid, gflops) in enumerate(zip(kids, compute, strict=True)):
+        final = k == len(kids) - 1
+        rows.append({
+            "dataset": "shapes", "model": model, "family": family, "replicate_of": model, "sampler": "ddim",
+            "steps": 10, "point": "final" if final else "milestone", "milestone": float("nan") if final else gflops,
+            "milestone_unit": "GFLOPs", "total_train_gflops": gflops, "total_train_s": gflops / 100,
+            "n_generated": 64, "kid": kid, "kid_jackknife_replicates": [kid + w for w in wobble],
+        })  # fmt: skip
+    return rows
+
+
+def test_the_answer_along_training_names_the_savings_factor_or_says_the_data_cannot_tell():
+    from diffbench.report.training_compute import curve_findings
+
+    compute = [1000.0, 2000.0, 4000.0, 8000.0]
+    pixel_kids = [0.4, 0.3, 0.2, 0.1]  # linear in log compute: read exactly between milestones
+    wobble = [0.001, -0.001, 0.0005, -0.0005]
+    pixel = curve_rows("pixel", "pixel", pixel_kids, compute, wobble)
+    # the latent model at C is the pixel model at 4C: it reaches pixel's final KID at 2000 GFLOPs
+    cheaper = curve_rows("latent", "latent", [0.2, 0.1, 0.0, -0.1], compute, [-w for w in wobble])
+    [line] = curve_findings(pd.DataFrame(pixel + cheaper), [("latent", "pixel")], 0.95)
+    assert line.startswith("Along training (ddim, 10 steps; KID at each milestone against total training GFLOPs")
+    assert "latent reaches pixel's final KID (0.1) with 4x [" in line and "less total training compute" in line
+    assert "latent is better than pixel at every compute of the common range 1,000-8,000 GFLOPs" in line
+
+    same = curve_rows("latent", "latent", pixel_kids, compute, [-w for w in wobble])
+    [line] = curve_findings(pd.DataFrame(pixel + same), [("latent", "pixel")], 0.95)
+    assert "Whether their curves cross within 1,000-8,000 GFLOPs the data cannot tell." in line
+    assert "the data cannot tell" in line.split("Whether")[0]  # no savings claimed for an identical model
+
+    missing = pd.DataFrame(pixel + cheaper)
+    missing.loc[len(pixel), "kid"] = float("nan")
+    [line] = curve_findings(missing, [("latent", "pixel")], 0.95)
+    assert line.endswith("latent vs pixel not yet, a milestone's evaluation is missing.")

@@ -128,6 +128,11 @@ def test_a_training_milestone_is_sampled_and_evaluated_like_a_final_model(run):
     assert len(milestone["kid_jackknife_replicates"]) == len(final["kid_jackknife_replicates"]) == 3
     assert milestone["kid"] != final["kid"]  # two steps more training changed the model
     assert not (workdir / layout.distribution_metrics("pix@2", "heun", 3)).exists()  # one setting by default
+    curves = pd.read_csv(workdir / layout.report("curves.csv"))
+    assert curves.point.tolist() == ["milestone", "final"] and set(curves.model) == {"pix"}
+    assert curves.kid.tolist() == [milestone["kid"], final["kid"]]
+    assert curves.denoiser_steps.tolist() == [2, 4] and curves.milestone_unit.tolist() == ["steps", "steps"]
+    assert "Quality along training" in (workdir / layout.report("report.html")).read_text(encoding="utf-8")
 
 
 def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):

@@ -31,7 +31,7 @@ MILESTONE_SEPARATOR = "@"
 
 def milestone_name(value: float) -> str:
     """A milestone's folder name and wildcard: its value in the budget's unit, e.g. 3000 or 12.5."""
-    return format(float(value), "g")
+    return format(float(value), ".12g")  # exact for any value a config gives (6 digits would round)
 
 
 @dataclass(frozen=True)

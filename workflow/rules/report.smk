@@ -21,6 +21,9 @@ rule report:
         models_csv=report(REPORT.models_csv, caption="../report/models.rst", category="2. Tables"),
         models_parquet=REPORT.models_parquet,
         curves_csv=report(REPORT.curves_csv, caption="../report/curves.rst", category="2. Tables"),
+        quality_curves_csv=report(
+            REPORT.quality_curves_csv, caption="../report/quality_curves.rst", category="2. Tables"
+        ),
         comparisons_csv=report(REPORT.comparisons_csv, caption="../report/comparisons.rst", category="2. Tables"),
         replicates_csv=report(REPORT.replicates_csv, caption="../report/replicates.rst", category="2. Tables"),
         published_csv=report(REPORT.published_csv, caption="../report/published.rst", category="2. Tables"),

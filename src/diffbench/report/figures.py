@@ -229,8 +229,43 @@ def training_curves(curves: pd.DataFrame, colors: dict[str, str], smooth: int = 
     return fig
 
 
-def all_figures(runs: pd.DataFrame, curves: pd.DataFrame, colors: dict[str, str]) -> dict[str, go.Figure]:
+def quality_along_training(curves: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
+    """KID against total training compute (log), one line per model and milestone setting through
+    its milestones to its final model, with the KID intervals as error bars."""
+    unit = curves.milestone_unit.dropna()
+    seconds = len(unit) and set(unit) == {"seconds"}
+    cost, cost_title = (
+        ("total_train_s", "total training seconds, every stage (s)")
+        if seconds
+        else ("total_train_gflops", "total training GFLOPs, every stage (first stage and encoding included)")
+    )
+    fig = go.Figure()
+    done = curves.dropna(subset=["kid", cost])
+    for (family, model, sampler, steps), group in done.groupby(["family", "model", "sampler", "steps"], sort=False):
+        group = group.sort_values(cost)
+        fig.add_trace(
+            go.Scatter(
+                x=group[cost],
+                y=group.kid,
+                mode="lines+markers",
+                name=f"{model} · {sampler} {steps}",
+                legendgroup=family,
+                legendgrouptitle_text=family,
+                line={"color": colors[model]},
+                marker={"size": 9, "color": colors[model], "symbol": ["circle"] * (len(group) - 1) + ["star"]},
+                error_y=_error_bars(group, "kid"),
+                hovertemplate=f"{model} {sampler} {steps}<br>%{{x:.4g}}<br>KID %{{y:.4g}}<extra></extra>",
+            )
+        )
+    return _layout(fig, "Quality along training (star: final model)", cost_title, "KID (lower is better)", True, False)
+
+
+def all_figures(
+    runs: pd.DataFrame, curves: pd.DataFrame, colors: dict[str, str], quality_curves: pd.DataFrame | None = None
+) -> dict[str, go.Figure]:
     figures = {**quality_figures(runs, colors), **lpips_figures(runs, colors)}
+    if quality_curves is not None and len(quality_curves):
+        figures["quality_along_training"] = quality_along_training(quality_curves, colors)
     if len(curves):
         figures["training_curves"] = training_curves(curves, colors)
     return figures

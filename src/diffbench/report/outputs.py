@@ -19,6 +19,7 @@ class ReportPaths:
     models_csv: str
     models_parquet: str
     curves_csv: str
+    quality_curves_csv: str
     comparisons_csv: str
     replicates_csv: str
     published_csv: str
@@ -38,6 +39,7 @@ class ReportPaths:
             models_csv=layout.report("models.csv"),
             models_parquet=layout.report("models.parquet"),
             curves_csv=layout.report("training_curves.csv"),
+            quality_curves_csv=layout.report("curves.csv"),
             comparisons_csv=layout.report("comparisons.csv"),
             replicates_csv=layout.report("replicates.csv"),
             published_csv=layout.report("published.csv"),

@@ -215,6 +215,44 @@ if unread_keys():
 TRAINING_STAGES = ("autoencoder", "scaling_factor", "encoding", "denoiser")
 
 
+# report/curves.csv: a model's quality along its training (training.milestones), the final model last.
+QUALITY_CURVE_COLUMNS = ["dataset", "model", "family", "replicate_of", "sampler", "steps", "point", "milestone",
+                         "milestone_unit", "denoiser_steps", "images_seen", "total_train_gflops", "total_train_s",
+                         "n_generated", "kid", "kid_ci_low", "kid_ci_high", "fid", "fid_ci_low", "fid_ci_high",
+                         "kid_jackknife_replicates"]  # fmt: skip
+
+
+def quality_curve_table(experiment: Experiment, layout: Layout) -> pd.DataFrame:
+    """Every trained model with milestones, at every milestone setting: its snapshots' KID and FID
+    against their total training compute (the first stage included), then its final model's."""
+    rows = []
+    for model, spec in experiment.models.items():
+        names = experiment.milestones(model)
+        if not names:
+            continue
+        train = _load(layout.training_record(model), TRAINING)
+        points = {m["milestone"]: m for m in train.get("milestones", [])}
+        for setting in experiment.milestone_settings():
+            ladder = [(f"{model}@{n}", "milestone", float(n), points.get(float(n), {})) for n in names]
+            for name, point, value, where in [*ladder, (model, "final", math.nan, train)]:
+                metrics = _load(layout.distribution_metrics(name, setting.sampler, setting.steps), DISTRIBUTION)
+                rows.append({
+                    "dataset": spec.dataset, "model": model, "family": spec.family,
+                    "replicate_of": experiment.replicate_base(model), "sampler": setting.sampler,
+                    "steps": setting.steps, "point": point, "milestone": value,
+                    "milestone_unit": train.get("budget", {}).get("milestone_unit", ""),
+                    "denoiser_steps": where.get("step", where.get("steps", math.nan)),
+                    "images_seen": where.get("images_seen", math.nan),
+                    "total_train_gflops": where.get("total_train_gflops", math.nan),
+                    "total_train_s": where.get("total_train_s", math.nan),
+                    "n_generated": metrics.get("n_generated", math.nan),
+                    **{key: metrics.get(key, math.nan) for key in
+                       ("kid", "kid_ci_low", "kid_ci_high", "fid", "fid_ci_low", "fid_ci_high")},
+                    "kid_jackknife_replicates": metrics.get("kid_jackknife_replicates"),
+                })  # fmt: skip
+    return pd.DataFrame(rows, columns=QUALITY_CURVE_COLUMNS)
+
+
 @dataclass
 class Tables:
     runs: pd.DataFrame
@@ -222,6 +260,8 @@ class Tables:
     curves: pd.DataFrame
     comparisons: pd.DataFrame
     replicates: pd.DataFrame
+    # quality along training: one row per milestone and final model at each milestone setting
+    quality_curves: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUALITY_CURVE_COLUMNS))
     # runs beside published numbers (report/published.py), set by the report stage, which has the files
     published: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PUBLISHED_COLUMNS))
     missing: list[str] = field(default_factory=list)  # expected result files that are absent
@@ -447,14 +487,15 @@ def collect(experiment: Experiment) -> Tables:
         curves=curve_table(experiment, layout),
         comparisons=comparison_table(experiment, layout),
         replicates=replicate_table(runs_),
+        quality_curves=quality_curve_table(experiment, layout),
         missing=[path for path in result_files(experiment) if not Path(path).exists()],
         warnings=warnings,
     )
 
 
 def write_tables(tables: Tables, out: dict[str, str | Path]) -> None:
-    """out: {"runs_csv", "runs_parquet", "models_csv", "models_parquet", "curves_csv", "comparisons_csv",
-    "replicates_csv", "published_csv"} -> paths."""
+    """out: {"runs_csv", "runs_parquet", "models_csv", "models_parquet", "curves_csv", "quality_curves_csv",
+    "comparisons_csv", "replicates_csv", "published_csv"} -> paths."""
     for name, frame in (("runs", tables.runs), ("models", tables.models)):
         with atomic_path(out[f"{name}_csv"]) as tmp:
             frame.to_csv(tmp, index=False)
@@ -462,6 +503,8 @@ def write_tables(tables: Tables, out: dict[str, str | Path]) -> None:
             frame.to_parquet(tmp, index=False)
     with atomic_path(out["curves_csv"]) as tmp:
         tables.curves.to_csv(tmp, index=False)
+    with atomic_path(out["quality_curves_csv"]) as tmp:
+        tables.quality_curves.to_csv(tmp, index=False)
     with atomic_path(out["comparisons_csv"]) as tmp:
         tables.comparisons.to_csv(tmp, index=False)
     with atomic_path(out["replicates_csv"]) as tmp:

@@ -20,6 +20,7 @@ from diffbench.report.provenance import provenance
 from diffbench.report.published import published_table
 from diffbench.report.static import write_static
 from diffbench.report.tables import collect, write_tables
+from diffbench.report.training_compute import curve_findings
 
 
 def report(*, config: dict | Experiment, workflow_dir: str | Path, published: list[str | Path]) -> dict:
@@ -39,6 +40,7 @@ def report(*, config: dict | Experiment, workflow_dir: str | Path, published: li
             "models_csv": paths.models_csv,
             "models_parquet": paths.models_parquet,
             "curves_csv": paths.curves_csv,
+            "quality_curves_csv": paths.quality_curves_csv,
             "comparisons_csv": paths.comparisons_csv,
             "replicates_csv": paths.replicates_csv,
             "published_csv": paths.published_csv,
@@ -47,7 +49,7 @@ def report(*, config: dict | Experiment, workflow_dir: str | Path, published: li
     with atomic_path(paths.human_csv) as tmp:
         human.table.to_csv(tmp, index=False)
     colors = figures_lib.model_colors(list(experiment.models))
-    figures = figures_lib.all_figures(tables.runs, tables.curves, colors)
+    figures = figures_lib.all_figures(tables.runs, tables.curves, colors, tables.quality_curves)
     static = write_static(figures, settings.static_formats, paths.figures_dir)
     layout = Layout(experiment.results_dir)
     grids = []
@@ -66,6 +68,9 @@ def report(*, config: dict | Experiment, workflow_dir: str | Path, published: li
         )
     prov = provenance(experiment, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
     lines = summary(tables.runs, tables.models, tables.comparisons, settings.primary)
+    pairs = list(dict.fromkeys((c.model_a, c.model_b) for c in experiment.comparisons()))
+    # the answer along training comes first, right after the overview line
+    lines[1:1] = curve_findings(tables.quality_curves, pairs, experiment.evaluation.confidence)
     lines += published_findings(tables.published)
     lines += human_findings(human)
     html = render_html(tables, lines, figures, grids, prov, settings.grid_seeds, human)

@@ -57,6 +57,7 @@ def test_savings_of_a_curve_shifted_in_compute_is_the_shift():
     reverse = savings(b, a, 0.95)
     assert reverse.state == "beyond" and reverse.interval is None
     assert reverse.factor == pytest.approx(1.0)  # an upper bound: a needs more than its 16 to reach b's 64
+    assert reverse.gap.estimate == pytest.approx(2.0) and reverse.bound_holds  # a ends 2 units short, surely
 
 
 def test_savings_of_a_curve_already_there_at_its_first_milestone_is_a_lower_bound():
@@ -65,6 +66,16 @@ def test_savings_of_a_curve_already_there_at_its_first_milestone_is_a_lower_boun
     found = savings(a, b, 0.95)
     assert found.state == "before" and found.interval is None
     assert found.factor == pytest.approx(16.0)  # at least a's 16 over b's first 1
+    assert found.gap.estimate == pytest.approx(-0.1) and found.bound_holds
+
+
+def test_a_bound_within_the_noise_does_not_hold():
+    """b ends 1e-4 above a's final quality, with replicates that move by 1e-3: 'beyond' on the
+    estimates, but the gap's interval holds 0."""
+    a = curve([5.0, 4.0, 3.0, 2.0, 1.0])
+    b = curve([5.0, 4.0, 3.0, 2.0, 1.0 + 1e-4], wobble=-WOBBLE)
+    found = savings(a, b, 0.95)
+    assert found.state == "beyond" and found.gap.low < 0 < found.gap.high and not found.bound_holds
 
 
 def test_identical_curves_save_nothing_and_the_data_cannot_tell_whether_they_cross():

@@ -611,6 +611,16 @@ def test_the_answer_along_training_names_the_savings_factor_or_says_the_data_can
     assert "Whether their curves cross within 1,000-8,000 GFLOPs the data cannot tell." in line
     assert "the data cannot tell" in line.split("Whether")[0]  # no savings claimed for an identical model
 
+    # ends a hair above pixel's final KID, within the noise: no bound is claimed
+    level = curve_rows("latent", "latent", [0.4, 0.3, 0.2, 0.1001], compute, [-w for w in wobble])
+    [line] = curve_findings(pd.DataFrame(pixel + level), [("latent", "pixel")], 0.95)
+    assert "latent's KID at the end of its training is 0.1, 0.0001 [" in line
+    assert "whether latent saves compute the data cannot tell." in line
+    worse = curve_rows("latent", "latent", [0.5, 0.4, 0.3, 0.2], compute, [-w for w in wobble])
+    [line] = curve_findings(pd.DataFrame(pixel + worse), [("latent", "pixel")], 0.95)
+    assert "it needs more than 1x pixel's total training compute to reach it." in line
+    assert "pixel is better than" not in line and "latent is worse than pixel at every compute" in line
+
     missing = pd.DataFrame(pixel + cheaper)
     missing.loc[len(pixel), "kid"] = float("nan")
     [line] = curve_findings(missing, [("latent", "pixel")], 0.95)

@@ -90,7 +90,10 @@ class Savings:
     """factor = C_a(target) / C_b(target): > 1 when b reaches a's quality with less compute. `state`:
     "reached" (factor and interval), "beyond" (b does not reach it within its range: factor is an
     upper bound, a's compute over b's last), "before" (b is there at its first milestone: factor is
-    a lower bound). `interval` (of the factor) is None unless every jackknife replicate reached it."""
+    a lower bound). `interval` (of the factor) is None unless every jackknife replicate reached it.
+    `gap`, for a bound: the interval of b's monotone quality at its last ("beyond") or first
+    ("before") milestone minus the target; the bound holds at the stated level only when it
+    excludes 0 (beyond: above it; before: below it), else the data cannot tell."""
 
     target: float
     compute_a: float
@@ -98,6 +101,17 @@ class Savings:
     factor: float
     state: str
     interval: Interval | None
+    gap: Interval | None = None
+
+    @property
+    def bound_holds(self) -> bool:
+        return self.gap is not None and (self.gap.low > 0 if self.state == "beyond" else self.gap.high < 0)
+
+
+def _gap(a: Curve, b: Curve, state: str, target: float | None, left_out: int | None) -> float:
+    goal = float(monotone(a.values(left_out))[-1]) if target is None else target
+    fitted = monotone(b.values(left_out))
+    return float((fitted[-1] if state == "beyond" else fitted[0]) - goal)
 
 
 def _log_savings(
@@ -123,12 +137,15 @@ def savings(a: Curve, b: Curve, level: float, target: float | None = None) -> Sa
     log_factor, state, goal, ca, cb = _log_savings(a, b, target, None)
     if state.startswith("a "):
         raise ValueError(f"target {target:g} is outside the first curve's measured range ({state[2:]} it)")
-    interval = None
+    interval = gap = None
     if state == "reached":
         replicates = [_log_savings(a, b, target, g) for g in range(a.groups)]
         if all(r[1] == "reached" for r in replicates):
             interval = _exp(jackknife(log_factor, np.array([r[0] for r in replicates]), level))
-    return Savings(goal, ca, cb, math.exp(log_factor), state, interval)
+    else:
+        gaps = np.array([_gap(a, b, state, target, g) for g in range(a.groups)])
+        gap = jackknife(_gap(a, b, state, target, None), gaps, level)
+    return Savings(goal, ca, cb, math.exp(log_factor), state, interval, gap)
 
 
 def savings_over_seeds(pairs: list[tuple[Curve, Curve]], level: float, target: float | None = None) -> Interval | None:

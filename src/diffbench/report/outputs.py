@@ -66,6 +66,8 @@ def result_files(experiment: Experiment) -> list[str]:
             layout.distribution_metrics(*keys),
             layout.lpips_metrics(*keys),
         ]
+    # the quality curves along training (report/curves.csv)
+    files += [layout.distribution_metrics(r.model, r.sampler, r.steps) for r in experiment.milestone_runs()]
     files += [layout.comparison(c.model_a, c.model_b, c.sampler, c.steps) for c in experiment.comparisons()]
     files += [layout.data_info(dataset) for dataset in experiment.datasets_in_use()]
     for model, spec in experiment.models.items():

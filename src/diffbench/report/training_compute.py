@@ -65,13 +65,16 @@ def curve_findings(curves: pd.DataFrame, comparisons: list[tuple[str, str]], lev
 def _savings_words(a: Curve, b: Curve, latent: str, pixel: str, unit: str, level: float) -> str:
     found = savings(a, b, level)
     reach = f"{pixel}'s final KID ({fmt(found.target)})"
-    if found.state == "beyond":
-        return (
-            f"{latent} does not reach {reach} within its measured range (up to {_amount(b.compute[-1])} {unit}): "
-            f"it would need more than {fmt(1 / found.factor)}x {pixel}'s compute."
-        )
-    if found.state == "before":
-        return f"{latent} reaches {reach} by its first milestone, so it saves at least {fmt(found.factor)}x."
+    if found.state in ("beyond", "before"):
+        gap = found.gap
+        where = "the end of its training" if found.state == "beyond" else "its first milestone"
+        own = f"{latent}'s KID at {where} is {fmt(found.target + gap.estimate)}, {fmt(gap.estimate)} "
+        own += f"[{fmt(gap.low)}, {fmt(gap.high)}] from {reach}"
+        if not found.bound_holds:
+            return f"{own}: whether {latent} saves compute the data cannot tell."
+        if found.state == "beyond":
+            return f"{own}: it needs more than {fmt(1 / found.factor)}x {pixel}'s total training compute to reach it."
+        return f"{own}: it saves at least {fmt(found.factor)}x {pixel}'s total training compute."
     if found.interval is None:
         return (
             f"{latent} reaches {reach} at {_amount(found.compute_b)} {unit} against {pixel}'s "

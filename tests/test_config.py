@@ -202,6 +202,11 @@ def test_shipped_configs_are_valid():
             "total, budget_scope: total)",
         ),
         (
+            lambda c: c["models"]["pix"]["training"].update(max_gflops=100, milestones=[10]),
+            "'models.pix.training.milestones' need a budget in one unit: 'models.pix.training.max_gflops' is set, "
+            "so set models.pix.training.max_steps to null.",
+        ),
+        (
             lambda c: c["models"]["kl"]["autoencoder"]["training"].update(milestones=[1]),
             "'models.kl.autoencoder.training.milestones': milestones are points along the model's training",
         ),

@@ -10,6 +10,7 @@ import torch
 from diffbench.data.images import load_images
 from diffbench.data.tensors import to_model_range
 from diffbench.errors import NonFiniteLoss
+from diffbench.experiment import milestone_name
 from diffbench.io import read_json
 from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.runtime import peak_memory
@@ -72,6 +73,7 @@ def retrain(tmp_path, trained, name, precision="fp32", scope="total", **training
     """Train model `name` of the tiny experiment again into tmp_path, with some training keys changed."""
     config, layout = trained["config"], trained["layout"]
     spec = copy.deepcopy(config["models"][name])
+    spec["training"]["milestones"] = None  # the tiny config's milestones are in its own budget's unit
     spec["training"].update(training)
     spec["budget_scope"] = scope
     latent = spec["family"] == "latent"
@@ -394,6 +396,8 @@ def test_one_budget_says_what_the_denoiser_has_left():
         "limits": {"max_steps": None, "max_seconds": 100.0, "max_gflops": 50.0},
         "spent_before": {"seconds": 100.0, "gflops": 0.0},
         "left": {"max_steps": None, "max_seconds": 0.0, "max_gflops": 50.0},
+        "milestones": [],
+        "milestone_unit": "GFLOPs",
     }
 
 
@@ -444,7 +448,7 @@ def test_a_milestone_snapshot_is_the_model_of_a_run_stopped_there(tmp_path, trai
     assert entry["step"] == stopped["steps"] == 3 and entry["unit"] == "GFLOPs" and entry["milestone"] == milestone
     assert entry["total_train_gflops"] == pytest.approx(stopped["total_train_gflops"], rel=1e-12)
     assert entry["images_seen"] == stopped["images_seen"]
-    snapshot = tmp_path / "ladder" / "total" / "m" / "milestones" / format(milestone, "g")
+    snapshot = tmp_path / "ladder" / "total" / "m" / "milestones" / milestone_name(milestone)
     assert load_model(snapshot).family == "latent"  # a whole pipeline, autoencoder included
     for a, b in zip(unet_weights(snapshot).values(), unet_weights(tmp_path / "stopped" / "total" / "m").values(),
                     strict=True):  # fmt: skip

@@ -514,6 +514,15 @@ def _check_milestones(model: dict, key: str) -> None:
     limit = TrainingSpec.of(model["training"]).budget_unit
     total = model["training"][limit]
     where = f"config key '{key}.training.milestones'"
+    others = [
+        other for other in ("max_steps", "max_seconds", "max_gflops") if other != limit and model["training"][other]
+    ]
+    if others:
+        # another limit could end training before a milestone, which would then never come
+        raise ConfigError(
+            f"{where} need a budget in one unit: '{key}.training.{limit}' is set, so set "
+            f"{' and '.join(f'{key}.training.{o}' for o in others)} to null."
+        )
     if any(b <= a for a, b in zip(milestones, milestones[1:], strict=False)):
         raise ConfigError(f"{where}: {milestones} must increase.")
     if milestones[-1] >= total:

@@ -625,3 +625,16 @@ def test_the_answer_along_training_names_the_savings_factor_or_says_the_data_can
     missing.loc[len(pixel), "kid"] = float("nan")
     [line] = curve_findings(missing, [("latent", "pixel")], 0.95)
     assert line.endswith("latent vs pixel not yet, a milestone's evaluation is missing.")
+
+
+def test_the_curves_are_drawn_against_gflops_and_seconds():
+    from diffbench.report.figures import TRAINING_COMPUTE_AXES, quality_along_training
+
+    compute = [1000.0, 2000.0, 4000.0, 8000.0]
+    rows = pd.DataFrame(curve_rows("pixel", "pixel", [0.4, 0.3, 0.2, 0.1], compute, [0.001, -0.001, 0.0005, -0.0005]))
+    by_gflops, by_seconds = (
+        quality_along_training(rows, {"pixel": "#000"}, *TRAINING_COMPUTE_AXES[name])
+        for name in ("quality_along_training", "quality_along_training_s")
+    )
+    assert list(by_gflops.data[0].x) == compute and list(by_seconds.data[0].x) == [c / 100 for c in compute]
+    assert by_gflops.layout.xaxis.type == "log" and "seconds" in by_seconds.layout.title.text

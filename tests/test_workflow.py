@@ -132,7 +132,8 @@ def test_a_training_milestone_is_sampled_and_evaluated_like_a_final_model(run):
     assert curves.point.tolist() == ["milestone", "final"] and set(curves.model) == {"pix"}
     assert curves.kid.tolist() == [milestone["kid"], final["kid"]]
     assert curves.denoiser_steps.tolist() == [2, 4] and curves.milestone_unit.tolist() == ["steps", "steps"]
-    assert "Quality along training" in (workdir / layout.report("report.html")).read_text(encoding="utf-8")
+    html = (workdir / layout.report("report.html")).read_text(encoding="utf-8")
+    assert "Quality along training, in GFLOPs" in html and "Quality along training, in seconds" in html
 
 
 def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):

@@ -229,16 +229,17 @@ def training_curves(curves: pd.DataFrame, colors: dict[str, str], smooth: int = 
     return fig
 
 
-def quality_along_training(curves: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
+# the two compute axes of the curves: GFLOPs (the same on every machine) and seconds (on the
+# devices the models trained on, which the Provenance section lists)
+TRAINING_COMPUTE_AXES = {
+    "quality_along_training": ("total_train_gflops", "total training GFLOPs, every stage (first stage included)"),
+    "quality_along_training_s": ("total_train_s", "total training seconds, every stage, on the training device (s)"),
+}
+
+
+def quality_along_training(curves: pd.DataFrame, colors: dict[str, str], cost: str, cost_title: str) -> go.Figure:
     """KID against total training compute (log), one line per model and milestone setting through
     its milestones to its final model, with the KID intervals as error bars."""
-    unit = curves.milestone_unit.dropna()
-    seconds = len(unit) and set(unit) == {"seconds"}
-    cost, cost_title = (
-        ("total_train_s", "total training seconds, every stage (s)")
-        if seconds
-        else ("total_train_gflops", "total training GFLOPs, every stage (first stage and encoding included)")
-    )
     fig = go.Figure()
     done = curves.dropna(subset=["kid", cost])
     for (family, model, sampler, steps), group in done.groupby(["family", "model", "sampler", "steps"], sort=False):
@@ -257,7 +258,9 @@ def quality_along_training(curves: pd.DataFrame, colors: dict[str, str]) -> go.F
                 hovertemplate=f"{model} {sampler} {steps}<br>%{{x:.4g}}<br>KID %{{y:.4g}}<extra></extra>",
             )
         )
-    return _layout(fig, "Quality along training (star: final model)", cost_title, "KID (lower is better)", True, False)
+    unit = "seconds" if cost == "total_train_s" else "GFLOPs"
+    title = f"Quality along training, in {unit} (star: final model)"
+    return _layout(fig, title, cost_title, "KID (lower is better)", True, False)
 
 
 def all_figures(
@@ -265,7 +268,8 @@ def all_figures(
 ) -> dict[str, go.Figure]:
     figures = {**quality_figures(runs, colors), **lpips_figures(runs, colors)}
     if quality_curves is not None and len(quality_curves):
-        figures["quality_along_training"] = quality_along_training(quality_curves, colors)
+        for name, (cost, title) in TRAINING_COMPUTE_AXES.items():
+            figures[name] = quality_along_training(quality_curves, colors, cost, title)
     if len(curves):
         figures["training_curves"] = training_curves(curves, colors)
     return figures

@@ -316,9 +316,15 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
             "return Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => "
             "[p.id, p.querySelectorAll('.main-svg').length, p.querySelectorAll('.scatterlayer .trace').length])"
         )
-        WebDriverWait(driver, 60).until(lambda d: len(d.execute_script(plots)) == 7)
+        WebDriverWait(driver, 60).until(lambda d: len(d.execute_script(plots)) == 8)
         rendered = driver.execute_script(plots)
         assert all(svgs > 0 and traces > 0 for _, svgs, traces in rendered), rendered
+        # the answer first: the dataset's headline beside its figure, above the summary's bullets
+        assert rendered[0][0] == "fig-answer_shapes"
+        headline = driver.find_element(By.CSS_SELECTOR, "#answer-shapes .headline")
+        assert headline.text.startswith("shapes, at the end of training")
+        figure = driver.find_element(By.CSS_SELECTOR, "#answer-shapes .figure").rect
+        assert figure["x"] > headline.rect["x"] + headline.rect["width"] - 1  # beside it, not below
         driver.save_screenshot(str(tmp_path / "report.png"))
         assert Image.open(tmp_path / "report.png").size[0] >= 1000
 
@@ -342,7 +348,7 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
         for width in (1000, 1400, 1920):
             driver.set_window_size(width, 1000)
             driver.get(Path(ReportPaths.of(Experiment.of(results)).html).as_uri())
-            WebDriverWait(driver, 60).until(lambda d: len(d.execute_script(plots)) == 7)
+            WebDriverWait(driver, 60).until(lambda d: len(d.execute_script(plots)) == 8)
             try:
                 WebDriverWait(driver, 10).until(lambda d: d.execute_script(outside) == [])
             except TimeoutException:
@@ -592,38 +598,42 @@ def curve_rows(model: str, family: str, kids, compute, wobble) -> list[dict]:
     return rows
 
 
-def test_the_answer_along_training_names_the_savings_factor_or_says_the_data_cannot_tell():
-    from diffbench.report.training_compute import curve_findings
+def along_training(rows: list[dict], target: float | None = None) -> list[str]:
+    from diffbench.report.training_compute import answers, curve_findings, curve_pairs
 
+    return curve_findings(answers(curve_pairs(pd.DataFrame(rows), [("latent", "pixel")]), 0.95, target), 0.95)
+
+
+def test_the_answer_along_training_names_the_savings_factor_or_says_the_data_cannot_tell():
     compute = [1000.0, 2000.0, 4000.0, 8000.0]
     pixel_kids = [0.4, 0.3, 0.2, 0.1]  # linear in log compute: read exactly between milestones
     wobble = [0.001, -0.001, 0.0005, -0.0005]
     pixel = curve_rows("pixel", "pixel", pixel_kids, compute, wobble)
     # the latent model at C is the pixel model at 4C: it reaches pixel's final KID at 2000 GFLOPs
     cheaper = curve_rows("latent", "latent", [0.2, 0.1, 0.0, -0.1], compute, [-w for w in wobble])
-    [line] = curve_findings(pd.DataFrame(pixel + cheaper), [("latent", "pixel")], 0.95)
+    [line] = along_training(pixel + cheaper)
     assert line.startswith("Along training (ddim, 10 steps; KID at each milestone against total training GFLOPs")
     assert "latent reaches pixel's final KID (0.1) with 4x [" in line and "less total training compute" in line
     assert "latent is better than pixel at every compute of the common range 1,000-8,000 GFLOPs" in line
 
     same = curve_rows("latent", "latent", pixel_kids, compute, [-w for w in wobble])
-    [line] = curve_findings(pd.DataFrame(pixel + same), [("latent", "pixel")], 0.95)
+    [line] = along_training(pixel + same)
     assert "Whether their curves cross within 1,000-8,000 GFLOPs the data cannot tell." in line
     assert "the data cannot tell" in line.split("Whether")[0]  # no savings claimed for an identical model
 
     # ends a hair above pixel's final KID, within the noise: no bound is claimed
     level = curve_rows("latent", "latent", [0.4, 0.3, 0.2, 0.1001], compute, [-w for w in wobble])
-    [line] = curve_findings(pd.DataFrame(pixel + level), [("latent", "pixel")], 0.95)
+    [line] = along_training(pixel + level)
     assert "latent's KID at the end of its training is 0.1, 0.0001 [" in line
     assert "whether latent saves compute the data cannot tell." in line
     worse = curve_rows("latent", "latent", [0.5, 0.4, 0.3, 0.2], compute, [-w for w in wobble])
-    [line] = curve_findings(pd.DataFrame(pixel + worse), [("latent", "pixel")], 0.95)
+    [line] = along_training(pixel + worse)
     assert "it needs more than 1x pixel's total training compute to reach it." in line
     assert "pixel is better than" not in line and "latent is worse than pixel at every compute" in line
 
     missing = pd.DataFrame(pixel + cheaper)
     missing.loc[len(pixel), "kid"] = float("nan")
-    [line] = curve_findings(missing, [("latent", "pixel")], 0.95)
+    [line] = along_training(missing.to_dict("records"))
     assert line.endswith("latent vs pixel not yet, a milestone's evaluation is missing.")
 
 
@@ -638,3 +648,72 @@ def test_the_curves_are_drawn_against_gflops_and_seconds():
     )
     assert list(by_gflops.data[0].x) == compute and list(by_seconds.data[0].x) == [c / 100 for c in compute]
     assert by_gflops.layout.xaxis.type == "log" and "seconds" in by_seconds.layout.title.text
+
+
+def test_a_savings_target_and_training_seeds_give_their_own_factor():
+    """report.savings_target: the factor where both curves reach that KID (pixel 5,657, latent 1,414
+    GFLOPs); outside pixel's range, no factor. Two training seeds: one pooled factor."""
+    compute = [1000.0, 2000.0, 4000.0, 8000.0]
+    wobble = [0.001, -0.001, 0.0005, -0.0005]
+    pixel = curve_rows("pixel", "pixel", [0.4, 0.3, 0.2, 0.1], compute, wobble)
+    cheaper = curve_rows("latent", "latent", [0.2, 0.1, 0.0, -0.1], compute, [-w for w in wobble])
+    [line] = along_training(pixel + cheaper, target=0.15)
+    assert "latent reaches the KID of report.savings_target (0.15) with 4x [" in line
+    [line] = along_training(pixel + cheaper, target=0.05)
+    assert "At the KID of report.savings_target (0.05): no factor, pixel's curve does not span it." in line
+
+    from diffbench.report.training_compute import answers, curve_findings, curve_pairs, savings_table
+
+    second = [
+        {**row, "model": f"{row['model']}_s1", "kid": row["kid"] + 0.002}
+        for row in curve_rows("pixel", "pixel", [0.4, 0.3, 0.2, 0.1], compute, wobble)
+        + curve_rows("latent", "latent", [0.2, 0.1, 0.0, -0.1], compute, [-w for w in wobble])
+    ]
+    rows = pd.DataFrame(pixel + cheaper + second)
+    found = answers(curve_pairs(rows, [("latent", "pixel"), ("latent_s1", "pixel_s1")]), 0.95)
+    [line] = curve_findings(found, 0.95)
+    assert "over 2 training seeds" in line and "latent reaches pixel's final KID (0.101) with geometric mean" in line
+    assert "In every seed, latent is better than pixel at every compute both were measured at." in line
+    [row] = savings_table(found, 0.95).to_dict("records")
+    assert row["seeds"] == 2 and row["factor"] == pytest.approx(4.0, rel=1e-6) and row["factor_ci_low"] > 1
+
+
+def test_the_headline_answers_per_dataset_or_says_what_would_decide(results):
+    """Along training: the factor and the crossing, or for identical curves that no sample size
+    decides; without milestones: the end-of-training verdict under Holm, or how many more samples
+    the clearest comparison would need (half-width 3 around -1: (3 / 1)^2 = 9x)."""
+    from diffbench.report.headline import headlines
+    from diffbench.report.training_compute import answers, curve_pairs
+
+    compute = [1000.0, 2000.0, 4000.0, 8000.0]
+    wobble = [0.001, -0.001, 0.0005, -0.0005]
+    pixel = curve_rows("pixel", "pixel", [0.4, 0.3, 0.2, 0.1], compute, wobble)
+    models = pd.DataFrame({"model": ["pixel", "latent"], "dataset": "shapes", "family": ["pixel", "latent"],
+                           "replicate_of": ["pixel", "latent"], "total_train_gflops": 8000.0})  # fmt: skip
+
+    def head(latent_kids, sign=-1):
+        rows = pixel + curve_rows("latent", "latent", latent_kids, compute, [sign * w for w in wobble])
+        found = answers(curve_pairs(pd.DataFrame(rows), [("latent", "pixel")]), 0.95)
+        [line] = headlines(models, pd.DataFrame(), found, 0.95)
+        return line
+
+    cheaper = head([0.2, 0.1, 0.0, -0.1])
+    assert cheaper.dataset == "shapes" and cheaper.figure == "answer_shapes"
+    assert cheaper.sentence.startswith("shapes: latent reaches pixel's final KID (0.1) with 4x [")
+    assert "latent is better than pixel at every compute of the common range 1,000-8,000 GFLOPs" in cheaper.sentence
+    assert "would decide" not in cheaper.sentence
+    same = head([0.4, 0.3, 0.2, 0.1]).sentence
+    assert "but the data cannot tell the factor" in same and "(report.savings_target) would give it an interval" in same
+
+    write_comparison(results, 5, -20.0, half_width=3.0)
+    tables = collect(Experiment.of(results))
+    [decided] = headlines(tables.models, tables.comparisons, [], 0.95)
+    assert "at the end of training (total training GFLOPs: " in decided.sentence
+    assert "latent_f4 is better than pixel (ddim, 5 steps: KID difference -0.02 [-0.023, -0.017])" in decided.sentence
+    assert "decided by KID with Holm's correction over 3 comparisons." in decided.sentence
+    for steps in (5, 10, 20):
+        write_comparison(results, steps, -1.0, half_width=3.0)
+    tables = collect(Experiment.of(results))
+    [undecided] = headlines(tables.models, tables.comparisons, [], 0.95)
+    assert "the data cannot tell the latent and pixel models apart" in undecided.sentence
+    assert "would need about 9x as many samples and reference images if it held." in undecided.sentence

@@ -17,6 +17,7 @@ from PIL import Image
 from diffbench.config import validate_config
 from diffbench.experiment import Experiment
 from diffbench.paths import Layout
+from diffbench.report.training_compute import SAVINGS_COLUMNS
 from diffbench.sampling.pipeline_io import load_model
 from helpers import REPO, TINY_CONFIG
 from helpers import e2e_snakemake as snakemake
@@ -134,6 +135,9 @@ def test_a_training_milestone_is_sampled_and_evaluated_like_a_final_model(run):
     assert curves.denoiser_steps.tolist() == [2, 4] and curves.milestone_unit.tolist() == ["steps", "steps"]
     html = (workdir / layout.report("report.html")).read_text(encoding="utf-8")
     assert "Quality along training, in GFLOPs" in html and "Quality along training, in seconds" in html
+    # only pix has milestones, so no pair has curves: the headline is the end-of-training answer
+    assert list(pd.read_csv(workdir / layout.report("savings.csv")).columns) == SAVINGS_COLUMNS
+    assert 'id="answer-tiny"' in html and "tiny, at the end of training (total training GFLOPs: " in html
 
 
 def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):

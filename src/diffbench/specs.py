@@ -291,11 +291,12 @@ class Comparison(_Spec):
 
 @dataclass(frozen=True)
 class ReportSpec(_Spec):
-    """`report`: sample grids, static figure formats, published numbers and the primary comparison."""
+    """`report`: sample grids, static figures, published numbers, the savings target, the primary comparison."""
 
     grid_seeds: int
     static_formats: tuple[str, ...]
     published: tuple[str, ...] | None
+    savings_target: float | None
     primary: Comparison | None
 
 

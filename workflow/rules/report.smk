@@ -24,6 +24,7 @@ rule report:
         quality_curves_csv=report(
             REPORT.quality_curves_csv, caption="../report/quality_curves.rst", category="2. Tables"
         ),
+        savings_csv=report(REPORT.savings_csv, caption="../report/savings.rst", category="2. Tables"),
         comparisons_csv=report(REPORT.comparisons_csv, caption="../report/comparisons.rst", category="2. Tables"),
         replicates_csv=report(REPORT.replicates_csv, caption="../report/replicates.rst", category="2. Tables"),
         published_csv=report(REPORT.published_csv, caption="../report/published.rst", category="2. Tables"),

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from diffbench.report.headline import Headline
 from diffbench.report.human import HUMAN_SCORES_SHOWN, HumanEval, metric_name
 from diffbench.report.tables import Tables
 
@@ -97,6 +98,7 @@ def render_html(
     prov: dict,
     grid_seeds: int,
     human: HumanEval | None = None,
+    headlines: list[Headline] = (),
 ) -> str:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("diffbench.report", "templates"),
@@ -121,6 +123,7 @@ def render_html(
         human=human,
         human_view=human_view(human),
         summary=summary_lines,
+        headlines=headlines,
         figures=divs,
         quality_figures=[n for n in figures if n.startswith("fid_")],
         lpips_figures=[n for n in figures if n.startswith("lpips_")],

@@ -263,6 +263,27 @@ def quality_along_training(curves: pd.DataFrame, colors: dict[str, str], cost: s
     return _layout(fig, title, cost_title, "KID (lower is better)", True, False)
 
 
+def answer_figure(curves: pd.DataFrame, runs: pd.DataFrame, colors: dict[str, str], dataset: str) -> go.Figure:
+    """Beside a dataset's headline: its models' KID along training against total training GFLOPs
+    (seconds where every budget is in seconds), or, without milestones, each run's KID at its
+    model's total training compute."""
+    along = curves[curves.dataset == dataset] if len(curves) else curves
+    if len(along):
+        key = "quality_along_training_s" if set(along.milestone_unit) == {"seconds"} else "quality_along_training"
+        fig = quality_along_training(along, colors, *TRAINING_COMPUTE_AXES[key])
+        return fig.update_layout(title=f"{dataset}: quality along training (star: final model)")
+    return metric_vs_cost(
+        runs[runs.dataset == dataset],
+        colors,
+        metric="kid",
+        metric_title="KID (lower is better)",
+        cost="total_train_gflops",
+        cost_title="total training GFLOPs, every stage (first stage included)",
+        title=f"{dataset}: KID at the end of training (no milestones)",
+        frontier=False,
+    )
+
+
 def all_figures(
     runs: pd.DataFrame, curves: pd.DataFrame, colors: dict[str, str], quality_curves: pd.DataFrame | None = None
 ) -> dict[str, go.Figure]:

@@ -224,8 +224,8 @@ def across_seeds(comparisons: pd.DataFrame) -> pd.DataFrame:
             interval = Interval(first.difference, first.ci_low, first.ci_high, level, first.se, first.ci_groups)
             p_value = first.p_value
         means = group[["kid_a", "kid_b", "fid_a", "fid_b", "fid_difference", "fid_ci_low", "fid_ci_high"]].mean()
-        rows.append({"model_a": a, "model_b": b, "family_a": first.family_a, "family_b": first.family_b,
-                     "sampler": sampler, "steps": steps, "seeds": seeds, **means.to_dict(),
+        rows.append({"dataset": first.dataset, "model_a": a, "model_b": b, "family_a": first.family_a,
+                     "family_b": first.family_b, "sampler": sampler, "steps": steps, "seeds": seeds, **means.to_dict(),
                      "fid_ci_low": means.fid_ci_low if seeds == 1 else math.nan,
                      "fid_ci_high": means.fid_ci_high if seeds == 1 else math.nan,
                      "difference": interval.estimate, "ci_low": interval.low, "ci_high": interval.high,
@@ -236,6 +236,15 @@ def across_seeds(comparisons: pd.DataFrame) -> pd.DataFrame:
 def _is_primary(row: pd.Series, primary: Comparison | None) -> bool:
     return primary is not None and (row.model_a, row.model_b, row.sampler, int(row.steps)) == (
         primary.model_a, primary.model_b, primary.sampler, primary.steps)  # fmt: skip
+
+
+def claimed(units: pd.DataFrame, primary: Comparison | None, alpha: float) -> pd.Series:
+    """Which comparisons (rows of `across_seeds`) a claim may rest on at the stated error rate: the
+    declared primary one when it decides (report.primary), else those Holm's correction keeps."""
+    if primary is not None:
+        return pd.Series([_is_primary(r, primary) and isinstance(r.better, str) for _, r in units.iterrows()],
+                         index=units.index, dtype=bool)  # fmt: skip
+    return pd.Series(holm_reject(units.p_value.fillna(1.0), alpha), index=units.index, dtype=bool)
 
 
 def _family_words(winners: list[str], what: str) -> str:
@@ -260,7 +269,7 @@ def paired_verdict(comparisons: pd.DataFrame, models: pd.DataFrame, primary: Com
     units = across_seeds(comparisons)
     level = units.ci_level.iloc[0]
     alpha = 1 - level
-    units["holm"] = holm_reject(units.p_value.fillna(1.0), alpha)
+    units["holm"] = claimed(units, None, alpha)
     # Training compute per model, averaged over its replicates.
     by_base = models.groupby("replicate_of")[["total_train_s", "total_train_gflops"]].mean()
     lines, unequal = [], []

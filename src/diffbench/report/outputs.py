@@ -20,6 +20,7 @@ class ReportPaths:
     models_parquet: str
     curves_csv: str
     quality_curves_csv: str
+    savings_csv: str
     comparisons_csv: str
     replicates_csv: str
     published_csv: str
@@ -40,6 +41,7 @@ class ReportPaths:
             models_parquet=layout.report("models.parquet"),
             curves_csv=layout.report("training_curves.csv"),
             quality_curves_csv=layout.report("curves.csv"),
+            savings_csv=layout.report("savings.csv"),
             comparisons_csv=layout.report("comparisons.csv"),
             replicates_csv=layout.report("replicates.csv"),
             published_csv=layout.report("published.csv"),

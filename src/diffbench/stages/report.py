@@ -14,13 +14,14 @@ from diffbench.report import figures as figures_lib
 from diffbench.report.build import render_html
 from diffbench.report.findings import published_findings, summary
 from diffbench.report.grids import CELL, GAP, sample_grid
+from diffbench.report.headline import headlines
 from diffbench.report.human import human_eval, human_findings
 from diffbench.report.outputs import ReportPaths
 from diffbench.report.provenance import provenance
 from diffbench.report.published import published_table
 from diffbench.report.static import write_static
 from diffbench.report.tables import collect, write_tables
-from diffbench.report.training_compute import curve_findings
+from diffbench.report.training_compute import answers, curve_findings, curve_pairs, savings_table
 
 
 def report(*, config: dict | Experiment, workflow_dir: str | Path, published: list[str | Path]) -> dict:
@@ -48,8 +49,16 @@ def report(*, config: dict | Experiment, workflow_dir: str | Path, published: li
     )
     with atomic_path(paths.human_csv) as tmp:
         human.table.to_csv(tmp, index=False)
+    level = experiment.evaluation.confidence
+    pairs = list(dict.fromkeys((c.model_a, c.model_b) for c in experiment.comparisons()))
+    along = answers(curve_pairs(tables.quality_curves, pairs), level, settings.savings_target)
+    with atomic_path(paths.savings_csv) as tmp:
+        savings_table(along, level).to_csv(tmp, index=False)
+    heads = headlines(tables.models, tables.comparisons, along, level, settings.primary)
     colors = figures_lib.model_colors(list(experiment.models))
     figures = figures_lib.all_figures(tables.runs, tables.curves, colors, tables.quality_curves)
+    for head in heads:
+        figures[head.figure] = figures_lib.answer_figure(tables.quality_curves, tables.runs, colors, head.dataset)
     static = write_static(figures, settings.static_formats, paths.figures_dir)
     layout = Layout(experiment.results_dir)
     grids = []
@@ -68,12 +77,11 @@ def report(*, config: dict | Experiment, workflow_dir: str | Path, published: li
         )
     prov = provenance(experiment, workflow_dir, tables.runs, tables.models, tables.missing, tables.warnings, static)
     lines = summary(tables.runs, tables.models, tables.comparisons, settings.primary)
-    pairs = list(dict.fromkeys((c.model_a, c.model_b) for c in experiment.comparisons()))
-    # the answer along training comes first, right after the overview line
-    lines[1:1] = curve_findings(tables.quality_curves, pairs, experiment.evaluation.confidence)
+    # the answer along training in detail comes first, right after the overview line
+    lines[1:1] = curve_findings(along, level)
     lines += published_findings(tables.published)
     lines += human_findings(human)
-    html = render_html(tables, lines, figures, grids, prov, settings.grid_seeds, human)
+    html = render_html(tables, lines, figures, grids, prov, settings.grid_seeds, human, heads)
     with atomic_path(paths.html) as tmp:
         tmp.write_text(html, encoding="utf-8")
     write_json(paths.provenance, prov)

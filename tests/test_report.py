@@ -325,6 +325,12 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
         assert headline.text.startswith("shapes, at the end of training")
         figure = driver.find_element(By.CSS_SELECTOR, "#answer-shapes .figure").rect
         assert figure["x"] > headline.rect["x"] + headline.rect["width"] - 1  # beside it, not below
+        # KID first, FID one click away
+        title = "return document.getElementById('fig-fid_vs_nfe').layout.yaxis.title.text"
+        assert driver.execute_script(title) == "KID (lower is better)"
+        kid, fid = driver.find_elements(By.CSS_SELECTOR, "#fig-fid_vs_nfe .updatemenu-button")
+        fid.click()
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script(title) == "FID (lower is better)")
         driver.save_screenshot(str(tmp_path / "report.png"))
         assert Image.open(tmp_path / "report.png").size[0] >= 1000
 
@@ -717,3 +723,30 @@ def test_the_headline_answers_per_dataset_or_says_what_would_decide(results):
     [undecided] = headlines(tables.models, tables.comparisons, [], 0.95)
     assert "the data cannot tell the latent and pixel models apart" in undecided.sentence
     assert "would need about 9x as many samples and reference images if it held." in undecided.sentence
+
+
+def test_the_curves_show_seeds_as_a_band_the_frontier_and_fid_one_click_away():
+    from diffbench.report.figures import TRAINING_COMPUTE_AXES, along_training_toggle
+
+    compute = [1000.0, 2000.0, 4000.0, 8000.0]
+    wobble = [0.001, -0.001, 0.0005, -0.0005]
+    first = curve_rows("pixel", "pixel", [0.4, 0.3, 0.2, 0.1], compute, wobble)
+    second = [{**r, "model": "pixel_s1", "kid": r["kid"] + 0.02} for r in first]
+    rows = pd.DataFrame(first + second).assign(fid=lambda f: f.kid * 1000)
+    fig = along_training_toggle(rows, {"pixel": "#000"}, *TRAINING_COMPUTE_AXES["quality_along_training"])
+    band, mean, frontier, *fid = fig.data
+    assert band.fill == "toself" and list(band.y) == pytest.approx([0.42, 0.32, 0.22, 0.12, 0.1, 0.2, 0.3, 0.4])
+    assert mean.name == "pixel · ddim 10 (mean of 2 seeds)" and list(mean.y) == pytest.approx([0.41, 0.31, 0.21, 0.11])
+    assert frontier.name == "Pareto frontier" and list(frontier.y) == pytest.approx([0.4, 0.3, 0.2, 0.1])
+    assert [t.visible for t in fig.data] == [True] * 3 + [False] * 3 and len(fid) == 3
+    kid_button, fid_button = fig.layout.updatemenus[0].buttons
+    assert (kid_button.label, fid_button.label) == ("KID", "FID")
+    assert fid_button.args[0]["visible"] == [False] * 3 + [True] * 3
+    assert fid_button.args[1] == {"yaxis.title.text": "FID (lower is better)", "yaxis.type": "log"}
+
+    from diffbench.report.figures import static_views
+
+    views = static_views({"curves": fig})
+    assert list(views) == ["curves", "curves_fid"] and not views["curves_fid"].layout.updatemenus
+    assert [t.visible for t in views["curves_fid"].data] == [False] * 3 + [True] * 3
+    assert views["curves_fid"].layout.yaxis.type == "log" and views["curves"].layout.yaxis.type == "linear"

@@ -88,6 +88,13 @@ def _error_bars(frame: pd.DataFrame, metric: str) -> dict | None:
     }
 
 
+def _frontier(x: pd.Series, y: pd.Series, group_title: str, **style) -> go.Scatter:
+    """The black step line of the points no other point beats on both axes."""
+    return go.Scatter(
+        x=x, y=y, name="Pareto frontier", legendgroup="frontier", legendgrouptitle_text=group_title, **style
+    )
+
+
 def metric_vs_cost(
     runs: pd.DataFrame,
     colors: dict[str, str],
@@ -128,13 +135,11 @@ def metric_vs_cost(
         quality = done[metric] if lower_is_better else -done[metric]
         front = done[pareto_front(done[cost], quality)].sort_values(cost)
         fig.add_trace(
-            go.Scatter(
-                x=front[cost],
-                y=front[metric],
+            _frontier(
+                front[cost],
+                front[metric],
+                "all runs",
                 mode="lines+markers",
-                name="Pareto frontier",
-                legendgroup="frontier",
-                legendgrouptitle_text="all runs",
                 line={"color": "black", "width": 2, "shape": "hv"},
                 marker={"size": 16, "symbol": "circle-open", "color": "black", "line": {"width": 2}},
                 customdata=front[HOVER_COLUMNS].to_numpy(),
@@ -145,35 +150,31 @@ def metric_vs_cost(
 
 
 def quality_figures(runs: pd.DataFrame, colors: dict[str, str]) -> dict[str, go.Figure]:
-    fid = {"metric": "fid", "metric_title": "FID (lower is better)", "log_y": True}
+    """Quality against each sampling cost (and training time), KID first with a button for FID."""
+    metrics = {
+        "KID": {"metric": "kid", "metric_title": "KID (lower is better)", "log_y": False},
+        "FID": {"metric": "fid", "metric_title": "FID (lower is better)", "log_y": True},
+    }
+    costs = {
+        "fid_vs_time": ("sampling_s_per_image", "sampling time per image (s)", "sampling time"),
+        "fid_vs_nfe": ("nfe", "network evaluations per image (NFE)", "NFE"),
+        "fid_vs_training": (
+            "total_train_s",
+            "training time, every stage: first stage, encoding, denoiser (s)",
+            "training compute",
+        ),
+        "fid_vs_gflops": ("sampling_gflops_per_image", "GFLOPs per image (all steps + decoder)", "FLOPs"),
+    }
     return {
-        "fid_vs_time": metric_vs_cost(
-            runs,
-            colors,
-            **fid,
-            cost="sampling_s_per_image",
-            cost_title="sampling time per image (s)",
-            title="FID vs sampling time",
-        ),
-        "fid_vs_nfe": metric_vs_cost(
-            runs, colors, **fid, cost="nfe", cost_title="network evaluations per image (NFE)", title="FID vs NFE"
-        ),
-        "fid_vs_training": metric_vs_cost(
-            runs,
-            colors,
-            **fid,
-            cost="total_train_s",
-            cost_title="training time, every stage: first stage, encoding, denoiser (s)",
-            title="FID vs training compute",
-        ),
-        "fid_vs_gflops": metric_vs_cost(
-            runs,
-            colors,
-            **fid,
-            cost="sampling_gflops_per_image",
-            cost_title="GFLOPs per image (all steps + decoder)",
-            title="FID vs FLOPs",
-        ),
+        name: metric_toggle(
+            {
+                label: metric_vs_cost(
+                    runs, colors, **metric, cost=cost, cost_title=cost_title, title=f"{label} vs {what}"
+                )
+                for label, metric in metrics.items()
+            }
+        )
+        for name, (cost, cost_title, what) in costs.items()
     }
 
 
@@ -237,30 +238,98 @@ TRAINING_COMPUTE_AXES = {
 }
 
 
-def quality_along_training(curves: pd.DataFrame, colors: dict[str, str], cost: str, cost_title: str) -> go.Figure:
-    """KID against total training compute (log), one line per model and milestone setting through
-    its milestones to its final model, with the KID intervals as error bars."""
+def quality_along_training(
+    curves: pd.DataFrame, colors: dict[str, str], cost: str, cost_title: str, metric: str = "kid"
+) -> go.Figure:
+    """`metric` against total training compute (log), one line per model and milestone setting
+    through its milestones to its final model, with the intervals as error bars; a model with
+    training seeds is one line through the seeds' mean with their range as a band. The black step
+    line is the Pareto frontier over every point (no point both cheaper and better)."""
     fig = go.Figure()
-    done = curves.dropna(subset=["kid", cost])
-    for (family, model, sampler, steps), group in done.groupby(["family", "model", "sampler", "steps"], sort=False):
-        group = group.sort_values(cost)
+    done = curves.dropna(subset=[metric, cost])
+    name = metric.upper()
+    for (family, base, sampler, steps), group in done.groupby(
+        ["family", "replicate_of", "sampler", "steps"], sort=False
+    ):
+        color = colors.get(base, colors[group.model.iloc[0]])
+        seeds = group.model.nunique()
+        common = {"legendgroup": family, "legendgrouptitle_text": family, "line": {"color": color}}
+        if seeds > 1:
+            points = (
+                group.groupby(["point", "milestone"], dropna=False, sort=False)
+                .agg(x=(cost, "mean"), y=(metric, "mean"), low=(metric, "min"), high=(metric, "max"))
+                .sort_values("x")
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[*points.x, *points.x[::-1]],
+                    y=[*points.high, *points.low[::-1]],
+                    fill="toself",
+                    fillcolor=color,
+                    opacity=0.2,
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=family,
+                )
+            )
+            x, y, label, bars = points.x, points.y, f"{base} · {sampler} {steps} (mean of {seeds} seeds)", None
+        else:
+            group = group.sort_values(cost)
+            x, y, label, bars = group[cost], group[metric], f"{base} · {sampler} {steps}", _error_bars(group, metric)
         fig.add_trace(
             go.Scatter(
-                x=group[cost],
-                y=group.kid,
+                x=x,
+                y=y,
                 mode="lines+markers",
-                name=f"{model} · {sampler} {steps}",
-                legendgroup=family,
-                legendgrouptitle_text=family,
-                line={"color": colors[model]},
-                marker={"size": 9, "color": colors[model], "symbol": ["circle"] * (len(group) - 1) + ["star"]},
-                error_y=_error_bars(group, "kid"),
-                hovertemplate=f"{model} {sampler} {steps}<br>%{{x:.4g}}<br>KID %{{y:.4g}}<extra></extra>",
+                name=label,
+                marker={"size": 9, "color": color, "symbol": ["circle"] * (len(x) - 1) + ["star"]},
+                error_y=bars,
+                hovertemplate=f"{base} {sampler} {steps}<br>%{{x:.4g}}<br>{name} %{{y:.4g}}<extra></extra>",
+                **common,
             )
         )
+    if len(done) > 1:
+        front = done[pareto_front(done[cost], done[metric])].sort_values(cost)
+        line = {"color": "black", "width": 1.5, "shape": "hv", "dash": "dot"}
+        fig.add_trace(_frontier(front[cost], front[metric], "all points", mode="lines", line=line, hoverinfo="skip"))
     unit = "seconds" if cost == "total_train_s" else "GFLOPs"
     title = f"Quality along training, in {unit} (star: final model)"
-    return _layout(fig, title, cost_title, "KID (lower is better)", True, False)
+    return _layout(fig, title, cost_title, f"{name} (lower is better)", True, metric == "fid")
+
+
+# The verdict's statistic first; FID, the number papers report, one click away.
+TOGGLED_METRICS = {"kid": "KID", "fid": "FID"}
+
+
+def metric_toggle(by_metric: dict[str, go.Figure]) -> go.Figure:
+    """One figure with every metric's traces, the first metric's shown, and buttons that switch
+    between them (plotly's updatemenus: visibility, y axis and title; no server, works offline)."""
+    labels = list(by_metric)
+    first = by_metric[labels[0]]
+    fig = go.Figure(layout=first.layout)
+    spans = []
+    for k, label in enumerate(labels):
+        begin = len(fig.data)
+        for trace in by_metric[label].data:
+            fig.add_trace(trace.update(visible=k == 0))
+        spans.append(range(begin, len(fig.data)))
+    buttons = []
+    for label, span in zip(labels, spans, strict=True):
+        layout = by_metric[label].layout
+        shown = [i in span for i in range(len(fig.data))]
+        axis = {"yaxis.title.text": layout.yaxis.title.text, "yaxis.type": layout.yaxis.type}
+        buttons.append({"label": label, "method": "update", "args": [{"visible": shown}, axis]})
+    menu = {"type": "buttons", "direction": "right", "buttons": buttons, "showactive": True,
+            "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom", "pad": {"r": 0, "t": 0}}  # fmt: skip
+    return fig.update_layout(updatemenus=[menu])
+
+
+def along_training_toggle(curves: pd.DataFrame, colors: dict[str, str], cost: str, cost_title: str) -> go.Figure:
+    """KID along training with a button for FID."""
+    return metric_toggle(
+        {label: quality_along_training(curves, colors, cost, cost_title, m) for m, label in TOGGLED_METRICS.items()}
+    )
 
 
 def answer_figure(curves: pd.DataFrame, runs: pd.DataFrame, colors: dict[str, str], dataset: str) -> go.Figure:
@@ -270,17 +339,23 @@ def answer_figure(curves: pd.DataFrame, runs: pd.DataFrame, colors: dict[str, st
     along = curves[curves.dataset == dataset] if len(curves) else curves
     if len(along):
         key = "quality_along_training_s" if set(along.milestone_unit) == {"seconds"} else "quality_along_training"
-        fig = quality_along_training(along, colors, *TRAINING_COMPUTE_AXES[key])
+        fig = along_training_toggle(along, colors, *TRAINING_COMPUTE_AXES[key])
         return fig.update_layout(title=f"{dataset}: quality along training (star: final model)")
-    return metric_vs_cost(
-        runs[runs.dataset == dataset],
-        colors,
-        metric="kid",
-        metric_title="KID (lower is better)",
-        cost="total_train_gflops",
-        cost_title="total training GFLOPs, every stage (first stage included)",
-        title=f"{dataset}: KID at the end of training (no milestones)",
-        frontier=False,
+    return metric_toggle(
+        {
+            label: metric_vs_cost(
+                runs[runs.dataset == dataset],
+                colors,
+                metric=metric,
+                metric_title=f"{label} (lower is better)",
+                cost="total_train_gflops",
+                cost_title="total training GFLOPs, every stage (first stage included)",
+                title=f"{dataset}: quality at the end of training (no milestones)",
+                log_y=metric == "fid",
+                frontier=False,
+            )
+            for metric, label in TOGGLED_METRICS.items()
+        }
     )
 
 
@@ -290,7 +365,28 @@ def all_figures(
     figures = {**quality_figures(runs, colors), **lpips_figures(runs, colors)}
     if quality_curves is not None and len(quality_curves):
         for name, (cost, title) in TRAINING_COMPUTE_AXES.items():
-            figures[name] = quality_along_training(quality_curves, colors, cost, title)
+            figures[name] = along_training_toggle(quality_curves, colors, cost, title)
     if len(curves):
         figures["training_curves"] = training_curves(curves, colors)
     return figures
+
+
+def static_views(figures: dict[str, go.Figure]) -> dict[str, go.Figure]:
+    """The figures as a static copy shows them: a figure with metric buttons (metric_toggle) becomes
+    one figure per metric without buttons, the first under its own name, the others as
+    `<name>_<metric>` (fid_vs_nfe, fid_vs_nfe_fid)."""
+    views = {}
+    for name, fig in figures.items():
+        menus = fig.layout.updatemenus
+        if not menus:
+            views[name] = fig
+            continue
+        for k, button in enumerate(menus[0].buttons):
+            view = go.Figure(fig)
+            view.layout.updatemenus = ()
+            visible, axis = button.args
+            for trace, shown in zip(view.data, visible["visible"], strict=True):
+                trace.visible = shown
+            view.update_layout({key.replace(".", "_"): value for key, value in axis.items()})
+            views[name if k == 0 else f"{name}_{button.label.lower()}"] = view
+    return views

@@ -59,7 +59,7 @@ def report(*, config: dict | Experiment, workflow_dir: str | Path, published: li
     figures = figures_lib.all_figures(tables.runs, tables.curves, colors, tables.quality_curves)
     for head in heads:
         figures[head.figure] = figures_lib.answer_figure(tables.quality_curves, tables.runs, colors, head.dataset)
-    static = write_static(figures, settings.static_formats, paths.figures_dir)
+    static = write_static(figures_lib.static_views(figures), settings.static_formats, paths.figures_dir)
     layout = Layout(experiment.results_dir)
     grids = []
     for (sampler, steps), png in paths.grids.items():

@@ -273,3 +273,11 @@ def test_savings_truth_benchmark():
     for row in rows:
         states = [float(cell.rstrip("%")) for cell in row[8:12]]
         assert sum(states) == 100.0 and all(value in (0.0, 50.0, 100.0) for value in states)  # 2 trials
+
+
+def test_kid_scale_benchmark():
+    lines = output_lines("kid_scale.py", "--sizes", "40", "60", "--dim", "8", "--groups", "4")
+    assert "reference: torch-fidelity, 100 subsets of min(n, 1000)" in lines[0]
+    rows = [line.split() for line in lines[2:4]]
+    assert [int(r[0]) for r in rows] == [40, 60] and all(float(v) > 0 for r in rows for v in r[1:])
+    assert lines[4].startswith("extrapolated to n = m = 50,000")

@@ -75,13 +75,21 @@ def without_progress_bars(log: Path) -> str:
 
 def default_experiment(device: str, precision: str, gflops: float | None, results: Path) -> dict:
     """The default experiment on `device`; `gflops`: every model's total budget instead of the
-    config's (the first stages keep their budget_share of it)."""
+    config's (the first stages keep their budget_share of it, the milestones their fraction)."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(device=device, precision=precision, results_dir=str(results))
     if gflops is not None:
         for spec in config["models"].values():
-            spec["training"]["max_gflops"] = gflops
+            scale_budget(spec["training"], "max_gflops", gflops)
     return config
+
+
+def scale_budget(training: dict, limit: str, budget: float) -> None:
+    """Set a model's budget, its milestones kept at the same fractions of it."""
+    fraction = budget / training[limit]
+    training[limit] = budget
+    if training.get("milestones"):
+        training["milestones"] = [m * fraction for m in training["milestones"]]
 
 
 def sweep_slice(device: str, budget: float, results: Path) -> dict:
@@ -92,7 +100,7 @@ def sweep_slice(device: str, budget: float, results: Path) -> dict:
     config["models"] = {name: config["models"][name] for name in SWEEP_SLICE}
     for spec in config["models"].values():
         spec["dataset"] = "shapes32"
-        spec["training"]["max_seconds"] = budget
+        scale_budget(spec["training"], "max_seconds", budget)
         if "autoencoder" in spec:
             spec["autoencoder"]["training"]["max_steps"] = 500
     config["sampling"].update(num_samples=1024, steps=[20])

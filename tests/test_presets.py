@@ -127,3 +127,15 @@ def test_the_cpu_experiments_budget_every_stage_in_gflops(preset, tmp_path):
             share = model["autoencoder"]["training"]["budget_share"]
             assert first["max_seconds"] is None and first["max_steps"] is None, name
             assert first["max_gflops"] == pytest.approx(share * training["max_gflops"]), name
+
+
+@pytest.mark.parametrize(("name", "milestones"), [("config.yaml", 4), ("ldm_compression_sweep.yaml", 3)])
+def test_the_default_and_the_compression_sweep_evaluate_every_model_along_training(name, milestones):
+    """The answer is a curve: every trained model of the default has at least 4 milestones, and the
+    compression sweep evaluates LDM-1, -2, -4 and -8 along training (the paper's Fig. 5)."""
+    from diffbench.experiment import Experiment
+
+    preset = next(p for p in PRESETS if p.name == name)
+    experiment = Experiment.of(load_config(preset))
+    assert all(len(experiment.milestones(m)) >= milestones for m in experiment.models)
+    assert len(list(experiment.milestone_runs())) == milestones * len(experiment.models)

@@ -321,7 +321,7 @@ def metric_toggle(by_metric: dict[str, go.Figure]) -> go.Figure:
         axis = {"yaxis.title.text": layout.yaxis.title.text, "yaxis.type": layout.yaxis.type}
         buttons.append({"label": label, "method": "update", "args": [{"visible": shown}, axis]})
     menu = {"type": "buttons", "direction": "right", "buttons": buttons, "showactive": True,
-            "x": 1.0, "xanchor": "right", "y": 1.02, "yanchor": "bottom", "pad": {"r": 0, "t": 0}}  # fmt: skip
+            "x": 1.02, "xanchor": "left", "y": 0.0, "yanchor": "bottom", "pad": {"r": 0, "t": 0}}  # fmt: skip
     return fig.update_layout(updatemenus=[menu])
 
 

@@ -178,6 +178,11 @@ def test_report_of_the_run_and_snakemakes_own_report(run, torch_home):
     if shutil.which("chromium") or shutil.which("google-chrome"):
         assert static["error"] is None and "fid_vs_time.svg" in static["written"]
         assert (workdir / paths.figures_dir / "fid_vs_time.svg").read_text().lstrip().startswith("<svg")
+        # the curves along training, rendered by headless Chromium (kaleido): KID and FID, each
+        # with pix's line through its milestone to its final model and the frontier
+        for name in ("quality_along_training", "quality_along_training_fid", "answer_tiny"):
+            svg = (workdir / paths.figures_dir / f"{name}.svg").read_text()
+            assert svg.count('class="trace scatter') >= (2 if name.startswith("quality") else 1), name
     else:
         assert "kaleido could not render" in static["error"]
 

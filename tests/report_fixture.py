@@ -186,6 +186,7 @@ def write_training(layout: Layout, model: str, latent: bool) -> None:
             "denoiser_architecture": "UNet2DModel [32, 64], 1 layers/block, DownBlock/DownBlock",
             "x0_range": LATENT_RANGE if latent else 1.0,
             "precision": "fp32",
+            "milestones": [],
             **LOOP,
             **stage_costs(latent),
             **DEVICE,

@@ -382,6 +382,33 @@ def test_a_record_with_a_renamed_key_is_an_error_naming_file_and_key(results):
         DISTRIBUTION.write(path, record)
 
 
+def test_a_record_with_a_value_of_another_type_is_an_error_naming_file_key_and_type(results):
+    from diffbench.errors import ResultError
+
+    path = Layout(results["results_dir"]).distribution_metrics("pixel", "ddim", 10)
+    record = json.loads(Path(path).read_text())
+    record["n_generated"] = "128"  # a number written as text, as by hand or another version
+    Path(path).write_text(json.dumps(record))
+    wanted = rf"{re.escape(path)}: distribution metrics record's 'n_generated' is '128', not of type integer"
+    with pytest.raises(ResultError, match=wanted):
+        collect(Experiment.of(results))
+    with pytest.raises(ResultError, match="not of type integer"):  # the writer refuses it too
+        DISTRIBUTION.write(path, record)
+
+
+def test_record_fields_take_numpy_scalars_as_the_numbers_they_are_and_refuse_what_json_reads_otherwise(tmp_path):
+    from diffbench.errors import ResultError
+    from diffbench.records import INT, NUM, STR, RecordKind, maybe
+
+    kind = RecordKind("test", {"n": INT, "x": NUM, "why": maybe(STR)}, optional={"extra": NUM})
+    kind.write(tmp_path / "ok.json", {"n": np.int64(3), "x": np.float32(0.5), "why": None, "unlisted": [1]})
+    assert kind.read(tmp_path / "ok.json") == {"n": 3, "x": 0.5, "why": None, "unlisted": [1]}
+    kind.check({"n": 3, "x": 2, "why": "because"}, "p")  # an integer is a number; extra keys may be absent
+    for bad in [{"n": 2.5}, {"n": True}, {"x": "1.0"}, {"why": 1}, {"extra": None}]:
+        with pytest.raises(ResultError, match=f"'{next(iter(bad))}' is .* not of type"):
+            kind.check({"n": 3, "x": 1.0, "why": None} | bad, "p")
+
+
 def test_every_report_column_reads_a_key_its_record_defines():
     """The column maps are checked against the record kinds (at import, and here): a record key
     renamed in records.py without its column map fails."""

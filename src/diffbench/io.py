@@ -61,7 +61,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
 
 def write_json(path: str | Path, data: dict) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=jsonable) + "\n")
 
 
 def read_json(path: str | Path) -> dict:
@@ -74,7 +74,7 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
             np.savez(fh, **arrays)
 
 
-def _jsonable(value):
+def jsonable(value):
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Path):

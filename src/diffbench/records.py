@@ -9,11 +9,13 @@ lists the keys something reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
 from pathlib import Path
 
+import jsonschema
+
 from diffbench.errors import ResultError
-from diffbench.io import read_json, write_json
+from diffbench.io import jsonable, read_json, write_json
 from diffbench.specs import EvaluationSpec
 
 
@@ -27,11 +29,33 @@ def feature_settings(evaluation: EvaluationSpec) -> dict:
     }
 
 
+# A field's JSON type (JSON Schema's names, checked by jsonschema): what the writer must give and
+# the reader gets back. NUM accepts integers too; maybe() adds null for a value that can be absent.
+STR, INT, NUM, BOOL, LIST, DICT = "string", "integer", "number", "boolean", "array", "object"
+
+
+FieldType = str | list[str]
+
+
+def maybe(kind: str) -> list[str]:
+    return [kind, "null"]
+
+
 class RecordKind:
-    def __init__(self, name: str, keys: Iterable[str], optional: Iterable[str] = ()):
+    """One kind of result record: its fields and their JSON types, defined here once. `write` and
+    `read` check a record against them, so a writer cannot leave a field out or give it a value of
+    another type (a numpy scalar counts as the Python number it serialises to), and a reader never
+    meets a renamed or retyped field unannounced."""
+
+    def __init__(self, name: str, fields: dict[str, FieldType], optional: dict[str, FieldType] | None = None):
         self.name = name
-        self.keys = frozenset(keys)  # present in every record of this kind
+        optional = optional or {}
+        self.fields = {**fields, **optional}
+        self.keys = frozenset(fields)  # present in every record of this kind
         self.optional = frozenset(optional)  # present only sometimes (e.g. GPU memory on CUDA)
+        schema = {"type": "object", "required": sorted(self.keys),
+                  "properties": {key: {"type": kind} for key, kind in self.fields.items()}}  # fmt: skip
+        self._validator = jsonschema.Draft202012Validator(schema)
 
     @property
     def all_keys(self) -> frozenset[str]:
@@ -44,6 +68,14 @@ class RecordKind:
                 f"{path}: {self.name} record lacks key(s) {missing}; it was written by another version of "
                 "diffbench or by hand. Delete it and rerun the rule that makes it."
             )
+        as_json = json.loads(json.dumps(record, default=jsonable))  # what the file holds (and a reader gets)
+        wrong = sorted(self._validator.iter_errors(as_json), key=lambda e: list(e.path))
+        if wrong:
+            key, expected = wrong[0].path[0], self.fields[wrong[0].path[0]]
+            raise ResultError(
+                f"{path}: {self.name} record's {key!r} is {as_json[key]!r}, not of type {expected}; it was written "
+                "by another version of diffbench or by hand. Delete it and rerun the rule that makes it."
+            )
         return record
 
     def write(self, path: str | Path, record: dict) -> dict:
@@ -54,126 +86,140 @@ class RecordKind:
         return self.check(read_json(path), path)
 
 
-DEVICE = ("device", "device_name", "device_setting", "cpu_fallback", "cuda_visible_devices", "torch", "host")
-LOOP = ("steps", "images_seen", "wall_time_s", "images_per_s", "stop_reason", "resumed_from_step", "checkpoint_s",
-        "gflops_per_step", "train_gflops")  # fmt: skip
+# What ran a job (runtime.device_info) and what a training loop did (training/loop.py).
+DEVICE = {"device": STR, "device_name": STR, "device_setting": STR, "cpu_fallback": BOOL,
+          "cuda_visible_devices": STR, "torch": STR, "host": STR}  # fmt: skip
+LOOP = {"steps": INT, "images_seen": INT, "wall_time_s": NUM, "images_per_s": NUM, "stop_reason": STR,
+        "resumed_from_step": INT, "checkpoint_s": NUM, "gflops_per_step": NUM, "train_gflops": NUM}  # fmt: skip
+GPU_MEMORY = {"peak_gpu_memory_mb": NUM, "peak_gpu_reserved_mb": NUM}  # on CUDA only
 
-DATA_INFO = RecordKind("dataset info", ["dataset", "spec", "source_size", "skipped_files", "train", "heldout"])
+DATA_INFO = RecordKind(
+    "dataset info",
+    {"dataset": STR, "spec": DICT, "source_size": INT, "skipped_files": LIST, "train": DICT, "heldout": DICT},
+)
 
-DATASET_ASSETS = RecordKind("fetched dataset", ["dataset", "source", "split", "root", "images", "fetched_at"])
+DATASET_ASSETS = RecordKind(
+    "fetched dataset",
+    {"dataset": STR, "source": STR, "split": STR, "root": STR, "images": INT, "fetched_at": STR},
+)
 MODEL_ASSETS = RecordKind(
-    "fetched model", ["model", "id", "revision", "kind", "path", "fetched_at"], optional=["commit", "files", "bytes"]
+    "fetched model",
+    {"model": STR, "id": STR, "revision": maybe(STR), "kind": STR, "path": STR, "fetched_at": STR},
+    optional={"commit": maybe(STR), "files": INT, "bytes": INT},
 )
 EVALUATION_ASSETS = RecordKind(
-    "evaluation weights", ["feature_extractor", "feature_weights", "lpips_net", "lpips_backbone", "fetched_at"]
+    "evaluation weights",
+    {"feature_extractor": STR, "feature_weights": STR, "lpips_net": STR, "lpips_backbone": STR, "fetched_at": STR},
 )
 
-PERCEPTUAL_ASSETS = RecordKind("perceptual-loss backbone", ["lpips_net", "lpips_backbone", "fetched_at"])
+PERCEPTUAL_ASSETS = RecordKind("perceptual-loss backbone", {"lpips_net": STR, "lpips_backbone": STR, "fetched_at": STR})
 
 AUTOENCODER_TRAINING = RecordKind(
     "autoencoder training",
-    ["model", "stage", "autoencoder_type", "first_stage_loss", "downsampling_factor", "parameters", "scaling_factor",
-     "scaling_s", "scaling_gflops", "precision", "budget_share", "budget", "final_loss", "peak_host_rss_mb",
-     "finished_at", *LOOP, *DEVICE],
-    optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb"],
-)  # fmt: skip
-TRAINING = RecordKind(
-    "denoiser training",
-    ["model", "stage", "family", "dataset", "source", "downsampling_factor", "parameters", "autoencoder_parameters",
-     "noise_schedule", "denoiser_architecture", "precision", "final_loss", "peak_host_rss_mb", "finished_at",
-     "budget_scope", "budget", "stage_seconds", "stage_gflops", "total_train_s", "total_train_gflops", "x0_range",
-     *LOOP, *DEVICE],
-    optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb", "scaling_factor"],
+    {"model": STR, "stage": STR, "autoencoder_type": STR, "first_stage_loss": STR, "downsampling_factor": INT,
+     "parameters": INT, "scaling_factor": NUM, "scaling_s": NUM, "scaling_gflops": NUM, "precision": STR,
+     "budget_share": maybe(NUM), "budget": DICT, "final_loss": NUM, "peak_host_rss_mb": NUM, "finished_at": STR,
+     **LOOP, **DEVICE},
+    optional=GPU_MEMORY,
 )  # fmt: skip
 # One snapshot along training (training.milestones): where it stands in the budget and in each unit.
 MILESTONE = RecordKind(
     "training milestone",
-    ["model", "milestone", "unit", "index", "step", "images_seen", "denoiser_s", "denoiser_gflops", "total_train_s",
-     "total_train_gflops", "ema_decay"],
+    {"model": STR, "milestone": NUM, "unit": STR, "index": INT, "step": INT, "images_seen": INT, "denoiser_s": NUM,
+     "denoiser_gflops": NUM, "total_train_s": NUM, "total_train_gflops": NUM, "ema_decay": maybe(NUM)},
+)  # fmt: skip
+TRAINING = RecordKind(
+    "denoiser training",
+    {"model": STR, "stage": STR, "family": STR, "dataset": STR, "source": STR, "downsampling_factor": INT,
+     "parameters": INT, "autoencoder_parameters": INT, "noise_schedule": STR, "denoiser_architecture": STR,
+     "precision": STR, "final_loss": NUM, "peak_host_rss_mb": NUM, "finished_at": STR, "budget_scope": STR,
+     "budget": DICT, "stage_seconds": DICT, "stage_gflops": DICT, "total_train_s": NUM, "total_train_gflops": NUM,
+     "x0_range": maybe(NUM), "milestones": LIST,  # MILESTONE records, in order
+     **LOOP, **DEVICE},
+    optional={**GPU_MEMORY, "scaling_factor": NUM},
 )  # fmt: skip
 PRETRAINED = RecordKind(
     "pretrained import",
-    ["model", "stage", "family", "dataset", "source", "pretrained_id", "revision", "pretrained_commit",
-     "downsampling_factor", "parameters", "autoencoder_parameters", "scaling_factor", "scheduler", "noise_schedule",
-     "denoiser_architecture", "x0_range", "finished_at"],
+    {"model": STR, "stage": STR, "family": STR, "dataset": STR, "source": STR, "pretrained_id": STR,
+     "revision": maybe(STR), "pretrained_commit": maybe(STR), "downsampling_factor": INT, "parameters": INT,
+     "autoencoder_parameters": INT, "scaling_factor": maybe(NUM), "scheduler": STR, "noise_schedule": STR,
+     "denoiser_architecture": STR, "x0_range": maybe(NUM), "finished_at": STR},
 )  # fmt: skip
 
+# What a sample set cost and how it was drawn; the shard's keys are summed or carried into the set's.
+SAMPLING_COST = {"nfe_per_image": INT, "denoise_s": NUM, "decode_s": NUM, "unet_gflops_per_nfe": NUM,
+                 "decoder_gflops": NUM, "nonfinite_images": INT, "num_images": INT,
+                 "peak_host_rss_mb": NUM}  # fmt: skip
+SAMPLER_SETTINGS = {"scheduler_class": STR, "scheduler_config": DICT, "timesteps": LIST, "x0_treatment": DICT,
+                    "steps": INT, "seed_first": INT, "seed_last": INT, "batch_size": INT, "step_noise_on": STR,
+                    "speedups": STR, "warmup_s": NUM, "precision": STR, "decoder_precision": maybe(STR)}  # fmt: skip
 SAMPLING_SHARD = RecordKind(
     "sampling shard",
-    ["sampler", "scheduler_class", "scheduler_config", "timesteps", "x0_treatment", "steps", "seed_first", "seed_last",
-     "batch_size",
-     "step_noise_on", "speedups", "warmup_s", "precision", "decoder_precision", "num_images", "nfe_per_image",
-     "denoise_s", "decode_s",
-     "nonfinite_images", "resumed_images", "unet_gflops_per_nfe", "decoder_gflops", "peak_host_rss_mb", "finished_at",
-     *DEVICE],
-    optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb"],
-)  # fmt: skip
+    {"sampler": DICT, **SAMPLER_SETTINGS, **SAMPLING_COST, "resumed_images": INT, "finished_at": STR, **DEVICE},
+    optional=GPU_MEMORY,
+)
 SAMPLING = RecordKind(
     "sampling",
-    ["model", "sampler", "steps", "sampler_type", "sampler_options", "scheduler_class", "scheduler_config",
-     "timesteps", "x0_treatment", "num_images", "seed_first", "seed_last", "num_shards", "batch_size", "step_noise_on",
-     "speedups",
-     "warmup_s", "precision", "decoder_precision",
-     "nfe_per_image", "denoise_s", "decode_s", "total_s", "seconds_per_image", "images_per_s", "decode_share",
-     "unet_gflops_per_nfe", "decoder_gflops", "gflops_per_image", "nonfinite_images", "peak_host_rss_mb", "devices",
-     "device", "device_name", "device_setting", "cpu_fallback"],
-    optional=["peak_gpu_memory_mb", "peak_gpu_reserved_mb"],
+    {"model": STR, "sampler": STR, "sampler_type": STR, "sampler_options": DICT, **SAMPLER_SETTINGS,
+     **SAMPLING_COST, "num_shards": INT, "total_s": NUM, "seconds_per_image": NUM, "images_per_s": NUM,
+     "decode_share": NUM, "gflops_per_image": NUM, "devices": LIST,
+     **{key: DEVICE[key] for key in ("device", "device_name", "device_setting", "cpu_fallback")}},
+    optional=GPU_MEMORY,
 )  # fmt: skip
 
 THROUGHPUT = RecordKind(
     "sampling throughput",
-    ["model", "family", "batch_sizes", "unet_s", "decode_s", "stopped", "configured_batch", "speedups", "precision",
-     "device", "device_name", "device_setting", "cpu_fallback"],
+    {"model": STR, "family": STR, "batch_sizes": LIST, "unet_s": LIST, "decode_s": LIST, "stopped": STR,
+     "configured_batch": INT, "speedups": STR, "precision": STR,
+     **{key: DEVICE[key] for key in ("device", "device_name", "device_setting", "cpu_fallback")}},
 )  # fmt: skip
 
-RUN_KEY = ("dataset", "model", "family", "sampler", "sampler_type", "steps", "seed_first", "seed_last")
+# The run a metric belongs to (Experiment.run_key), and the feature settings (feature_settings).
+RUN_KEY = {"dataset": STR, "model": STR, "family": STR, "sampler": STR, "sampler_type": STR, "steps": INT,
+           "seed_first": INT, "seed_last": INT}  # fmt: skip
+FEATURES = {"feature_extractor": STR, "resize": STR, "feature_channels_last": BOOL, "features_key": STR}
 DISTRIBUTION = RecordKind(
     "distribution metrics",
-    [*RUN_KEY, "feature_extractor", "resize", "feature_channels_last", "features_key", "reference_set", "n_generated",
-     "n_nonfinite_excluded", "n_reference", "feature_dim", "fid", "fid_ci_low", "fid_ci_high", "fid_ci_level",
-     "fid_ci_method", "fid_ci_groups", "fid_se", "fid_infinity", "fid_infinity_ci_low", "fid_infinity_ci_high",
-     "fid_infinity_slope", "fid_infinity_sizes", "fid_infinity_values", "fid_infinity_hidden", "fid_infinity_min_size",
-     "fid_sqrt_discarded",
-     "kid", "kid_se", "kid_ci_low", "kid_ci_high", "kid_method", "kid_jackknife_replicates",
-     "precision", "recall", "pr_n", "warnings"],
-    optional=["milestone_of", "milestone"],  # a training milestone's snapshot (Experiment.run_key)
+    {**RUN_KEY, **FEATURES, "reference_set": STR, "n_generated": INT, "n_nonfinite_excluded": INT,
+     "n_reference": INT, "feature_dim": INT, "fid": NUM, "fid_ci_low": maybe(NUM), "fid_ci_high": maybe(NUM),
+     "fid_ci_level": maybe(NUM), "fid_ci_method": maybe(STR), "fid_ci_groups": maybe(INT), "fid_se": maybe(NUM),
+     "fid_infinity": maybe(NUM), "fid_infinity_ci_low": maybe(NUM), "fid_infinity_ci_high": maybe(NUM),
+     "fid_infinity_slope": maybe(NUM), "fid_infinity_sizes": maybe(LIST), "fid_infinity_values": maybe(LIST),
+     "fid_infinity_hidden": maybe(STR), "fid_infinity_min_size": maybe(INT), "fid_sqrt_discarded": NUM,
+     "kid": NUM, "kid_se": maybe(NUM), "kid_ci_low": maybe(NUM), "kid_ci_high": maybe(NUM), "kid_method": STR,
+     "kid_jackknife_replicates": LIST, "precision": NUM, "recall": NUM, "pr_n": INT, "warnings": LIST},
+    optional={"milestone_of": STR, "milestone": NUM},  # a training milestone's snapshot (Experiment.run_key)
 )  # fmt: skip
 COMPARISON = RecordKind(
     "paired comparison",
-    ["dataset", "model_a", "family_a", "model_b", "family_b", "sampler", "sampler_type", "steps", "seed_first",
-     "seed_last", "reference_set", "n_generated", "n_reference", "statistic", "kid_a", "kid_b", "difference",
-     "ci_low", "ci_high", "ci_level", "ci_method", "ci_groups", "se", "p_value", "jackknife_replicates", "better",
-     "fid_a", "fid_b",
-     "fid_difference", "fid_ci_low", "fid_ci_high"],
+    {"dataset": STR, "model_a": STR, "family_a": STR, "model_b": STR, "family_b": STR,
+     **{key: RUN_KEY[key] for key in ("sampler", "sampler_type", "steps", "seed_first", "seed_last")},
+     "reference_set": STR, "n_generated": INT, "n_reference": INT, "statistic": STR, "kid_a": NUM, "kid_b": NUM,
+     "difference": NUM, "ci_low": NUM, "ci_high": NUM, "ci_level": NUM, "ci_method": STR, "ci_groups": INT,
+     "se": NUM, "p_value": NUM, "jackknife_replicates": LIST, "better": maybe(STR), "fid_a": NUM, "fid_b": NUM,
+     "fid_difference": NUM, "fid_ci_low": NUM, "fid_ci_high": NUM},
 )  # fmt: skip
 LPIPS = RecordKind(
     "LPIPS metrics",
-    [*RUN_KEY, "lpips_net", "lpips_diversity_mean", "lpips_diversity_std", "lpips_diversity_pairs",
-     "lpips_convergence_mean", "lpips_convergence_std", "convergence_reference_steps", "n_nonfinite_excluded"],
+    {**RUN_KEY, "lpips_net": STR, "lpips_diversity_mean": NUM, "lpips_diversity_std": NUM,
+     "lpips_diversity_pairs": INT, "lpips_convergence_mean": maybe(NUM), "lpips_convergence_std": maybe(NUM),
+     "convergence_reference_steps": maybe(INT), "n_nonfinite_excluded": INT},
 )  # fmt: skip
 RECONSTRUCTION = RecordKind(
     "reconstruction metrics",
-    ["model", "feature_extractor", "resize", "feature_channels_last", "features_key", "autoencoder", "psnr_db", "ssim",
-     "num_images", "lpips_net", "lpips_mean", "rfid", "rfid_independent", "rkid", "rkid_ci_low", "rkid_ci_high",
-     "independent_n", "independent_set", "warnings"],
+    {"model": STR, **FEATURES, "autoencoder": STR, "psnr_db": NUM, "ssim": NUM, "num_images": INT, "lpips_net": STR,
+     "lpips_mean": NUM, "rfid": NUM, "rfid_independent": maybe(NUM), "rkid": maybe(NUM), "rkid_ci_low": maybe(NUM),
+     "rkid_ci_high": maybe(NUM), "independent_n": INT, "independent_set": STR, "warnings": LIST},
 )  # fmt: skip
 
 # Human evaluation (humaneval/): the study made by the DAG and the scores of its answer files.
 HUMAN_STUDY = RecordKind(
     "human evaluation study",
-    ["study", "trials_sha256", "trials", "truth", "runs", "settings", "reference_set", "page"],
-)
+    {"study": STR, "trials_sha256": STR, "trials": LIST, "truth": DICT, "runs": LIST, "settings": DICT,
+     "reference_set": STR, "page": STR},
+)  # fmt: skip
 HUMAN_SCORES = RecordKind(
     "human evaluation scores",
-    [
-        "study",
-        "trials_sha256",
-        "runs",
-        "differences",
-        "raters",
-        "raters_excluded",
-        "files_rejected",
-        "agreement",
-        "settings",
-    ],
-)
+    {"study": STR, "trials_sha256": STR, "runs": LIST, "differences": LIST, "raters": LIST, "raters_excluded": INT,
+     "files_rejected": LIST, "agreement": DICT, "settings": DICT},
+)  # fmt: skip

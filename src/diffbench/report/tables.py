@@ -22,6 +22,7 @@ from diffbench.records import (
     DATA_INFO,
     DISTRIBUTION,
     LPIPS,
+    MILESTONE,
     PRETRAINED,
     RECONSTRUCTION,
     SAMPLING,
@@ -187,6 +188,22 @@ TEXT_COLUMNS = frozenset(
      "autoencoder_loss"}
 )  # fmt: skip
 
+# A model's training stages as its record names them (a pixel model has only the denoiser).
+TRAINING_STAGES = ("autoencoder", "scaling_factor", "encoding", "denoiser")
+
+
+# report/curves.csv: a model's quality along its training (training.milestones), the final model last.
+# Where each point stands in training: a milestone's record (MILESTONE), or the final model's (TRAINING).
+MILESTONE_POINT_COLUMNS = {"step": "denoiser_steps", "images_seen": "images_seen",
+                           "total_train_gflops": "total_train_gflops", "total_train_s": "total_train_s"}  # fmt: skip
+FINAL_POINT_COLUMNS = {"steps": "denoiser_steps", **{key: key for key in list(MILESTONE_POINT_COLUMNS)[1:]}}
+CURVE_METRIC_COLUMNS = {key: key for key in ("n_generated", "kid", "kid_ci_low", "kid_ci_high", "fid", "fid_ci_low",
+                                             "fid_ci_high", "kid_jackknife_replicates")}  # fmt: skip
+QUALITY_CURVE_COLUMNS = ["dataset", "model", "family", "replicate_of", "sampler", "steps", "point", "milestone",
+                         "milestone_unit", *MILESTONE_POINT_COLUMNS.values(),
+                         *CURVE_METRIC_COLUMNS.values()]  # fmt: skip
+
+
 # What each column map reads must be a key its record kind defines (a renamed key fails here, at
 # import, and in tests/test_report.py).
 READS = {
@@ -198,6 +215,9 @@ READS = {
     "training": (TRAINING, TRAINING_COLUMNS),
     "pretrained": (PRETRAINED, PRETRAINED_COLUMNS),
     "autoencoder training": (AUTOENCODER_TRAINING, AUTOENCODER_COLUMNS),
+    "curve points": (MILESTONE, MILESTONE_POINT_COLUMNS),
+    "curve ends": (TRAINING, FINAL_POINT_COLUMNS),
+    "curve metrics": (DISTRIBUTION, CURVE_METRIC_COLUMNS),
 }
 
 
@@ -211,17 +231,6 @@ if unread_keys():
     raise RuntimeError(f"report columns read keys their record kinds do not define: {unread_keys()}")
 
 
-# A model's training stages as its record names them (a pixel model has only the denoiser).
-TRAINING_STAGES = ("autoencoder", "scaling_factor", "encoding", "denoiser")
-
-
-# report/curves.csv: a model's quality along its training (training.milestones), the final model last.
-QUALITY_CURVE_COLUMNS = ["dataset", "model", "family", "replicate_of", "sampler", "steps", "point", "milestone",
-                         "milestone_unit", "denoiser_steps", "images_seen", "total_train_gflops", "total_train_s",
-                         "n_generated", "kid", "kid_ci_low", "kid_ci_high", "fid", "fid_ci_low", "fid_ci_high",
-                         "kid_jackknife_replicates"]  # fmt: skip
-
-
 def quality_curve_table(experiment: Experiment, layout: Layout) -> pd.DataFrame:
     """Every trained model with milestones, at every milestone setting: its snapshots' KID and FID
     against their total training compute (the first stage included), then its final model's."""
@@ -230,8 +239,10 @@ def quality_curve_table(experiment: Experiment, layout: Layout) -> pd.DataFrame:
         names = experiment.milestones(model)
         if not names:
             continue
-        train = _load(layout.training_record(model), TRAINING)
-        points = {m["milestone"]: m for m in train.get("milestones", [])}
+        path = layout.training_record(model)
+        train = _load(path, TRAINING)
+        points = {m["milestone"]: MILESTONE.check(m, path) for m in train.get("milestones", [])}
+        unit = train["budget"].get("milestone_unit", "") if train else ""
         for setting in experiment.milestone_settings():
             ladder = [(f"{model}@{n}", "milestone", float(n), points.get(float(n), {})) for n in names]
             for name, point, value, where in [*ladder, (model, "final", math.nan, train)]:
@@ -239,16 +250,9 @@ def quality_curve_table(experiment: Experiment, layout: Layout) -> pd.DataFrame:
                 rows.append({
                     "dataset": spec.dataset, "model": model, "family": spec.family,
                     "replicate_of": experiment.replicate_base(model), "sampler": setting.sampler,
-                    "steps": setting.steps, "point": point, "milestone": value,
-                    "milestone_unit": train.get("budget", {}).get("milestone_unit", ""),
-                    "denoiser_steps": where.get("step", where.get("steps", math.nan)),
-                    "images_seen": where.get("images_seen", math.nan),
-                    "total_train_gflops": where.get("total_train_gflops", math.nan),
-                    "total_train_s": where.get("total_train_s", math.nan),
-                    "n_generated": metrics.get("n_generated", math.nan),
-                    **{key: metrics.get(key, math.nan) for key in
-                       ("kid", "kid_ci_low", "kid_ci_high", "fid", "fid_ci_low", "fid_ci_high")},
-                    "kid_jackknife_replicates": metrics.get("kid_jackknife_replicates"),
+                    "steps": setting.steps, "point": point, "milestone": value, "milestone_unit": unit,
+                    **_pick(where, MILESTONE_POINT_COLUMNS if point == "milestone" else FINAL_POINT_COLUMNS),
+                    **_pick(metrics, CURVE_METRIC_COLUMNS),
                 })  # fmt: skip
     return pd.DataFrame(rows, columns=QUALITY_CURVE_COLUMNS)
 

@@ -24,7 +24,7 @@ from diffbench.sampling.schedulers import (
     x0_treatment,
 )
 from diffbench.sampling.speedups import SPEEDUPS, apply_speedups, speedups_label, warm_up_calls
-from diffbench.specs import SamplerSpec, SpeedupsSpec
+from diffbench.specs import SamplerSpec, ShardJob, SpeedupsSpec
 from diffbench.stages.merge import merge_samples
 from diffbench.stages.sample import sample_shard, sampling_throughput
 from helpers import needs_cuda, tiny_unet, tiny_vq, typed_spec
@@ -38,6 +38,11 @@ def sampler_spec(**values) -> SamplerSpec:
 
 def speedups_spec(**values) -> SpeedupsSpec:
     return typed_spec(SpeedupsSpec, **values)
+
+
+def shard_job(sampler: str, steps: int, seeds: list[int], batch_size: int, **speedups) -> ShardJob:
+    """What one sample_shard job draws (the rule builds the same from the config)."""
+    return ShardJob(SAMPLER_SPECS[sampler], steps, tuple(seeds), batch_size, "device", speedups_spec(**speedups))
 
 
 SAMPLER_SPECS = {
@@ -148,20 +153,13 @@ def test_latent_pipeline_call(tmp_path):
 
 def test_shards_merge_to_the_single_job_result(tmp_path):
     save_model(random_model("pixel"), tmp_path / "m")
-    common = dict(
-        model_dir=tmp_path / "m",
-        sampler=SAMPLER_SPECS["ddim_eta1"],
-        steps=3,
-        batch_size=2,
-        step_noise="device",
-        speedups=speedups_spec(),
-        device="cpu",
-        precision="fp32",
-    )
+    common = dict(model_dir=tmp_path / "m", device="cpu", precision="fp32")
     shards = [[20, 21, 22, 23], [24, 25]]
     for k, seeds in enumerate(shards):
-        sample_shard(**common, seeds=seeds, out_images=tmp_path / f"{k}.npz", out_record=tmp_path / f"{k}.json")
-    sample_shard(**common, seeds=list(range(20, 26)), out_images=tmp_path / "all.npz", out_record=tmp_path / "all.json")
+        job = shard_job("ddim_eta1", 3, seeds, 2)
+        sample_shard(**common, job=job, out_images=tmp_path / f"{k}.npz", out_record=tmp_path / f"{k}.json")
+    job = shard_job("ddim_eta1", 3, list(range(20, 26)), 2)
+    sample_shard(**common, job=job, out_images=tmp_path / "all.npz", out_record=tmp_path / "all.json")
     run = {"model": "m", "sampler": "ddim_eta1", "steps": 3}
     for k, gpu in enumerate([(10.0, 20.0), (30.0, 25.0)]):  # as CUDA shards record them: the run keeps each peak
         shard = read_json(tmp_path / f"{k}.json")
@@ -192,12 +190,7 @@ def test_merge_refuses_missing_images(tmp_path):
     save_model(random_model("pixel"), tmp_path / "m")
     sample_shard(
         model_dir=tmp_path / "m",
-        sampler=SAMPLER_SPECS["ddim"],
-        steps=2,
-        seeds=[0, 1],
-        batch_size=2,
-        step_noise="device",
-        speedups=speedups_spec(),
+        job=shard_job("ddim", 2, [0, 1], 2),
         device="cpu",
         precision="fp32",
         out_images=tmp_path / "0.npz",
@@ -220,12 +213,7 @@ def test_bf16_sampling_on_cpu(tmp_path):
     save_model(random_model("latent"), tmp_path / "m")
     record = sample_shard(
         model_dir=tmp_path / "m",
-        sampler=SAMPLER_SPECS["ddim"],
-        steps=2,
-        seeds=[0, 1],
-        batch_size=2,
-        step_noise="device",
-        speedups=speedups_spec(),
+        job=shard_job("ddim", 2, [0, 1], 2),
         device="cpu",
         precision="bf16",
         out_images=tmp_path / "0.npz",
@@ -235,12 +223,7 @@ def test_bf16_sampling_on_cpu(tmp_path):
     with pytest.raises(Exception, match="fp16, which needs a CUDA device"):
         sample_shard(
             model_dir=tmp_path / "m",
-            sampler=SAMPLER_SPECS["ddim"],
-            steps=2,
-            seeds=[0],
-            batch_size=1,
-            step_noise="device",
-            speedups=speedups_spec(),
+            job=shard_job("ddim", 2, [0], 1),
             device="cpu",
             precision="fp16",
             out_images=tmp_path / "1.npz",
@@ -526,13 +509,12 @@ def test_the_schema_offers_exactly_the_speedups_there_are():
 
 def test_channels_last_is_recorded_and_moves_images_by_rounding_at_most(tmp_path):
     save_model(random_model("latent"), tmp_path / "m")
-    common = dict(model_dir=tmp_path / "m", sampler=SAMPLER_SPECS["ddim"], steps=3, seeds=[0, 1, 2], batch_size=3,
-                  step_noise="device", device="cpu", precision="fp32")  # fmt: skip
+    common = dict(model_dir=tmp_path / "m", device="cpu", precision="fp32")
     plain = sample_shard(
-        **common, speedups=speedups_spec(), out_images=tmp_path / "a.npz", out_record=tmp_path / "a.json"
+        **common, job=shard_job("ddim", 3, [0, 1, 2], 3), out_images=tmp_path / "a.npz", out_record=tmp_path / "a.json"
     )
-    fast = sample_shard(**common, speedups=speedups_spec(channels_last=True), out_images=tmp_path / "b.npz",
-                        out_record=tmp_path / "b.json")  # fmt: skip
+    fast = sample_shard(**common, job=shard_job("ddim", 3, [0, 1, 2], 3, channels_last=True),
+                        out_images=tmp_path / "b.npz", out_record=tmp_path / "b.json")  # fmt: skip
     assert (plain["speedups"], fast["speedups"]) == ("none", "channels_last")
     assert fast["unet_gflops_per_nfe"] == plain["unet_gflops_per_nfe"]
     # NHWC kernels sum in another order: float32 differences of ~1e-6 relative after three steps and

@@ -271,6 +271,20 @@ class SamplingSpec(_Spec):
 
 
 @dataclass(frozen=True)
+class ShardJob(_Spec):
+    """What one sample_shard job draws: its sampler at its step count, for its seeds, in batches of
+    `batch_size`, with `sampling`'s step noise and speedups. Not a schema section but one job's
+    share of `sampling`, which the sample_shard rule hands over as one plain dict."""
+
+    sampler: SamplerSpec
+    steps: int
+    seeds: tuple[int, ...]
+    batch_size: int
+    step_noise: str
+    speedups: SpeedupsSpec
+
+
+@dataclass(frozen=True)
 class Run(_Spec):
     """One sample set: a model, a sampler and its step count (`human_eval.runs` items)."""
 

@@ -16,11 +16,15 @@ rule sample_shard:
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:
-        sampler=lambda w: SAMPLING["samplers"][w.sampler],
-        seeds=lambda w: shard_seeds(SAMPLING, int(w.shard)),
-        batch_size=SAMPLING["batch_size"],
-        step_noise=SAMPLING["step_noise"],
-        speedups=SAMPLING["speedups"],
+        # what this job draws (specs.ShardJob)
+        job=lambda w: {
+            "sampler": SAMPLING["samplers"][w.sampler],
+            "steps": int(w.steps),
+            "seeds": shard_seeds(SAMPLING, int(w.shard)),
+            "batch_size": SAMPLING["batch_size"],
+            "step_noise": SAMPLING["step_noise"],
+            "speedups": SAMPLING["speedups"],
+        },
         device=config["device"],
         precision=config["precision"],
         # outside the outputs: Snakemake deletes a failed job's outputs, the rerun reuses these

@@ -16,18 +16,13 @@ from diffbench.sampling.sampler import batch_sizes_of, flops_per_image, generate
 from diffbench.sampling.schedulers import Sampler
 from diffbench.sampling.speedups import apply_speedups, warm_up_calls
 from diffbench.sampling.throughput import sweep
-from diffbench.specs import SamplerSpec, SpeedupsSpec
+from diffbench.specs import ShardJob, SpeedupsSpec
 
 
 def sample_shard(
     *,
     model_dir: str | Path,
-    sampler: SamplerSpec | dict,
-    steps: int,
-    seeds: list[int],
-    batch_size: int,
-    step_noise: str,
-    speedups: SpeedupsSpec | dict,
+    job: ShardJob | dict,
     device: str,
     precision: str,
     out_images: str | Path,
@@ -36,42 +31,43 @@ def sample_shard(
 ) -> dict:
     """`batches_dir`: where finished batches are kept until the shard is written, so a killed job
     resumes (None: not kept)."""
-    sampler, speedups = SamplerSpec.of(sampler), SpeedupsSpec.of(speedups)
+    job = ShardJob.of(job)
     torch_device = resolve_device(device)
     dtype = use_precision(precision, torch_device)
     model = load_model(model_dir).to(torch_device, dtype)
     flops = flops_per_image(model, torch_device, dtype)  # counted on the plain model, before compiling
-    speedups_on = apply_speedups(model, speedups)
-    on_model = Sampler.of(sampler, model.scheduler)
-    noise_on = step_noise_device(step_noise, torch_device)
+    speedups_on = apply_speedups(model, job.speedups)
+    on_model = Sampler.of(job.sampler, model.scheduler)
+    noise_on = step_noise_device(job.step_noise, torch_device)
     store = None
     if batches_dir is not None:
         weights = sorted(Path(model_dir).rglob("*.safetensors"))
-        settings = (sampler.as_dict(), steps, precision, torch_device.type, noise_on, speedups_on)
+        settings = (job.sampler.as_dict(), job.steps, precision, torch_device.type, noise_on, speedups_on)
         store = BatchStore(batches_dir, fingerprint(*settings, files=weights))
-    batch_sizes = batch_sizes_of(len(seeds), batch_size)
-    warmup_s = warm_up(model, on_model, steps, batch_sizes, torch_device, dtype, warm_up_calls(speedups))
+    seeds = list(job.seeds)
+    batch_sizes = batch_sizes_of(len(seeds), job.batch_size)
+    warmup_s = warm_up(model, on_model, job.steps, batch_sizes, torch_device, dtype, warm_up_calls(job.speedups))
     reset_peak_memory(torch_device)
     images, stats = generate(
         model,
         on_model,
-        steps,
+        job.steps,
         seeds,
-        batch_size,
+        job.batch_size,
         torch_device,
         dtype,
         progress=True,
         store=store,
-        step_noise=step_noise,
+        step_noise=job.step_noise,
     )
     finite = stats.pop("finite")
     record = {
-        "sampler": sampler.as_dict(),
-        **on_model.record(steps),
-        "steps": steps,
+        "sampler": job.sampler.as_dict(),
+        **on_model.record(job.steps),
+        "steps": job.steps,
         "seed_first": seeds[0],
         "seed_last": seeds[-1],
-        "batch_size": batch_size,
+        "batch_size": job.batch_size,
         "step_noise_on": noise_on,
         "speedups": speedups_on,
         "warmup_s": warmup_s,  # untimed in denoise_s/decode_s: kernel selection, compilation

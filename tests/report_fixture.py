@@ -47,9 +47,12 @@ SECONDS = {
 }
 
 
-def fixture_config(root, seeds=None, pretrained_pixel: str | None = None, human_eval: dict | None = None) -> dict:
+def fixture_config(
+    root, seeds=None, pretrained_pixel: str | None = None, human_eval: dict | None = None, milestones: bool = False
+) -> dict:
     """Two models (with training.seeds replicates when `seeds` is given; the pixel one the public
-    checkpoint `pretrained_pixel` when given), three step counts; `human_eval`: a study."""
+    checkpoint `pretrained_pixel` when given), three step counts; `human_eval`: a study;
+    `milestones`: both models budgeted in GFLOPs and evaluated along training (MILESTONE_KID)."""
     config = {
         "results_dir": str(root / "results"),
         "datasets": {"shapes": {"source": "synthetic", "resolution": 8, "num_train": 16, "num_reference": 8}},
@@ -71,7 +74,17 @@ def fixture_config(root, seeds=None, pretrained_pixel: str | None = None, human_
             spec["training"] = {"seeds": seeds}
     if pretrained_pixel:
         config["models"]["pixel"].update(source="pretrained", pretrained={"id": pretrained_pixel})
+    if milestones:
+        for spec in config["models"].values():
+            spec["training"] = {"max_steps": None, "max_gflops": 1000.0, "milestones": list(MILESTONE_KID)}
+        config["models"]["latent_f4"]["autoencoder"]["training"] = {"max_steps": None, "budget_share": 0.2}
     return validate_config(config)
+
+
+# KID at each milestone (total training GFLOPs) at the milestone setting (ddim, 20 steps); the final
+# models' are FID / 1000 at 20 steps (pixel 0.04 at 320 GFLOPs, latent 0.044 at 425): latent is
+# better early on, pixel at the end.
+MILESTONE_KID = {210.0: {"pixel": 0.09, "latent_f4": 0.07}, 280.0: {"pixel": 0.06, "latent_f4": 0.05}}
 
 
 DEVICE = {
@@ -156,9 +169,11 @@ def write_results(config: dict) -> None:
                 },
             )
         else:
-            write_training(layout, model, latent)
+            write_training(layout, model, latent, milestone_records(model, spec, latent))
         for steps_ in config["sampling"]["steps"]:
             write_run(config, layout, model, spec, steps_, fids)
+        for name in Experiment.of(config).milestones(model):
+            write_distribution(config, layout, f"{model}@{name}", 20, 1000 * MILESTONE_KID[float(name)][model])
         write_throughput(config, layout, model, spec)
 
     for pair in Experiment.of(config).comparisons():
@@ -170,7 +185,19 @@ def write_results(config: dict) -> None:
 LATENT_RANGE = 4.25
 
 
-def write_training(layout: Layout, model: str, latent: bool) -> None:
+def milestone_records(model: str, spec: dict, latent: bool) -> list[dict]:
+    """What train_diffusion records of each milestone snapshot (total scope: the first stage counts)."""
+    first = 105.0 if latent else 0.0  # stage_costs' first-stage GFLOPs
+    return [
+        {"model": model, "milestone": value, "unit": "GFLOPs", "index": i, "step": int((value - first) / 3.2),
+         "images_seen": 32 * int((value - first) / 3.2), "denoiser_s": (value - first) / 5.3,
+         "denoiser_gflops": value - first, "total_train_s": value / 5, "total_train_gflops": value,
+         "ema_decay": 0.999}
+        for i, value in enumerate(spec["training"]["milestones"] or [])
+    ]  # fmt: skip
+
+
+def write_training(layout: Layout, model: str, latent: bool, milestones: list[dict]) -> None:
     TRAINING.write(
         layout.training_record(model),
         {
@@ -186,7 +213,7 @@ def write_training(layout: Layout, model: str, latent: bool) -> None:
             "denoiser_architecture": "UNet2DModel [32, 64], 1 layers/block, DownBlock/DownBlock",
             "x0_range": LATENT_RANGE if latent else 1.0,
             "precision": "fp32",
-            "milestones": [],
+            "milestones": milestones,
             **LOOP,
             **stage_costs(latent),
             **DEVICE,
@@ -310,10 +337,30 @@ def write_run(config: dict, layout: Layout, model: str, spec: dict, steps_: int,
             **DEVICE,
         },
     )
-    DISTRIBUTION.write(
-        layout.distribution_metrics(*keys),
+    write_distribution(config, layout, model, steps_, fid)
+    LPIPS.write(
+        layout.lpips_metrics(*keys),
         {
             **run,
+            "lpips_net": "alex",
+            "lpips_diversity_mean": 0.3 if latent else 0.2,
+            "lpips_diversity_std": 0.05,
+            "lpips_diversity_pairs": 15,
+            "lpips_convergence_mean": 0.0 if steps_ == 20 else 0.1,
+            "lpips_convergence_std": 0.01,
+            "convergence_reference_steps": 20,
+            "n_nonfinite_excluded": 0,
+        },
+    )
+
+
+def write_distribution(config: dict, layout: Layout, model: str, steps_: int, fid: float) -> None:
+    """distribution_metrics' record of a run (or a milestone snapshot's, model@milestone) with this
+    FID; its KID is FID / 1000 +- 0.003."""
+    DISTRIBUTION.write(
+        layout.distribution_metrics(model, "ddim", steps_),
+        {
+            **Experiment.of(config).run_key(model, "ddim", steps_),
             "feature_extractor": "inception-v3-compat",
             "resize": "tf-bilinear",
             "feature_channels_last": True,
@@ -349,20 +396,6 @@ def write_run(config: dict, layout: Layout, model: str, spec: dict, steps_: int,
             "recall": 0.4,
             "pr_n": 6,
             "warnings": ["only 6 samples for 2048-dimensional features: the covariance is singular"],
-        },
-    )
-    LPIPS.write(
-        layout.lpips_metrics(*keys),
-        {
-            **run,
-            "lpips_net": "alex",
-            "lpips_diversity_mean": 0.3 if latent else 0.2,
-            "lpips_diversity_std": 0.05,
-            "lpips_diversity_pairs": 15,
-            "lpips_convergence_mean": 0.0 if steps_ == 20 else 0.1,
-            "lpips_convergence_std": 0.01,
-            "convergence_reference_steps": 20,
-            "n_nonfinite_excluded": 0,
         },
     )
 

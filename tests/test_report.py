@@ -369,6 +369,46 @@ def test_report_renders_in_headless_chromium_with_the_network_off(results, tmp_p
         driver.quit()
 
 
+@needs_chromium
+def test_the_curves_along_training_render_in_chromium_with_fid_one_click_away(tmp_path):
+    """With milestones the answer is the curves: the headline reads them (the crossing is where the
+    fixture's KIDs cross, linear in log compute between 280 and 320 GFLOPs), its figure draws each
+    model's milestones and final point, and the curves' KID/FID buttons work offline."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    config = fixture_config(tmp_path, milestones=True)
+    write_results(config)
+    build_report(config=config, workflow_dir=tmp_path, published=[])
+    driver = headless_chromium("1400,1000")
+    try:
+        driver.get(Path(ReportPaths.of(Experiment.of(config)).html).as_uri())
+        plots = "return Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => p.id)"
+        WebDriverWait(driver, 60).until(lambda d: len(d.execute_script(plots)) == 10)
+        assert driver.execute_script(plots)[:3] == [
+            "fig-answer_shapes", "fig-quality_along_training", "fig-quality_along_training_s"
+        ]  # fmt: skip
+        headline = driver.find_element(By.CSS_SELECTOR, "#answer-shapes .headline").text
+        assert headline.startswith("shapes: latent_f4's KID at the end of its training is 0.044")
+        assert "Their curves cross at 301 GFLOPs" in headline and "(latent_f4 is better below it)" in headline
+        lines = (
+            "return document.getElementById('fig-answer_shapes').data"
+            ".filter(t => t.mode && t.mode.includes('lines') && t.visible !== false)"
+            ".map(t => [t.x, t.y].map(v => Array.from(v._inputArray || v).map(u => Number(u.toFixed(6)))))"
+        )
+        drawn = driver.execute_script(lines)
+        assert [[210, 280, 320], [0.09, 0.06, 0.04]] in drawn and [[210, 280, 425], [0.07, 0.05, 0.044]] in drawn
+        title = "return document.getElementById('fig-quality_along_training').layout.yaxis.title.text"
+        assert driver.execute_script(title) == "KID (lower is better)"
+        kid, fid = driver.find_elements(By.CSS_SELECTOR, "#fig-quality_along_training .updatemenu-button")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", fid)  # below the fold
+        fid.click()
+        WebDriverWait(driver, 10).until(lambda d: d.execute_script(title) == "FID (lower is better)")
+        assert [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"] == []
+    finally:
+        driver.quit()
+
+
 def test_a_record_with_a_renamed_key_is_an_error_naming_file_and_key(results):
     from diffbench.errors import ResultError
 
@@ -750,6 +790,32 @@ def test_the_headline_answers_per_dataset_or_says_what_would_decide(results):
     [undecided] = headlines(tables.models, tables.comparisons, [], 0.95)
     assert "the data cannot tell the latent and pixel models apart" in undecided.sentence
     assert "would need about 9x as many samples and reference images if it held." in undecided.sentence
+
+
+def test_with_several_milestone_settings_the_headline_reads_the_primary_or_the_first_and_says_so():
+    from diffbench.report.headline import headlines
+    from diffbench.report.training_compute import answers, curve_pairs
+
+    compute = [1000.0, 2000.0, 4000.0, 8000.0]
+    wobble = [0.001, -0.001, 0.0005, -0.0005]
+    models = pd.DataFrame({"model": ["pixel", "latent"], "dataset": "shapes", "family": ["pixel", "latent"],
+                           "replicate_of": ["pixel", "latent"], "total_train_gflops": 8000.0})  # fmt: skip
+    at_10 = curve_rows("pixel", "pixel", [0.4, 0.3, 0.2, 0.1], compute, wobble) + curve_rows(
+        "latent", "latent", [0.2, 0.1, 0.0, -0.1], compute, [-w for w in wobble]
+    )  # latent 4x cheaper at 10 steps; identical curves at 25 steps
+    at_25 = [{**row, "steps": 25, "kid": row["kid"] if row["family"] == "pixel" else row["kid"] + 0.2} for row in at_10]
+    found = answers(curve_pairs(pd.DataFrame(at_10 + at_25), [("latent", "pixel")]), 0.95)
+
+    [first] = headlines(models, pd.DataFrame(), found, 0.95)
+    assert "latent reaches pixel's final KID (0.1) with 4x [" in first.sentence
+    assert "ddim, 10 steps (the first of 2 sampling.milestone_settings; the others are below)" in first.sentence
+    [primary] = headlines(models, pd.DataFrame(), found, 0.95, Comparison("latent", "pixel", "ddim", 25))
+    assert "latent reaches pixel's final KID (0.1) with 1x [" in primary.sentence
+    assert "ddim, 25 steps (report.primary's setting of 2)" in primary.sentence
+    [single] = headlines(
+        models, pd.DataFrame(), answers(curve_pairs(pd.DataFrame(at_10), [("latent", "pixel")]), 0.95), 0.95
+    )
+    assert "ddim, 10 steps;" in single.sentence
 
 
 def test_the_curves_show_seeds_as_a_band_the_frontier_and_fid_one_click_away():

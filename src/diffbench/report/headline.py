@@ -64,7 +64,18 @@ def _decide_along_training(answer: CurveAnswer) -> str:
     )
 
 
-def _along_training(dataset: str, found: list[CurveAnswer], level: float) -> str:
+def _headline_setting(along: list[CurveAnswer], primary: Comparison | None) -> tuple[tuple[str, int], str]:
+    """The milestone setting the headline reads, and why when there are several: the primary
+    comparison's (report.primary) where it has curves, else the first of sampling.milestone_settings."""
+    settings = list(dict.fromkeys((a.pair.sampler, a.pair.steps) for a in along))
+    if len(settings) == 1:
+        return settings[0], ""
+    if primary is not None and (primary.sampler, primary.steps) in settings:
+        return (primary.sampler, primary.steps), f"report.primary's setting of {len(settings)}"
+    return settings[0], f"the first of {len(settings)} sampling.milestone_settings; the others are below"
+
+
+def _along_training(dataset: str, found: list[CurveAnswer], level: float, which: str = "") -> str:
     pair = found[0].pair
     unit = AXES[pair.unit][1] if pair.unit in AXES else ""
     clauses = []
@@ -78,7 +89,8 @@ def _along_training(dataset: str, found: list[CurveAnswer], level: float) -> str
     seeds = f", over {len(pair.seeds)} training seeds" if len(pair.seeds) > 1 else ""
     return (
         f"{dataset}: {' '.join(c if c.endswith('.') else c + '.' for c in clauses)} (KID along training against total "
-        f"training {unit}, every stage included; {pair.sampler}, {pair.steps} steps{seeds}; {level:.0%} intervals, "
+        f"training {unit}, every stage included; {pair.sampler}, {pair.steps} steps{f' ({which})' if which else ''}"
+        f"{seeds}; {level:.0%} intervals, "
         "each on its own.)"
     )
 
@@ -133,8 +145,9 @@ def headlines(
     for dataset in dict.fromkeys(models.dataset):
         along = [a for a in found if a.pair.dataset == dataset]
         if along:
-            first = (along[0].pair.sampler, along[0].pair.steps)  # the first milestone setting
-            sentence = _along_training(dataset, [a for a in along if (a.pair.sampler, a.pair.steps) == first], level)
+            setting, which = _headline_setting(along, primary)
+            chosen = [a for a in along if (a.pair.sampler, a.pair.steps) == setting]
+            sentence = _along_training(dataset, chosen, level, which)
         elif len(units) and (units.dataset == dataset).any():
             sentence = _at_the_end(dataset, units[units.dataset == dataset], models, len(units))
         else:

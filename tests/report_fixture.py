@@ -48,11 +48,17 @@ SECONDS = {
 
 
 def fixture_config(
-    root, seeds=None, pretrained_pixel: str | None = None, human_eval: dict | None = None, milestones: bool = False
+    root,
+    seeds=None,
+    pretrained_pixel: str | None = None,
+    human_eval: dict | None = None,
+    milestones: bool = False,
+    reference: str = "heldout",
 ) -> dict:
     """Two models (with training.seeds replicates when `seeds` is given; the pixel one the public
     checkpoint `pretrained_pixel` when given), three step counts; `human_eval`: a study;
-    `milestones`: both models budgeted in GFLOPs and evaluated along training (MILESTONE_KID)."""
+    `milestones`: both models budgeted in GFLOPs and evaluated along training (MILESTONE_KID);
+    `reference`: evaluation.reference."""
     config = {
         "results_dir": str(root / "results"),
         "datasets": {"shapes": {"source": "synthetic", "resolution": 8, "num_train": 16, "num_reference": 8}},
@@ -65,7 +71,7 @@ def fixture_config(
             },
         },
         "sampling": {"samplers": {"ddim": {"type": "ddim"}}, "steps": [5, 10, 20], "num_samples": 6, "seed": 3},
-        "evaluation": {"interval_groups": 3},
+        "evaluation": {"interval_groups": 3, "reference": reference},
         "report": {"grid_seeds": 4, "static_formats": []},
         "human_eval": human_eval,
     }

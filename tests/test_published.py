@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 import yaml
@@ -75,6 +77,18 @@ def test_every_protocol_difference_is_listed(shipped):
     assert entry.entry["value"] == 3.17 and found == ["steps: ours 100 vs paper 1,000"]
 
 
+def test_a_drawn_reference_is_never_the_papers_images(shipped):
+    """Equal names and counts do not make the same images: a seeded train or heldout split is ours
+    alone, and our interval lacks the noise of the paper's own draw, so such an entry gets no verdict."""
+    entry = next(e for e in shipped if e.entry["value"] == 13.36)
+    drawn = dataclasses.replace(entry, entry={**entry.entry, "reference": "train"})
+    assert differences(drawn, {**DDIM_10, "reference": "train"}) == [
+        "reference images: ours a seeded train split of the source, the paper's its own"
+    ]
+    assert differences(drawn, DDIM_10) == ["reference: ours full vs paper train"]  # named once, as itself
+    assert differences(entry, DDIM_10) == []  # every image of the same source: the same images
+
+
 def test_what_the_paper_does_not_state_is_not_compared(shipped):
     """LDM's Table 1 states no eta or spacing: a DDIM run of its checkpoint differs only in N here."""
     ldm = next(e for e in shipped if e.entry["model_id"] == "CompVis/ldm-celebahq-256")
@@ -113,7 +127,7 @@ def published_fixture(tmp_path, value: float, **protocol) -> str:
         "sampler": {"type": "ddim", "timestep_spacing": "trailing"},
         "steps": 20,
         "num_samples": 6,
-        "reference": "heldout",
+        "reference": "full",
         "reference_images": 8,
         "resize": "tf-bilinear",
         "feature_extractor": "inception-v3-compat",
@@ -130,8 +144,9 @@ def published_fixture(tmp_path, value: float, **protocol) -> str:
 
 @pytest.fixture
 def pretrained_results(tmp_path):
-    """The report fixture with its pixel model a public checkpoint (FIDs 80, 50, 40 [38, 42])."""
-    config = fixture_config(tmp_path, pretrained_pixel="google/ddpm-cifar10-32")
+    """The report fixture with its pixel model a public checkpoint (FIDs 80, 50, 40 [38, 42]), scored
+    against every image of its source, as the paper of `published_fixture` is."""
+    config = fixture_config(tmp_path, pretrained_pixel="google/ddpm-cifar10-32", reference="full")
     write_results(config)
     return config
 

@@ -26,10 +26,13 @@ its model by its own seed effect (a random mean shift of `--seed-effect` standar
 sampled from the same initial noise (as replicates share sampling seeds) and scored against one
 reference set. It prints how often the pooled interval covers the mean difference over the
 seeds' distribution: ours over seeds and image groups (`seeds_and_groups`) beside the t-interval
-over the S differences that the report used before.
+over the S differences that the report used before. With `--one-sided` as well, only model a has
+replicates: b is one model (a pretrained checkpoint, say) whose one sample set every replicate of
+a is paired with, and the target is the mean over a's seeds of KID_a - KID_b.
 
     python benchmarks/verdict_truth.py --trials 200
     python benchmarks/verdict_truth.py --trials 400 --seeds 3
+    python benchmarks/verdict_truth.py --trials 400 --seeds 3 --one-sided
 """
 
 from __future__ import annotations
@@ -134,9 +137,9 @@ def run_case(job: tuple[str, int, int, int, int]) -> dict:
     }  # fmt: skip
 
 
-def run_seeds_case(job: tuple[str, int, int, int, int, float, int]) -> dict:
+def run_seeds_case(job: tuple[str, int, int, int, int, float, int, bool]) -> dict:
     """Coverage of the pooled interval of S replicate pairs (see the module docstring)."""
-    case, dim, n, seeds, trials, effect, seed = job
+    case, dim, n, seeds, trials, effect, seed, one_sided = job
     rng = np.random.default_rng(seed)
     world = World(case, dim, rng)
     estimates, ours, old = [], [], []
@@ -147,6 +150,7 @@ def run_seeds_case(job: tuple[str, int, int, int, int, float, int]) -> dict:
         differences, replicates = [], []
         for _ in range(seeds):
             shift_a, shift_b = (effect * world.chol @ rng.standard_normal(dim) for _ in range(2))
+            shift_b = 0.0 * shift_b if one_sided else shift_b  # one model b: no seed effect (same draws)
             result = kid_difference(base_a + shift_a, base_b + shift_b, reference, LEVEL, GROUPS)
             differences.append(result.interval.estimate)
             replicates.append(result.replicates)
@@ -167,11 +171,12 @@ def run_seeds_case(job: tuple[str, int, int, int, int, float, int]) -> dict:
 
 def main_seeds(args) -> None:
     sizes = [tuple(int(v) for v in s.split(":")) for s in args.sizes]
-    jobs = [(case, d, n, args.seeds, args.trials, effect, 7919 * d + n + i + int(1000 * effect))
+    jobs = [(case, d, n, args.seeds, args.trials, effect, 7919 * d + n + i + int(1000 * effect), args.one_sided)
             for d, n in sizes for i, case in enumerate(args.cases) for effect in args.seed_effects]  # fmt: skip
     error = 100 * np.sqrt(LEVEL * (1 - LEVEL) / args.trials)
+    replicated = "of model a only (b: one model)" if args.one_sided else "per model"
     print(f"{platform.machine()}, numpy {np.__version__}; {args.trials} trials per cell, {args.seeds} training "
-          f"seeds per model, nominal {LEVEL:.0%}, {GROUPS} jackknife groups; "
+          f"seeds {replicated}, nominal {LEVEL:.0%}, {GROUPS} jackknife groups; "
           f"Monte-Carlo error +- {error:.1f} points")  # fmt: skip
     print(f"{'case':>10}{'d':>6}{'n':>6}{'effect':>8}   {'seeds x groups':>22}   {'t over seeds (old)':>22}")
     print(" " * 33 + "cover / width" + " " * 12 + "cover / width")
@@ -194,6 +199,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=0, help="training-seed replicates per model (0: none)")
     parser.add_argument("--seed-effects", type=float, nargs="+", default=[0.0, 0.1, 0.3])
+    parser.add_argument("--one-sided", action="store_true", help="with --seeds: replicates of model a only")
     args = parser.parse_args()
     if args.seeds:
         return main_seeds(args)

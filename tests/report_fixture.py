@@ -54,8 +54,9 @@ def fixture_config(
     human_eval: dict | None = None,
     milestones: bool = False,
     reference: str = "heldout",
+    seeded: tuple[str, ...] = ("pixel", "latent_f4"),
 ) -> dict:
-    """Two models (with training.seeds replicates when `seeds` is given; the pixel one the public
+    """Two models (with training.seeds replicates when `seeds` is given, of the `seeded` ones; the pixel one the public
     checkpoint `pretrained_pixel` when given), three step counts; `human_eval`: a study;
     `milestones`: both models budgeted in GFLOPs and evaluated along training (MILESTONE_KID);
     `reference`: evaluation.reference."""
@@ -76,8 +77,8 @@ def fixture_config(
         "human_eval": human_eval,
     }
     if seeds:
-        for spec in config["models"].values():
-            spec["training"] = {"seeds": seeds}
+        for name in seeded:
+            config["models"][name]["training"] = {"seeds": seeds}
     if pretrained_pixel:
         config["models"]["pixel"].update(source="pretrained", pretrained={"id": pretrained_pixel})
     if milestones:

@@ -279,9 +279,16 @@ def test_training_seeds_make_one_model_per_seed(tiny_raw):
     raw = copy.deepcopy(tiny_raw)
     raw["models"]["kl"]["training"]["seeds"] = [3, 4]
     raw["models"]["pix"]["training"]["seeds"] = [3, 4]
-    one_sided = copy.deepcopy(raw)  # vq (no seeds) would be paired with pix's replicates
-    with pytest.raises(ConfigError, match=r"'models.pix.training.seeds': vq and pix are compared in pairs, so both"):
-        validate_config(one_sided)
+    # vq (no seeds) is paired with each of pix's replicates: one model against replicates is allowed
+    one_sided = Experiment.of(validate_config({**copy.deepcopy(raw), "human_eval": None})).comparisons()
+    assert {(c.model_a, c.model_b) for c in one_sided if c.model_a == "vq"} == {
+        ("vq", "pix_seed3"),
+        ("vq", "pix_seed4"),
+    }
+    other_seeds = {**copy.deepcopy(raw), "human_eval": None}  # replicates on both sides pair by seed
+    other_seeds["models"]["vq"]["training"]["seeds"] = [3, 5]
+    with pytest.raises(ConfigError, match=r"'models.vq.training.seeds': vq and pix are compared in pairs, so both"):
+        validate_config(other_seeds)
     raw["models"]["vq"]["training"]["seeds"] = [3, 4]
     with pytest.raises(ConfigError, match=r"'human_eval.runs.0.model': 'pix' has training.seeds; name one replicate"):
         validate_config(copy.deepcopy(raw))

@@ -327,3 +327,20 @@ def test_the_interval_over_seeds_and_groups_adds_both_parts():
     assert same.high - same.low > 0 and t_interval(np.array([2.0, 2.0]), 0.95).se == 0.0
     with pytest.raises(ValueError, match="need >= 2 seeds"):
         seeds_and_groups(np.array([1.0]), np.array([[1.0, 2.0]]), 0.95)
+
+
+def test_replicates_against_one_model_keep_its_sample_sets_noise_in_the_pooled_interval():
+    """One model b (one sample set) against 3 replicates of a: b's set and the reference are in every
+    difference, so their noise never shows in the differences' spread (the t-interval's) but does in
+    the jackknife of the mean over seeds. Seeded draws (d = 16, 200 images): the shared part is
+    most of the pooled variance, so the pooled se is well above the t-interval's."""
+    from diffbench.metrics.intervals import seeds_and_groups
+
+    rng = np.random.default_rng(3)
+    reference, b, base_a = (rng.standard_normal((200, 16)) for _ in range(3))
+    results = [kid_difference(base_a + 0.05 * rng.standard_normal(16), b + 0.3, reference, 0.95, 10) for _ in range(3)]
+    differences = np.array([r.interval.estimate for r in results])
+    pooled = seeds_and_groups(differences, np.array([r.replicates for r in results]), 0.95)
+    spread = t_interval(differences, 0.95)
+    assert pooled.se > 3 * spread.se
+    assert pooled.high < 0  # a (the data's distribution) is closer than the shifted b, and the pooled interval says so

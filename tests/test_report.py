@@ -571,6 +571,24 @@ def test_the_verdict_from_features_with_a_known_truth(results, tmp_path):
     assert table.count("<td>cannot tell</td>") == 1 and table.count("<td>latent_f4</td>") == 3 + 1  # model_a, 1 win
 
 
+def test_replicates_of_one_model_against_one_pretrained_model_pool_over_its_seeds(tmp_path):
+    """A latent model over two training seeds against one pretrained pixel checkpoint: each replicate
+    is paired with the checkpoint's one sample set, and the verdict pools them over seeds and image
+    groups, saying whose seeds and what every replicate shares."""
+    config = fixture_config(tmp_path, seeds=[1, 2], pretrained_pixel="google/ddpm-cifar10-32", seeded=("latent_f4",))
+    assert list(config["models"]) == ["pixel", "latent_f4_seed1", "latent_f4_seed2"]
+    write_results(config)
+    tables = collect(Experiment.of(config))
+    assert tables.missing == [] and len(tables.comparisons) == 6 and set(tables.comparisons.model_b) == {"pixel"}
+    text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
+    # the replicates' FIDs are 44 and 46 at 10 steps (KID 0.044, 0.046) against pixel's 50
+    assert (
+        "latent_f4 vs pixel (ddim, 10 steps): over 2 training seeds of latent_f4 against pixel's one model: mean KID "
+        "0.045 vs 0.05, mean difference -0.005 [" in text
+    )
+    assert "it holds the training seeds' noise and that of the reference images and pixel's sample set" in text
+
+
 def test_training_seed_replicates_are_aggregated_and_the_verdict_uses_their_spread(tmp_path):
     """Two seeds per model: the tables hold mean and spread across seeds, and the verdict's interval
     is over seeds and image groups together (not one seed's paired interval, nor the seeds' spread alone)."""

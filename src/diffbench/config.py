@@ -161,10 +161,12 @@ def _check_human_eval(config: dict) -> None:
 
 
 def _check_replicate_pairs(config: dict) -> None:
-    """Refuse a paired comparison with training-seed replicates on one side only (or other seeds on
-    each side): every replicate would be paired with the same sample set of the other model, and the
-    across-seed interval would leave out that set's noise while claiming to hold it. After the
-    expansion of replicates, whose names it checks first."""
+    """Refuse a paired comparison whose two models have different training seeds: replicates pair by
+    seed, and a replicate without its partner would be left out. Replicates on one side only (a
+    latent model over seeds against one pretrained pixel model, say) are fine: each is paired with the
+    other model's one sample set, whose noise the pooled interval holds (metrics.intervals
+    .seeds_and_groups; benchmarks/verdict_truth.py --seeds --one-sided). After the expansion of
+    replicates, whose names it checks first."""
     if not config["evaluation"]["interval_groups"]:
         return
     bases: dict[str, dict] = {}  # base model -> its family, dataset and replicate seeds ([] = none)
@@ -177,11 +179,11 @@ def _check_replicate_pairs(config: dict) -> None:
         for b, spec_b in bases.items():
             if (spec_a["family"], spec_b["family"]) != ("latent", "pixel") or spec_a["dataset"] != spec_b["dataset"]:
                 continue
-            if spec_a["seeds"] != spec_b["seeds"]:
+            if spec_a["seeds"] and spec_b["seeds"] and spec_a["seeds"] != spec_b["seeds"]:
                 raise ConfigError(
-                    f"config key 'models.{a if spec_a['seeds'] else b}.training.seeds': {a} and {b} are compared in "
+                    f"config key 'models.{a}.training.seeds': {a} and {b} are compared in "
                     f"pairs, so both need the same training seeds (now {spec_a['seeds']} and {spec_b['seeds']}); "
-                    "give both the same list, or neither."
+                    "give both the same list, or seeds to one of them only."
                 )
 
 

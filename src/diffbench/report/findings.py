@@ -189,11 +189,18 @@ KID_WORDS = (
 def comparison_sentence(row: pd.Series) -> str:
     """One comparison in words: the KID difference with its interval and verdict, FID beside it."""
     if row.seeds > 1:
+        replicated = row.model_b if row.single == row.model_a else row.model_a
+        over, shared = (
+            (f"over {int(row.seeds)} training seeds of {replicated} against {row.single}'s one model",
+             f"the reference images and {row.single}'s sample set, which every replicate shares")
+            if row.get("single") else
+            (f"over {int(row.seeds)} training seeds",
+             "the reference images and sampling seeds every replicate shares")
+        )  # fmt: skip
         what = (
-            f"over {int(row.seeds)} training seeds: mean KID {fmt(row.kid_a)} vs {fmt(row.kid_b)}, mean difference "
+            f"{over}: mean KID {fmt(row.kid_a)} vs {fmt(row.kid_b)}, mean difference "
             f"{fmt(row.difference)} [{fmt(row.ci_low)}, {fmt(row.ci_high)}] ({row.ci_level:.0%} interval over "
-            "seeds and image groups: it holds the training seeds' noise and that of the reference images and "
-            "sampling seeds every replicate shares)"
+            f"seeds and image groups: it holds the training seeds' noise and that of {shared})"
         )
     else:
         what = (
@@ -208,10 +215,11 @@ def comparison_sentence(row: pd.Series) -> str:
 
 
 def across_seeds(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """The unit of the verdict: one row per (model a, model b, sampler, steps), replicates of both
-    models (training.seeds, paired by seed; the config check refuses replicates on one side only)
-    pooled into the mean KID difference with an interval over seeds and image groups together
-    (metrics.intervals.seeds_and_groups); a pair without replicates keeps its paired interval."""
+    """The unit of the verdict: one row per (model a, model b, sampler, steps), replicates
+    (training.seeds: of both models, paired by seed, or of one, each paired with the other's one
+    model) pooled into the mean KID difference with an interval over seeds and image groups together
+    (metrics.intervals.seeds_and_groups); a pair without replicates keeps its paired interval.
+    `single`: the model without replicates in a one-sided pool ("" otherwise)."""
     rows = []
     keys = ["replicate_of_a", "replicate_of_b", "sampler", "steps"]
     for (a, b, sampler, steps), group in comparisons.groupby(keys, sort=False):
@@ -224,8 +232,10 @@ def across_seeds(comparisons: pd.DataFrame) -> pd.DataFrame:
             interval = Interval(first.difference, first.ci_low, first.ci_high, level, first.se, first.ci_groups)
             p_value = first.p_value
         means = group[["kid_a", "kid_b", "fid_a", "fid_b", "fid_difference", "fid_ci_low", "fid_ci_high"]].mean()
+        single = next((m.iloc[0] for m in (group.model_a, group.model_b) if seeds > 1 and m.nunique() == 1), "")
         rows.append({"dataset": first.dataset, "model_a": a, "model_b": b, "family_a": first.family_a,
-                     "family_b": first.family_b, "sampler": sampler, "steps": steps, "seeds": seeds, **means.to_dict(),
+                     "family_b": first.family_b, "sampler": sampler, "steps": steps, "seeds": seeds, "single": single,
+                     **means.to_dict(),
                      "fid_ci_low": means.fid_ci_low if seeds == 1 else math.nan,
                      "fid_ci_high": means.fid_ci_high if seeds == 1 else math.nan,
                      "difference": interval.estimate, "ci_low": interval.low, "ci_high": interval.high,

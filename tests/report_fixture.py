@@ -217,6 +217,7 @@ def write_training(layout: Layout, model: str, latent: bool, milestones: list[di
             "parameters": 1000,
             "autoencoder_parameters": 500 if latent else 0,
             "noise_schedule": "scaled_linear 0.0015->0.0195, T=1000, epsilon",
+            "noise_levels": "uniform timesteps",
             "denoiser_architecture": "UNet2DModel [32, 64], 1 layers/block, DownBlock/DownBlock",
             "x0_range": LATENT_RANGE if latent else 1.0,
             "precision": "fp32",

@@ -17,7 +17,9 @@ from diffbench.experiment import Experiment
 from diffbench.precisions import PRECISIONS
 from diffbench.runtime import DTYPES
 from diffbench.sampling.options import SAMPLER_TYPES, STEP_OPTIONS
+from diffbench.sampling.sampler import STEP_NOISE
 from diffbench.sampling.schedulers import _SCHEDULERS, SAMPLERS
+from diffbench.training.noise_levels import TIMESTEP_SAMPLING
 from helpers import REPO
 
 
@@ -352,8 +354,9 @@ def test_removed_kid_subset_keys_get_a_clear_error(tiny_raw):
 
 
 def test_schema_enums_are_the_owning_modules_constants():
-    """The sampler types and precisions the schemas accept are the ones the code defines (in
-    sampling/options.py and precisions.py), and the sampler registry and dtypes cover exactly them."""
+    """The sampler types, step-noise places, training noise levels and precisions the schemas
+    accept are the ones the code defines (sampling/options.py and sampler.py,
+    training/noise_levels.py, precisions.py), and the sampler registry and dtypes cover exactly them."""
     config_schema = schema()
     published = yaml.safe_load((REPO / "src" / "diffbench" / "schemas" / "published.schema.yaml").read_text())
     published_types = next(iter(_find_key(published, "sampler")))["properties"]["type"]["enum"]
@@ -362,6 +365,8 @@ def test_schema_enums_are_the_owning_modules_constants():
     assert list(SAMPLERS) == list(SAMPLER_TYPES) and set(_SCHEDULERS) == set(SAMPLER_TYPES)
     assert set(STEP_OPTIONS) <= set(SAMPLER_TYPES)
     assert config_schema["properties"]["precision"]["enum"] == list(PRECISIONS) == list(DTYPES)
+    assert next(iter(_find_key(config_schema, "step_noise")))["enum"] == list(STEP_NOISE)
+    assert config_schema["$defs"]["diffusion"]["properties"]["timestep_sampling"]["enum"] == list(TIMESTEP_SAMPLING)
 
 
 def _find_key(node, key):

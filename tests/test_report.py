@@ -141,7 +141,10 @@ def test_summary_states_the_comparison_from_the_data(results):
     assert "FID at infinity (Chong & Forsyth 2020" in text and "pixel (ddim, 5 steps) 70 [65, 75]" in text
     assert "Rough here: with fewer images than feature dimensions FID is not linear in 1/N" in text  # 6 < 2048
     assert "Caution: some FIDs use fewer generated samples or reference images than feature dimensions" in text
-    assert "Equal footing: every model shares the noise schedule, denoiser architecture" in text
+    assert (
+        "Equal footing: every model shares the noise schedule, the noise levels drawn in training "
+        "(uniform timesteps), denoiser architecture" in text
+    )
     assert (
         "and every sampler treats the models alike: x0 clipped to its data's range (pixel ±1, latent_f4 ±4.25), "
         "trailing timestep spacing." in text
@@ -193,7 +196,10 @@ def test_identical_models_cannot_be_told_apart_and_matched_compute_is_said(resul
 def test_models_that_differ_in_schedule_or_device_are_flagged(results):
     layout = Layout(results["results_dir"])
     record = TRAINING.read(layout.training_record("latent_f4"))
-    TRAINING.write(layout.training_record("latent_f4"), {**record, "noise_schedule": "linear 0.0001->0.02, T=1000"})
+    TRAINING.write(
+        layout.training_record("latent_f4"),
+        {**record, "noise_schedule": "linear 0.0001->0.02, T=1000", "noise_levels": "ln sigma ~ N(-1.2, 1.2^2)"},
+    )
     sampling = SAMPLING.read(layout.sampling_record("pixel", "ddim", 5))
     SAMPLING.write(
         layout.sampling_record("pixel", "ddim", 5),
@@ -203,6 +209,10 @@ def test_models_that_differ_in_schedule_or_device_are_flagged(results):
     text = " ".join(summary(tables.runs, tables.models, tables.comparisons))
     assert "Not on equal footing: the models differ in noise schedule (latent_f4: linear 0.0001->0.02, T=1000; " in text
     assert "pixel: scaled_linear 0.0015->0.0195, T=1000, epsilon)" in text
+    assert (
+        "noise levels drawn in training (diffusion.timestep_sampling) (latent_f4: ln sigma ~ N(-1.2, 1.2^2); "
+        "pixel: uniform timesteps)" in text
+    )
     assert "sampling device (pixel: NVIDIA H100, x86_64; latent_f4: x86_64)" in text
     assert (
         "where the noise of stochastic sampling steps was drawn (sampling.step_noise) "

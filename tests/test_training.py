@@ -407,6 +407,7 @@ def test_denoiser_data_and_loss_targets():
     from diffusers import DDPMScheduler
 
     from diffbench.training.diffusion_loss import DenoiserData, DiffusionLoss
+    from diffbench.training.noise_levels import TimestepSampler
 
     images = torch.randint(0, 256, (4, 8, 8, 3), dtype=torch.uint8)
     pixels = DenoiserData(images)
@@ -422,10 +423,64 @@ def test_denoiser_data_and_loss_targets():
 
     scheduler = DDPMScheduler(num_train_timesteps=10)
     x0, noise, t = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8), torch.tensor([2, 7])
-    loss = {kind: DiffusionLoss(None, scheduler, pixels, kind) for kind in ("epsilon", "v_prediction", "sample")}
+    uniform = TimestepSampler(filled_diffusion(), scheduler)
+    loss = {
+        kind: DiffusionLoss(None, scheduler, pixels, kind, uniform) for kind in ("epsilon", "v_prediction", "sample")
+    }
     assert torch.equal(loss["epsilon"].target(x0, noise, t), noise)
     assert torch.equal(loss["v_prediction"].target(x0, noise, t), scheduler.get_velocity(x0, noise, t))
     assert torch.equal(loss["sample"].target(x0, noise, t), x0)
+
+
+def filled_diffusion(**keys):
+    from diffbench.config import filled
+    from diffbench.specs import DiffusionSpec
+
+    return DiffusionSpec.of(filled("$defs/diffusion", keys))
+
+
+def test_uniform_timesteps_are_the_draw_of_ddpms_loss():
+    """The default draw is torch.randint from the loop's generator, as before the key existed, so
+    models trained with it (and tests/golden) do not change."""
+    from diffusers import DDPMScheduler
+
+    from diffbench.training.noise_levels import TimestepSampler
+
+    draw = TimestepSampler(filled_diffusion(), DDPMScheduler(num_train_timesteps=1000))
+    expected = torch.randint(0, 1000, (64,), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(draw(64, torch.Generator().manual_seed(3)), expected)
+    assert draw.describe() == "uniform timesteps"
+
+
+def test_lognormal_timesteps_are_edms_noise_levels_rounded_to_the_schedule():
+    """Each timestep's probability is the N(mean, std^2) mass of the ln(sigma) values nearest to its
+    own: checked against continuous draws rounded to the nearest timestep, and the draws' ln(sigma)
+    has the stated mean and spread."""
+    from diffusers import DDPMScheduler
+
+    from diffbench.training.noise_levels import TimestepSampler, log_sigmas
+
+    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+    draw = TimestepSampler(filled_diffusion(timestep_sampling="lognormal", log_sigma_mean=-1.2), scheduler)
+    assert draw.describe() == "ln sigma ~ N(-1.2, 1.2^2)"
+    p = draw.probabilities.double()
+    assert (p >= 0).all() and float(p.sum()) == pytest.approx(1, abs=1e-6)
+
+    levels = log_sigmas(scheduler)
+    continuous = torch.randn(400_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 1.2 - 1.2
+    nearest = torch.searchsorted((levels[1:] + levels[:-1]) / 2, continuous)  # levels increase with t
+    counts = torch.bincount(nearest, minlength=1000).double()
+    # 6 binomial sd per timestep: a miss anywhere among 1000 has probability ~2e-6 (and the seed is fixed)
+    sd = (400_000 * p * (1 - p)).sqrt()
+    assert ((counts - 400_000 * p).abs() <= 6 * sd + 1).all()
+
+    # the rounded distribution keeps the stated mean and spread: the cosine grid is coarse (up to
+    # 0.4 in ln sigma) only below -4.3, 2.6 sd out, where the mass is 0.5 %
+    mean = float((p * levels).sum())
+    assert mean == pytest.approx(-1.2, abs=0.01)
+    assert float((p * (levels - mean) ** 2).sum().sqrt()) == pytest.approx(1.2, abs=0.01)
+    drawn = levels[draw(200_000, torch.Generator().manual_seed(1))]
+    assert float(drawn.mean()) == pytest.approx(mean, abs=5 * 1.2 / 200_000**0.5)  # 5 sd of the sample mean
 
 
 def unet_weights(path) -> dict:

@@ -136,7 +136,7 @@ TRAINING = RecordKind(
      "budget": DICT, "stage_seconds": DICT, "stage_gflops": DICT, "total_train_s": NUM, "total_train_gflops": NUM,
      "x0_range": maybe(NUM), "milestones": LIST,  # MILESTONE records, in order
      **LOOP, **DEVICE},
-    optional={**GPU_MEMORY, "scaling_factor": NUM},
+    optional={**GPU_MEMORY, "scaling_factor": NUM, "noise_levels": STR},  # noise_levels: since its key
 )  # fmt: skip
 PRETRAINED = RecordKind(
     "pretrained import",

@@ -151,12 +151,16 @@ class UNetSpec(_Spec):
 
 @dataclass(frozen=True)
 class DiffusionSpec(_Spec):
-    """`models.<name>.diffusion`: the noise schedule, the UNet's target and x0 handling."""
+    """`models.<name>.diffusion`: the noise schedule, the noise levels trained on, the UNet's
+    target and x0 handling."""
 
     num_train_timesteps: int
     beta_schedule: str
     beta_start: float
     beta_end: float
+    timestep_sampling: str
+    log_sigma_mean: float
+    log_sigma_std: float
     prediction_type: str
     x0_clamp: str
 

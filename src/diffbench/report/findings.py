@@ -49,6 +49,7 @@ FOOTING = {
     "dataset": "training data",
     "source": "where they were trained (here or pretrained elsewhere)",
     "noise_schedule": "noise schedule",
+    "noise_levels": "noise levels drawn in training (diffusion.timestep_sampling)",
     "denoiser_architecture": "denoiser architecture",
     "train_device_name": "training device",
 }
@@ -99,6 +100,13 @@ def _sampler_words(runs: pd.DataFrame) -> str:
         words = f"x0 {rule} ({', '.join(f'{model} ±{fmt(limit)}' for model, limit in limits.items())})"
     spacing = sorted(set(done.timestep_spacing.astype(str)) - {""})
     return words + (f", {spacing[0]} timestep spacing" if spacing else "")
+
+
+def _noise_level_words(models: pd.DataFrame) -> str:
+    """The noise levels the trained models drew (the equal-footing sentence has checked that they
+    share them); nothing where none is recorded (pretrained models, records before the key)."""
+    levels = set(models.noise_levels.astype(str)) - {"", "nan"}
+    return f", the noise levels drawn in training ({levels.pop()})" if levels else ""
 
 
 def unequal_footing(runs: pd.DataFrame, models: pd.DataFrame) -> list[str]:
@@ -424,7 +432,8 @@ def summary(
         )
     elif len(models) > 1:
         lines.append(
-            "Equal footing: every model shares the noise schedule, denoiser architecture, training data and devices, "
+            f"Equal footing: every model shares the noise schedule{_noise_level_words(models)}, "
+            "denoiser architecture, training data and devices, "
             f"and every sampler treats the models alike: {_sampler_words(runs)}."
         )
     lines += paired_verdict(comparisons, models, primary)

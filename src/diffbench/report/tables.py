@@ -161,6 +161,7 @@ TRAINING_COLUMNS = {
     "finished_at": "train_finished_at",
     "noise_schedule": "noise_schedule",
     "denoiser_architecture": "denoiser_architecture",
+    "noise_levels": "noise_levels",  # the levels training drew (diffusion.timestep_sampling)
     "x0_range": "x0_data_range",  # what the samplers' x0 clamp is held against
     "budget_scope": "budget_scope",
     "total_train_s": "total_train_s",
@@ -184,7 +185,7 @@ AUTOENCODER_COLUMNS = {
 # Columns that hold words: "" where their record is missing (the others: NaN).
 TEXT_COLUMNS = frozenset(
     {"train_device", "train_device_name", "train_precision", "train_finished_at", "noise_schedule",
-     "denoiser_architecture", "budget_scope", "pretrained_id", "pretrained_commit", "autoencoder_type",
+     "noise_levels", "denoiser_architecture", "budget_scope", "pretrained_id", "pretrained_commit", "autoencoder_type",
      "autoencoder_loss"}
 )  # fmt: skip
 

@@ -34,6 +34,7 @@ from diffbench.training.diffusion_loss import DenoiserData, DiffusionLoss
 from diffbench.training.first_stage import FirstStageLoss
 from diffbench.training.latents import encode_dataset, encode_gflops_per_image, latent_std
 from diffbench.training.loop import fit
+from diffbench.training.noise_levels import TimestepSampler
 from diffbench.training.outputs import count_parameters, write_training_outputs
 
 
@@ -174,6 +175,7 @@ def train_diffusion(
     images = torch.from_numpy(load_images(train_images)).to(torch_device)
     first = FirstStage.load(name, model, autoencoder_dir, autoencoder_record, images)
     noise_scheduler = build_noise_scheduler(model.diffusion, first.data.x0_range)
+    timesteps = TimestepSampler(model.diffusion, noise_scheduler)
     budget = _denoiser_budget(name, model, first)
     ema = _ema(unet, model.training)
     inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
@@ -183,7 +185,7 @@ def train_diffusion(
     reset_peak_memory(torch_device)
     table, summary = fit(
         parameters=list(unet.parameters()),
-        loss_fn=DiffusionLoss(unet, noise_scheduler, first.data, model.diffusion.prediction_type),
+        loss_fn=DiffusionLoss(unet, noise_scheduler, first.data, model.diffusion.prediction_type, timesteps),
         num_images=len(images),
         spec=model.training,
         device=torch_device,
@@ -213,6 +215,7 @@ def train_diffusion(
         "autoencoder_parameters": count_parameters(autoencoder) if autoencoder else 0,
         "unet_input": [channels, side, side],
         "noise_schedule": noise_schedule(noise_scheduler),
+        "noise_levels": timesteps.describe(),
         "denoiser_architecture": denoiser_architecture(unet),
         "x0_range": first.data.x0_range,
         "ema_decay": model.training.ema_decay,

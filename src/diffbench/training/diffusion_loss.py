@@ -1,7 +1,8 @@
 """The denoiser's training loss and what it learns from: pixels, or a frozen first stage's latents.
 
 One object per concept, as NVlabs/edm keeps each loss in one class: `DenoiserData` says what a clean
-batch is (and the range the sampler clamps x0 to), `DiffusionLoss` is the loop's loss function.
+batch is (and the range the sampler clamps x0 to), `DiffusionLoss` is the loop's loss function;
+which noise levels it trains on is noise_levels.py's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DModel
 
 from diffbench.data.tensors import to_model_range
+from diffbench.training.noise_levels import TimestepSampler
 
 
 @dataclass(frozen=True)
@@ -46,17 +48,24 @@ class DenoiserData:
 
 
 class DiffusionLoss:
-    """MSE between the UNet's output and its target (epsilon, v or x0) at a uniformly drawn
-    timestep, for the training loop: called as loss(indices, generator, step)."""
+    """MSE between the UNet's output and its target (epsilon, v or x0) at a timestep drawn by
+    `timesteps`, for the training loop: called as loss(indices, generator, step)."""
 
-    def __init__(self, unet: UNet2DModel, scheduler: DDPMScheduler, data: DenoiserData, prediction_type: str):
+    def __init__(
+        self,
+        unet: UNet2DModel,
+        scheduler: DDPMScheduler,
+        data: DenoiserData,
+        prediction_type: str,
+        timesteps: TimestepSampler,
+    ):
         self.unet, self.scheduler, self.data, self.prediction_type = unet, scheduler, data, prediction_type
+        self.timesteps = timesteps
 
     def __call__(self, indices: torch.Tensor, generator: torch.Generator, step: int) -> tuple[torch.Tensor, dict]:
         x0 = self.data.clean_batch(indices, generator)
         noise = torch.randn(x0.shape, generator=generator, device=generator.device)
-        timesteps = self.scheduler.config.num_train_timesteps
-        t = torch.randint(0, timesteps, (len(x0),), generator=generator, device=generator.device)
+        t = self.timesteps(len(x0), generator)
         noisy = self.scheduler.add_noise(x0, noise, t)
         return F.mse_loss(self.unet(noisy, t).sample.float(), self.target(x0, noise, t).float()), {}
 

@@ -721,6 +721,9 @@ def test_the_answer_along_training_names_the_savings_factor_or_says_the_data_can
     [line] = along_training(pixel + same)
     assert "Whether their curves cross within 1,000-8,000 GFLOPs the data cannot tell." in line
     assert "the data cannot tell" in line.split("Whether")[0]  # no savings claimed for an identical model
+    [line] = along_training(pixel + same, target=0.25)  # a KID both reach within their range
+    assert "latent reaches the KID of report.savings_target (0.25) with a savings factor of 1x [" in line
+    assert "(pixel's total training compute over latent's at that KID; below 1, latent needs more): the data" in line
 
     # ends a hair above pixel's final KID, within the noise: no bound is claimed
     level = curve_rows("latent", "latent", [0.4, 0.3, 0.2, 0.1001], compute, [-w for w in wobble])
@@ -731,6 +734,9 @@ def test_the_answer_along_training_names_the_savings_factor_or_says_the_data_can
     [line] = along_training(pixel + worse)
     assert "it needs more than 1x pixel's total training compute to reach it." in line
     assert "pixel is better than" not in line and "latent is worse than pixel at every compute" in line
+    # at a target both reach, the latent model needs twice the compute: said as a multiple of pixel's
+    [line] = along_training(pixel + worse, target=0.3)
+    assert "latent needs 2x [" in line and "] (95% interval) pixel's total training compute to reach the KID" in line
 
     missing = pd.DataFrame(pixel + cheaper)
     missing.loc[len(pixel), "kid"] = float("nan")
@@ -838,7 +844,7 @@ def test_with_several_milestone_settings_the_headline_reads_the_primary_or_the_f
     assert "latent reaches pixel's final KID (0.1) with 4x [" in first.sentence
     assert "ddim, 10 steps (the first of 2 sampling.milestone_settings; the others are below)" in first.sentence
     [primary] = headlines(models, pd.DataFrame(), found, 0.95, Comparison("latent", "pixel", "ddim", 25))
-    assert "latent reaches pixel's final KID (0.1) with 1x [" in primary.sentence
+    assert "latent reaches pixel's final KID (0.1) with a savings factor of 1x [" in primary.sentence
     assert "ddim, 25 steps (report.primary's setting of 2)" in primary.sentence
     [single] = headlines(
         models, pd.DataFrame(), answers(curve_pairs(pd.DataFrame(at_10), [("latent", "pixel")]), 0.95), 0.95

@@ -207,10 +207,8 @@ def target_words(t: TargetAnswer, pair: CurvePair, level: float) -> str:
                 "curve (or one with an image group left out) does not reach it within its range."
             )
         i = t.pooled
-        amount = (
-            f"{fmt(i.estimate)}x [{fmt(i.low)}, {fmt(i.high)}] ({i.level:.0%} interval over seeds and image groups)"
-        )
-        return _factor_verdict(latent, pixel, reach, amount, i, "geometric mean over seeds ")
+        how = f"{i.level:.0%} interval over seeds and image groups"
+        return _factor_verdict(latent, pixel, reach, i.estimate, i, how, "geometric mean over seeds ")
     found = t.savings
     if found.state in ("beyond", "before"):
         gap = found.gap
@@ -229,17 +227,22 @@ def target_words(t: TargetAnswer, pair: CurvePair, level: float) -> str:
             "image group left out, a curve no longer reaches that KID within its range."
         )
     i = found.interval
-    amount = f"{fmt(found.factor)}x [{fmt(i.low)}, {fmt(i.high)}] ({i.level:.0%} interval)"
-    return _factor_verdict(latent, pixel, reach, amount, i, "")
+    return _factor_verdict(latent, pixel, reach, found.factor, i, f"{i.level:.0%} interval", "")
 
 
-def _factor_verdict(latent: str, pixel: str, reach: str, amount: str, i: Interval, what: str) -> str:
-    amount = what + amount
+def _factor_verdict(latent: str, pixel: str, reach: str, factor: float, i: Interval, how: str, what: str) -> str:
+    """`factor`, `i`: the savings factor (the pixel model's total training compute over the latent
+    model's at the same KID) and its interval; `how`: what the interval is; `what`: the estimate's kind."""
+    if i.high < 1:  # the latent model needs more: said as a multiple of the pixel model's compute
+        amount = f"{what}{fmt(1 / factor)}x [{fmt(1 / i.high)}, {fmt(1 / i.low)}] ({how})"
+        return f"{latent} needs {amount} {pixel}'s total training compute to reach {reach}."
+    amount = f"{what}{fmt(factor)}x [{fmt(i.low)}, {fmt(i.high)}] ({how})"
     if i.low > 1:
         return f"{latent} reaches {reach} with {amount} less total training compute."
-    if i.high < 1:
-        return f"{latent} needs more total training compute to reach {reach}: {amount} of {pixel}'s."
-    return f"{latent} reaches {reach} with {amount} of {pixel}'s compute: the data cannot tell whether it saves any."
+    return (
+        f"{latent} reaches {reach} with a savings factor of {amount} ({pixel}'s total training compute over "
+        f"{latent}'s at that KID; below 1, {latent} needs more): the data cannot tell whether it saves any."
+    )
 
 
 def crossing_words(answer: CurveAnswer, level: float) -> str:

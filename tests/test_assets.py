@@ -45,7 +45,9 @@ def test_jobs_are_offline_and_fetches_keep_the_users_setting(user):
 def test_a_missing_local_folder_names_the_key(tmp_path):
     with pytest.raises(ModelError, match=r"models.m: .* \(config key 'models.m.pretrained.id'\) is not a diffusers"):
         fetch_pretrained(
-            name="m", pretrained={"id": str(tmp_path / "nothing"), "revision": None}, out_record=tmp_path / "m.json"
+            name="m",
+            pretrained={"id": str(tmp_path / "nothing"), "revision": None, "latent_scaling_factor": None},
+            out_record=tmp_path / "m.json",
         )
     assert not (tmp_path / "m.json").exists()
 
@@ -53,7 +55,9 @@ def test_a_missing_local_folder_names_the_key(tmp_path):
 def test_a_local_folder_is_recorded_not_copied(tmp_path):
     ldm_style_checkpoint(tmp_path / "ckpt")
     record = fetch_pretrained(
-        name="m", pretrained={"id": str(tmp_path / "ckpt"), "revision": None}, out_record=tmp_path / "m.json"
+        name="m",
+        pretrained={"id": str(tmp_path / "ckpt"), "revision": None, "latent_scaling_factor": None},
+        out_record=tmp_path / "m.json",
     )
     assert record["kind"] == "local folder" and record["path"] == str(tmp_path / "ckpt")
     assert json.loads((tmp_path / "m.json").read_text())["id"] == str(tmp_path / "ckpt")
@@ -151,7 +155,9 @@ def test_offline_without_the_model_in_the_cache_says_what_to_do(tmp_path):
         ModelError, match=r"(?s)models.m: cannot fetch 'fixture/not-fetched'.*only the cache was searched"
     ):
         fetch_pretrained(
-            name="m", pretrained={"id": "fixture/not-fetched", "revision": None}, out_record=tmp_path / "m.json"
+            name="m",
+            pretrained={"id": "fixture/not-fetched", "revision": None, "latent_scaling_factor": None},
+            out_record=tmp_path / "m.json",
         )
 
 

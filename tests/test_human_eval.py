@@ -34,6 +34,7 @@ from diffbench.paths import Layout
 from diffbench.records import HUMAN_SCORES, HUMAN_STUDY
 from diffbench.report.human import HumanEval, human_findings, rank_agreement
 from diffbench.report.outputs import ReportPaths
+from diffbench.specs import HumanEvalSpec
 from diffbench.stages.human_eval import human_eval_scores, human_eval_study
 from diffbench.stages.report import report
 from helpers import headless_chromium, needs_chromium
@@ -41,6 +42,13 @@ from report_fixture import fixture_config, write_results
 
 KINDS = [REAL_OR_GENERATED, WHICH_IS_BETTER]
 SETTINGS = {"max_failed_checks": 0, "seed": 0, "bootstrap": 400, "ci_level": 0.95, "bt_regularization": 0.01}
+
+
+def scoring(**changes) -> HumanEvalSpec:
+    """A study's settings as scoring takes them (SETTINGS, and `changes`)."""
+    study = {"study": "pilot", "runs": [], "kinds": list(KINDS), "trials_per_kind": 4, "attention_checks": 1,
+             "ratings_dir": "ratings"}  # fmt: skip
+    return HumanEvalSpec.of({**study, **SETTINGS, **changes})
 
 
 def image_sets(n_runs=3, n_seeds=40, n_reference=60, side=8):
@@ -130,7 +138,7 @@ def test_simulated_raters_recover_the_known_order_and_intervals_cover_the_truth(
     rng = np.random.default_rng(7)  # fixed: the test is deterministic
     raters = [simulated_rater(study, rng, strengths, fooled, real_error) for _ in range(25)]
     accepted = [RaterAnswers(f"r{k}.json", f"r{k}", r, {}) for k, r in enumerate(raters)]
-    runs, pairs, records, agreement = study_scores(accepted, study.truth, labels, SETTINGS)
+    runs, pairs, records, agreement = study_scores(accepted, study.truth, labels, scoring())
     assert not any(r.excluded for r in records)
     # the order of the truth (with 25 raters x 60 trials the estimates are within a few tenths)
     assert [r.run for r in sorted(runs, key=lambda r: r.bt_strength)] == labels
@@ -158,7 +166,7 @@ def test_one_perfect_rater_gets_intervals_wider_than_a_point():
     labels = list(samples)
     strengths = dict(zip(labels, [-50.0, 0.0, 50.0], strict=True))  # m2 always preferred, m0 never
     perfect = simulated_rater(study, np.random.default_rng(0), strengths, dict.fromkeys(labels, 0.0), 0.0)
-    runs, _, _, _ = study_scores([RaterAnswers("r.json", "r", perfect, {})], study.truth, labels, SETTINGS)
+    runs, _, _, _ = study_scores([RaterAnswers("r.json", "r", perfect, {})], study.truth, labels, scoring())
     n_real = sum(i["answer"] == REAL and i["kind"] == REAL_OR_GENERATED and not i["attention"]
                  for i in study.truth.values())  # fmt: skip
     for run in runs:
@@ -186,11 +194,11 @@ def test_raters_failing_attention_checks_are_left_out_and_counted():
     careless = simulated_rater(study, rng, even, dict.fromkeys(labels, 0.5), 0.5, attentive=False)
 
     accepted = [RaterAnswers(f"{k}.json", f"r{k}", r, {}) for k, r in enumerate([*good, careless])]
-    _, _, records, agreement = study_scores(accepted, study.truth, labels, SETTINGS)
+    _, _, records, agreement = study_scores(accepted, study.truth, labels, scoring())
     assert [r.excluded for r in records] == [False, False, False, True]
     assert records[3].failed_checks == records[3].attention_checks == 4
     assert agreement is not None
-    lenient = {**SETTINGS, "max_failed_checks": 4}
+    lenient = scoring(max_failed_checks=4)
     assert not any(r.excluded for r in study_scores(accepted, study.truth, labels, lenient)[2])
 
 
@@ -270,7 +278,7 @@ def make_stage_study(tmp_path, nonfinite: int | None = None) -> tuple[Path, dict
             finite[nonfinite] = False
         write_npz(paths[-1], images=images, seeds=seeds, finite=finite)
     write_npz(tmp_path / "reference.npz", images=reference)
-    settings = {"study": "pilot", "kinds": KINDS, "trials_per_kind": 4, "attention_checks": 1, "seed": 0,
+    settings = {"study": "pilot", "runs": [], "kinds": KINDS, "trials_per_kind": 4, "attention_checks": 1, "seed": 0,
                 "ratings_dir": str(tmp_path / "ratings"), **SETTINGS}  # fmt: skip
     human_eval_study(settings=settings, runs=runs, samples=paths, reference_images=tmp_path / "reference.npz",
                      reference_set="heldout", out_page=tmp_path / "study" / "index.html",
@@ -449,7 +457,7 @@ def test_the_report_shows_the_study_before_and_after_ratings(tmp_path):
             "trials": study["trials"], "answers": answers}))  # fmt: skip
     scores = human_eval_scores(
         study=layout.human_eval_trials("pilot"),
-        answer_files=answer_files(config["human_eval"], "pilot"),
+        answer_files=answer_files(config["human_eval"]["ratings_dir"], "pilot"),
         settings=config["human_eval"],
         out_record=layout.human_eval_scores("pilot"),
     )

@@ -93,8 +93,9 @@ def test_a_key_the_spec_does_not_know_is_named():
 
 # Names under which config sections travel; below the stages they must be typed specs.
 SECTION_NAMES = {"spec", "model_spec", "dataset_spec", "model", "dataset", "training", "autoencoder", "unet",
-                 "diffusion", "evaluation", "sampler", "entry", "speedups", "sampling", "config"}  # fmt: skip
-LIBRARIES = ("data", "models", "features", "metrics", "sampling", "training", "report")
+                 "diffusion", "evaluation", "sampler", "entry", "speedups", "sampling", "config",
+                 "settings"}  # fmt: skip
+LIBRARIES = ("data", "models", "features", "metrics", "sampling", "training", "report", "humaneval")
 
 
 def test_no_library_below_the_stages_takes_a_config_dict():

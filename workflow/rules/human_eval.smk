@@ -33,7 +33,7 @@ rule human_eval_study:
 rule human_eval_scores:
     input:
         study=layout.human_eval_trials("{study}"),
-        answers=lambda w: answer_files(HUMAN_EVAL, w.study),
+        answers=lambda w: answer_files(EXPERIMENT.human_eval.ratings_dir, w.study),
     output:
         record=layout.human_eval_scores("{study}"),
     log:

@@ -17,9 +17,9 @@ from diffbench.humaneval.trials import ANSWER_FORMAT, GENERATED, REAL, REAL_OR_G
 VALID_RESPONSES = {REAL_OR_GENERATED: (REAL, GENERATED)}  # which_is_better: 0 or 1, the image chosen
 
 
-def answer_files(settings: dict, study: str) -> list[str]:
+def answer_files(ratings_dir: str, study: str) -> list[str]:
     """The answer files raters dropped for `study` (human_eval.ratings_dir/<study>/*.json), sorted."""
-    return sorted(str(p) for p in (Path(settings["ratings_dir"]) / study).glob("*.json"))
+    return sorted(str(p) for p in (Path(ratings_dir) / study).glob("*.json"))
 
 
 @dataclass(frozen=True)

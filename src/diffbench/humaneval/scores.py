@@ -30,6 +30,7 @@ from scipy import stats
 
 from diffbench.humaneval.answers import RaterAnswers
 from diffbench.humaneval.trials import GENERATED, REAL, REAL_OR_GENERATED, WHICH_IS_BETTER
+from diffbench.specs import HumanEvalSpec
 
 
 @dataclass(frozen=True)
@@ -299,15 +300,15 @@ def differences(score: str, point: dict[str, dict], draws: np.ndarray, labels: l
 
 
 def study_scores(
-    accepted: list[RaterAnswers], truth: dict[str, dict], labels: list[str], settings: dict
+    accepted: list[RaterAnswers], truth: dict[str, dict], labels: list[str], spec: HumanEvalSpec
 ) -> tuple[list[RunScore], list[Difference], list[RaterRecord], dict]:
-    """Run scores and their pairwise differences from the raters who passed the attention checks,
-    every rater's record, agreement."""
-    records = rater_records(accepted, truth, settings["max_failed_checks"])
+    """Run scores and their pairwise differences from the raters who passed the attention checks
+    (at most `spec.max_failed_checks` failed), every rater's record, agreement."""
+    records = rater_records(accepted, truth, spec.max_failed_checks)
     kept = [a for a, r in zip(accepted, records, strict=True) if not r.excluded]
-    seed, resamples, level = settings["seed"], settings["bootstrap"], settings["ci_level"]
+    seed, resamples, level = spec.seed, spec.bootstrap, spec.ci_level
     hype, hype_draws = hype_scores(kept, truth, labels, resamples, level, seed)
-    bt, bt_draws = bradley_terry(kept, truth, labels, resamples, level, settings["bt_regularization"], seed + 1)
+    bt, bt_draws = bradley_terry(kept, truth, labels, resamples, level, spec.bt_regularization, seed + 1)
     runs = [RunScore(run=label, **hype[label], **bt[label]) for label in labels]
     pairs = differences("hype", hype, hype_draws, labels, level)
     pairs += differences("bt_strength", bt, bt_draws, labels, level)

@@ -16,7 +16,7 @@ from diffbench.errors import DataError, MissingWeights, ModelError
 from diffbench.features import EXTRACTORS
 from diffbench.metrics.lpips import fetch_backbone
 from diffbench.records import DATASET_ASSETS, EVALUATION_ASSETS, MODEL_ASSETS, PERCEPTUAL_ASSETS
-from diffbench.specs import DatasetSpec, EvaluationSpec
+from diffbench.specs import DatasetSpec, EvaluationSpec, PretrainedSpec
 
 # What load_model reads; a hub repo's other files (README images, flax or onnx weights) are skipped.
 PIPELINE_FILES = ["model_index.json", "unet/*", "scheduler/*", "vae/*", "vqvae/*"]
@@ -29,8 +29,10 @@ def is_local_path(source: str) -> bool:
 
 
 def fetch_pretrained(*, name: str, pretrained: dict, out_record: str | Path) -> dict:
-    """Download a hub checkpoint into the HF_HOME cache (or check a local folder) and record where."""
-    source, revision = pretrained["id"], pretrained["revision"]
+    """Download a hub checkpoint into the HF_HOME cache (or check a local folder) and record where.
+    `pretrained`: the model's config section of that name."""
+    spec = PretrainedSpec.of(pretrained)
+    source, revision = spec.id, spec.revision
     key = f"models.{name}.pretrained.id"
     record = {"model": name, "id": source, "revision": revision}
     if is_local_path(source):

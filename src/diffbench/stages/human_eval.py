@@ -15,6 +15,7 @@ from diffbench.humaneval.scores import as_dicts, study_scores
 from diffbench.humaneval.trials import TRIAL_SETTINGS, make_study, run_label
 from diffbench.io import atomic_path
 from diffbench.records import HUMAN_SCORES, HUMAN_STUDY
+from diffbench.specs import HumanEvalSpec
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +71,15 @@ def human_eval_study(
 
 
 def human_eval_scores(*, study: str | Path, answer_files: list[str | Path], settings: dict, out_record: str | Path):
-    """Scores of every countable answer file; the others are named in the log and the record."""
+    """Scores of every countable answer file; the others are named in the log and the record.
+    `settings`: the config's human_eval section."""
+    spec = HumanEvalSpec.of(settings)
     record = HUMAN_STUDY.read(study)
     accepted, rejected = read_answer_files(answer_files, record["study"], record["trials_sha256"], record["trials"])
     for item in rejected:
         log.warning("%s", item["reason"])
     labels = [run["label"] for run in record["runs"]]
-    runs, pairs, raters, agreement = study_scores(accepted, record["truth"], labels, settings)
+    runs, pairs, raters, agreement = study_scores(accepted, record["truth"], labels, spec)
     scores = {
         "study": record["study"],
         "trials_sha256": record["trials_sha256"],
@@ -86,7 +89,9 @@ def human_eval_scores(*, study: str | Path, answer_files: list[str | Path], sett
         "raters_excluded": sum(r.excluded for r in raters),
         "files_rejected": rejected,
         "agreement": {**agreement, "n_raters": sum(not r.excluded for r in raters)},
-        "settings": {key: settings[key] for key in ("bootstrap", "ci_level", "bt_regularization", "max_failed_checks")},
+        "settings": {
+            key: getattr(spec, key) for key in ("bootstrap", "ci_level", "bt_regularization", "max_failed_checks")
+        },
     }
     HUMAN_SCORES.write(out_record, scores)
     log.info("study %s: %d raters counted, %d excluded, %d files left out", record["study"],

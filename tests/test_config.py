@@ -316,17 +316,17 @@ def test_training_seeds_make_one_model_per_seed(tiny_raw):
 
 
 def test_a_budget_share_gives_the_first_stage_its_part_of_each_total_limit(tiny_raw):
-    from diffbench.config import first_stage_training
+    from diffbench.specs import ModelSpec
 
     raw = copy.deepcopy(tiny_raw)
     raw["models"]["kl"]["training"].update(max_steps=None, max_seconds=100, max_gflops=400)
     raw["models"]["kl"]["autoencoder"]["training"].update(max_steps=None, max_gflops=50, budget_share=0.25)
     model = validate_config(raw)["models"]["kl"]
-    limits = first_stage_training(model)
-    assert (limits["max_steps"], limits["max_seconds"], limits["max_gflops"]) == (None, 25.0, 50)  # own 50 < 100
+    limits = ModelSpec.of(model).first_stage_training()
+    assert (limits.max_steps, limits.max_seconds, limits.max_gflops) == (None, 25.0, 50)  # own 50 < 100
     assert model["autoencoder"]["training"]["max_seconds"] is None  # the config itself is unchanged
     model["budget_scope"] = "denoiser"  # nothing is charged to the total: the share has nothing to take from
-    assert first_stage_training(model)["max_seconds"] is None
+    assert ModelSpec.of(model).first_stage_training().max_seconds is None
 
 
 def test_a_primary_comparison_must_be_one_the_run_makes(tiny_raw):

@@ -110,7 +110,7 @@ def test_the_cpu_experiments_budget_every_stage_in_gflops(preset, tmp_path):
     """The default and the MNIST preset train the same steps on every machine: every model and every
     first stage is limited in GFLOPs over all stages, none in seconds (what the planned jobs get:
     the rules pass the validated model spec, and train_autoencoder resolves its budget_share)."""
-    from diffbench.config import first_stage_training
+    from diffbench.specs import ModelSpec
 
     planned = snakemake("--configfile", preset_copy(preset, tmp_path), "-n", "--quiet", "rules", cwd=tmp_path)
     assert planned.returncode == 0 and {"train_autoencoder", "train_diffusion"} <= set(planned.stdout.split())
@@ -123,10 +123,10 @@ def test_the_cpu_experiments_budget_every_stage_in_gflops(preset, tmp_path):
         assert model["budget_scope"] == "total", name
         assert training["max_seconds"] is None and training["max_steps"] is None, name
         if model["family"] == "latent":
-            first = first_stage_training(model)
+            first = ModelSpec.of(model).first_stage_training()
             share = model["autoencoder"]["training"]["budget_share"]
-            assert first["max_seconds"] is None and first["max_steps"] is None, name
-            assert first["max_gflops"] == pytest.approx(share * training["max_gflops"]), name
+            assert first.max_seconds is None and first.max_steps is None, name
+            assert first.max_gflops == pytest.approx(share * training["max_gflops"]), name
 
 
 @pytest.mark.parametrize(("name", "milestones"), [("config.yaml", 4), ("ldm_compression_sweep.yaml", 3)])

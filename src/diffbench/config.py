@@ -19,7 +19,7 @@ from diffbench.errors import ConfigError
 from diffbench.experiment import Experiment
 from diffbench.precisions import CUDA_ONLY_PRECISIONS
 from diffbench.sampling.options import CUDA_GRAPHS_NEED, SAMPLER_SETTING_TYPES
-from diffbench.specs import TrainingSpec
+from diffbench.specs import TOTAL_BUDGET_UNITS, ModelSpec, TrainingSpec
 
 
 def schema() -> dict:
@@ -304,85 +304,104 @@ def check_input_paths(config: dict) -> None:
 
 
 def _check_semantics(config: dict, raw: dict) -> None:
+    """The checks a schema cannot express, one section at a time."""
+    _check_devices(config)
+    for name, model in config["models"].items():
+        _check_model(config, name, model, raw.get("models", {}).get(name, {}))
+    _check_evaluation(config)
+    _check_samplers(config["sampling"]["samplers"])
+
+
+def _check_devices(config: dict) -> None:
     precision = config["precision"]
     if precision in CUDA_ONLY_PRECISIONS and config["device"] == "cpu":
         instead = CUDA_ONLY_PRECISIONS[precision]
         raise ConfigError(f"config key 'precision': {precision} needs device: cuda ({instead}).")
     if config["sampling"]["speedups"].get("cuda_graphs") and config["device"] == "cpu":
         raise ConfigError(f"config key 'sampling.speedups.cuda_graphs': {CUDA_GRAPHS_NEED}.")
-    for name, model in config["models"].items():
-        key = f"models.{name}"
-        given = raw.get("models", {}).get(name, {})
-        if model["dataset"] not in config["datasets"]:
+
+
+def _check_model(config: dict, name: str, model: dict, given: dict) -> None:
+    """One models entry; `given`: the keys the user wrote (before the defaults were filled)."""
+    key = f"models.{name}"
+    if model["dataset"] not in config["datasets"]:
+        raise ConfigError(
+            f"config key '{key}.dataset': {model['dataset']!r} is not a datasets entry "
+            f"(known: {sorted(config['datasets'])})."
+        )
+    if model["source"] == "pretrained":
+        _check_pretrained(model, key, given)
+        return
+    if "pretrained" in given:
+        raise ConfigError(f"config key '{key}.pretrained' only applies to source: pretrained.")
+    if given.get("autoencoder", {}).get("training", {}).get("seeds") is not None:
+        raise ConfigError(
+            f"config key '{key}.autoencoder.training.seeds': replicates are set on the model "
+            f"({key}.training.seeds); each trains its own first stage with its seed."
+        )
+    if model["family"] == "pixel" and "autoencoder" in given:
+        raise ConfigError(f"config key '{key}.autoencoder' only applies to family: latent.")
+    _check_budget(model["training"], f"{key}.training")
+    _check_milestones(model, key)
+    if model["training"]["budget_share"] is not None:
+        raise ConfigError(
+            f"config key '{key}.training.budget_share' only applies to '{key}.autoencoder.training' (the share "
+            "of the model's total budget its first stage may spend)."
+        )
+    dataset = config["datasets"][model["dataset"]]
+    if dataset["num_train"] < 1:
+        raise ConfigError(
+            f"config key 'datasets.{model['dataset']}.num_train': model {name!r} trains on this dataset; "
+            "give it at least 1 training image."
+        )
+    side = dataset["resolution"]
+    if model["family"] == "latent":
+        _check_first_stage(model, key, side)
+        side //= model["autoencoder"]["downsampling_factor"]
+    levels = len(model["unet"]["channel_mult"])
+    if side % 2 ** (levels - 1) or side < 2 ** (levels - 1):
+        raise ConfigError(
+            f"config key '{key}.unet.channel_mult': {levels} levels downsample {levels - 1} times, "
+            f"but the UNet input is {side}x{side}; use at most {int(math.log2(side & -side)) + 1} levels."
+        )
+
+
+def _check_pretrained(model: dict, key: str, given: dict) -> None:
+    if not model["pretrained"]["id"]:
+        raise ConfigError(f"config key '{key}.pretrained.id': set a hub id or local folder for source: pretrained.")
+    for trained_only in ("autoencoder", "unet", "diffusion", "training", "budget_scope"):
+        if trained_only in given:
             raise ConfigError(
-                f"config key '{key}.dataset': {model['dataset']!r} is not a datasets entry "
-                f"(known: {sorted(config['datasets'])})."
+                f"config key '{key}.{trained_only}' only applies to source: train; "
+                "a pretrained model brings its own architecture and schedule."
             )
-        if model["source"] == "pretrained":
-            if not model["pretrained"]["id"]:
-                raise ConfigError(
-                    f"config key '{key}.pretrained.id': set a hub id or local folder for source: pretrained."
-                )
-            for trained_only in ("autoencoder", "unet", "diffusion", "training", "budget_scope"):
-                if trained_only in given:
-                    raise ConfigError(
-                        f"config key '{key}.{trained_only}' only applies to source: train; "
-                        "a pretrained model brings its own architecture and schedule."
-                    )
-            if model["family"] == "pixel" and model["pretrained"]["latent_scaling_factor"] is not None:
-                raise ConfigError(
-                    f"config key '{key}.pretrained.latent_scaling_factor' only applies to family: latent."
-                )
-            continue
-        if "pretrained" in given:
-            raise ConfigError(f"config key '{key}.pretrained' only applies to source: pretrained.")
-        if given.get("autoencoder", {}).get("training", {}).get("seeds") is not None:
-            raise ConfigError(
-                f"config key '{key}.autoencoder.training.seeds': replicates are set on the model "
-                f"({key}.training.seeds); each trains its own first stage with its seed."
-            )
-        if model["family"] == "pixel" and "autoencoder" in given:
-            raise ConfigError(f"config key '{key}.autoencoder' only applies to family: latent.")
-        _check_budget(model["training"], f"{key}.training")
-        _check_milestones(model, key)
-        if model["training"]["budget_share"] is not None:
-            raise ConfigError(
-                f"config key '{key}.training.budget_share' only applies to '{key}.autoencoder.training' (the share "
-                "of the model's total budget its first stage may spend)."
-            )
-        dataset = config["datasets"][model["dataset"]]
-        if dataset["num_train"] < 1:
-            raise ConfigError(
-                f"config key 'datasets.{model['dataset']}.num_train': model {name!r} trains on this dataset; "
-                "give it at least 1 training image."
-            )
-        side = dataset["resolution"]
-        if model["family"] == "latent":
-            ae = model["autoencoder"]
-            _check_budget(ae["training"], f"{key}.autoencoder.training", share_allowed=True)
-            _check_first_stage_budget(model, key)
-            f = ae["downsampling_factor"]
-            if side % f:
-                raise ConfigError(
-                    f"config key '{key}.autoencoder.downsampling_factor': resolution {side} of dataset "
-                    f"{model['dataset']!r} is not divisible by f={f}."
-                )
-            if ae["max_channels"] < ae["base_channels"]:
-                raise ConfigError(f"config key '{key}.autoencoder.max_channels' must be >= base_channels.")
-            disc = ae["discriminator"]
-            # the patch map of `layers` stride-2 and two stride-1 4x4 convolutions (models/discriminator.py)
-            if disc["start_step"] is not None and side < 3 * 2 ** disc["layers"]:
-                raise ConfigError(
-                    f"config key '{key}.autoencoder.discriminator.layers': {disc['layers']} layers need images of at "
-                    f"least {3 * 2 ** disc['layers']} px, dataset {model['dataset']!r} has {side}; use fewer layers."
-                )
-            side //= f
-        levels = len(model["unet"]["channel_mult"])
-        if side % 2 ** (levels - 1) or side < 2 ** (levels - 1):
-            raise ConfigError(
-                f"config key '{key}.unet.channel_mult': {levels} levels downsample {levels - 1} times, "
-                f"but the UNet input is {side}x{side}; use at most {int(math.log2(side & -side)) + 1} levels."
-            )
+    if model["family"] == "pixel" and model["pretrained"]["latent_scaling_factor"] is not None:
+        raise ConfigError(f"config key '{key}.pretrained.latent_scaling_factor' only applies to family: latent.")
+
+
+def _check_first_stage(model: dict, key: str, side: int) -> None:
+    """A trained latent model's autoencoder, on images `side` px wide."""
+    ae = model["autoencoder"]
+    _check_budget(ae["training"], f"{key}.autoencoder.training", share_allowed=True)
+    _check_first_stage_budget(model, key)
+    f = ae["downsampling_factor"]
+    if side % f:
+        raise ConfigError(
+            f"config key '{key}.autoencoder.downsampling_factor': resolution {side} of dataset "
+            f"{model['dataset']!r} is not divisible by f={f}."
+        )
+    if ae["max_channels"] < ae["base_channels"]:
+        raise ConfigError(f"config key '{key}.autoencoder.max_channels' must be >= base_channels.")
+    disc = ae["discriminator"]
+    # the patch map of `layers` stride-2 and two stride-1 4x4 convolutions (models/discriminator.py)
+    if disc["start_step"] is not None and side < 3 * 2 ** disc["layers"]:
+        raise ConfigError(
+            f"config key '{key}.autoencoder.discriminator.layers': {disc['layers']} layers need images of at "
+            f"least {3 * 2 ** disc['layers']} px, dataset {model['dataset']!r} has {side}; use fewer layers."
+        )
+
+
+def _check_evaluation(config: dict) -> None:
     evaluation = config["evaluation"]
     if evaluation["inception_weights"] and evaluation["feature_extractor"] != "inception-v3-compat":
         raise ConfigError(
@@ -403,7 +422,10 @@ def _check_semantics(config: dict, raw: dict) -> None:
         )
     if len(set(evaluation["fid_infinity_fractions"])) == 1:
         raise ConfigError("config key 'evaluation.fid_infinity_fractions': give at least 2 distinct fractions, or [].")
-    for name, sampler in config["sampling"]["samplers"].items():
+
+
+def _check_samplers(samplers: dict) -> None:
+    for name, sampler in samplers.items():
         if sampler["type"] != "ddim" and sampler["eta"] != 0:
             raise ConfigError(f"config key 'sampling.samplers.{name}.eta' only applies to type: ddim.")
         if sampler["timestep_spacing"] == "quadratic" and sampler["type"] != "ddim":
@@ -448,36 +470,12 @@ def _check_budget(training: dict, key: str, share_allowed: bool = False) -> None
         raise ConfigError(f"config key '{key}': set {', '.join(limits[:-1])} or {limits[-1]} (all are null).")
 
 
-# The units a model's total budget can be given in (budget_scope: total charges the first stage to them).
-TOTAL_BUDGET_UNITS = {"max_seconds": "seconds", "max_gflops": "GFLOPs"}
-
-
-def total_limits(model: dict) -> dict[str, float]:
-    """The model's limits that its first stage is charged to: {training key: value} (budget_scope:
-    total); none under budget_scope: denoiser or with a budget in denoiser steps only."""
-    if model["budget_scope"] != "total":
-        return {}
-    return {key: model["training"][key] for key in TOTAL_BUDGET_UNITS if model["training"][key] is not None}
-
-
-def first_stage_training(model: dict) -> dict:
-    """The autoencoder's training spec with its `budget_share` turned into limits: the share of each
-    total limit of the model (whichever of these and its own limits comes first)."""
-    training = dict(model["autoencoder"]["training"])
-    share = training["budget_share"]
-    if share is not None:
-        for key, total in total_limits(model).items():
-            own = training[key]
-            training[key] = share * total if own is None else min(own, share * total)
-    return training
-
-
 def _check_first_stage_budget(model: dict, key: str) -> None:
     """Under budget_scope: total the first stage must leave the denoiser some of every total limit,
     and that must be known before any job: a first-stage cost fixed in another unit (steps under a
     seconds budget) depends on the machine, or is only known once counted (steps under GFLOPs)."""
     ae = model["autoencoder"]["training"]
-    limits = total_limits(model)
+    limits = ModelSpec.of(model).total_limits()
     if ae["budget_share"] is not None:
         if not limits:
             raise ConfigError(
@@ -532,8 +530,9 @@ def _check_milestones(model: dict, key: str) -> None:
             f"{where}: {milestones[-1]:g} is not below the budget ('{key}.training.{limit}': {total:g}); the final "
             "model is the last point of every curve."
         )
-    if model["family"] == "latent" and limit in total_limits(model):
-        first = first_stage_training(model)[limit]
+    spec = ModelSpec.of(model)
+    if spec.latent and limit in spec.total_limits():
+        first = getattr(spec.first_stage_training(), limit)
         if first is not None and milestones[0] <= first:
             raise ConfigError(
                 f"{where}: {milestones[0]:g} lies within what the first stage may spend ({first:g} "

@@ -165,6 +165,13 @@ class DiffusionSpec(_Spec):
     x0_clamp: str
 
 
+# A training budget's limits as the config's training keys name them, and the unit each counts
+# (training/budget.py says what they mean); a model's total budget is in seconds or GFLOPs, to
+# which budget_scope: total charges the first stage (steps are always a stage's own).
+BUDGET_LIMITS = {"max_steps": "steps", "max_seconds": "seconds", "max_gflops": "GFLOPs"}
+TOTAL_BUDGET_UNITS = {key: unit for key, unit in BUDGET_LIMITS.items() if key != "max_steps"}
+
+
 @dataclass(frozen=True)
 class PretrainedSpec(_Spec):
     """`models.<name>.pretrained` (source: pretrained)."""
@@ -198,6 +205,26 @@ class ModelSpec(_Spec):
     def downsampling_factor(self) -> int:
         """1 for a pixel model: its UNet sees the images themselves."""
         return self.autoencoder.downsampling_factor if self.latent else 1
+
+    def total_limits(self) -> dict[str, float]:
+        """The model's limits that its first stage is charged to: {training key: value} (budget_scope:
+        total); none under budget_scope: denoiser or with a budget in denoiser steps only."""
+        if self.budget_scope != "total":
+            return {}
+        limits = {key: getattr(self.training, key) for key in TOTAL_BUDGET_UNITS}
+        return {key: value for key, value in limits.items() if value is not None}
+
+    def first_stage_training(self) -> TrainingSpec:
+        """The autoencoder's training spec with its `budget_share` turned into limits: the share of
+        each total limit of the model (whichever of these and its own limits comes first)."""
+        training = self.autoencoder.training
+        if training.budget_share is None:
+            return training
+        shares = {}
+        for key, total in self.total_limits().items():
+            own, share = getattr(training, key), training.budget_share * total
+            shares[key] = share if own is None else min(own, share)
+        return dataclasses.replace(training, **shares)
 
 
 @dataclass(frozen=True)

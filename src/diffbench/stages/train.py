@@ -14,7 +14,6 @@ import torch
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.training_utils import EMAModel
 
-from diffbench.config import first_stage_training
 from diffbench.data.images import load_images
 from diffbench.data.tensors import to_model_range
 from diffbench.errors import ModelError
@@ -56,7 +55,7 @@ def train_autoencoder(
     model, dataset = ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec)
     spec = model.autoencoder
     # budget_share resolved against the model's total
-    training = TrainingSpec.of(first_stage_training(model.as_dict()))
+    training = model.first_stage_training()
     torch_device = resolve_device(device)
     use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
     kind = AUTOENCODERS[spec.type]

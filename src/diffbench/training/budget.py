@@ -14,10 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from diffbench.specs import BUDGET_LIMITS as LIMITS
 from diffbench.specs import TrainingSpec
-
-# A stage's limits as the config's training keys name them, and the unit each counts.
-LIMITS = {"max_steps": "steps", "max_seconds": "seconds", "max_gflops": "GFLOPs"}
 
 
 @dataclass(frozen=True)

@@ -111,147 +111,208 @@ def fit(
     `at_milestone(k, progress)`: called after the step that reaches the budget's milestone k (where a
     run with that limit would stop), before any checkpoint of that step, its time not counted.
     Returns (per-step loss table, summary)."""
-    generator = torch.Generator("cpu").manual_seed(spec.seed)
-    # Noise is drawn where it is used; on a CPU that is the batch-order generator, as it always was.
-    noise = generator if device.type == "cpu" else torch.Generator(device).manual_seed(spec.seed + 1)
-    optimizer = torch.optim.AdamW(parameters, lr=spec.learning_rate)
-    schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=spec.warmup_steps)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    budget = budget if budget is not None else Budget.of(spec)
-    phase_gflops: dict = {}  # per phase, counted on its first step (forward and backward)
-    gflops_spent = 0.0
-    batches = Batches(num_images, spec.batch_size, generator)
-    rows, step, images_seen, elapsed_before = [], 0, 0, 0.0
-    loop_parts = {"optimizer": optimizer, "schedule": schedule, "scaler": scaler, "batches": batches}
-    saved = checkpointing.load() if checkpointing is not None else None
-    if saved is not None:
-        for name, part in loop_parts.items():
-            part.load_state_dict(saved[name])
-        generator.set_state(saved["generator"])
-        if noise is not generator:
-            noise.set_state(saved["noise_generator"])
-        _set_global_rng(saved["rng"])
-        rows, step, images_seen, elapsed_before = saved["rows"], saved["step"], saved["images_seen"], saved["elapsed_s"]
-        phase_gflops, gflops_spent = saved["phase_gflops"], saved["gflops_spent"]
-    resumed_from, last_saved, checkpoint_s, milestone_s = step, step if saved is not None else None, 0.0, 0.0
-    # milestones this run has passed (a resumed run: those before its checkpoint, already written)
-    milestones_done = budget.milestones_reached(step, elapsed_before, gflops_spent)
-    bar = tqdm(total=spec.max_steps, initial=step, desc=description, unit="step", mininterval=2)
-    synchronize(device)
-    start = time.perf_counter() - elapsed_before  # a resumed run's clock continues
-    pending: list[PendingStep] = []
+    run = _Run(parameters, num_images, spec, device, precision, description, checkpointing)
+    run.resume(budget if budget is not None else Budget.of(spec))
+    while (stop_reason := run.exhausted()) is None:
+        run.step(loss_fn, update, phase, after_step)
+        if at_milestone is not None:
+            run.publish_milestones(at_milestone)
+        run.log_and_checkpoint()
+    return run.finish(stop_reason)
 
-    def flush() -> None:
-        """Read the pending losses back in one transfer and record them; stop at a non-finite one."""
-        if not pending:
-            return
-        # One transfer; steps may log different terms (a discriminator's start adds some).
-        flat = torch.cat([torch.stack([p.loss, *p.parts.values()]) for p in pending]).tolist()
-        ends = itertools.accumulate(1 + len(p.parts) for p in pending)
-        values = [flat[end - 1 - len(p.parts) : end] for p, end in zip(pending, ends, strict=True)]
-        for p, (loss, *components) in zip(pending, values, strict=True):
-            if not math.isfinite(loss):
-                kept = (
-                    f" The last good checkpoint (step {last_saved}) is kept at {checkpointing.path}."
-                    if last_saved is not None
-                    else ""
-                )
-                raise NonFiniteLoss(
-                    f"{description}: loss became {loss} at step {p.step}; lower the learning rate or use fp32.{kept}"
-                )
-            rows.append(
-                {"step": p.step, "loss": loss, **dict(zip(p.parts, components, strict=True)),
-                 "learning_rate": p.learning_rate, "images_seen": p.images_seen, "elapsed_s": p.elapsed_s}
-            )  # fmt: skip
-        pending.clear()
-        # drawn at the bar's next interval, not now: a draw per read-back floods the log on a GPU
-        last = rows[-1]
-        bar.set_postfix(loss=f"{last['loss']:.4f}", img_per_s=f"{images_seen / last['elapsed_s']:.1f}", refresh=False)
 
-    while (stop_reason := budget.exhausted(step, time.perf_counter() - start, gflops_spent)) is None:
-        indices = next(batches)
-        optimizer.zero_grad(set_to_none=True)
+class _Run:
+    """One optimisation run: the loop's parts, its counters and its clock, and the losses still on
+    the device. A checkpoint holds all of it, so a resumed run goes on as if it had never stopped."""
+
+    def __init__(
+        self,
+        parameters: list[torch.nn.Parameter],
+        num_images: int,
+        spec: TrainingSpec,
+        device: torch.device,
+        precision: str,
+        description: str,
+        checkpointing: Checkpointing | None,
+    ):
+        self.spec, self.device, self.precision, self.description = spec, device, precision, description
+        self.checkpointing = checkpointing
+        self.generator = torch.Generator("cpu").manual_seed(spec.seed)
+        # Noise is drawn where it is used; on a CPU that is the batch-order generator, as it always was.
+        self.noise = self.generator if device.type == "cpu" else torch.Generator(device).manual_seed(spec.seed + 1)
+        self.optimizer = torch.optim.AdamW(parameters, lr=spec.learning_rate)
+        self.schedule = get_scheduler("constant_with_warmup", self.optimizer, num_warmup_steps=spec.warmup_steps)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+        self.batches = Batches(num_images, spec.batch_size, self.generator)
+        self.phase_gflops: dict = {}  # per phase, counted on its first step (forward and backward)
+        self.gflops_spent = 0.0
+        self.rows: list[dict] = []
+        self.steps, self.images_seen, self.elapsed = 0, 0, 0.0
+        self.pending: list[PendingStep] = []
+        self.checkpoint_s = self.milestone_s = 0.0
+
+    @property
+    def _parts(self) -> dict:
+        """The loop's parts with a state_dict, as a checkpoint names them."""
+        return {"optimizer": self.optimizer, "schedule": self.schedule, "scaler": self.scaler, "batches": self.batches}
+
+    def resume(self, budget: Budget) -> None:
+        """Load this run's checkpoint, if there is one, and start the clock (a resumed run's continues)."""
+        self.budget = budget
+        saved = self.checkpointing.load() if self.checkpointing is not None else None
+        if saved is not None:
+            for name, part in self._parts.items():
+                part.load_state_dict(saved[name])
+            self.generator.set_state(saved["generator"])
+            if self.noise is not self.generator:
+                self.noise.set_state(saved["noise_generator"])
+            _set_global_rng(saved["rng"])
+            self.rows, self.steps, self.images_seen = saved["rows"], saved["step"], saved["images_seen"]
+            self.elapsed, self.phase_gflops = saved["elapsed_s"], saved["phase_gflops"]
+            self.gflops_spent = saved["gflops_spent"]
+        self.resumed_from, self.last_saved = self.steps, self.steps if saved is not None else None
+        # milestones this run has passed (a resumed run: those before its checkpoint, already written)
+        self.milestones_done = budget.milestones_reached(self.steps, self.elapsed, self.gflops_spent)
+        self.bar = tqdm(
+            total=self.spec.max_steps, initial=self.steps, desc=self.description, unit="step", mininterval=2
+        )
+        synchronize(self.device)
+        self.start = time.perf_counter() - self.elapsed
+
+    def exhausted(self) -> str | None:
+        return self.budget.exhausted(self.steps, time.perf_counter() - self.start, self.gflops_spent)
+
+    def step(self, loss_fn: LossFn, update, phase, after_step) -> None:
+        """One optimiser step (and `update`'s), its FLOPs counted on its phase's first step; its loss
+        stays on the device until the next flush."""
+        indices = next(self.batches)
+        self.optimizer.zero_grad(set_to_none=True)
         # A phase's first step runs under torch's FLOP counter, which observes and does not change
         # the arithmetic (it counts matrix products and convolutions, not the optimiser's updates);
         # every step of a phase costs the same FLOPs.
-        step_phase = phase(step) if phase is not None else None
-        counting = step_phase not in phase_gflops
+        step_phase = phase(self.steps) if phase is not None else None
+        counting = step_phase not in self.phase_gflops
         with FlopCounterMode(display=False) if counting else nullcontext() as counter:
-            with autocast(device, precision):
-                loss, parts = loss_fn(indices, noise, step)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            with autocast(self.device, self.precision):
+                loss, parts = loss_fn(indices, self.noise, self.steps)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
             if update is not None:
-                parts = {**parts, **update(step)}
+                parts = {**parts, **update(self.steps)}
         if counting:
-            phase_gflops[step_phase] = counter.get_total_flops() / 1e9
-        gflops_spent += phase_gflops[step_phase]
-        schedule.step()
+            self.phase_gflops[step_phase] = counter.get_total_flops() / 1e9
+        self.gflops_spent += self.phase_gflops[step_phase]
+        self.schedule.step()
         if after_step is not None:
             after_step()
-        step += 1
-        images_seen += len(indices)
-        elapsed = time.perf_counter() - start
-        pending.append(PendingStep(step, loss.detach().float(), {k: v.float() for k, v in parts.items()},
-                                   schedule.get_last_lr()[0], images_seen, elapsed))  # fmt: skip
-        bar.update(1)
-        if at_milestone is not None and budget.milestones_reached(step, elapsed, gflops_spent) > milestones_done:
-            flush()  # a snapshot never holds a diverged state either
-            writing = time.perf_counter()
-            while milestones_done < budget.milestones_reached(step, elapsed, gflops_spent):
-                progress = {"step": step, "images_seen": images_seen, "elapsed_s": elapsed, "gflops": gflops_spent}
-                at_milestone(milestones_done, progress)
-                milestones_done += 1
-            spent = time.perf_counter() - writing  # bookkeeping, as a checkpoint's saving is
-            milestone_s += spent
-            start += spent
-        saving_now = checkpointing is not None and checkpointing.every and step % checkpointing.every == 0
-        if saving_now or step % spec.log_every == 0:
-            flush()  # before a checkpoint too: a checkpoint never holds a diverged state
+        self.steps += 1
+        self.images_seen += len(indices)
+        self.elapsed = time.perf_counter() - self.start
+        self.pending.append(PendingStep(self.steps, loss.detach().float(), {k: v.float() for k, v in parts.items()},
+                                        self.schedule.get_last_lr()[0], self.images_seen, self.elapsed))  # fmt: skip
+        self.bar.update(1)
+
+    def publish_milestones(self, at_milestone: Callable[[int, dict], None]) -> None:
+        """Hand the model to `at_milestone` for every milestone this step reached; the writing is
+        bookkeeping, as a checkpoint's saving is, and not counted."""
+        reached = self.budget.milestones_reached(self.steps, self.elapsed, self.gflops_spent)
+        if reached <= self.milestones_done:
+            return
+        self.flush()  # a snapshot never holds a diverged state either
+        writing = time.perf_counter()
+        while self.milestones_done < reached:
+            progress = {"step": self.steps, "images_seen": self.images_seen, "elapsed_s": self.elapsed,
+                        "gflops": self.gflops_spent}  # fmt: skip
+            at_milestone(self.milestones_done, progress)
+            self.milestones_done += 1
+        self._pause_clock(writing, "milestone_s")
+
+    def log_and_checkpoint(self) -> None:
+        every = self.checkpointing.every if self.checkpointing is not None else None
+        saving_now = bool(every) and self.steps % every == 0
+        if saving_now or self.steps % self.spec.log_every == 0:
+            self.flush()  # before a checkpoint too: a checkpoint never holds a diverged state
         if saving_now:
             saving = time.perf_counter()
-            checkpointing.save(
+            self.checkpointing.save(
                 {
-                    **{name: part.state_dict() for name, part in loop_parts.items()},
-                    "generator": generator.get_state(),
-                    "noise_generator": noise.get_state(),
-                    "phase_gflops": phase_gflops,
-                    "gflops_spent": gflops_spent,
+                    **{name: part.state_dict() for name, part in self._parts.items()},
+                    "generator": self.generator.get_state(),
+                    "noise_generator": self.noise.get_state(),
+                    "phase_gflops": self.phase_gflops,
+                    "gflops_spent": self.gflops_spent,
                     "rng": _global_rng(),
-                    "rows": rows,
-                    "step": step,
-                    "images_seen": images_seen,
-                    "elapsed_s": elapsed,
+                    "rows": self.rows,
+                    "step": self.steps,
+                    "images_seen": self.images_seen,
+                    "elapsed_s": self.elapsed,
                 }
             )
-            last_saved = step
+            self.last_saved = self.steps
             # Saving is bookkeeping, not training: it does not count towards the time budget or the
             # reported wall time (which compare models at equal compute).
-            spent = time.perf_counter() - saving
-            checkpoint_s += spent
-            start += spent
-    flush()
-    synchronize(device)
-    wall = time.perf_counter() - start
-    bar.close()
-    table = pd.DataFrame(rows)
-    tail = table["loss"].tail(max(1, len(table) // 10)) if len(table) else pd.Series(dtype=float)
-    summary = {
-        "steps": step,
-        "images_seen": images_seen,
-        "wall_time_s": wall,
-        # per step on average; the same every step unless a phase (a discriminator's start) changed it
-        "gflops_per_step": gflops_spent / step if step else None,
-        "train_gflops": gflops_spent,
-        "images_per_s": images_seen / wall if wall > 0 else None,
-        "stop_reason": stop_reason,
-        "resumed_from_step": resumed_from,
-        "checkpoint_s": checkpoint_s,
-        "milestone_s": milestone_s,
-        "final_loss": float(tail.mean()) if len(tail) else None,
-        "batch_size": spec.batch_size,
-        "learning_rate": spec.learning_rate,
-        "seed": spec.seed,
-    }
-    return table, summary
+            self._pause_clock(saving, "checkpoint_s")
+
+    def _pause_clock(self, since: float, account: str) -> None:
+        """Take the time since `since` off the training clock and book it to `account`."""
+        spent = time.perf_counter() - since
+        setattr(self, account, getattr(self, account) + spent)
+        self.start += spent
+
+    def flush(self) -> None:
+        """Read the pending losses back in one transfer and record them; stop at a non-finite one."""
+        if not self.pending:
+            return
+        # One transfer; steps may log different terms (a discriminator's start adds some).
+        flat = torch.cat([torch.stack([p.loss, *p.parts.values()]) for p in self.pending]).tolist()
+        ends = itertools.accumulate(1 + len(p.parts) for p in self.pending)
+        values = [flat[end - 1 - len(p.parts) : end] for p, end in zip(self.pending, ends, strict=True)]
+        for p, (loss, *components) in zip(self.pending, values, strict=True):
+            if not math.isfinite(loss):
+                kept = (
+                    f" The last good checkpoint (step {self.last_saved}) is kept at {self.checkpointing.path}."
+                    if self.last_saved is not None
+                    else ""
+                )
+                raise NonFiniteLoss(
+                    f"{self.description}: loss became {loss} at step {p.step}; lower the learning rate or use "
+                    f"fp32.{kept}"
+                )
+            self.rows.append(
+                {"step": p.step, "loss": loss, **dict(zip(p.parts, components, strict=True)),
+                 "learning_rate": p.learning_rate, "images_seen": p.images_seen, "elapsed_s": p.elapsed_s}
+            )  # fmt: skip
+        self.pending.clear()
+        # drawn at the bar's next interval, not now: a draw per read-back floods the log on a GPU
+        last = self.rows[-1]
+        self.bar.set_postfix(loss=f"{last['loss']:.4f}", img_per_s=f"{self.images_seen / last['elapsed_s']:.1f}",
+                             refresh=False)  # fmt: skip
+
+    def finish(self, stop_reason: str) -> tuple[pd.DataFrame, dict]:
+        """The per-step loss table and the run's summary."""
+        self.flush()
+        synchronize(self.device)
+        wall = time.perf_counter() - self.start
+        self.bar.close()
+        table = pd.DataFrame(self.rows)
+        tail = table["loss"].tail(max(1, len(table) // 10)) if len(table) else pd.Series(dtype=float)
+        steps, spec = self.steps, self.spec
+        summary = {
+            "steps": steps,
+            "images_seen": self.images_seen,
+            "wall_time_s": wall,
+            # per step on average; the same every step unless a phase (a discriminator's start) changed it
+            "gflops_per_step": self.gflops_spent / steps if steps else None,
+            "train_gflops": self.gflops_spent,
+            "images_per_s": self.images_seen / wall if wall > 0 else None,
+            "stop_reason": stop_reason,
+            "resumed_from_step": self.resumed_from,
+            "checkpoint_s": self.checkpoint_s,
+            "milestone_s": self.milestone_s,
+            "final_loss": float(tail.mean()) if len(tail) else None,
+            "batch_size": spec.batch_size,
+            "learning_rate": spec.learning_rate,
+            "seed": spec.seed,
+        }
+        return table, summary

@@ -459,6 +459,21 @@ def test_record_fields_take_numpy_scalars_as_the_numbers_they_are_and_refuse_wha
             kind.check({"n": 3, "x": 1.0, "why": None} | bad, "p")
 
 
+def test_nested_record_fields_are_typed_too(results):
+    """A training record's stage costs and budget are checked inside: an unknown stage (a renamed
+    one) or a limit of another type is refused, naming the field and the part."""
+    from diffbench.errors import ResultError
+
+    path = Layout(results["results_dir"]).training_record("latent_f4")
+    record = TRAINING.read(path)
+    renamed = {**record, "stage_seconds": {**record["stage_seconds"], "encode": 1.0}}
+    with pytest.raises(ResultError, match=r"record's 'stage_seconds' has Additional properties .*'encode'"):
+        TRAINING.write(path, renamed)
+    budget = {**record["budget"], "limits": {**record["budget"]["limits"], "max_gflops": "400"}}
+    with pytest.raises(ResultError, match=r"record's 'budget' has \['limits'\]\['max_gflops'\]: '400' is not of type"):
+        TRAINING.write(path, {**record, "budget": budget})
+
+
 def test_every_report_column_reads_a_key_its_record_defines():
     """The column maps are checked against the record kinds (at import, and here): a record key
     renamed in records.py without its column map fails."""

@@ -34,11 +34,23 @@ def feature_settings(evaluation: EvaluationSpec) -> dict:
 STR, INT, NUM, BOOL, LIST, DICT = "string", "integer", "number", "boolean", "array", "object"
 
 
-FieldType = str | list[str]
+FieldType = str | list[str] | dict
 
 
 def maybe(kind: str) -> list[str]:
     return [kind, "null"]
+
+
+def nested(fields: dict[str, FieldType], optional: dict[str, FieldType] | None = None) -> dict:
+    """A field that is itself an object whose fields are typed here too (the JSON Schema that
+    checks it): `fields` are always present, `optional` sometimes, nothing else."""
+    every = {**fields, **(optional or {})}
+    return {"type": DICT, "required": sorted(fields), "additionalProperties": False,
+            "properties": {key: _schema(kind) for key, kind in every.items()}}  # fmt: skip
+
+
+def _schema(kind: FieldType) -> dict:
+    return kind if isinstance(kind, dict) else {"type": kind}
 
 
 class RecordKind:
@@ -54,7 +66,7 @@ class RecordKind:
         self.keys = frozenset(fields)  # present in every record of this kind
         self.optional = frozenset(optional)  # present only sometimes (e.g. GPU memory on CUDA)
         schema = {"type": "object", "required": sorted(self.keys),
-                  "properties": {key: {"type": kind} for key, kind in self.fields.items()}}  # fmt: skip
+                  "properties": {key: _schema(kind) for key, kind in self.fields.items()}}  # fmt: skip
         self._validator = jsonschema.Draft202012Validator(schema)
 
     @property
@@ -71,10 +83,16 @@ class RecordKind:
         as_json = json.loads(json.dumps(record, default=jsonable))  # what the file holds (and a reader gets)
         wrong = sorted(self._validator.iter_errors(as_json), key=lambda e: list(e.path))
         if wrong:
-            key, expected = wrong[0].path[0], self.fields[wrong[0].path[0]]
+            error, key = wrong[0], wrong[0].path[0]
+            if len(error.path) == 1 and error.validator == "type":  # a field of the record, of another type
+                kind = self.fields[key]
+                what = f"is {as_json[key]!r}, not of type {kind['type'] if isinstance(kind, dict) else kind}"
+            else:  # inside a nested field (nested()): the part and what is wrong with it
+                inner = "".join(f"[{part!r}]" for part in list(error.path)[1:])
+                what = f"has {inner + ': ' if inner else ''}{error.message}"
             raise ResultError(
-                f"{path}: {self.name} record's {key!r} is {as_json[key]!r}, not of type {expected}; it was written "
-                "by another version of diffbench or by hand. Delete it and rerun the rule that makes it."
+                f"{path}: {self.name} record's {key!r} {what}; it was written by another version of diffbench "
+                "or by hand. Delete it and rerun the rule that makes it."
             )
         return record
 
@@ -92,6 +110,17 @@ DEVICE = {"device": STR, "device_name": STR, "device_setting": STR, "cpu_fallbac
 LOOP = {"steps": INT, "images_seen": INT, "wall_time_s": NUM, "images_per_s": NUM, "stop_reason": STR,
         "resumed_from_step": INT, "checkpoint_s": NUM, "gflops_per_step": NUM, "train_gflops": NUM}  # fmt: skip
 GPU_MEMORY = {"peak_gpu_memory_mb": NUM, "peak_gpu_reserved_mb": NUM}  # on CUDA only
+
+# A model's training stages, in order, as its record names their seconds and GFLOPs (a pixel model
+# has only the denoiser), and a budget as training/budget.py describes it.
+TRAINING_STAGES = ("autoencoder", "scaling_factor", "encoding", "denoiser")
+STAGE_COSTS = nested({}, optional=dict.fromkeys(TRAINING_STAGES, NUM))
+BUDGET_LIMITS_USED = {"max_steps": maybe(INT), "max_seconds": maybe(NUM), "max_gflops": maybe(NUM)}
+BUDGET = nested(
+    {"scope": STR, "limits": nested(BUDGET_LIMITS_USED), "spent_before": nested({"seconds": NUM, "gflops": NUM}),
+     "left": nested(BUDGET_LIMITS_USED)},
+    optional={"milestones": LIST, "milestone_unit": STR},
+)  # fmt: skip
 
 DATA_INFO = RecordKind(
     "dataset info",
@@ -118,7 +147,7 @@ AUTOENCODER_TRAINING = RecordKind(
     "autoencoder training",
     {"model": STR, "stage": STR, "autoencoder_type": STR, "first_stage_loss": STR, "downsampling_factor": INT,
      "parameters": INT, "scaling_factor": NUM, "scaling_s": NUM, "scaling_gflops": NUM, "precision": STR,
-     "budget_share": maybe(NUM), "budget": DICT, "final_loss": NUM, "peak_host_rss_mb": NUM, "finished_at": STR,
+     "budget_share": maybe(NUM), "budget": BUDGET, "final_loss": NUM, "peak_host_rss_mb": NUM, "finished_at": STR,
      **LOOP, **DEVICE},
     optional=GPU_MEMORY,
 )  # fmt: skip
@@ -133,8 +162,8 @@ TRAINING = RecordKind(
     {"model": STR, "stage": STR, "family": STR, "dataset": STR, "source": STR, "downsampling_factor": INT,
      "parameters": INT, "autoencoder_parameters": INT, "noise_schedule": STR, "denoiser_architecture": STR,
      "precision": STR, "final_loss": NUM, "peak_host_rss_mb": NUM, "finished_at": STR, "budget_scope": STR,
-     "budget": DICT, "stage_seconds": DICT, "stage_gflops": DICT, "total_train_s": NUM, "total_train_gflops": NUM,
-     "x0_range": maybe(NUM), "milestones": LIST,  # MILESTONE records, in order
+     "budget": BUDGET, "stage_seconds": STAGE_COSTS, "stage_gflops": STAGE_COSTS, "total_train_s": NUM,
+     "total_train_gflops": NUM, "x0_range": maybe(NUM), "milestones": LIST,  # MILESTONE records, in order
      **LOOP, **DEVICE},
     optional={**GPU_MEMORY, "scaling_factor": NUM, "noise_levels": STR},  # noise_levels: since its key
 )  # fmt: skip
@@ -146,11 +175,14 @@ PRETRAINED = RecordKind(
      "denoiser_architecture": STR, "x0_range": maybe(NUM), "finished_at": STR},
 )  # fmt: skip
 
+# What a sampler does to its predicted x0 (sampling.schedulers.x0_treatment).
+X0_TREATMENT = nested({"kind": STR, "limit": maybe(NUM)}, optional={"ratio": NUM})
+
 # What a sample set cost and how it was drawn; the shard's keys are summed or carried into the set's.
 SAMPLING_COST = {"nfe_per_image": INT, "denoise_s": NUM, "decode_s": NUM, "unet_gflops_per_nfe": NUM,
                  "decoder_gflops": NUM, "nonfinite_images": INT, "num_images": INT,
                  "peak_host_rss_mb": NUM}  # fmt: skip
-SAMPLER_SETTINGS = {"scheduler_class": STR, "scheduler_config": DICT, "timesteps": LIST, "x0_treatment": DICT,
+SAMPLER_SETTINGS = {"scheduler_class": STR, "scheduler_config": DICT, "timesteps": LIST, "x0_treatment": X0_TREATMENT,
                     "steps": INT, "seed_first": INT, "seed_last": INT, "batch_size": INT, "step_noise_on": STR,
                     "speedups": STR, "warmup_s": NUM, "precision": STR, "decoder_precision": maybe(STR)}  # fmt: skip
 SAMPLING_SHARD = RecordKind(

@@ -28,6 +28,7 @@ from diffbench.records import (
     SAMPLING,
     THROUGHPUT,
     TRAINING,
+    TRAINING_STAGES,
     RecordKind,
 )
 from diffbench.report.outputs import result_files
@@ -160,8 +161,8 @@ TRAINING_COLUMNS = {
     "peak_host_rss_mb": "train_peak_host_rss_mb",
     "finished_at": "train_finished_at",
     "noise_schedule": "noise_schedule",
-    "denoiser_architecture": "denoiser_architecture",
     "noise_levels": "noise_levels",  # the levels training drew (diffusion.timestep_sampling)
+    "denoiser_architecture": "denoiser_architecture",
     "x0_range": "x0_data_range",  # what the samplers' x0 clamp is held against
     "budget_scope": "budget_scope",
     "total_train_s": "total_train_s",
@@ -188,9 +189,6 @@ TEXT_COLUMNS = frozenset(
      "noise_levels", "denoiser_architecture", "budget_scope", "pretrained_id", "pretrained_commit", "autoencoder_type",
      "autoencoder_loss"}
 )  # fmt: skip
-
-# A model's training stages as its record names them (a pixel model has only the denoiser).
-TRAINING_STAGES = ("autoencoder", "scaling_factor", "encoding", "denoiser")
 
 
 # report/curves.csv: a model's quality along its training (training.milestones), the final model last.

@@ -150,6 +150,7 @@ def write_results(config: dict) -> None:
             "skipped_files": ["data/shapes/broken.png: cannot identify image file"],
         },
     )
+    write_npz(layout.heldout_images("shapes"), images=np.full((6, 8, 8, 3), 77, np.uint8), source_indices=np.arange(6))
     for model, spec in config["models"].items():
         latent = spec["family"] == "latent"
         if spec["source"] == "pretrained":

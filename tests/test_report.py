@@ -256,16 +256,17 @@ def test_report_has_every_section_and_no_network_reference(results, tmp_path):
     }
 
 
-def test_grid_rows_are_models_and_columns_seeds(results, tmp_path):
+def test_grid_rows_are_the_data_and_the_models_and_columns_seeds(results, tmp_path):
     from diffbench.report.grids import CELL, GAP
 
     build_report(config=results, workflow_dir=tmp_path, published=[])
     grid = np.asarray(Image.open(ReportPaths.of(Experiment.of(results)).grids[("ddim", 10)]))
-    assert grid.shape == (2 * CELL + GAP, 4 * CELL + 3 * GAP, 3)
+    assert grid.shape == (3 * CELL + 2 * GAP, 4 * CELL + 3 * GAP, 3)  # the real row, then pixel and latent_f4
+    np.testing.assert_array_equal(grid[:CELL, :CELL], 77)  # the fixture's held-out images
     with np.load(Layout(results["results_dir"]).samples("latent_f4", "ddim", 10)) as data:
         seed_1 = data["images"][1]
-    # Row 2 (latent_f4), column 2 (the second seed), enlarged by nearest neighbour.
-    cell = grid[CELL + GAP : 2 * CELL + GAP, CELL + GAP : 2 * CELL + GAP]
+    # Row 3 (latent_f4), column 2 (the second seed), enlarged by nearest neighbour.
+    cell = grid[2 * (CELL + GAP) : 3 * CELL + 2 * GAP, CELL + GAP : 2 * CELL + GAP]
     np.testing.assert_array_equal(cell[:: CELL // 8, :: CELL // 8], seed_1)
 
 

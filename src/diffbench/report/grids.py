@@ -1,5 +1,6 @@
-"""Sample grids: one row per model, one column per seed. Every model samples seed k from the same
-initial noise, so a column compares models on the same seed."""
+"""Sample grids: a row of real held-out images per dataset, then one row per model, one column per
+seed. Every model samples seed k from the same initial noise, so a column compares models on the
+same seed."""
 
 from __future__ import annotations
 

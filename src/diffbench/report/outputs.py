@@ -72,6 +72,7 @@ def result_files(experiment: Experiment) -> list[str]:
     files += [layout.distribution_metrics(r.model, r.sampler, r.steps) for r in experiment.milestone_runs()]
     files += [layout.comparison(c.model_a, c.model_b, c.sampler, c.steps) for c in experiment.comparisons()]
     files += [layout.data_info(dataset) for dataset in experiment.datasets_in_use()]
+    files += [layout.heldout_images(dataset) for dataset in experiment.datasets_in_use()]  # the grids' real row
     for model, spec in experiment.models.items():
         files.append(layout.training_record(model))
         if spec.source == "train":

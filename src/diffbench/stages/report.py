@@ -63,7 +63,9 @@ def report(*, config: dict | Experiment, workflow_dir: str | Path, published: li
     layout = Layout(experiment.results_dir)
     grids = []
     for (sampler, steps), png in paths.grids.items():
-        files = {m: layout.samples(m, sampler, steps) for m in experiment.models}
+        # the data first: held-out images (never trained on) of each dataset, to judge the samples by
+        real = {f"{d} (real, held out)": layout.heldout_images(d) for d in experiment.datasets_in_use()}
+        files = {**real, **{m: layout.samples(m, sampler, steps) for m in experiment.models}}
         png_bytes = sample_grid(files, settings.grid_seeds, png)
         grids.append(
             {

@@ -261,10 +261,17 @@ def test_missing_weights_fail_naming_the_fix(tmp_path, monkeypatch):
 
 
 def test_a_finished_run_has_nothing_left_to_do(run, torch_home):
+    """Nor with the same config written in another key order (Snakemake compares params with their
+    order, so the rules pass the config in canonical order)."""
     workdir, _ = run
     result = snakemake("--configfile", str(TINY_CONFIG), "-n", cwd=workdir, torch_home=torch_home)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+    reordered = workdir / "reordered.yaml"
+    reordered.write_text(yaml.safe_dump(yaml.safe_load(TINY_CONFIG.read_text()), sort_keys=True))
+    assert reordered.read_text() != TINY_CONFIG.read_text()
+    result = snakemake("--configfile", str(reordered), "-n", cwd=workdir, torch_home=torch_home)
+    assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr, result.stdout
 
 
 def test_bad_config_fails_before_any_job(tmp_path):

@@ -28,6 +28,11 @@ check_input_paths(config)
 # The rules ask this one object what runs, comparisons and models the experiment has; their
 # params stay plain data (the config's dicts), which each stage turns into specs on entry.
 EXPERIMENT = Experiment.of(config)
+# Snakemake compares a job's params with its last run's key order included, so a config whose keys
+# are only written in another order would rerun everything: the config's dicts in the specs' order.
+_canonical = EXPERIMENT.as_dict()
+config.clear()
+config.update(_canonical)
 
 layout = Layout(config["results_dir"])
 SAMPLING = config["sampling"]

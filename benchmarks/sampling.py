@@ -144,11 +144,10 @@ def main() -> None:
     for model_name, case, sampler, steps, step_noise in cases:
         model = build(config, model_name).to(device, dtype)
         apply_speedups(model, none_on)  # as the workflow samples (every speedup off), for both: the same UNet
-        on_model = Sampler.of(sampler, model.scheduler)
+        on_model = Sampler.of(sampler, model.scheduler, step_noise)
         pipeline, kwargs = reference_pipeline(model, sampler, on_model.scheduler)
         pipeline.set_progress_bar_config(disable=True)
-        ours_fn = partial(generate, model, on_model, steps, seeds, batch, device, dtype,
-                          step_noise=step_noise)  # fmt: skip
+        ours_fn = partial(generate, model, on_model, steps, seeds, batch, device, dtype)
         ours_fn()  # warm-up: allocator, kernels
         ours_s, (our_images, _) = timed(ours_fn, args.repeats)
         row = f"{model_name + ' ' + case:<32}"
@@ -164,8 +163,7 @@ def main() -> None:
         if chosen:
             fast = copy.deepcopy(model)
             apply_speedups(fast, speedups)
-            fast_fn = partial(generate, fast, on_model, steps, seeds, batch, device, dtype,
-                              step_noise=step_noise)  # fmt: skip
+            fast_fn = partial(generate, fast, on_model, steps, seeds, batch, device, dtype)
             fast_fn()  # warm-up: compilation
             fast_s, (fast_images, _) = timed(fast_fn, args.repeats)
             row += f"{len(seeds) / fast_s:>24.1f}{ours_s / fast_s:>8.2f}  {agreement(our_images, fast_images)}"

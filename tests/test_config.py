@@ -16,8 +16,7 @@ from diffbench.config import (
 from diffbench.experiment import Experiment
 from diffbench.precisions import PRECISIONS
 from diffbench.runtime import DTYPES
-from diffbench.sampling.options import SAMPLER_TYPES, STEP_OPTIONS
-from diffbench.sampling.sampler import STEP_NOISE
+from diffbench.sampling.options import SAMPLER_TYPES, STEP_NOISE, STEP_OPTIONS
 from diffbench.sampling.schedulers import _SCHEDULERS, SAMPLERS
 from diffbench.training.noise_levels import TIMESTEP_SAMPLING
 from helpers import REPO

@@ -14,7 +14,7 @@ from diffbench.report.tables import DATA_RANGE_CLIP, x0_words
 from diffbench.sampling.host_schedule import HostSchedule, step_timesteps
 from diffbench.sampling.options import SAMPLER_SETTING_TYPES
 from diffbench.sampling.pipeline_io import LatentDiffusionPipeline, load_model, save_model
-from diffbench.sampling.sampler import batch_sizes_of, denoise, generate, step_noise_device, warm_up
+from diffbench.sampling.sampler import batch_sizes_of, denoise, generate, warm_up
 from diffbench.sampling.schedulers import (
     SAMPLERS,
     Sampler,
@@ -86,17 +86,19 @@ def test_both_step_noise_settings_give_the_same_images_on_a_cpu(name):
     # On a CPU the device generator is the image's CPU generator: the setting changes nothing there.
     spec, model = SAMPLER_SPECS[name], random_model()
     template, options = make_scheduler(spec, model.scheduler), step_kwargs(spec)
-    cpu, _ = denoise(model, Sampler(template, options), 3, [4, 5], CPU, torch.float32, step_noise="cpu")
-    dev, _ = denoise(model, Sampler(template, options), 3, [4, 5], CPU, torch.float32, step_noise="device")
+    cpu, _ = denoise(model, Sampler(template, options, step_noise="cpu"), 3, [4, 5], CPU, torch.float32)
+    dev, _ = denoise(model, Sampler(template, options, step_noise="device"), 3, [4, 5], CPU, torch.float32)
     torch.testing.assert_close(cpu, dev, atol=0, rtol=0)
 
 
 def test_step_noise_is_drawn_where_the_setting_says():
-    assert step_noise_device("device", torch.device("cuda", 0)) == "cuda"
-    assert step_noise_device("cpu", torch.device("cuda", 0)) == "cpu"
-    assert step_noise_device("device", CPU) == "cpu"
+    template = make_scheduler(SAMPLER_SPECS["ddpm"], random_model().scheduler)
+    on_device, on_host = Sampler(template), Sampler(template, step_noise="cpu")
+    assert on_device.noise_on(torch.device("cuda", 0)) == "cuda" and on_host.noise_on(torch.device("cuda", 0)) == "cpu"
+    assert on_device.noise_on(CPU) == "cpu"
+    assert on_host.record(3, torch.device("cuda", 0))["step_noise_on"] == "cpu"  # the sampler records where
     with pytest.raises(ValueError, match="step_noise 'host'"):
-        step_noise_device("host", CPU)
+        Sampler(template, step_noise="host")
 
 
 @needs_cuda
@@ -104,11 +106,12 @@ def test_device_step_noise_on_cuda_is_batch_independent_and_differs_from_cpu_noi
     spec, model = SAMPLER_SPECS["ddpm"], random_model().to("cuda")
     template, options = make_scheduler(spec, model.scheduler), step_kwargs(spec)
     cuda = torch.device("cuda")
-    together, _ = denoise(model, Sampler(template, options), 3, [1, 2, 3], cuda, torch.float32, step_noise="device")
+    together, _ = denoise(model, Sampler(template, options, step_noise="device"), 3, [1, 2, 3], cuda, torch.float32)
     alone = torch.cat([denoise(model, Sampler(template, options), 3, [s], cuda, torch.float32)[0] for s in (1, 2, 3)])
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
-    host, _ = denoise(model, Sampler(template, options), 3, [1, 2, 3], cuda, torch.float32, step_noise="cpu")
-    on_cpu, _ = denoise(random_model(), Sampler(template, options), 3, [1, 2, 3], CPU, torch.float32, step_noise="cpu")
+    host_noise = Sampler(template, options, step_noise="cpu")
+    host, _ = denoise(model, host_noise, 3, [1, 2, 3], cuda, torch.float32)
+    on_cpu, _ = denoise(random_model(), host_noise, 3, [1, 2, 3], CPU, torch.float32)
     torch.testing.assert_close(host.cpu(), on_cpu, atol=1e-3, rtol=1e-3)  # same noise, float differences only
     assert not torch.allclose(host, together)  # Philox draws other numbers than the CPU generator
 

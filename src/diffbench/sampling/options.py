@@ -23,4 +23,7 @@ SAMPLER_SETTING_TYPES = {
 # Sampler entry keys passed to scheduler.step() rather than to the scheduler's config.
 STEP_OPTIONS = {"ddim": ("eta",)}
 
+# `sampling.step_noise`: where stochastic steps draw their noise (schedulers.Sampler.noise_on).
+STEP_NOISE = ("cpu", "device")
+
 CUDA_GRAPHS_NEED = "CUDA graphs need device: cuda (on a CPU, compile alone is the nearest option)"

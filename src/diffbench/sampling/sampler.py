@@ -30,16 +30,6 @@ def _accepts_generator(scheduler: SchedulerMixin) -> bool:
     return "generator" in inspect.signature(scheduler.step).parameters
 
 
-STEP_NOISE = ("cpu", "device")  # config sampling.step_noise
-
-
-def step_noise_device(step_noise: str, device: torch.device) -> str:
-    """The device type whose generators draw the noise of stochastic steps (recorded per run)."""
-    if step_noise not in STEP_NOISE:
-        raise ValueError(f"step_noise {step_noise!r} is not one of {STEP_NOISE}")
-    return "cpu" if step_noise == "cpu" else device.type
-
-
 def denoise(
     model: DiffusionModel,
     sampler: Sampler,
@@ -47,7 +37,6 @@ def denoise(
     seeds: list[int],
     device: torch.device,
     dtype: torch.dtype,
-    step_noise: str = "device",
 ) -> tuple[torch.Tensor, int]:
     """One batch: returns (final latents or pixels in float32, number of UNet evaluations)."""
     scheduler = sampler.fresh()  # fresh state per batch (multistep solvers)
@@ -60,9 +49,9 @@ def denoise(
     x = x * scheduler.init_noise_sigma
     kwargs = dict(sampler.step_options)
     if _accepts_generator(scheduler):
-        on = step_noise_device(step_noise, device)
         # On a CPU the image's one generator goes on drawing (the same images for both settings).
-        kwargs["generator"] = generators if on == "cpu" else [torch.Generator(device).manual_seed(s) for s in seeds]
+        on_host = sampler.noise_on(device) == "cpu"
+        kwargs["generator"] = generators if on_host else [torch.Generator(device).manual_seed(s) for s in seeds]
     nfe = 0
     # the UNet takes the device timestep; step() the host one where the scheduler keeps it (no read-back)
     for t, t_step in zip(scheduler.timesteps, step_timesteps(scheduler), strict=True):
@@ -91,7 +80,6 @@ def generate(
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
     store: BatchStore | None = None,
-    step_noise: str = "device",
 ) -> tuple[np.ndarray, dict]:
     """uint8 images (N, H, W, C) for `seeds`, and timing/NFE statistics.
 
@@ -105,7 +93,7 @@ def generate(
         batch = seeds[start : start + batch_size]
         done = store.load(batch) if store is not None else None
         if done is None:
-            images, batch_stats = _sample_batch(model, sampler, steps, batch, device, dtype, step_noise)
+            images, batch_stats = _sample_batch(model, sampler, steps, batch, device, dtype)
             if store is not None:
                 store.save(batch, images, batch_stats)
         else:
@@ -138,11 +126,10 @@ def _sample_batch(
     seeds: list[int],
     device: torch.device,
     dtype: torch.dtype,
-    step_noise: str,
 ) -> tuple[np.ndarray, dict]:
     clock = Stopwatch(device)
     with clock.phase("denoise"):
-        x, nfe = denoise(model, sampler, steps, seeds, device, dtype, step_noise)
+        x, nfe = denoise(model, sampler, steps, seeds, device, dtype)
     if model.autoencoder is None:
         pixels = x  # nothing to decode, and no decode time to record
     else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import torch
 from diffusers import (
     DPMSolverMultistepScheduler,
     EulerDiscreteScheduler,
@@ -23,7 +24,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from diffbench.sampling.ddim import DDIMSequenceScheduler
 from diffbench.sampling.host_schedule import DDPMHostScheduler
-from diffbench.sampling.options import SAMPLER_SETTING_TYPES, SAMPLER_TYPES, STEP_OPTIONS
+from diffbench.sampling.options import SAMPLER_SETTING_TYPES, SAMPLER_TYPES, STEP_NOISE, STEP_OPTIONS
 from diffbench.specs import SamplerSpec
 
 
@@ -107,27 +108,38 @@ def step_kwargs(sampler: SamplerSpec) -> dict:
 @dataclass(frozen=True)
 class Sampler:
     """A sampler on one model's schedule, as one object: its scheduler (a template: every batch
-    starts a fresh copy, since multistep solvers keep state), the options its step() takes, and
-    what a run records of it."""
+    starts a fresh copy, since multistep solvers keep state), the options its step() takes, where
+    its stochastic steps draw their noise (`sampling.step_noise`), and what a run records of it."""
 
     scheduler: SchedulerMixin
     step_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    step_noise: str = "device"
+
+    def __post_init__(self):
+        if self.step_noise not in STEP_NOISE:
+            raise ValueError(f"step_noise {self.step_noise!r} is not one of {STEP_NOISE}")
 
     @classmethod
-    def of(cls, entry: SamplerSpec, base: SchedulerMixin) -> Sampler:
+    def of(cls, entry: SamplerSpec, base: SchedulerMixin, step_noise: str = "device") -> Sampler:
         """A sampling.samplers entry on the model scheduler `base`."""
-        return cls(make_scheduler(entry, base), MappingProxyType(step_kwargs(entry)))
+        return cls(make_scheduler(entry, base), MappingProxyType(step_kwargs(entry)), step_noise)
 
     def fresh(self) -> SchedulerMixin:
         return self.scheduler.__class__.from_config(self.scheduler.config)
 
-    def record(self, steps: int) -> dict:
-        """What a run records of its sampler at `steps` steps."""
+    def noise_on(self, device: torch.device) -> str:
+        """The device type whose generators draw the noise of stochastic steps (recorded per run):
+        by default the sampling device's own (no host copy and synchronisation per step)."""
+        return "cpu" if self.step_noise == "cpu" else device.type
+
+    def record(self, steps: int, device: torch.device) -> dict:
+        """What a run records of its sampler at `steps` steps on `device`."""
         return {
             "scheduler_class": type(self.scheduler).__name__,
             "scheduler_config": sampler_config(self.scheduler),
             "timesteps": timesteps_of(self.scheduler, steps),
             "x0_treatment": x0_treatment(self.scheduler),
+            "step_noise_on": self.noise_on(device),
         }
 
 

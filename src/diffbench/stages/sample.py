@@ -12,7 +12,7 @@ from diffbench.records import SAMPLING_SHARD, THROUGHPUT
 from diffbench.runtime import device_info, peak_memory, reset_peak_memory, resolve_device, use_precision
 from diffbench.sampling.pipeline_io import load_model
 from diffbench.sampling.resume import BatchStore
-from diffbench.sampling.sampler import batch_sizes_of, flops_per_image, generate, step_noise_device, warm_up
+from diffbench.sampling.sampler import batch_sizes_of, flops_per_image, generate, warm_up
 from diffbench.sampling.schedulers import Sampler
 from diffbench.sampling.speedups import apply_speedups, warm_up_calls
 from diffbench.sampling.throughput import sweep
@@ -37,8 +37,8 @@ def sample_shard(
     model = load_model(model_dir).to(torch_device, dtype)
     flops = flops_per_image(model, torch_device, dtype)  # counted on the plain model, before compiling
     speedups_on = apply_speedups(model, job.speedups)
-    on_model = Sampler.of(job.sampler, model.scheduler)
-    noise_on = step_noise_device(job.step_noise, torch_device)
+    on_model = Sampler.of(job.sampler, model.scheduler, job.step_noise)
+    noise_on = on_model.noise_on(torch_device)
     store = None
     if batches_dir is not None:
         weights = sorted(Path(model_dir).rglob("*.safetensors"))
@@ -58,17 +58,15 @@ def sample_shard(
         dtype,
         progress=True,
         store=store,
-        step_noise=job.step_noise,
     )
     finite = stats.pop("finite")
     record = {
         "sampler": job.sampler.as_dict(),
-        **on_model.record(job.steps),
+        **on_model.record(job.steps, torch_device),
         "steps": job.steps,
         "seed_first": seeds[0],
         "seed_last": seeds[-1],
         "batch_size": job.batch_size,
-        "step_noise_on": noise_on,
         "speedups": speedups_on,
         "warmup_s": warmup_s,  # untimed in denoise_s/decode_s: kernel selection, compilation
         "precision": precision,

@@ -48,13 +48,18 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from diffbench.config import filled  # noqa: E402
 from diffbench.metrics.frechet import frechet_distance  # noqa: E402
 from diffbench.metrics.intervals import fid_difference, fid_infinity, seeds_and_groups, t_interval  # noqa: E402
 from diffbench.metrics.kid import kid_difference  # noqa: E402
 
 LEVEL = 0.95
 GROUPS = 10
-FRACTIONS = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+# FID at infinity as the report computes it: the configured default fractions, and only where the
+# fit's smallest subset holds MIN_RATIO x d images (elsewhere the report hides it; printed in brackets)
+_EVALUATION = filled("$defs/evaluation", {})
+FRACTIONS = _EVALUATION["fid_infinity_fractions"]
+MIN_RATIO = _EVALUATION["fid_infinity_min_ratio"]
 CASES = ("equal", "collapsed", "shifted", "dropped")
 
 
@@ -98,20 +103,20 @@ class World:
         }[self.case]
 
 
-def run_case(job: tuple[str, int, int, int, int]) -> dict:
-    case, dim, n, trials, seed = job
+def run_case(job: tuple[str, int, int, int, int, list[float]]) -> dict:
+    case, dim, n, trials, seed, fractions = job
     rng = np.random.default_rng(seed)
     world = World(case, dim, rng)
     truth = {w: max(0.0, frechet_distance(*world.moments(w), *world.moments("a"))["fd"]) for w in ("a", "b")}
     started = time.perf_counter()
     verdicts = {s: {"a": 0, "b": 0, None: 0} for s in ("fid", "fid_inf", "kid")}
-    fid_rows, kid_rows, inf_hits = [], [], 0
+    fid_rows, kid_rows, inf_hits, inf_widths = [], [], 0, []
     for trial in range(trials):
         reference, a, b = world.data(n, rng), world.data(n, rng), world.model_b(n, rng)
         fid = fid_difference(a, b, reference, LEVEL, GROUPS, seed=trial).interval
         kid = kid_difference(a, b, reference, LEVEL, GROUPS, seed=trial).interval
         fits = {
-            w: fid_infinity(x, reference, FRACTIONS, LEVEL, GROUPS, seed=trial).interval
+            w: fid_infinity(x, reference, fractions, LEVEL, GROUPS, seed=trial).interval
             for w, x in (("a", a), ("b", b))
         }
         verdicts["fid"][fid.better("a", "b")] += 1
@@ -119,6 +124,7 @@ def run_case(job: tuple[str, int, int, int, int]) -> dict:
         apart = "a" if fits["a"].high < fits["b"].low else "b" if fits["b"].high < fits["a"].low else None
         verdicts["fid_inf"][apart] += 1
         inf_hits += sum(fits[w].low <= truth[w] <= fits[w].high for w in fits)
+        inf_widths += [fits[w].high - fits[w].low for w in fits]
         fid_rows.append((fid.estimate, fid.low, fid.high))
         kid_rows.append((kid.estimate, kid.low, kid.high))
 
@@ -133,6 +139,7 @@ def run_case(job: tuple[str, int, int, int, int]) -> dict:
         "verdicts": verdicts,
         "coverage": {"fid": coverage(fid_rows, fid_target), "kid": coverage(kid_rows, kid_target),
                      "fid_inf": inf_hits / (2 * trials)},
+        "fid_inf_width": float(np.mean(inf_widths)),
         "seconds": time.perf_counter() - started,
     }  # fmt: skip
 
@@ -197,6 +204,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--fractions", type=float, nargs="+", help="FID_inf subset fractions (default: the config's)")
     parser.add_argument("--seeds", type=int, default=0, help="training-seed replicates per model (0: none)")
     parser.add_argument("--seed-effects", type=float, nargs="+", default=[0.0, 0.1, 0.3])
     parser.add_argument("--one-sided", action="store_true", help="with --seeds: replicates of model a only")
@@ -204,22 +212,29 @@ def main() -> None:
     if args.seeds:
         return main_seeds(args)
     sizes = [tuple(int(v) for v in s.split(":")) for s in args.sizes]
-    jobs = [(case, d, n, args.trials, 7919 * d + n + i) for d, n in sizes for i, case in enumerate(args.cases)]
+    fractions = args.fractions or FRACTIONS
+    jobs = [(case, d, n, args.trials, 7919 * d + n + i, fractions)
+            for d, n in sizes for i, case in enumerate(args.cases)]  # fmt: skip
     error = 100 * np.sqrt(LEVEL * (1 - LEVEL) / args.trials)
     print(
         f"{platform.machine()}, numpy {np.__version__}; {args.trials} trials per cell, nominal level {LEVEL:.0%}, "
-        f"{GROUPS} jackknife groups, FID_inf from fractions {FRACTIONS}; coverage Monte-Carlo error "
+        f"{GROUPS} jackknife groups, FID_inf from fractions {fractions} (in brackets where the report hides it: "
+        f"smallest subset < {MIN_RATIO:g} x d); coverage Monte-Carlo error "
         f"+- {error:.1f} points (one s.e.). Model a is the data's distribution: right = names a, wrong = names b."
     )
-    print(f"{'case':>10}{'d':>6}{'n':>6}{'FD(b)':>9}   " + "".join(f"{s:>27}" for s in ("FID_n", "FID_inf", "KID")))
-    print(" " * 34 + "   right / wrong / cover" * 3)
+    print(f"{'case':>10}{'d':>6}{'n':>6}{'FD(b)':>9}   " + "".join(f"{s:>27}" for s in ("FID_n", "FID_inf", "KID"))
+          + f"{'FID_inf':>10}")  # fmt: skip
+    print(" " * 34 + "   right / wrong / cover" * 3 + f"{'width':>10}")
     with ProcessPoolExecutor(args.workers) as pool:
         for r in pool.map(run_case, jobs):
             cells = []
             for stat in ("fid", "fid_inf", "kid"):
                 v, t = r["verdicts"][stat], r["trials"]
-                cells.append(f"{v['a'] / t:>9.1%}{v['b'] / t:>8.1%}{r['coverage'][stat]:>8.1%}")
-            print(f"{r['case']:>10}{r['dim']:>6}{r['n']:>6}{r['fd_b']:>9.3g}   " + "".join(f"{c:>27}" for c in cells))
+                cell = f"{v['a'] / t:>9.1%}{v['b'] / t:>8.1%}{r['coverage'][stat]:>8.1%}"
+                hidden = stat == "fid_inf" and min(fractions) * r["n"] < MIN_RATIO * r["dim"]
+                cells.append(f"[{cell.strip()}]" if hidden else cell)
+            print(f"{r['case']:>10}{r['dim']:>6}{r['n']:>6}{r['fd_b']:>9.3g}   " + "".join(f"{c:>27}" for c in cells)
+                  + f"{r['fid_inf_width']:>10.3g}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -217,6 +217,18 @@ def test_reproduction_truth_benchmark():
         assert sum(rates) == 100.0 and all(value in (0.0, 50.0, 100.0) for value in rates)  # 2 trials
 
 
+@pytest.mark.parametrize(("fractions", "hidden"), [([], True), (["0.5", "1.0"], False)])
+def test_verdict_truth_benchmark_brackets_fid_at_infinity_where_the_report_hides_it(fractions, hidden):
+    """At 40 images in 8 dimensions the default fractions' smallest subset (4) is below 2 x 8: the
+    report would hide FID_inf, and the table brackets it; fractions from 0.5 give subsets of 20."""
+    options = ["--fractions", *fractions] if fractions else []
+    lines = output_lines("verdict_truth.py", "--trials", "2", "--sizes", "8:40", "--cases", "equal", "--workers", "1",
+                         *options)  # fmt: skip
+    assert f"FID_inf from fractions [{', '.join(fractions) if fractions else '0.1, 0.2'}" in lines[0]
+    (row,) = [line for line in lines if line.split()[:1] == ["equal"]]
+    assert ("[" in row) == hidden and float(row.split()[-1]) > 0  # the FID_inf interval's mean width, last
+
+
 def test_rule_times_sums_each_rules_benchmark_files(tmp_path):
     """Snakemake's benchmark files (one row per repeat; the last counts), summed per rule."""
     benchmarks = tmp_path / "benchmarks"

@@ -21,6 +21,9 @@ from diffbench.metrics.intervals import (
 )
 from diffbench.metrics.kid import kid, kid_difference
 from diffbench.metrics.precision_recall import equal_sizes, precision_recall
+from diffbench.specs import EvaluationSpec
+from diffbench.stages.distribution import fid_infinity_hidden, fid_infinity_min_size
+from helpers import typed_spec
 
 
 def features(n, dim=16, shift=0.0, scale=1.0, seed=0):
@@ -264,6 +267,22 @@ def test_fid_at_infinity_removes_the_finite_sample_bias():
     assert alone.interval is None and alone.estimate == fit.estimate  # interval_groups: 0 keeps the estimate
     with pytest.raises(ValueError, match="at least 2 distinct subset fractions"):
         fid_infinity(generated, reference, [1.0], 0.95, groups=10)
+
+
+def test_fid_at_infinity_is_hidden_unless_its_smallest_subset_is_well_above_the_dimensions():
+    """The gate is on the fit's smallest subset, so the default's Chong & Forsyth range (fractions
+    0.1-1.0) needs 2 x 2048 / 0.1 images per set for Inception, and narrower fractions need fewer."""
+    default = typed_spec(EvaluationSpec)
+    assert min(default.fid_infinity_fractions) == 0.1 and max(default.fid_infinity_fractions) == 1.0
+    assert fid_infinity_min_size(2048, default) == 40960
+    assert fid_infinity_hidden(50000, 50000, 2048, default) is None
+    why = fid_infinity_hidden(50000, 10000, 2048, default)  # the smaller set decides
+    assert "10000 images per set are fewer than 40960" in why and "(fraction 0.1)" in why
+    assert "fid_infinity_min_ratio (2) x the 2048 feature dimensions" in why
+    narrow = typed_spec(EvaluationSpec, fid_infinity_fractions=[0.5, 0.75, 1.0])
+    assert fid_infinity_min_size(2048, narrow) == 8192 and fid_infinity_hidden(8192, 8192, 2048, narrow) is None
+    off = typed_spec(EvaluationSpec, fid_infinity_fractions=[])
+    assert fid_infinity_hidden(50000, 50000, 2048, off).startswith("switched off")
 
 
 def test_t_interval_of_replicates_hand_checked():

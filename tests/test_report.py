@@ -26,7 +26,7 @@ from diffbench.records import (
     TRAINING,
 )
 from diffbench.report.build import SECTIONS
-from diffbench.report.findings import pareto_front, summary
+from diffbench.report.findings import infinity_line, pareto_front, summary
 from diffbench.report.outputs import ReportPaths, result_files
 from diffbench.report.tables import TRAINING_COLUMNS, collect, unread_keys
 from diffbench.specs import Comparison
@@ -893,3 +893,14 @@ def test_the_curves_show_seeds_as_a_band_the_frontier_and_fid_one_click_away():
     assert list(views) == ["curves", "curves_fid"] and not views["curves_fid"].layout.updatemenus
     assert [t.visible for t in views["curves_fid"].data] == [False] * 3 + [True] * 3
     assert views["curves_fid"].layout.yaxis.type == "log" and views["curves"].layout.yaxis.type == "linear"
+
+
+def test_the_summary_says_why_fid_at_infinity_is_missing():
+    """Runs whose sets are below fid_infinity_min_size get one sentence with the size they needed."""
+    done = pd.DataFrame({
+        "model": ["a", "b"], "fid_infinity": [math.nan, math.nan], "n_samples": [10000, 128],
+        "n_reference": [50000, 128], "fid_infinity_min_size": [40960, 40960],
+    })  # fmt: skip
+    (line,) = infinity_line(done)
+    assert line.startswith("FID at infinity is not computed for 2 of 2 runs")
+    assert "at least 40960 images" in line and "smallest subset" in line and "these hold 128." in line

@@ -87,9 +87,9 @@ def test_quality_metrics_for_every_run(run):
                     and dist["fid_ci_groups"] == 3
                     and dist["fid_ci_method"] == "delete-a-group jackknife"
                 )
-                # 6 images per set are far below 4 x 2048: FID at infinity is not computed, and says why
-                assert dist["fid_infinity"] is None and dist["fid_infinity_min_size"] == 4 * 2048
-                assert "fewer than evaluation.fid_infinity_min_ratio (4) x the 2048" in dist["fid_infinity_hidden"]
+                # 6 images per set are far below 2 x 2048 / 0.1: FID at infinity is not computed, and says why
+                assert dist["fid_infinity"] is None and dist["fid_infinity_min_size"] == 40960
+                assert "fid_infinity_min_ratio (2) x the 2048 feature" in dist["fid_infinity_hidden"]
                 assert dist["kid_ci_low"] <= dist["kid"] <= dist["kid_ci_high"] and dist["kid_se"] > 0
                 assert dist["pr_n"] == 6  # precision/recall on equal set sizes: 6 of the 16 reference images
                 assert dist["n_generated"] == 6 and dist["n_reference"] == 16 and dist["dataset"] == "tiny"

@@ -367,7 +367,8 @@ def infinity_line(done: pd.DataFrame, most: int = 8) -> list[str]:
         [
             f"FID at infinity is not computed for {len(too_few)} of {len(done)} runs: the fit in 1/N only extrapolates "
             f"to the distance when both sets hold at least {fmt(too_few.fid_infinity_min_size.max(), 6)} images "
-            "(evaluation.fid_infinity_min_ratio x the feature dimensions; benchmarks/verdict_truth.py), and these "
+            "(so that the fit's smallest subset holds evaluation.fid_infinity_min_ratio x the feature dimensions; "
+            "benchmarks/verdict_truth.py), and these "
             f"hold {fmt(too_few[['n_samples', 'n_reference']].min(axis=1).min(), 6)}."
         ]
         if len(too_few)

@@ -225,8 +225,10 @@ def test_verdict_truth_benchmark_brackets_fid_at_infinity_where_the_report_hides
     lines = output_lines("verdict_truth.py", "--trials", "2", "--sizes", "8:40", "--cases", "equal", "--workers", "1",
                          *options)  # fmt: skip
     assert f"FID_inf from fractions [{', '.join(fractions) if fractions else '0.1, 0.2'}" in lines[0]
-    (row,) = [line for line in lines if line.split()[:1] == ["equal"]]
+    row, variance = [line for line in lines if line.split()[:1] == ["equal"]]  # the main table, then KID's variance
     assert ("[" in row) == hidden and float(row.split()[-1]) > 0  # the FID_inf interval's mean width, last
+    ratios = [float(cell) for cell in variance.split()[3:5]]  # jackknife and corrected variance / the trials'
+    assert all(ratio > 0 for ratio in ratios) and variance.split()[-1].endswith("%")
 
 
 def test_rule_times_sums_each_rules_benchmark_files(tmp_path):

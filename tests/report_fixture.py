@@ -10,6 +10,7 @@ import scipy.stats
 from diffbench.config import validate_config
 from diffbench.experiment import Experiment
 from diffbench.io import write_npz
+from diffbench.metrics.kid import METHOD as KID_METHOD
 from diffbench.paths import Layout
 from diffbench.records import (
     AUTOENCODER_TRAINING,
@@ -399,7 +400,7 @@ def write_distribution(config: dict, layout: Layout, model: str, steps_: int, fi
             "kid_se": 0.001,
             "kid_ci_low": fid / 1000 - 0.003,
             "kid_ci_high": fid / 1000 + 0.003,
-            "kid_method": "U-statistic over all pairs, delete-a-group jackknife over every set",
+            "kid_method": KID_METHOD,
             "kid_jackknife_replicates": [fid / 1000 + d for d in (-0.001, 0.0, 0.001)],
             "precision": 0.5,
             "recall": 0.4,
@@ -435,7 +436,7 @@ def write_comparison(config, steps, difference, half_width, a="latent_f4", b="pi
             "ci_low": low / 1000,
             "ci_high": high / 1000,
             "ci_level": 0.95,
-            "ci_method": "U-statistic over all pairs, delete-a-group jackknife over every set",
+            "ci_method": KID_METHOD,
             "ci_groups": 3,
             "se": se / 1000,
             "p_value": p_value,

@@ -17,6 +17,7 @@ from diffbench.metrics.intervals import (
     fid_interval,
     group_labels,
     jackknife,
+    second_order_overcount,
     t_interval,
 )
 from diffbench.metrics.kid import kid, kid_difference
@@ -132,16 +133,40 @@ def test_kid_agrees_with_torch_fidelity_when_its_subsets_are_the_whole_sets():
     assert kid(a, b, 0.95, groups=0).estimate == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-9)
 
 
+def _kernels(x, y):
+    return (x @ y.T / x.shape[1] + 1) ** 3
+
+
+def _second_order_within(h):
+    """The second-order variance of the mean of a symmetric kernel matrix over i != j, from the full
+    matrix: Var(h) - 2 Var(h1) by Hoeffding, h1 the row means, times 2 / (n(n-1))."""
+    n = len(h)
+    off = ~np.eye(n, dtype=bool)
+    theta = h[off].mean()
+    first = np.mean((h[off].reshape(n, n - 1).mean(1) - theta) ** 2)  # the row means' spread about theta
+    return max(np.mean(h[off] ** 2) - theta**2 - 2 * first, 0.0) * 2 / (n * (n - 1))
+
+
+def _second_order_across(h):
+    """The same for a two-sample kernel matrix, as the mean square of h doubly centred, / (nm)."""
+    centred = h - h.mean(1, keepdims=True) - h.mean(0, keepdims=True) + h.mean()
+    return max(np.mean(centred**2), 0.0) / h.size
+
+
 def test_kid_jackknife_replicates_are_the_statistic_with_a_group_left_out():
     """The block sums must give, for each deleted group, exactly the U-statistic of what is left,
-    and the interval must be the jackknife of those values; chunking the kernel changes nothing."""
+    and the interval must be the jackknife of those values less the overcount of the second-order
+    variance (estimated here from the full kernel matrices); chunking the kernel changes nothing."""
     from diffbench.metrics import kid as kid_module
 
     x, y = features(23, seed=3), features(17, shift=0.2, seed=4)
     groups = 4
     labels_x, labels_y = group_labels(23, groups, 0), group_labels(17, groups, 1)
     replicates = np.array([_brute_kid(x[labels_x != g], y[labels_y != g]) for g in range(groups)])
-    expected = jackknife(_brute_kid(x, y), replicates, 0.95)
+    second = _second_order_within(_kernels(x, x)) + _second_order_within(_kernels(y, y))
+    second += 4 * _second_order_across(_kernels(x, y))
+    expected = jackknife(_brute_kid(x, y), replicates, 0.95, second)
+    assert expected.se < jackknife(_brute_kid(x, y), replicates, 0.95).se  # the correction is not vacuous here
     got = kid(x, y, 0.95, groups).interval
     assert got.estimate == pytest.approx(expected.estimate, rel=1e-10)
     assert (got.low, got.high, got.se) == pytest.approx((expected.low, expected.high, expected.se), rel=1e-9)
@@ -161,10 +186,45 @@ def test_kid_difference_is_the_difference_of_the_two_kids_and_deletes_groups_fro
     result = kid_difference(a, b, reference, 0.9, groups)
     assert result.kid_a == pytest.approx(_brute_kid(a, reference), rel=1e-10)
     assert result.kid_b == pytest.approx(_brute_kid(b, reference), rel=1e-10)
-    expected = jackknife(result.kid_a - result.kid_b, np.array(replicates), 0.9)
+    second = _second_order_within(_kernels(a, a) - _kernels(b, b))
+    second += 4 * _second_order_across(_kernels(a, reference) - _kernels(b, reference))
+    expected = jackknife(result.kid_a - result.kid_b, np.array(replicates), 0.9, second)
     assert result.interval.estimate == pytest.approx(expected.estimate, rel=1e-9)
     assert result.interval.se == pytest.approx(expected.se, rel=1e-9)
     assert result.interval.better("a", "b") == "a"  # b is shifted 3 units in each of 16 dimensions
+
+
+def test_jackknife_subtracts_its_overcount_of_the_second_order_variance():
+    """G(2G-3)/(G-1)^2 = 170/81 at G = 10: the variance loses (that - 1) x the second-order part,
+    never more than down to the all-degenerate floor (variance / that); none given changes nothing."""
+    replicates = np.linspace(-1.0, 1.0, 10)
+    plain = jackknife(0.5, replicates, 0.95)
+    variance, overcount = plain.se**2, second_order_overcount(10)
+    assert overcount == pytest.approx(170 / 81, rel=1e-12)
+    assert jackknife(0.5, replicates, 0.95, variance / 10).se ** 2 == pytest.approx(
+        variance - (overcount - 1) * variance / 10, rel=1e-12
+    )
+    assert jackknife(0.5, replicates, 0.95, variance).se ** 2 == pytest.approx(variance / overcount, rel=1e-12)
+    assert jackknife(0.5, replicates, 0.95, 0.0) == plain
+
+
+def test_kid_difference_of_equal_models_is_not_overcounted():
+    """Two models at the data's distribution: the paired difference is degenerate, so the plain
+    jackknife's variance is ~2.1x the estimates' true variance. Over 60 seeded trials (d = 16, n = 60)
+    the corrected mean variance must land nearer the estimates' variance over the trials than the
+    plain one: the trials' variance has a relative s.e. of sqrt(2/59) ~ 0.18, and seeded draws
+    make the outcome fixed."""
+    rng = np.random.default_rng(11)
+    estimates, plain, corrected = [], [], []
+    for trial in range(60):
+        a, b, reference = (rng.standard_normal((60, 16)) for _ in range(3))
+        result = kid_difference(a, b, reference, 0.95, 10, seed=trial)
+        estimates.append(result.interval.estimate)
+        corrected.append(result.interval.se**2)
+        plain.append(jackknife(result.interval.estimate, np.array(result.replicates), 0.95).se ** 2)
+    truth = np.var(estimates, ddof=1)
+    assert np.mean(plain) / truth > 1.5
+    assert abs(np.log(np.mean(corrected) / truth)) < abs(np.log(np.mean(plain) / truth))
 
 
 def test_kid_refuses_sets_too_small_for_its_groups():

@@ -273,6 +273,7 @@ def e2e_snakemake(*args, cwd, torch_home=None, env=None):
         "--set-threads",
         "train_autoencoder=1",
         "train_diffusion=1",
+        "milestone_snapshot=1",
         "sample_shard=1",
         "reference_features=1",
         "sample_feature_shard=1",

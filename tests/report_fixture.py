@@ -18,6 +18,7 @@ from diffbench.records import (
     DATA_INFO,
     DISTRIBUTION,
     LPIPS,
+    MILESTONE,
     PRETRAINED,
     RECONSTRUCTION,
     SAMPLING,
@@ -112,6 +113,7 @@ LOOP = {
     "stop_reason": "max_steps",
     "resumed_from_step": 0,
     "checkpoint_s": 0.0,
+    "kept_states_s": 0.0,
     "gflops_per_step": 3.2,
     "train_gflops": 320.0,
     "final_loss": 0.1,
@@ -178,7 +180,9 @@ def write_results(config: dict) -> None:
                 },
             )
         else:
-            write_training(layout, model, latent, milestone_records(model, spec, latent))
+            write_training(layout, model, latent)
+            for record in milestone_records(model, spec, latent):
+                MILESTONE.write(layout.milestone_record(model, record["milestone"]), record)
         for steps_ in config["sampling"]["steps"]:
             write_run(config, layout, model, spec, steps_, fids)
         for name in Experiment.of(config).milestones(model):
@@ -195,18 +199,19 @@ LATENT_RANGE = 4.25
 
 
 def milestone_records(model: str, spec: dict, latent: bool) -> list[dict]:
-    """What train_diffusion records of each milestone snapshot (total scope: the first stage counts)."""
+    """What milestone_snapshot records of each milestone (total scope: the first stage counts)."""
     first = 105.0 if latent else 0.0  # stage_costs' first-stage GFLOPs
     return [
-        {"model": model, "milestone": value, "unit": "GFLOPs", "index": i, "step": int((value - first) / 3.2),
+        {"model": model, "milestone": value, "unit": "GFLOPs", "step": int((value - first) / 3.2),
          "images_seen": 32 * int((value - first) / 3.2), "denoiser_s": (value - first) / 5.3,
          "denoiser_gflops": value - first, "total_train_s": value / 5, "total_train_gflops": value,
-         "ema_decay": 0.999}
-        for i, value in enumerate(spec["training"]["milestones"] or [])
+         "ema_decay": 0.999, "trained_from": None, "replayed_steps": int((value - first) / 3.2), "replay_s": 1.0,
+         "device": "cpu"}
+        for value in spec["training"]["milestones"] or []
     ]  # fmt: skip
 
 
-def write_training(layout: Layout, model: str, latent: bool, milestones: list[dict]) -> None:
+def write_training(layout: Layout, model: str, latent: bool) -> None:
     TRAINING.write(
         layout.training_record(model),
         {
@@ -223,7 +228,7 @@ def write_training(layout: Layout, model: str, latent: bool, milestones: list[di
             "denoiser_architecture": "UNet2DModel [32, 64], 1 layers/block, DownBlock/DownBlock",
             "x0_range": LATENT_RANGE if latent else 1.0,
             "precision": "fp32",
-            "milestones": milestones,
+            "kept_states": [],
             **LOOP,
             **stage_costs(latent),
             **DEVICE,

@@ -211,6 +211,10 @@ def test_shipped_configs_are_valid():
             lambda c: c["models"]["kl"]["autoencoder"]["training"].update(milestones=[1]),
             "'models.kl.autoencoder.training.milestones': milestones are points along the model's training",
         ),
+        (
+            lambda c: c["models"]["kl"]["autoencoder"]["training"].update(kept_states=2),
+            "'models.kl.autoencoder.training.kept_states': training states are kept along the model's training",
+        ),
     ],
 )
 def test_bad_config_names_the_key(tiny_raw, mutate, message):

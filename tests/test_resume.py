@@ -156,30 +156,34 @@ def checkpoint_step(path: Path) -> int:
         return 0
 
 
-def test_training_killed_between_milestones_keeps_the_finished_snapshots(tmp_path):
-    """Killed after milestone 10's snapshot and a checkpoint past it, the rerun resumes past the
-    milestone (so cannot write it again), publishes the snapshot the killed run left and ends with
-    every snapshot equal to an uninterrupted run's."""
-    ladder = {"max_steps": 80, "milestones": [10, 60]}
-    config_a, a = setup_run(tmp_path / "a", **ladder)
-    config_b, b = setup_run(tmp_path / "b", **ladder)
+def test_training_killed_between_kept_states_keeps_the_finished_ones(tmp_path):
+    """80 steps keep their whole state at 80 / sqrt(2)^k (after steps 20, 29, 40 and 57). Killed after
+    the state at step 20 and a checkpoint past it, the rerun resumes past that state (so cannot write
+    it again), publishes the one the killed run left and ends with every state equal to an
+    uninterrupted run's."""
+    config_a, a = setup_run(tmp_path / "a", max_steps=80)
+    config_b, b = setup_run(tmp_path / "b", max_steps=80)
     run(*snakemake_command(config_a, "train_diffusion", a.pipeline_dir("pix")))
 
     checkpoint = Path(b.training_checkpoint("pix", "diffusion"))
-    staged = Path(b.milestone_staging("pix")) / "10" / "milestone.json"
+    staged = Path(b.states_staging("pix")) / "20.pt"
     train_b = snakemake_command(config_b, "train_diffusion", b.pipeline_dir("pix"))
-    kill_when(train_b, lambda: staged.is_file() and checkpoint_step(checkpoint) >= 15)
-    assert not Path(b.milestone_staging("pix"), "60").exists()
+    kill_when(train_b, lambda: staged.is_file() and checkpoint_step(checkpoint) >= 25)
+    assert not Path(b.states_staging("pix"), "40.pt").exists()
     rerun_after_kill(train_b)
 
     record = json.loads(Path(b.training_record("pix")).read_text())
-    assert record["resumed_from_step"] >= 15 and [m["step"] for m in record["milestones"]] == [10, 60]
-    weights = "unet/diffusion_pytorch_model.safetensors"
-    for milestone in ("10", "60"):
-        expected = load_file(Path(a.milestone_dir("pix", milestone)) / weights)
-        resumed = load_file(Path(b.milestone_dir("pix", milestone)) / weights)
-        assert all(torch.equal(expected[k], resumed[k]) for k in expected)
-    assert not Path(b.milestone_staging("pix")).exists()  # published and cleared
+    assert record["resumed_from_step"] >= 25 and [s["step"] for s in record["kept_states"]] == [20, 29, 40, 57]
+    names = sorted(p.name for p in Path(a.training_states("pix")).glob("*.pt"))
+    assert len(names) == 4 and sorted(p.name for p in Path(b.training_states("pix")).glob("*.pt")) == names
+    for name in names:
+        expected, resumed = (torch.load(Path(x.training_states("pix")) / name, weights_only=True) for x in (a, b))
+        assert expected["step"] == resumed["step"]
+        for part in ("unet",):
+            assert all(torch.equal(v, resumed["modules"][part][k]) for k, v in expected["modules"][part].items())
+        assert all(torch.equal(v, w) for v, w in zip(expected["ema"]["shadow_params"], resumed["ema"]["shadow_params"],
+                                                     strict=True))  # fmt: skip
+    assert not Path(b.states_staging("pix")).exists()  # published and cleared
 
 
 def test_killed_sampling_resumes_with_only_the_missing_batches(tmp_path, trained):

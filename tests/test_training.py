@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 import itertools
 import time
 from types import SimpleNamespace
@@ -16,7 +17,7 @@ from diffbench.models.autoencoders import AUTOENCODERS
 from diffbench.runtime import peak_memory
 from diffbench.sampling.pipeline_io import load_model
 from diffbench.specs import TrainingSpec
-from diffbench.stages.train import train_diffusion
+from diffbench.stages.train import milestone_snapshot, train_diffusion
 from diffbench.training import loop as training_loop
 from diffbench.training.budget import Budget
 from diffbench.training.latents import latent_std
@@ -89,6 +90,33 @@ def retrain(tmp_path, trained, name, precision="fp32", scope="total", **training
         out_dir=tmp_path / "m",
         out_record=tmp_path / "r.json",
         out_loss=tmp_path / "l.csv",
+        out_states=tmp_path / "states",
+    )
+
+
+def snapshot(tmp_path, trained, name, milestone, scope="total", **training):
+    """Model `name` at `milestone`, trained from the kept states of `retrain`'s run in tmp_path
+    (its spec as there: the same keys changed)."""
+    config, layout = trained["config"], trained["layout"]
+    spec = copy.deepcopy(config["models"][name])
+    spec["training"].update(milestones=None, **training)
+    spec["budget_scope"] = scope
+    latent = spec["family"] == "latent"
+    out = tmp_path / "milestones" / milestone_name(milestone)
+    return milestone_snapshot(
+        name=name,
+        model_spec=spec,
+        dataset_spec=config["datasets"]["tiny"],
+        milestone=milestone,
+        train_images=layout.train_images("tiny"),
+        autoencoder_dir=layout.autoencoder_dir(name) if latent else None,
+        autoencoder_record=layout.autoencoder_record(name) if latent else None,
+        states_dir=tmp_path / "states",
+        training_record=tmp_path / "r.json",
+        device="cpu",
+        precision="fp32",
+        out_dir=out / "pipeline",
+        out_record=out / "milestone.json",
     )
 
 
@@ -396,9 +424,12 @@ def test_one_budget_says_what_the_denoiser_has_left():
         "limits": {"max_steps": None, "max_seconds": 100.0, "max_gflops": 50.0},
         "spent_before": {"seconds": 100.0, "gflops": 0.0},
         "left": {"max_steps": None, "max_seconds": 0.0, "max_gflops": 50.0},
-        "milestones": [],
-        "milestone_unit": "GFLOPs",
+        "unit": "GFLOPs",
     }
+    # the kept states' ladder: 50 / sqrt(2)^k GFLOPs, k = 4 .. 1, those past the first stage's 20
+    assert spent.points == pytest.approx((12.5, 50 / 8**0.5, 25.0, 50 / 2**0.5), rel=1e-12)
+    assert total.points == pytest.approx((25.0, 50 / 2**0.5), rel=1e-12)
+    assert total.stopping_at(30.0).max_gflops == 30.0 and total.stopping_at(30.0).points == ()
 
 
 def test_denoiser_data_and_loss_targets():
@@ -487,38 +518,66 @@ def unet_weights(path) -> dict:
     return load_model(path).unet.state_dict()
 
 
-def test_a_milestone_snapshot_is_the_model_of_a_run_stopped_there(tmp_path, trained):
-    """A latent model with a total GFLOPs budget (first stage charged): its snapshot at a milestone
-    has the steps and the EMA weights of a run whose budget ends there (the same first step past
-    it, as `exhausted` stops), and the final model is unchanged by the snapshots."""
+def assert_same_unet(a, b):
+    for x, y in zip(unet_weights(a).values(), unet_weights(b).values(), strict=True):
+        assert torch.equal(x, y)
+
+
+def test_a_milestone_is_the_model_of_a_run_stopped_there(tmp_path, trained):
+    """A latent model whose first stage is amortised (budget 6 denoiser steps' GFLOPs): its run keeps
+    states at 6p / sqrt(2)^k (1.5p, 2.1p, 3p, 4.2p: after steps 2, 3, 3 and 5). A milestone at 3.5p
+    trains from the state at 3p one step on, and one at 3p not at all; each has the steps and the
+    EMA weights of a run whose budget ends there (the first step that reaches it, as `exhausted`
+    stops), and the final model is the one a run without kept states makes."""
+    per_step = read_json(trained["layout"].training_record("kl"))["gflops_per_step"]
+    keys = {"max_steps": None, "max_gflops": 6 * per_step, "ema_decay": 0.9}
+    run = tmp_path / "run"
+    record = train_latent(run, trained, "denoiser", **keys)
+    assert [s["step"] for s in record["kept_states"]] == [2, 3, 3, 5]
+    ladder = [1.5 * per_step, 6 / 8**0.5 * per_step, 3 * per_step, 6 / 2**0.5 * per_step]
+    assert [s["point"] for s in record["kept_states"]] == pytest.approx(ladder, rel=1e-12)
+    for milestone, replayed in ((3.5 * per_step, 1), (3 * per_step, 0)):
+        entry = snapshot(run / "denoiser", trained, "kl", milestone, "denoiser", **keys)
+        stopped = train_latent(
+            tmp_path / f"stopped{replayed}", trained, "denoiser", **{**keys, "max_gflops": milestone}
+        )
+        assert entry["trained_from"] == pytest.approx(3 * per_step) and entry["replayed_steps"] == replayed
+        assert entry["step"] == stopped["steps"] and entry["unit"] == "GFLOPs" and entry["milestone"] == milestone
+        assert entry["total_train_gflops"] == pytest.approx(stopped["total_train_gflops"], rel=1e-12)
+        assert entry["images_seen"] == stopped["images_seen"]
+        pipeline = run / "denoiser" / "milestones" / milestone_name(milestone) / "pipeline"
+        assert load_model(pipeline).family == "latent"  # a whole pipeline, autoencoder included
+        assert_same_unet(pipeline, tmp_path / f"stopped{replayed}" / "denoiser" / "m")
+    plain = train_latent(tmp_path / "plain", trained, "denoiser", **keys, kept_states=0)
+    assert_same_unet(run / "denoiser" / "m", tmp_path / "plain" / "denoiser" / "m")
+    assert record["steps"] == plain["steps"] and plain["kept_states"] == []
+    assert not (tmp_path / "run" / "denoiser" / "states.staging").exists()  # staging removed once published
+
+
+def test_a_milestone_without_a_state_below_it_trains_from_step_0(tmp_path, trained):
+    """Total scope (the first stage charged) and no kept states: the milestone trains the whole way."""
     done = read_json(trained["layout"].training_record("kl"))
     per_step = done["gflops_per_step"]
     first_stage = sum(v for k, v in done["stage_gflops"].items() if k != "denoiser")
-    milestone, budget = first_stage + 2.5 * per_step, first_stage + 5.5 * per_step
-    record = train_latent(tmp_path / "ladder", trained, "total", max_steps=None, max_gflops=budget,
-                          ema_decay=0.9, milestones=[milestone])  # fmt: skip
-    stopped = train_latent(tmp_path / "stopped", trained, "total", max_steps=None, max_gflops=milestone, ema_decay=0.9)
-    plain = train_latent(tmp_path / "plain", trained, "total", max_steps=None, max_gflops=budget, ema_decay=0.9)
-    [entry] = record["milestones"]
-    assert entry["step"] == stopped["steps"] == 3 and entry["unit"] == "GFLOPs" and entry["milestone"] == milestone
+    keys = {"max_steps": None, "max_gflops": first_stage + 5.5 * per_step, "ema_decay": 0.9, "kept_states": 0}
+    train_latent(tmp_path / "run", trained, "total", **keys)
+    milestone = first_stage + 2.5 * per_step
+    entry = snapshot(tmp_path / "run" / "total", trained, "kl", milestone, **keys)
+    stopped = train_latent(tmp_path / "stopped", trained, "total", **{**keys, "max_gflops": milestone})
+    assert entry["trained_from"] is None and entry["replayed_steps"] == entry["step"] == stopped["steps"] == 3
     assert entry["total_train_gflops"] == pytest.approx(stopped["total_train_gflops"], rel=1e-12)
-    assert entry["images_seen"] == stopped["images_seen"]
-    snapshot = tmp_path / "ladder" / "total" / "m" / "milestones" / milestone_name(milestone)
-    assert load_model(snapshot).family == "latent"  # a whole pipeline, autoencoder included
-    for a, b in zip(unet_weights(snapshot).values(), unet_weights(tmp_path / "stopped" / "total" / "m").values(),
-                    strict=True):  # fmt: skip
-        assert torch.equal(a, b)
-    for a, b in zip(unet_weights(tmp_path / "ladder" / "total" / "m").values(),
-                    unet_weights(tmp_path / "plain" / "total" / "m").values(), strict=True):  # fmt: skip
-        assert torch.equal(a, b)
-    assert record["steps"] == plain["steps"] and record["budget"]["milestones"] == [milestone]
-    assert not (tmp_path / "ladder" / "total" / "m.milestones").exists()  # staging removed once published
+    pipeline = tmp_path / "run" / "total" / "milestones" / milestone_name(milestone) / "pipeline"
+    assert_same_unet(pipeline, tmp_path / "stopped" / "total" / "m")
 
 
-def test_milestones_in_steps_snapshot_at_each_step_count(tmp_path, trained):
-    record = train_pixel(tmp_path, trained, max_steps=6, milestones=[2, 4])
-    assert [(m["milestone"], m["step"], m["unit"]) for m in record["milestones"]] == [(2, 2, "steps"), (4, 4, "steps")]
-    assert sorted(p.name for p in (tmp_path / "m" / "milestones").iterdir()) == ["2", "4"]
+def test_milestones_in_steps_stop_at_each_step_count(tmp_path, trained):
+    record = train_pixel(tmp_path, trained, max_steps=6)
+    assert [s["step"] for s in record["kept_states"]] == [2, 3, 3, 5]  # 6 / sqrt(2)^k, rounded up
+    entries = [snapshot(tmp_path, trained, "pix", m, max_steps=6) for m in (2, 4)]
+    assert [(m["milestone"], m["step"], m["unit"], m["trained_from"]) for m in entries] == [
+        (2, 2, "steps", 1.5),
+        (4, 4, "steps", 3.0),
+    ]
 
 
 def test_a_milestone_within_the_first_stage_is_refused_before_training(tmp_path, trained):
@@ -526,17 +585,17 @@ def test_a_milestone_within_the_first_stage_is_refused_before_training(tmp_path,
 
     done = read_json(trained["layout"].training_record("kl"))
     first_stage = sum(v for k, v in done["stage_gflops"].items() if k != "denoiser")
+    keys = {"max_steps": None, "max_gflops": 2 * first_stage, "kept_states": 0}
+    train_latent(tmp_path, trained, "total", **keys)
     with pytest.raises(ModelError, match=r"models.kl: its first stage used .* past milestone .*training.milestones"):
-        train_latent(
-            tmp_path, trained, "total", max_steps=None, max_gflops=2 * first_stage, milestones=[first_stage / 2]
-        )
+        snapshot(tmp_path / "total", trained, "kl", first_stage / 2, **keys)
 
 
-def test_the_loop_hands_each_milestone_over_once_after_the_step_that_reaches_it():
-    """Milestones 3 and 3.5 in steps: 3 is reached by step 3, 3.5 by step 4 (a run limited to 3.5
-    steps would stop after its fourth); each is handed over once, in order."""
+def test_the_loop_hands_each_point_over_once_after_the_step_that_reaches_it():
+    """Points 3 and 3.5 in steps: 3 is reached by step 3, 3.5 by step 4 (a run limited to 3.5 steps
+    would stop after its fourth); each is handed over once, in order, with the loop's state."""
     calls = []
-    spec = toy_spec(max_steps=10, milestones=[3, 3.5, 7])
+    spec = toy_spec(max_steps=10)
     weight = torch.nn.Parameter(torch.ones(1))
     fit(
         parameters=[weight],
@@ -546,7 +605,7 @@ def test_the_loop_hands_each_milestone_over_once_after_the_step_that_reaches_it(
         device=torch.device("cpu"),
         precision="fp32",
         description="toy",
-        budget=Budget.for_denoiser(spec, "stage", 0.0, 0.0),
-        at_milestone=lambda k, progress: calls.append((k, progress["step"])),
+        budget=dataclasses.replace(Budget.for_denoiser(spec, "stage", 0.0, 0.0), points=(3, 3.5, 7)),
+        at_point=lambda k, state: calls.append((k, state["step"])),
     )
     assert calls == [(0, 3), (1, 4), (2, 7)]

@@ -121,7 +121,9 @@ def test_a_training_milestone_is_sampled_and_evaluated_like_a_final_model(run):
     layout = Layout(str(workdir / "results"))
     assert (workdir / layout.milestone_dir("pix", 2) / "model_index.json").is_file()
     training = json.loads((workdir / layout.training_record("pix")).read_text())
-    assert [(m["milestone"], m["step"]) for m in training["milestones"]] == [(2, 2)]
+    assert [s["step"] for s in training["kept_states"]] == [1, 2, 2, 3]  # 4 / sqrt(2)^k steps, rounded up
+    record = json.loads((workdir / layout.milestone_record("pix", 2)).read_text())
+    assert (record["milestone"], record["step"], record["trained_from"], record["replayed_steps"]) == (2, 2, 2, 0)
     milestone = json.loads((workdir / layout.distribution_metrics("pix@2", "ddim", 3)).read_text())
     final = json.loads((workdir / layout.distribution_metrics("pix", "ddim", 3)).read_text())
     assert (milestone["milestone_of"], milestone["milestone"], milestone["model"]) == ("pix", 2.0, "pix@2")
@@ -285,6 +287,22 @@ def test_a_finished_run_has_nothing_left_to_do(run, torch_home):
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr, result.stdout
 
 
+def test_adding_a_milestone_trains_only_that_milestone(run, torch_home):
+    """pix's milestones [2] become [1, 2] (and kl gets one): no model trains again; each new
+    milestone is one milestone_snapshot job (from the kept state at or below it) and its sampling
+    and evaluation, and the report."""
+    workdir, _ = run
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["models"]["pix"]["training"]["milestones"] = [1, 2]
+    config["models"]["kl"]["training"]["milestones"] = [2]
+    (workdir / "more.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake("--configfile", "more.yaml", "-n", cwd=workdir, torch_home=torch_home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, re.MULTILINE))
+    assert counts["milestone_snapshot"] == "2" and "train_diffusion" not in counts, result.stdout
+    assert "train_autoencoder" not in counts and "sample_shard" in counts and "report" in counts
+
+
 def test_bad_config_fails_before_any_job(tmp_path):
     config = yaml.safe_load(TINY_CONFIG.read_text())
     config["models"]["kl"]["autoencoder"]["downsampling_factor"] = 16
@@ -295,7 +313,7 @@ def test_bad_config_fails_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-TIMED_RULES = {"train_autoencoder", "train_diffusion", "sample_shard", "sampling_throughput"}
+TIMED_RULES = {"train_autoencoder", "train_diffusion", "milestone_snapshot", "sample_shard", "sampling_throughput"}
 NETWORK_EVALUATION_RULES = {"reference_features", "sample_feature_shard", "reconstruction_metrics"}
 
 

@@ -501,12 +501,18 @@ def _check_first_stage_budget(model: dict, key: str) -> None:
 
 
 def _check_milestones(model: dict, key: str) -> None:
-    """training.milestones: increasing, below the budget's limit in its unit and, in total scope,
-    beyond what the first stage may spend (its limit there, or its share of the total)."""
+    """training.milestones and kept_states on the model's training only; milestones increasing,
+    below the budget's limit in its unit and, in total scope, beyond what the first stage may spend
+    (its limit there, or its share of the total)."""
     if model["autoencoder"]["training"]["milestones"] is not None:
         raise ConfigError(
             f"config key '{key}.autoencoder.training.milestones': milestones are points along the model's "
             f"training; set them in '{key}.training.milestones'."
+        )
+    if model["autoencoder"]["training"]["kept_states"] is not None:
+        raise ConfigError(
+            f"config key '{key}.autoencoder.training.kept_states': training states are kept along the model's "
+            f"training, for its milestones; set it in '{key}.training.kept_states'."
         )
     milestones = model["training"]["milestones"]
     if milestones is None:

@@ -51,14 +51,22 @@ class Layout:
     def training_loss(self, model: str) -> str:
         return f"{self.root}/models/{model}/loss.csv"
 
-    def milestone_staging(self, model: str) -> str:
-        """Milestone snapshots while the model trains (not an output: a killed job keeps them)."""
-        return f"{self.root}/checkpoints/{model}/milestones"
+    def training_states(self, model: str) -> str:
+        """The model's whole training states along its budget (training.kept_states), which its
+        milestones train from."""
+        return f"{self.root}/models/{model}/states"
+
+    def states_staging(self, model: str) -> str:
+        """Kept training states while the model trains (not an output: a killed job keeps them)."""
+        return f"{self.root}/checkpoints/{model}/states"
 
     def milestone_dir(self, model: str, milestone) -> str:
-        """The model's EMA snapshot at one training milestone, in the diffusers layout (inside the
-        trained model's folder, which the train_diffusion rule outputs)."""
-        return f"{self.pipeline_dir(model)}/milestones/{milestone_name(milestone)}"
+        """The model's EMA snapshot at one training milestone, in the diffusers layout."""
+        return f"{self.root}/models/{model}/milestones/{_milestone(milestone)}/pipeline"
+
+    def milestone_record(self, model: str, milestone) -> str:
+        """Where the snapshot stands in the model's training (records.MILESTONE)."""
+        return f"{self.root}/models/{model}/milestones/{_milestone(milestone)}/milestone.json"
 
     def model_weights(self, model: str) -> str:
         """What sampling loads for a sampled model's name: a final model's pipeline, or the snapshot
@@ -158,3 +166,8 @@ class Layout:
 
     def benchmark(self, stage: str, *keys) -> str:
         return f"{self.root}/benchmarks/{stage}/{'/'.join(str(k) for k in keys)}.tsv"
+
+
+def _milestone(milestone: float | str) -> str:
+    """A milestone's path part: a value by its name, a name (or a "{milestone}" pattern) as it is."""
+    return milestone if isinstance(milestone, str) else milestone_name(milestone)

@@ -108,7 +108,8 @@ class RecordKind:
 DEVICE = {"device": STR, "device_name": STR, "device_setting": STR, "cpu_fallback": BOOL,
           "cuda_visible_devices": STR, "torch": STR, "host": STR}  # fmt: skip
 LOOP = {"steps": INT, "images_seen": INT, "wall_time_s": NUM, "images_per_s": NUM, "stop_reason": STR,
-        "resumed_from_step": INT, "checkpoint_s": NUM, "gflops_per_step": NUM, "train_gflops": NUM}  # fmt: skip
+        "resumed_from_step": INT, "checkpoint_s": NUM, "kept_states_s": NUM, "gflops_per_step": NUM,
+        "train_gflops": NUM}  # fmt: skip
 GPU_MEMORY = {"peak_gpu_memory_mb": NUM, "peak_gpu_reserved_mb": NUM}  # on CUDA only
 
 # A model's training stages, in order, as its record names their seconds and GFLOPs (a pixel model
@@ -119,7 +120,7 @@ BUDGET_LIMITS_USED = {"max_steps": maybe(INT), "max_seconds": maybe(NUM), "max_g
 BUDGET = nested(
     {"scope": STR, "limits": nested(BUDGET_LIMITS_USED), "spent_before": nested({"seconds": NUM, "gflops": NUM}),
      "left": nested(BUDGET_LIMITS_USED)},
-    optional={"milestones": LIST, "milestone_unit": STR},
+    optional={"unit": STR},  # the unit of the kept states' ladder and of milestones
 )  # fmt: skip
 
 DATA_INFO = RecordKind(
@@ -151,11 +152,13 @@ AUTOENCODER_TRAINING = RecordKind(
      **LOOP, **DEVICE},
     optional=GPU_MEMORY,
 )  # fmt: skip
-# One snapshot along training (training.milestones): where it stands in the budget and in each unit.
+# One snapshot along training (training.milestones): where it stands in the model's run, in each unit;
+# the kept state it was trained from (None: step 0), and the training this job did to get there.
 MILESTONE = RecordKind(
     "training milestone",
-    {"model": STR, "milestone": NUM, "unit": STR, "index": INT, "step": INT, "images_seen": INT, "denoiser_s": NUM,
-     "denoiser_gflops": NUM, "total_train_s": NUM, "total_train_gflops": NUM, "ema_decay": maybe(NUM)},
+    {"model": STR, "milestone": NUM, "unit": STR, "step": INT, "images_seen": INT, "denoiser_s": NUM,
+     "denoiser_gflops": NUM, "total_train_s": NUM, "total_train_gflops": NUM, "ema_decay": maybe(NUM),
+     "trained_from": maybe(NUM), "replayed_steps": INT, "replay_s": NUM, "device": STR},
 )  # fmt: skip
 TRAINING = RecordKind(
     "denoiser training",
@@ -163,7 +166,7 @@ TRAINING = RecordKind(
      "parameters": INT, "autoencoder_parameters": INT, "noise_schedule": STR, "denoiser_architecture": STR,
      "precision": STR, "final_loss": NUM, "peak_host_rss_mb": NUM, "finished_at": STR, "budget_scope": STR,
      "budget": BUDGET, "stage_seconds": STAGE_COSTS, "stage_gflops": STAGE_COSTS, "total_train_s": NUM,
-     "total_train_gflops": NUM, "x0_range": maybe(NUM), "milestones": LIST,  # MILESTONE records, in order
+     "total_train_gflops": NUM, "x0_range": maybe(NUM), "kept_states": LIST,  # [{point, step}], in order
      **LOOP, **DEVICE},
     optional={**GPU_MEMORY, "scaling_factor": NUM, "noise_levels": STR},  # noise_levels: since its key
 )  # fmt: skip

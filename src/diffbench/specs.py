@@ -99,6 +99,7 @@ class TrainingSpec(_Spec):
     seed: int
     seeds: tuple[int, ...] | None
     milestones: tuple[float, ...] | None
+    kept_states: int | None
     checkpoint_every: int | None
     log_every: int
 
@@ -205,6 +206,12 @@ class ModelSpec(_Spec):
     def downsampling_factor(self) -> int:
         """1 for a pixel model: its UNet sees the images themselves."""
         return self.autoencoder.downsampling_factor if self.latent else 1
+
+    def training_run(self) -> ModelSpec:
+        """This model as its training run depends on it: training.milestones set aside. Each
+        milestone is a job of its own, trained from the run's kept states, so adding one changes
+        neither the run's fingerprint nor its rule's parameters."""
+        return dataclasses.replace(self, training=dataclasses.replace(self.training, milestones=None))
 
     def total_limits(self) -> dict[str, float]:
         """The model's limits that its first stage is charged to: {training key: value} (budget_scope:

@@ -81,6 +81,12 @@ def model_dataset(wildcards):
     return EXPERIMENT.models[EXPERIMENT.base_model(wildcards.model)].dataset
 
 
+def training_run_spec(model):
+    """A trained model's config without its milestones: each is a job of its own, so adding one
+    changes no training job's params (Snakemake would rerun it)."""
+    return EXPERIMENT.models[model].training_run().as_dict()
+
+
 def run_key_of(wildcards):
     return EXPERIMENT.run_key(wildcards.model, wildcards.sampler, wildcards.steps)
 

@@ -1,7 +1,7 @@
 rule sample_shard:
     input:
-        # the trained model's folder, which holds its milestones' snapshots too
-        model=lambda w: layout.pipeline_dir(EXPERIMENT.base_model(w.model)),
+        # the trained model's folder, or its snapshot at a milestone (<model>@<milestone>)
+        model=lambda w: layout.model_weights(w.model),
     output:
         images=temp(layout.shard_images("{model}", "{sampler}", "{steps}", "{shard}")),
         record=temp(layout.shard_record("{model}", "{sampler}", "{steps}", "{shard}")),

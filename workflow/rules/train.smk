@@ -24,7 +24,7 @@ rule train_autoencoder:
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:
-        spec=lambda w: config["models"][w.model],
+        spec=lambda w: training_run_spec(w.model),
         dataset_spec=lambda w: config["datasets"][model_dataset(w)],
         device=config["device"],
         precision=config["precision"],
@@ -44,6 +44,8 @@ rule train_diffusion:
         model=directory(layout.pipeline_dir("{model}")),
         record=layout.training_record("{model}"),
         loss=layout.training_loss("{model}"),
+        # whole training states along the budget (training.kept_states), which milestones train from
+        states=directory(layout.training_states("{model}")),
     log:
         layout.log("train_diffusion", "{model}"),
     benchmark:
@@ -57,15 +59,51 @@ rule train_diffusion:
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:
-        spec=lambda w: config["models"][w.model],
+        spec=lambda w: training_run_spec(w.model),
         dataset_spec=lambda w: config["datasets"][model_dataset(w)],
         device=config["device"],
         precision=config["precision"],
         checkpoint=lambda w: layout.training_checkpoint(w.model, "diffusion"),
-        # snapshots at training.milestones wait here (outside the outputs) until training ends
-        milestones_staging=lambda w: layout.milestone_staging(w.model),
+        # kept states wait here (outside the outputs) until training ends
+        states_staging=lambda w: layout.states_staging(w.model),
     script:
         "../scripts/train_diffusion.py"
+
+
+# The EMA model at one of training.milestones: the model's run resumed from its nearest kept state
+# below the milestone and stopped there. A job per milestone, so adding one trains only this.
+rule milestone_snapshot:
+    input:
+        train=lambda w: layout.train_images(model_dataset(w)),
+        autoencoder=lambda w: ([layout.autoencoder_dir(w.model)] if EXPERIMENT.models[w.model].latent else []),
+        autoencoder_record=lambda w: ([layout.autoencoder_record(w.model)] if EXPERIMENT.models[w.model].latent else []),
+        states=layout.training_states("{model}"),
+        training_record=layout.training_record("{model}"),
+    output:
+        model=directory(layout.milestone_dir("{model}", "{milestone}")),
+        record=layout.milestone_record("{model}", "{milestone}"),
+    log:
+        layout.log("milestone_snapshot", "{model}", "{milestone}"),
+    benchmark:
+        layout.benchmark("milestone_snapshot", "{model}", "{milestone}")
+    wildcard_constraints:
+        model=one_of(EXPERIMENT.models_where(source="train")),
+        milestone=r"[0-9][0-9.e+]*",
+    # after its model's training (it needs the kept states), beside the timed sampling jobs
+    priority: SAMPLING_PRIORITY
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+    params:
+        spec=lambda w: training_run_spec(w.model),
+        dataset_spec=lambda w: config["datasets"][model_dataset(w)],
+        milestone=lambda w: float(w.milestone),
+        device=config["device"],
+        precision=config["precision"],
+    script:
+        "../scripts/milestone_snapshot.py"
 
 
 rule import_pretrained:

@@ -14,6 +14,7 @@ with job(snakemake.log[0], snakemake.threads):
         out_dir=snakemake.output.model,
         out_record=snakemake.output.record,
         out_loss=snakemake.output.loss,
+        out_states=snakemake.output.states,
         checkpoint=snakemake.params.checkpoint,
-        milestones_staging=snakemake.params.milestones_staging,
+        states_staging=snakemake.params.states_staging,
     )

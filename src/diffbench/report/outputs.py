@@ -77,6 +77,7 @@ def result_files(experiment: Experiment) -> list[str]:
         files.append(layout.training_record(model))
         if spec.source == "train":
             files.append(layout.training_loss(model))
+            files += [layout.milestone_record(model, m) for m in experiment.milestones(model)]
             if spec.latent:
                 files += [layout.autoencoder_record(model), layout.autoencoder_loss(model)]
         if spec.latent:

@@ -238,12 +238,11 @@ def quality_curve_table(experiment: Experiment, layout: Layout) -> pd.DataFrame:
         names = experiment.milestones(model)
         if not names:
             continue
-        path = layout.training_record(model)
-        train = _load(path, TRAINING)
-        points = {m["milestone"]: MILESTONE.check(m, path) for m in train.get("milestones", [])}
-        unit = train["budget"].get("milestone_unit", "") if train else ""
+        train = _load(layout.training_record(model), TRAINING)
+        points = {n: _load(layout.milestone_record(model, n), MILESTONE) for n in names}
+        unit = train["budget"].get("unit", "") if train else ""
         for setting in experiment.milestone_settings():
-            ladder = [(f"{model}@{n}", "milestone", float(n), points.get(float(n), {})) for n in names]
+            ladder = [(f"{model}@{n}", "milestone", float(n), points[n]) for n in names]
             for name, point, value, where in [*ladder, (model, "final", math.nan, train)]:
                 metrics = _load(layout.distribution_metrics(name, setting.sampler, setting.steps), DISTRIBUTION)
                 rows.append({

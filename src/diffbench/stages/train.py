@@ -1,4 +1,5 @@
-"""Training stages (workflow/rules/train.smk): train_autoencoder, train_diffusion, import_pretrained.
+"""Training stages (workflow/rules/train.smk): train_autoencoder, train_diffusion, milestone_snapshot,
+import_pretrained.
 
 Each reads its rule's inputs, trains or loads, and writes the model folder and its record."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 import copy
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -156,53 +157,37 @@ def train_diffusion(
     out_dir: str | Path,
     out_record: str | Path,
     out_loss: str | Path,
+    out_states: str | Path | None = None,
     checkpoint: str | Path | None = None,
     autoencoder_record: str | Path | None = None,
-    milestones_staging: str | Path | None = None,
+    states_staging: str | Path | None = None,
 ) -> dict:
     """`checkpoint`: where the training state is saved every `training.checkpoint_every` steps and
     resumed from (None: not checkpointed). `autoencoder_record`: a latent model's first-stage
-    record, whose seconds and GFLOPs are part of the model's training cost. `milestones_staging`:
-    where the snapshots at `training.milestones` wait until training ends (outside the outputs, so
-    a killed job keeps them; None: beside `out_dir`)."""
-    model, dataset = ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec)
-    torch_device = resolve_device(device)
-    use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
-    torch.manual_seed(model.training.seed)
-    channels, side = unet_input(model, dataset)
-    unet = build_unet(model.unet, channels, side).to(torch_device).train()
-    images = torch.from_numpy(load_images(train_images)).to(torch_device)
-    first = FirstStage.load(name, model, autoencoder_dir, autoencoder_record, images)
-    noise_scheduler = build_noise_scheduler(model.diffusion, first.data.x0_range)
-    timesteps = TimestepSampler(model.diffusion, noise_scheduler)
-    budget = _denoiser_budget(name, model, first)
-    ema = _ema(unet, model.training)
-    inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
-    checkpointing = _checkpointing(checkpoint, model, dataset, precision, inputs, unet, ema)
-    staging = Path(milestones_staging) if milestones_staging else Path(f"{out_dir}.milestones")
-    snapshots = _Snapshots(name, staging, budget, unet, ema, noise_scheduler, first, model.training.ema_decay)
-    reset_peak_memory(torch_device)
-    table, summary = fit(
-        parameters=list(unet.parameters()),
-        loss_fn=DiffusionLoss(unet, noise_scheduler, first.data, model.diffusion.prediction_type, timesteps),
-        num_images=len(images),
-        spec=model.training,
-        device=torch_device,
-        precision=precision,
-        description=f"{name} diffusion",
-        after_step=(lambda: ema.step(unet.parameters())) if ema else None,
-        checkpointing=checkpointing,
-        budget=budget,
-        at_milestone=snapshots if budget.milestones else None,
-    )
-    if ema is not None:
-        ema.copy_to(unet.parameters())
-    unet.eval()
-    autoencoder = first.autoencoder.cpu() if first.autoencoder is not None else None
-    save_model(DiffusionModel(unet.cpu(), noise_scheduler, autoencoder), out_dir)
-    milestones = snapshots.publish(out_dir)
-    seconds = {**first.seconds, "denoiser": summary["wall_time_s"]}  # every training stage, in order
-    gflops = {**first.gflops, "denoiser": summary["train_gflops"]}
+    record, whose seconds and GFLOPs are part of the model's training cost. `out_states`: where the
+    whole training states at `training.kept_states`' ladder go (None: not kept), from which
+    `milestone_snapshot` trains each milestone; `states_staging`: where they wait until training ends
+    (outside the outputs, so a killed job keeps them; None: beside `out_states`). Milestones are
+    not this run's business: its fingerprint and outputs leave them out, so adding one retrains
+    nothing."""
+    run = _DenoiserRun.build(
+        name, ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec), train_images, autoencoder_dir,
+        autoencoder_record, device, precision,
+    )  # fmt: skip
+    model = run.model
+    kept = None
+    if out_states is not None and run.budget.points:
+        kept = _KeptStates(run, Path(states_staging) if states_staging else Path(f"{out_states}.staging"))
+    checkpointing = run.checkpointing(checkpoint, model.training.checkpoint_every) if checkpoint else None
+    reset_peak_memory(run.device)
+    table, summary = run.fit(run.budget, checkpointing, at_point=kept)
+    save_model(run.ema_model(), out_dir)
+    states = kept.publish(out_states) if kept is not None else []
+    if out_states is not None and kept is None:
+        Path(out_states).mkdir(parents=True, exist_ok=True)  # no point on the ladder: an empty output
+    seconds = {**run.first.seconds, "denoiser": summary["wall_time_s"]}  # every training stage, in order
+    gflops = {**run.first.gflops, "denoiser": summary["train_gflops"]}
+    autoencoder = run.first.autoencoder
     extra = {
         "model": name,
         "stage": "diffusion",
@@ -210,79 +195,197 @@ def train_diffusion(
         "dataset": model.dataset,
         "source": "train",
         "downsampling_factor": model.downsampling_factor,
-        "parameters": count_parameters(unet),
+        "parameters": count_parameters(run.unet),
         "autoencoder_parameters": count_parameters(autoencoder) if autoencoder else 0,
-        "unet_input": [channels, side, side],
-        "noise_schedule": noise_schedule(noise_scheduler),
-        "noise_levels": timesteps.describe(),
-        "denoiser_architecture": denoiser_architecture(unet),
-        "x0_range": first.data.x0_range,
+        "unet_input": list(run.unet_input),
+        "noise_schedule": noise_schedule(run.noise_scheduler),
+        "noise_levels": run.timesteps.describe(),
+        "denoiser_architecture": denoiser_architecture(run.unet),
+        "x0_range": run.first.data.x0_range,
         "ema_decay": model.training.ema_decay,
         "precision": precision,
         "budget_scope": model.budget_scope,
-        "budget": budget.describe(),
+        "budget": run.budget.describe(),
         "stage_seconds": seconds,
         "stage_gflops": gflops,
         "total_train_s": sum(seconds.values()),
         "total_train_gflops": sum(gflops.values()),
-        "milestones": milestones,
+        "kept_states": states,
     }
     record = write_training_outputs(
         table=table,
         summary=summary,
         extra=extra,
-        device=torch_device,
+        device=run.device,
         device_setting=device,
         out_record=out_record,
         out_loss=out_loss,
         kind=TRAINING,
         checkpointing=checkpointing,
     )
-    shutil.rmtree(staging, ignore_errors=True)  # the outputs hold the snapshots now
+    if kept is not None:
+        shutil.rmtree(kept.staging, ignore_errors=True)  # the outputs hold the states now
     return record
 
 
-class _Snapshots:
-    """The EMA model at each milestone (training.milestones), written into `staging` as the loop
-    reaches it (atomically, in the diffusers layout, with a MILESTONE record) and copied under the
-    finished model's folder at the end; a resumed run keeps those written before its checkpoint."""
+def milestone_snapshot(
+    *,
+    name: str,
+    model_spec: ModelSpec | dict,
+    dataset_spec: DatasetSpec | dict,
+    milestone: float,
+    train_images: str | Path,
+    autoencoder_dir: str | Path | None,
+    states_dir: str | Path,
+    training_record: str | Path,
+    device: str,
+    precision: str,
+    out_dir: str | Path,
+    out_record: str | Path,
+    autoencoder_record: str | Path | None = None,
+) -> dict:
+    """The EMA model at `milestone` (in the budget's unit and scope): the model's run resumed from
+    its nearest kept state at or below the milestone (`states_dir`, train_diffusion's; from step 0
+    where there is none) and stopped by the milestone as its limit, as a run with that budget would
+    stop (the learning rate is constant after warm-up, so the two are the same run; on a CPU the
+    same weights). The record gives where the milestone stands in the model's run; the training
+    this job did to get there (`replayed_steps`, `replay_s`) is not part of the model's cost.
+    `training_record`: the model's run's, whose first-stage seconds (the encoding's were measured
+    there) the milestone's budget and cost take, so both stand on the same first stage."""
+    trained = TRAINING.read(training_record)
+    run = _DenoiserRun.build(
+        name, ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec), train_images, autoencoder_dir,
+        autoencoder_record, device, precision, first_stage_seconds=trained["stage_seconds"],
+    )  # fmt: skip
+    budget = run.budget
+    unit = LIMITS[budget.unit_limit]
+    if budget.spent(0, 0.0, 0.0) >= milestone:
+        raise ModelError(
+            f"models.{name}: its first stage used {budget.spent(0, 0.0, 0.0):.4g} {unit} of the model's budget, "
+            f"past milestone {milestone:g} ('models.{name}.training.milestones', budget_scope: total); move the "
+            "milestones beyond it."
+        )
+    start = max((p for p in budget.points if p <= milestone and _state_file(states_dir, p).is_file()), default=None)
+    checkpointing = run.checkpointing(_state_file(states_dir, start), None) if start is not None else None
+    clock = time.perf_counter()
+    _, summary = run.fit(budget.stopping_at(milestone), checkpointing)
+    replay_s = time.perf_counter() - clock
+    with atomic_dir(out_dir) as tmp:
+        save_model(run.ema_model(), tmp)
+    return MILESTONE.write(out_record, {
+        "model": name, "milestone": milestone, "unit": unit, "step": summary["steps"],
+        "images_seen": summary["images_seen"], "denoiser_s": summary["wall_time_s"],
+        "denoiser_gflops": summary["train_gflops"],
+        "total_train_s": sum(run.first.seconds.values()) + summary["wall_time_s"],
+        "total_train_gflops": sum(run.first.gflops.values()) + summary["train_gflops"],
+        "ema_decay": run.model.training.ema_decay, "trained_from": start,
+        "replayed_steps": summary["steps"] - summary["resumed_from_step"], "replay_s": replay_s,
+        "device": str(run.device),
+    })  # fmt: skip
 
-    def __init__(self, name, staging: Path, budget: Budget, unet, ema, scheduler, first: FirstStage, ema_decay):
-        self.name, self.staging, self.budget, self.unet, self.ema = name, staging, budget, unet, ema
-        self.scheduler, self.first, self.ema_decay = scheduler, first, ema_decay
 
-    def __call__(self, index: int, progress: dict) -> None:
-        value = self.budget.milestones[index]
+def _state_file(states_dir: str | Path, point: float) -> Path:
+    return Path(states_dir) / f"{milestone_name(round(point, 6))}.pt"
+
+
+@dataclass
+class _DenoiserRun:
+    """A denoiser's training run, put together the same way for the model's run and for each
+    milestone's, so that a milestone resumes exactly the run its kept state comes from."""
+
+    name: str
+    model: ModelSpec
+    device: torch.device
+    unet: torch.nn.Module
+    unet_input: tuple[int, int, int]
+    num_images: int
+    first: FirstStage
+    noise_scheduler: object
+    timesteps: TimestepSampler
+    loss: DiffusionLoss
+    budget: Budget
+    ema: EMAModel | None
+    precision: str
+    fingerprint: str
+
+    @classmethod
+    def build(cls, name, model: ModelSpec, dataset: DatasetSpec, train_images, autoencoder_dir, autoencoder_record,
+              device: str, precision: str, first_stage_seconds: dict | None = None) -> _DenoiserRun:  # fmt: skip
+        """`first_stage_seconds`: the seconds of each earlier stage as the model's run measured them
+        (a milestone's job takes these rather than its own encoding's)."""
+        model = model.training_run()  # milestones are separate jobs: they change nothing of the run
+        torch_device = resolve_device(device)
+        use_precision(precision, torch_device)  # weights stay float32: autocast casts per op
+        torch.manual_seed(model.training.seed)
+        channels, side = unet_input(model, dataset)
+        unet = build_unet(model.unet, channels, side).to(torch_device).train()
+        images = torch.from_numpy(load_images(train_images)).to(torch_device)
+        first = FirstStage.load(name, model, autoencoder_dir, autoencoder_record, images)
+        if first_stage_seconds is not None:
+            first = replace(first, seconds={k: v for k, v in first_stage_seconds.items() if k != "denoiser"})
+        noise_scheduler = build_noise_scheduler(model.diffusion, first.data.x0_range)
+        timesteps = TimestepSampler(model.diffusion, noise_scheduler)
+        loss = DiffusionLoss(unet, noise_scheduler, first.data, model.diffusion.prediction_type, timesteps)
+        inputs = (train_images, *(sorted(Path(autoencoder_dir).glob("*.safetensors")) if autoencoder_dir else []))
+        run_fingerprint = fingerprint("diffusion", model.as_dict(), dataset.as_dict(), precision, files=inputs)
+        return cls(name, model, torch_device, unet, (channels, side, side), len(images), first, noise_scheduler,
+                   timesteps, loss, _denoiser_budget(name, model, first), _ema(unet, model.training), precision,
+                   run_fingerprint)  # fmt: skip
+
+    def checkpointing(self, path: str | Path, every: int | None) -> Checkpointing:
+        """The run's whole state at `path`, saved every `every` steps (None: only read)."""
+        return Checkpointing(path=Path(path), every=every, modules={"unet": self.unet}, ema=self.ema,
+                             fingerprint=self.fingerprint)  # fmt: skip
+
+    def fit(self, budget: Budget, checkpointing: Checkpointing | None, at_point=None):
+        return fit(
+            parameters=list(self.unet.parameters()),
+            loss_fn=self.loss,
+            num_images=self.num_images,
+            spec=self.model.training,
+            device=self.device,
+            precision=self.precision,
+            description=f"{self.name} diffusion",
+            after_step=(lambda: self.ema.step(self.unet.parameters())) if self.ema else None,
+            checkpointing=checkpointing,
+            budget=budget,
+            at_point=at_point,
+        )
+
+    def ema_model(self) -> DiffusionModel:
+        """The model as saved: the EMA weights (where there is an EMA) in a copy of the UNet, on the CPU."""
         unet = copy.deepcopy(self.unet).eval()
         if self.ema is not None:
             self.ema.copy_to(unet.parameters())
         autoencoder = copy.deepcopy(self.first.autoencoder).cpu() if self.first.autoencoder is not None else None
-        target = self.staging / milestone_name(value)
-        with atomic_dir(target) as tmp:
-            save_model(DiffusionModel(unet.cpu(), self.scheduler, autoencoder), tmp / "model")
-            MILESTONE.write(tmp / "milestone.json", {
-                "model": self.name, "milestone": value, "unit": LIMITS[self.budget.milestone_limit],
-                "index": index, "step": progress["step"], "images_seen": progress["images_seen"],
-                "denoiser_s": progress["elapsed_s"], "denoiser_gflops": progress["gflops"],
-                "total_train_s": sum(self.first.seconds.values()) + progress["elapsed_s"],
-                "total_train_gflops": sum(self.first.gflops.values()) + progress["gflops"],
-                "ema_decay": self.ema_decay,
-            })  # fmt: skip
+        return DiffusionModel(unet.cpu(), self.noise_scheduler, autoencoder)
 
-    def publish(self, out_dir: str | Path) -> list[dict]:
-        """Copy every milestone's snapshot under `out_dir`/milestones/; their records, in order."""
-        records = []
-        for value in self.budget.milestones:
-            staged = self.staging / milestone_name(value)
-            if not (staged / "milestone.json").is_file():
-                raise ModelError(
-                    f"models.{self.name}: the snapshot at milestone {value:g} is missing from {self.staging} "
-                    "(its training resumed from a checkpoint past it); delete the checkpoint under "
-                    "results/checkpoints/ and train again."
-                )
-            shutil.copytree(staged / "model", Path(out_dir) / "milestones" / milestone_name(value))
-            records.append(MILESTONE.read(staged / "milestone.json"))
-        return records
+
+class _KeptStates:
+    """The run's whole state at each point of its budget's ladder (training.kept_states), written
+    into `staging` as the loop reaches it (atomically, as a checkpoint is) and moved into the
+    output folder at the end; a resumed run keeps those written before its checkpoint. A state the
+    staging lost (a run resumed past it after the staging was removed) is left out: a milestone
+    then trains from the one below it."""
+
+    def __init__(self, run: _DenoiserRun, staging: Path):
+        self.run, self.staging = run, staging
+
+    def __call__(self, index: int, state: dict) -> None:
+        point = self.run.budget.points[index]
+        self.run.checkpointing(_state_file(self.staging, point), None).save(state)
+
+    def publish(self, out_states: str | Path) -> list[dict]:
+        """Move every kept state into `out_states`; for the record, each one's point and step."""
+        kept = []
+        with atomic_dir(out_states) as tmp:
+            for point in self.run.budget.points:
+                staged = _state_file(self.staging, point)
+                if staged.is_file():
+                    step = torch.load(staged, map_location="cpu", weights_only=True)["step"]
+                    shutil.move(staged, _state_file(tmp, point))
+                    kept.append({"point": point, "step": int(step)})
+        return kept
 
 
 @dataclass(frozen=True)
@@ -323,16 +426,9 @@ class FirstStage:
 
 def _denoiser_budget(name: str, model: ModelSpec, first: FirstStage) -> Budget:
     """The model's budget less what its first stage used (budget_scope: total); refused when nothing
-    is left, or when a milestone lies within the first stage (the config check catches the cases
-    known before any job)."""
+    is left (the config check catches the cases known before any job)."""
     spec = model.training
     budget = Budget.for_denoiser(spec, model.budget_scope, sum(first.seconds.values()), sum(first.gflops.values()))
-    if budget.milestones_reached(0, 0.0, 0.0):
-        raise ModelError(
-            f"models.{name}: its first stage used {budget.spent(0, 0.0, 0.0):.4g} "
-            f"{LIMITS[budget.milestone_limit]} of the model's budget, past milestone {budget.milestones[0]:g} "
-            f"('models.{name}.training.milestones', budget_scope: total); move the milestones beyond it."
-        )
     if budget.nothing_left() is not None:
         raise ModelError(
             f"models.{name}: its first stage already used {budget.spent_seconds:.1f} s and "
@@ -350,19 +446,6 @@ def _ema(unet: torch.nn.Module, training: TrainingSpec) -> EMAModel | None:
     # Warm-up (power 3/4, for runs shorter than ~100k steps) keeps early EMA weights close to the model.
     # foreach: one multi-tensor update instead of a Python loop over the parameters.
     return EMAModel(unet.parameters(), decay=training.ema_decay, use_ema_warmup=True, power=3 / 4, foreach=True)
-
-
-def _checkpointing(checkpoint, model: ModelSpec, dataset: DatasetSpec, precision: str, inputs, unet, ema):
-    """Resumable training state (None: not checkpointed); its fingerprint ties it to the settings and inputs."""
-    if checkpoint is None:
-        return None
-    return Checkpointing(
-        path=Path(checkpoint),
-        every=model.training.checkpoint_every,
-        modules={"unet": unet},
-        ema=ema,
-        fingerprint=fingerprint("diffusion", model.as_dict(), dataset.as_dict(), precision, files=inputs),
-    )
 
 
 def import_pretrained(

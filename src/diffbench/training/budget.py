@@ -6,12 +6,15 @@ comes first). Under `budget_scope: total` the seconds and GFLOPs of a latent mod
 gets what they left; under `budget_scope: denoiser` they are amortised and the denoiser gets the
 whole budget. Steps are always the stage's own. The training stage builds one Budget, checks before
 training that something is left (`nothing_left`), and the loop stops when `exhausted` says so.
-Milestones (training.milestones) are points in the same unit and scope at which the loop hands the
-model to a snapshot writer (`milestones_reached`).
+`points` are places in the same unit and scope at which the loop hands its state over
+(`points_reached`): the kept training states of a model's run (training.kept_states, `state_ladder`),
+from which a milestone's job trains on to its milestone with the milestone as its limit (`stopping_at`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 from diffbench.specs import BUDGET_LIMITS as LIMITS
@@ -29,9 +32,9 @@ class Budget:
     scope: str = "stage"  # "total": earlier stages charged; "denoiser": they are amortised; "stage": none
     spent_seconds: float = 0.0
     spent_gflops: float = 0.0
-    # points along training (training.milestones) in the unit of `milestone_limit`, in this scope
-    milestones: tuple[float, ...] = ()
-    milestone_limit: str = "max_steps"
+    # places along training in the unit of `unit_limit`, in this scope, where the loop hands its state over
+    points: tuple[float, ...] = ()
+    unit_limit: str = "max_steps"
 
     @classmethod
     def of(cls, training: TrainingSpec) -> Budget:
@@ -40,13 +43,21 @@ class Budget:
 
     @classmethod
     def for_denoiser(cls, training: TrainingSpec, scope: str, earlier_seconds: float, earlier_gflops: float) -> Budget:
-        """The denoiser's budget: the model's limits, less what the earlier stages used in total scope."""
+        """The denoiser's budget: the model's limits, less what the earlier stages used in total scope;
+        its points are the kept states' ladder (those past what the earlier stages used)."""
         charged = scope == "total"
-        return cls(
+        budget = cls(
             training.max_steps, training.max_seconds, training.max_gflops, scope,
-            earlier_seconds if charged else 0.0, earlier_gflops if charged else 0.0,
-            tuple(training.milestones or ()), training.budget_unit,
+            earlier_seconds if charged else 0.0, earlier_gflops if charged else 0.0, (), training.budget_unit,
         )  # fmt: skip
+        ladder = state_ladder(getattr(training, training.budget_unit), training.kept_states)
+        return dataclasses.replace(budget, points=tuple(p for p in ladder if p > budget.spent(0, 0.0, 0.0)))
+
+    def stopping_at(self, milestone: float) -> Budget:
+        """This budget with `milestone` (in its unit) as its limit and no points: the run a milestone
+        stands for, which stops after the first step that reaches it."""
+        limit = int(math.ceil(milestone)) if self.unit_limit == "max_steps" else milestone
+        return dataclasses.replace(self, points=(), **{self.unit_limit: limit})
 
     def exhausted(self, step: int, elapsed: float, gflops: float = 0.0) -> str | None:
         """The limit reached after `step` steps, `elapsed` seconds and `gflops` of this stage, or None."""
@@ -59,18 +70,18 @@ class Budget:
         return None
 
     def spent(self, step: int, elapsed: float, gflops: float) -> float:
-        """What the model has spent in the milestones' unit after `step` steps of this stage."""
-        if self.milestone_limit == "max_gflops":
+        """What the model has spent in the points' unit after `step` steps of this stage."""
+        if self.unit_limit == "max_gflops":
             return self.spent_gflops + gflops
-        if self.milestone_limit == "max_seconds":
+        if self.unit_limit == "max_seconds":
             return self.spent_seconds + elapsed
         return float(step)
 
-    def milestones_reached(self, step: int, elapsed: float, gflops: float) -> int:
-        """How many milestones lie at or below what has been spent: a run whose limit were milestone
-        k stops after the first step at which this count exceeds k, as `exhausted` would."""
+    def points_reached(self, step: int, elapsed: float, gflops: float) -> int:
+        """How many points lie at or below what has been spent: a run whose limit were point k stops
+        after the first step at which this count exceeds k, as `exhausted` would."""
         spent = self.spent(step, elapsed, gflops)
-        return sum(1 for value in self.milestones if value <= spent)
+        return sum(1 for value in self.points if value <= spent)
 
     def left(self) -> dict[str, float | None]:
         """What the stage may still spend, per limit (None: no limit in that unit)."""
@@ -89,8 +100,18 @@ class Budget:
         return {
             "scope": self.scope,
             "limits": {key: getattr(self, key) for key in LIMITS},
-            "milestones": list(self.milestones),
-            "milestone_unit": LIMITS[self.milestone_limit],
+            "unit": LIMITS[self.unit_limit],
             "spent_before": {"seconds": self.spent_seconds, "gflops": self.spent_gflops},
             "left": self.left(),
         }
+
+
+DEFAULT_KEPT_STATES = 4  # training.kept_states: null
+
+
+def state_ladder(total: float, kept: int | None) -> list[float]:
+    """Where a run keeps its whole training state: total / sqrt(2)^k for k = kept .. 1, increasing,
+    in the budget's unit. A fixed ladder in the budget alone, so milestones added later find the
+    same states; sqrt(2) apart, a milestone between two is at most 29 % of its compute past one."""
+    kept = DEFAULT_KEPT_STATES if kept is None else kept
+    return [total * 2.0 ** (-k / 2) for k in range(kept, 0, -1)]  # exact at even k

@@ -101,22 +101,23 @@ def fit(
     phase: Callable[[int], Hashable] | None = None,
     checkpointing: Checkpointing | None = None,
     budget: Budget | None = None,
-    at_milestone: Callable[[int, dict], None] | None = None,
+    at_point: Callable[[int, dict], None] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Optimise until `budget` is spent (None: the limits in `spec`, for a stage on its own),
     resuming from `checkpointing` when it holds this run's state.
     `update(step)`: a second update after each optimiser step (a discriminator's), part of the step's
     compute; it returns detached terms to record. `phase(step)`: steps of one phase cost the same
     FLOPs (a discriminator that starts late changes the cost); each phase is counted on its first step.
-    `at_milestone(k, progress)`: called after the step that reaches the budget's milestone k (where a
-    run with that limit would stop), before any checkpoint of that step, its time not counted.
+    `at_point(k, state)`: called after the step that reaches the budget's point k (where a run with
+    that limit would stop) with the whole loop state a checkpoint holds (`Checkpointing.save` takes
+    it), before any checkpoint of that step, its time not counted.
     Returns (per-step loss table, summary)."""
     run = _Run(parameters, num_images, spec, device, precision, description, checkpointing)
     run.resume(budget if budget is not None else Budget.of(spec))
     while (stop_reason := run.exhausted()) is None:
         run.step(loss_fn, update, phase, after_step)
-        if at_milestone is not None:
-            run.publish_milestones(at_milestone)
+        if at_point is not None:
+            run.publish_points(at_point)
         run.log_and_checkpoint()
     return run.finish(stop_reason)
 
@@ -149,7 +150,7 @@ class _Run:
         self.rows: list[dict] = []
         self.steps, self.images_seen, self.elapsed = 0, 0, 0.0
         self.pending: list[PendingStep] = []
-        self.checkpoint_s = self.milestone_s = 0.0
+        self.checkpoint_s = self.points_s = 0.0
 
     @property
     def _parts(self) -> dict:
@@ -171,8 +172,8 @@ class _Run:
             self.elapsed, self.phase_gflops = saved["elapsed_s"], saved["phase_gflops"]
             self.gflops_spent = saved["gflops_spent"]
         self.resumed_from, self.last_saved = self.steps, self.steps if saved is not None else None
-        # milestones this run has passed (a resumed run: those before its checkpoint, already written)
-        self.milestones_done = budget.milestones_reached(self.steps, self.elapsed, self.gflops_spent)
+        # points this run has passed (a resumed run: those before its checkpoint, already handed over)
+        self.points_done = budget.points_reached(self.steps, self.elapsed, self.gflops_spent)
         self.bar = tqdm(
             total=self.spec.max_steps, initial=self.steps, desc=self.description, unit="step", mininterval=2
         )
@@ -213,20 +214,34 @@ class _Run:
                                         self.schedule.get_last_lr()[0], self.images_seen, self.elapsed))  # fmt: skip
         self.bar.update(1)
 
-    def publish_milestones(self, at_milestone: Callable[[int, dict], None]) -> None:
-        """Hand the model to `at_milestone` for every milestone this step reached; the writing is
+    def publish_points(self, at_point: Callable[[int, dict], None]) -> None:
+        """Hand the loop state to `at_point` for every point this step reached; the writing is
         bookkeeping, as a checkpoint's saving is, and not counted."""
-        reached = self.budget.milestones_reached(self.steps, self.elapsed, self.gflops_spent)
-        if reached <= self.milestones_done:
+        reached = self.budget.points_reached(self.steps, self.elapsed, self.gflops_spent)
+        if reached <= self.points_done:
             return
-        self.flush()  # a snapshot never holds a diverged state either
+        self.flush()  # a kept state never holds a diverged one either
         writing = time.perf_counter()
-        while self.milestones_done < reached:
-            progress = {"step": self.steps, "images_seen": self.images_seen, "elapsed_s": self.elapsed,
-                        "gflops": self.gflops_spent}  # fmt: skip
-            at_milestone(self.milestones_done, progress)
-            self.milestones_done += 1
-        self._pause_clock(writing, "milestone_s")
+        state = self.state()
+        while self.points_done < reached:
+            at_point(self.points_done, state)
+            self.points_done += 1
+        self._pause_clock(writing, "points_s")
+
+    def state(self) -> dict:
+        """Everything of the loop that decides the next step (a checkpoint adds the modules and EMA)."""
+        return {
+            **{name: part.state_dict() for name, part in self._parts.items()},
+            "generator": self.generator.get_state(),
+            "noise_generator": self.noise.get_state(),
+            "phase_gflops": self.phase_gflops,
+            "gflops_spent": self.gflops_spent,
+            "rng": _global_rng(),
+            "rows": self.rows,
+            "step": self.steps,
+            "images_seen": self.images_seen,
+            "elapsed_s": self.elapsed,
+        }
 
     def log_and_checkpoint(self) -> None:
         every = self.checkpointing.every if self.checkpointing is not None else None
@@ -235,20 +250,7 @@ class _Run:
             self.flush()  # before a checkpoint too: a checkpoint never holds a diverged state
         if saving_now:
             saving = time.perf_counter()
-            self.checkpointing.save(
-                {
-                    **{name: part.state_dict() for name, part in self._parts.items()},
-                    "generator": self.generator.get_state(),
-                    "noise_generator": self.noise.get_state(),
-                    "phase_gflops": self.phase_gflops,
-                    "gflops_spent": self.gflops_spent,
-                    "rng": _global_rng(),
-                    "rows": self.rows,
-                    "step": self.steps,
-                    "images_seen": self.images_seen,
-                    "elapsed_s": self.elapsed,
-                }
-            )
+            self.checkpointing.save(self.state())
             self.last_saved = self.steps
             # Saving is bookkeeping, not training: it does not count towards the time budget or the
             # reported wall time (which compare models at equal compute).
@@ -309,7 +311,7 @@ class _Run:
             "stop_reason": stop_reason,
             "resumed_from_step": self.resumed_from,
             "checkpoint_s": self.checkpoint_s,
-            "milestone_s": self.milestone_s,
+            "kept_states_s": self.points_s,
             "final_loss": float(tail.mean()) if len(tail) else None,
             "batch_size": spec.batch_size,
             "learning_rate": spec.learning_rate,

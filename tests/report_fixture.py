@@ -11,6 +11,7 @@ from diffbench.config import validate_config
 from diffbench.experiment import Experiment
 from diffbench.io import write_npz
 from diffbench.metrics.kid import METHOD as KID_METHOD
+from diffbench.metrics.kid import PAIRED_METHOD as PAIRED_KID_METHOD
 from diffbench.paths import Layout
 from diffbench.records import (
     AUTOENCODER_TRAINING,
@@ -441,7 +442,7 @@ def write_comparison(config, steps, difference, half_width, a="latent_f4", b="pi
             "ci_low": low / 1000,
             "ci_high": high / 1000,
             "ci_level": 0.95,
-            "ci_method": KID_METHOD,
+            "ci_method": PAIRED_KID_METHOD,
             "ci_groups": 3,
             "se": se / 1000,
             "p_value": p_value,

@@ -231,6 +231,15 @@ def test_verdict_truth_benchmark_brackets_fid_at_infinity_where_the_report_hides
     assert all(ratio > 0 for ratio in ratios) and variance.split()[-1].endswith("%")
 
 
+def test_verdict_truth_benchmark_single_runs_covers_each_runs_kid():
+    lines = output_lines("verdict_truth.py", "--single", "--trials", "2", "--sizes", "8:40", "--cases", "equal",
+                         "shifted", "--workers", "1")  # fmt: skip
+    rows = rows_after(lines, "case")
+    assert [row[:3] for row in rows] == [["equal", "8", "40"], ["shifted", "8", "40"]]
+    for row in rows:
+        assert all(float(cell.rstrip("%")) in (0.0, 50.0, 100.0) for cell in row[3:7])  # 2 trials: covered or not
+
+
 def test_rule_times_sums_each_rules_benchmark_files(tmp_path):
     """Snakemake's benchmark files (one row per repeat; the last counts), summed per rule."""
     benchmarks = tmp_path / "benchmarks"

@@ -10,7 +10,7 @@ import numpy as np
 
 from diffbench.errors import ResultError
 from diffbench.metrics.intervals import fid_difference
-from diffbench.metrics.kid import METHOD as KID_METHOD
+from diffbench.metrics.kid import PAIRED_METHOD as KID_METHOD
 from diffbench.metrics.kid import kid_difference
 from diffbench.records import COMPARISON, feature_settings
 from diffbench.specs import EvaluationSpec

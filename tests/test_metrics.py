@@ -205,7 +205,7 @@ def test_jackknife_subtracts_its_overcount_of_the_second_order_variance():
         variance - (overcount - 1) * variance / 10, rel=1e-12
     )
     assert jackknife(0.5, replicates, 0.95, variance).se ** 2 == pytest.approx(variance / overcount, rel=1e-12)
-    assert jackknife(0.5, replicates, 0.95, 0.0) == plain
+    assert jackknife(0.5, replicates, 0.95, 0.0) == plain == jackknife(0.5, replicates, 0.95, float("nan"))
 
 
 def test_kid_difference_of_equal_models_is_not_overcounted():

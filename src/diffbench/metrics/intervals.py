@@ -85,7 +85,7 @@ def jackknife(estimate: float, replicates: np.ndarray, level: float, second_orde
     if groups < 2:
         raise ValueError(f"a jackknife needs at least 2 groups, got {groups}")
     variance = (groups - 1) / groups * float(((values - values.mean()) ** 2).sum())
-    if second_order:
+    if second_order > 0:  # not where none is given, nor NaN (non-finite features): the plain jackknife
         overcount = second_order_overcount(groups)
         variance = max(variance - (overcount - 1) * second_order, variance / overcount)
     se = float(np.sqrt(variance))

@@ -58,6 +58,7 @@ def write_assets_record(path, inception_weights, lpips_net="alex") -> None:
         {
             "feature_extractor": "inception-v3-compat",
             "feature_weights": str(inception_weights),
+            "feature_weights_bytes": Path(inception_weights).stat().st_size,
             "lpips_net": lpips_net,
             "lpips_backbone": "made by the tests",
             "fetched_at": "2026-01-01T00:00:00+0000",

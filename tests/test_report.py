@@ -452,12 +452,28 @@ def test_record_fields_take_numpy_scalars_as_the_numbers_they_are_and_refuse_wha
     from diffbench.records import INT, NUM, STR, RecordKind, maybe
 
     kind = RecordKind("test", {"n": INT, "x": NUM, "why": maybe(STR)}, optional={"extra": NUM})
-    kind.write(tmp_path / "ok.json", {"n": np.int64(3), "x": np.float32(0.5), "why": None, "unlisted": [1]})
-    assert kind.read(tmp_path / "ok.json") == {"n": 3, "x": 0.5, "why": None, "unlisted": [1]}
+    kind.write(tmp_path / "ok.json", {"n": np.int64(3), "x": np.float32(0.5), "why": None})
+    assert kind.read(tmp_path / "ok.json") == {"n": 3, "x": 0.5, "why": None}
     kind.check({"n": 3, "x": 2, "why": "because"}, "p")  # an integer is a number; extra keys may be absent
     for bad in [{"n": 2.5}, {"n": True}, {"x": "1.0"}, {"why": 1}, {"extra": None}]:
         with pytest.raises(ResultError, match=f"'{next(iter(bad))}' is .* not of type"):
             kind.check({"n": 3, "x": 1.0, "why": None} | bad, "p")
+
+
+def test_a_key_the_kind_does_not_declare_is_refused_where_it_is_written_and_read(tmp_path):
+    """A kind lists every key of its records: a misspelt optional key (which no required-key check
+    would notice) fails in the writer, and a file holding one fails in the reader, naming both."""
+    from diffbench.errors import ResultError
+    from diffbench.records import INT, RecordKind
+
+    kind = RecordKind("test", {"n": INT}, optional={"peak_mb": INT})
+    with pytest.raises(ResultError, match=r"test record has key\(s\) \['peak_mib'\] it does not declare"):
+        kind.write(tmp_path / "typo.json", {"n": 1, "peak_mib": 2})
+    assert not (tmp_path / "typo.json").exists()
+    (tmp_path / "old.json").write_text(json.dumps({"m": 1, "peak_mb": 2}))
+    wanted = r"old.json: test record lacks key\(s\) \['n'\] and has key\(s\) \['m'\] it does not declare"
+    with pytest.raises(ResultError, match=wanted):
+        kind.read(tmp_path / "old.json")
 
 
 def test_nested_record_fields_are_typed_too(results):

@@ -1,10 +1,10 @@
 """Result records: the keys each stage writes and later stages and the report read, defined once.
 
-A stage writes its record with `KIND.write(path, record)`, which refuses a record lacking a key
-of its kind; readers use `KIND.read(path)`, which names the file and the key when one is missing
-or renamed (an old or foreign file), so a key can never silently become NaN in the report.
-Records may hold more keys than their kind lists (device details, library settings); the kind
-lists the keys something reads.
+A kind lists every key its records hold, with its JSON type. A stage writes its record with
+`KIND.write(path, record)`, which refuses a record that lacks a key of its kind, holds one the kind
+does not declare (a misspelt or renamed key fails where it is written) or gives one a value of
+another type; readers use `KIND.read(path)`, which names the file and the key when one is missing,
+unknown or retyped (an old or foreign file), so a key can never silently become NaN in the report.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class RecordKind:
         self.fields = {**fields, **optional}
         self.keys = frozenset(fields)  # present in every record of this kind
         self.optional = frozenset(optional)  # present only sometimes (e.g. GPU memory on CUDA)
-        schema = {"type": "object", "required": sorted(self.keys),
+        schema = {"type": "object", "required": sorted(self.keys), "additionalProperties": False,
                   "properties": {key: _schema(kind) for key, kind in self.fields.items()}}  # fmt: skip
         self._validator = jsonschema.Draft202012Validator(schema)
 
@@ -74,10 +74,12 @@ class RecordKind:
         return self.keys | self.optional
 
     def check(self, record: dict, path: str | Path) -> dict:
-        missing = sorted(self.keys - set(record))
-        if missing:
+        missing, unknown = sorted(self.keys - set(record)), sorted(set(record) - self.all_keys)
+        if missing or unknown:
+            parts = [f"lacks key(s) {missing}"] if missing else []
+            what = " and ".join(parts + ([f"has key(s) {unknown} it does not declare"] if unknown else []))
             raise ResultError(
-                f"{path}: {self.name} record lacks key(s) {missing}; it was written by another version of "
+                f"{path}: {self.name} record {what}; it was written by another version of "
                 "diffbench or by hand. Delete it and rerun the rule that makes it."
             )
         as_json = json.loads(json.dumps(record, default=jsonable))  # what the file holds (and a reader gets)
@@ -107,9 +109,10 @@ class RecordKind:
 # What ran a job (runtime.device_info) and what a training loop did (training/loop.py).
 DEVICE = {"device": STR, "device_name": STR, "device_setting": STR, "cpu_fallback": BOOL,
           "cuda_visible_devices": STR, "torch": STR, "host": STR}  # fmt: skip
+DEVICE_DETAILS = {"cpu_threads": INT, "cuda": STR}  # the one its device has (runtime.device_info)
 LOOP = {"steps": INT, "images_seen": INT, "wall_time_s": NUM, "images_per_s": NUM, "stop_reason": STR,
         "resumed_from_step": INT, "checkpoint_s": NUM, "kept_states_s": NUM, "gflops_per_step": NUM,
-        "train_gflops": NUM}  # fmt: skip
+        "train_gflops": NUM, "batch_size": INT, "learning_rate": NUM, "seed": INT}  # fmt: skip
 GPU_MEMORY = {"peak_gpu_memory_mb": NUM, "peak_gpu_reserved_mb": NUM}  # on CUDA only
 
 # A model's training stages, in order, as its record names their seconds and GFLOPs (a pixel model
@@ -135,11 +138,18 @@ DATASET_ASSETS = RecordKind(
 MODEL_ASSETS = RecordKind(
     "fetched model",
     {"model": STR, "id": STR, "revision": maybe(STR), "kind": STR, "path": STR, "fetched_at": STR},
-    optional={"commit": maybe(STR), "files": INT, "bytes": INT},
+    optional={"commit": maybe(STR), "files": INT, "bytes": INT, "hf_hub_cache": STR},  # from the hub
 )
 EVALUATION_ASSETS = RecordKind(
     "evaluation weights",
-    {"feature_extractor": STR, "feature_weights": STR, "lpips_net": STR, "lpips_backbone": STR, "fetched_at": STR},
+    {
+        "feature_extractor": STR,
+        "feature_weights": STR,
+        "feature_weights_bytes": INT,
+        "lpips_net": STR,
+        "lpips_backbone": STR,
+        "fetched_at": STR,
+    },
 )
 
 PERCEPTUAL_ASSETS = RecordKind("perceptual-loss backbone", {"lpips_net": STR, "lpips_backbone": STR, "fetched_at": STR})
@@ -147,10 +157,11 @@ PERCEPTUAL_ASSETS = RecordKind("perceptual-loss backbone", {"lpips_net": STR, "l
 AUTOENCODER_TRAINING = RecordKind(
     "autoencoder training",
     {"model": STR, "stage": STR, "autoencoder_type": STR, "first_stage_loss": STR, "downsampling_factor": INT,
-     "parameters": INT, "scaling_factor": NUM, "scaling_s": NUM, "scaling_gflops": NUM, "precision": STR,
+     "latent_channels": INT, "parameters": INT, "scaling_factor": NUM, "scaling_s": NUM, "scaling_gflops": NUM,
+     "precision": STR,
      "budget_share": maybe(NUM), "budget": BUDGET, "final_loss": NUM, "peak_host_rss_mb": NUM, "finished_at": STR,
      **LOOP, **DEVICE},
-    optional=GPU_MEMORY,
+    optional={**GPU_MEMORY, **DEVICE_DETAILS},
 )  # fmt: skip
 # One snapshot along training (training.milestones): where it stands in the model's run, in each unit;
 # the kept state it was trained from (None: step 0), and the training this job did to get there.
@@ -167,15 +178,16 @@ TRAINING = RecordKind(
      "precision": STR, "final_loss": NUM, "peak_host_rss_mb": NUM, "finished_at": STR, "budget_scope": STR,
      "budget": BUDGET, "stage_seconds": STAGE_COSTS, "stage_gflops": STAGE_COSTS, "total_train_s": NUM,
      "total_train_gflops": NUM, "x0_range": maybe(NUM), "kept_states": LIST,  # [{point, step}], in order
-     **LOOP, **DEVICE},
-    optional={**GPU_MEMORY, "scaling_factor": NUM, "noise_levels": STR},  # noise_levels: since its key
+     "ema_decay": maybe(NUM), "unet_input": LIST, **LOOP, **DEVICE},
+    # noise_levels: present since its key came in
+    optional={**GPU_MEMORY, **DEVICE_DETAILS, "scaling_factor": NUM, "noise_levels": STR},
 )  # fmt: skip
 PRETRAINED = RecordKind(
     "pretrained import",
     {"model": STR, "stage": STR, "family": STR, "dataset": STR, "source": STR, "pretrained_id": STR,
      "revision": maybe(STR), "pretrained_commit": maybe(STR), "downsampling_factor": INT, "parameters": INT,
      "autoencoder_parameters": INT, "scaling_factor": maybe(NUM), "scheduler": STR, "noise_schedule": STR,
-     "denoiser_architecture": STR, "x0_range": maybe(NUM), "finished_at": STR},
+     "denoiser_architecture": STR, "x0_range": maybe(NUM), "unet_input": LIST, "finished_at": STR},
 )  # fmt: skip
 
 # What a sampler does to its predicted x0 (sampling.schedulers.x0_treatment).
@@ -191,7 +203,7 @@ SAMPLER_SETTINGS = {"scheduler_class": STR, "scheduler_config": DICT, "timesteps
 SAMPLING_SHARD = RecordKind(
     "sampling shard",
     {"sampler": DICT, **SAMPLER_SETTINGS, **SAMPLING_COST, "resumed_images": INT, "finished_at": STR, **DEVICE},
-    optional=GPU_MEMORY,
+    optional={**GPU_MEMORY, **DEVICE_DETAILS},
 )
 SAMPLING = RecordKind(
     "sampling",
@@ -205,8 +217,8 @@ SAMPLING = RecordKind(
 THROUGHPUT = RecordKind(
     "sampling throughput",
     {"model": STR, "family": STR, "batch_sizes": LIST, "unet_s": LIST, "decode_s": LIST, "stopped": STR,
-     "configured_batch": INT, "speedups": STR, "precision": STR,
-     **{key: DEVICE[key] for key in ("device", "device_name", "device_setting", "cpu_fallback")}},
+     "configured_batch": INT, "speedups": STR, "precision": STR, **DEVICE},
+    optional=DEVICE_DETAILS,
 )  # fmt: skip
 
 # The run a metric belongs to (Experiment.run_key), and the feature settings (feature_settings).
@@ -222,27 +234,31 @@ DISTRIBUTION = RecordKind(
      "fid_infinity_slope": maybe(NUM), "fid_infinity_sizes": maybe(LIST), "fid_infinity_values": maybe(LIST),
      "fid_infinity_hidden": maybe(STR), "fid_infinity_min_size": maybe(INT), "fid_sqrt_discarded": NUM,
      "kid": NUM, "kid_se": maybe(NUM), "kid_ci_low": maybe(NUM), "kid_ci_high": maybe(NUM), "kid_method": STR,
-     "kid_jackknife_replicates": LIST, "precision": NUM, "recall": NUM, "pr_n": INT, "warnings": LIST},
+     "kid_jackknife_replicates": LIST, "precision": NUM, "recall": NUM, "f_score": NUM, "pr_k": INT, "pr_n": INT,
+     "warnings": LIST},
     optional={"milestone_of": STR, "milestone": NUM},  # a training milestone's snapshot (Experiment.run_key)
 )  # fmt: skip
 COMPARISON = RecordKind(
     "paired comparison",
     {"dataset": STR, "model_a": STR, "family_a": STR, "model_b": STR, "family_b": STR,
      **{key: RUN_KEY[key] for key in ("sampler", "sampler_type", "steps", "seed_first", "seed_last")},
-     "reference_set": STR, "n_generated": INT, "n_reference": INT, "statistic": STR, "kid_a": NUM, "kid_b": NUM,
+     **FEATURES, "reference_set": STR, "n_generated": INT, "n_reference": INT, "statistic": STR, "kid_a": NUM,
+     "kid_b": NUM,
      "difference": NUM, "ci_low": NUM, "ci_high": NUM, "ci_level": NUM, "ci_method": STR, "ci_groups": INT,
      "se": NUM, "p_value": NUM, "jackknife_replicates": LIST, "better": maybe(STR), "fid_a": NUM, "fid_b": NUM,
      "fid_difference": NUM, "fid_ci_low": NUM, "fid_ci_high": NUM},
 )  # fmt: skip
 LPIPS = RecordKind(
     "LPIPS metrics",
-    {**RUN_KEY, "lpips_net": STR, "lpips_diversity_mean": NUM, "lpips_diversity_std": NUM,
+    {**RUN_KEY, "lpips_net": STR, "lpips_side": INT, "lpips_diversity_mean": NUM, "lpips_diversity_std": NUM,
      "lpips_diversity_pairs": INT, "lpips_convergence_mean": maybe(NUM), "lpips_convergence_std": maybe(NUM),
+     "lpips_convergence_pairs": maybe(INT),
      "convergence_reference_steps": maybe(INT), "n_nonfinite_excluded": INT},
 )  # fmt: skip
 RECONSTRUCTION = RecordKind(
     "reconstruction metrics",
-    {"model": STR, **FEATURES, "autoencoder": STR, "psnr_db": NUM, "ssim": NUM, "num_images": INT, "lpips_net": STR,
+    {"model": STR, **FEATURES, "autoencoder": STR, "psnr_db": NUM, "ssim": NUM, "ssim_window": INT, "num_images": INT,
+     "lpips_net": STR, "lpips_side": INT,
      "lpips_mean": NUM, "rfid": NUM, "rfid_independent": maybe(NUM), "rkid": maybe(NUM), "rkid_ci_low": maybe(NUM),
      "rkid_ci_high": maybe(NUM), "independent_n": INT, "independent_set": STR, "warnings": LIST},
 )  # fmt: skip

@@ -287,6 +287,8 @@ def write_training(layout: Layout, model: str, latent: bool) -> None:
                 "elapsed_s": 0.2 * steps,
             }
         ).to_csv(layout.autoencoder_loss(model), index=False)
+        # D(E(x)) of the held-out images (77 everywhere): a level off, as a first stage would be
+        write_npz(layout.reconstruction_examples(model), images=np.full((6, 8, 8, 3), 80, np.uint8))
         RECONSTRUCTION.write(
             layout.reconstruction_metrics(model),
             {

@@ -256,18 +256,23 @@ def test_report_has_every_section_and_no_network_reference(results, tmp_path):
     }
 
 
-def test_grid_rows_are_the_data_and_the_models_and_columns_seeds(results, tmp_path):
+def test_grid_rows_are_the_data_its_reconstructions_and_the_models_and_columns_seeds(results, tmp_path):
+    """Rows: the held-out images, the latent model's D(E(x)) of the same images (its first stage's
+    bound on its samples), then each model's samples; columns: seeds."""
     from diffbench.report.grids import CELL, GAP
 
     build_report(config=results, workflow_dir=tmp_path, published=[])
     grid = np.asarray(Image.open(ReportPaths.of(Experiment.of(results)).grids[("ddim", 10)]))
-    assert grid.shape == (3 * CELL + 2 * GAP, 4 * CELL + 3 * GAP, 3)  # the real row, then pixel and latent_f4
+    assert grid.shape == (4 * CELL + 3 * GAP, 4 * CELL + 3 * GAP, 3)  # real, D(E(x)), pixel, latent_f4
     np.testing.assert_array_equal(grid[:CELL, :CELL], 77)  # the fixture's held-out images
+    np.testing.assert_array_equal(grid[CELL + GAP : 2 * CELL + GAP, -CELL:], 80)  # their reconstructions
     with np.load(Layout(results["results_dir"]).samples("latent_f4", "ddim", 10)) as data:
         seed_1 = data["images"][1]
-    # Row 3 (latent_f4), column 2 (the second seed), enlarged by nearest neighbour.
-    cell = grid[2 * (CELL + GAP) : 3 * CELL + 2 * GAP, CELL + GAP : 2 * CELL + GAP]
+    # Row 4 (latent_f4), column 2 (the second seed), enlarged by nearest neighbour.
+    cell = grid[3 * (CELL + GAP) : 4 * CELL + 3 * GAP, CELL + GAP : 2 * CELL + GAP]
     np.testing.assert_array_equal(cell[:: CELL // 8, :: CELL // 8], seed_1)
+    html = open(ReportPaths.of(Experiment.of(results)).html, encoding="utf-8").read()
+    assert "latent_f4 D(E(x))" in html
 
 
 def test_a_partial_run_still_reports_and_names_what_is_missing(results, tmp_path):

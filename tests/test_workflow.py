@@ -11,11 +11,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from PIL import Image
 
 from diffbench.config import validate_config
+from diffbench.data.images import load_images
 from diffbench.experiment import Experiment
+from diffbench.models.autoencoders import reconstruct
 from diffbench.paths import Layout
 from diffbench.report.training_compute import SAVINGS_COLUMNS
 from diffbench.sampling.pipeline_io import load_model
@@ -109,6 +112,12 @@ def test_quality_metrics_for_every_run(run):
             # reference) as there are samples, scored as samples are
             assert rec["independent_set"] == "train" and rec["independent_n"] == 6 and rec["rfid_independent"] > 0
             assert rec["rkid_ci_low"] <= rec["rkid"] <= rec["rkid_ci_high"]
+            # the report's grids show D(E(x)) of the held-out images, in their order
+            heldout = load_images(workdir / layout.heldout_images("tiny"))
+            with np.load(workdir / layout.reconstruction_examples(model)) as data:
+                shown = data["images"]
+            autoencoder = load_model(workdir / layout.pipeline_dir(model)).autoencoder
+            np.testing.assert_array_equal(shown, reconstruct(autoencoder, heldout, torch.device("cpu")))
     with np.load(workdir / layout.reference_features("tiny", "heldout", "inception-v3-compat-tf-bilinear")) as ref:
         assert ref["features"].shape == (16, 2048) and int(ref["count"]) == 16
 

@@ -150,6 +150,10 @@ class Layout:
     def reconstruction_metrics(self, model: str) -> str:
         return f"{self.root}/metrics/{model}/reconstruction.json"
 
+    def reconstruction_examples(self, model: str) -> str:
+        """D(E(x)) of the first held-out images, in their order (the sample grids' real row)."""
+        return f"{self.root}/metrics/{model}/reconstructions.npz"
+
     # report
     def report(self, name: str) -> str:
         return f"{self.root}/report/{name}"

@@ -17,6 +17,7 @@ rule reconstruction_metrics:
         assets=layout.assets_record(),
     output:
         record=layout.reconstruction_metrics("{model}"),
+        examples=layout.reconstruction_examples("{model}"),
     log:
         layout.log("reconstruction_metrics", "{model}"),
     benchmark:

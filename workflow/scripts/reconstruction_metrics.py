@@ -15,4 +15,5 @@ with job(snakemake.log[0], snakemake.threads):
         evaluation=snakemake.params.evaluation,
         device=snakemake.params.device,
         out_record=snakemake.output.record,
+        out_examples=snakemake.output.examples,
     )

@@ -81,7 +81,7 @@ def result_files(experiment: Experiment) -> list[str]:
             if spec.latent:
                 files += [layout.autoencoder_record(model), layout.autoencoder_loss(model)]
         if spec.latent:
-            files.append(layout.reconstruction_metrics(model))
+            files += [layout.reconstruction_metrics(model), layout.reconstruction_examples(model)]
         if experiment.sampling.throughput_max_batch is not None:
             files.append(layout.throughput(model))
     if experiment.human_eval is not None:

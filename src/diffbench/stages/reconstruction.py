@@ -11,6 +11,7 @@ import numpy as np
 
 from diffbench.data.images import load_images
 from diffbench.features import EXTRACTORS
+from diffbench.io import write_npz
 from diffbench.metrics.frechet import Moments, frechet_distance, frechet_of_features, sample_size_warning
 from diffbench.metrics.kid import kid
 from diffbench.metrics.lpips import load_lpips, paired_distances
@@ -21,6 +22,8 @@ from diffbench.runtime import resolve_device
 from diffbench.sampling.pipeline_io import load_model
 from diffbench.specs import EvaluationSpec
 from diffbench.stages.evaluate import fetched_weights
+
+EXAMPLES = 64  # reconstructions kept for the report's grids (report.grid_seeds columns of them)
 
 
 def reconstruction_metrics(
@@ -37,12 +40,16 @@ def reconstruction_metrics(
     evaluation: EvaluationSpec | dict,
     device: str,
     out_record: str | Path,
+    out_examples: str | Path | None = None,
 ) -> dict:
     """The first stage's quality on held-out images: LPIPS, PSNR, SSIM and rFID of x vs D(E(x)); and
     the bound it puts on samples: rFID and rKID of the reconstructions of `num_samples` images
     independent of the reference set, against it, as a sample set of that size is scored. (The
     paired rFID scores reconstructions of the very images it compares with, so the sets' noise
-    cancels and it is not comparable with a sample set's FID.)"""
+    cancels and it is not comparable with a sample set's FID.) `out_examples`: the reconstructions
+    of the first EXAMPLES held-out images, which the report's sample grids show under the real row:
+    the metrics alone cannot tell a reader whether a latent model's samples are limited by its first
+    stage or by its denoiser."""
     evaluation = EvaluationSpec.of(evaluation)
     torch_device = resolve_device(device)
     autoencoder = load_model(model_dir).to(torch_device).autoencoder
@@ -75,6 +82,8 @@ def reconstruction_metrics(
         **bound,
         "warnings": [w for w in [sample_size_warning(len(originals), len(originals), extractor.dim)] if w],
     }
+    if out_examples is not None:
+        write_npz(out_examples, images=rebuilt[:EXAMPLES])
     RECONSTRUCTION.write(out_record, record)
     return record
 

@@ -65,7 +65,9 @@ def report(*, config: dict | Experiment, workflow_dir: str | Path, published: li
     for (sampler, steps), png in paths.grids.items():
         # the data first: held-out images (never trained on) of each dataset, to judge the samples by
         real = {f"{d} (real, held out)": layout.heldout_images(d) for d in experiment.datasets_in_use()}
-        files = {**real, **{m: layout.samples(m, sampler, steps) for m in experiment.models}}
+        # each latent model's D(E(x)) of those images: the bound its first stage puts on its samples
+        rebuilt = {f"{m} D(E(x))": layout.reconstruction_examples(m) for m in experiment.models_where(family="latent")}
+        files = {**real, **rebuilt, **{m: layout.samples(m, sampler, steps) for m in experiment.models}}
         png_bytes = sample_grid(files, settings.grid_seeds, png)
         grids.append(
             {

@@ -212,6 +212,10 @@ def test_shipped_configs_are_valid():
             "'models.kl.autoencoder.training.milestones': milestones are points along the model's training",
         ),
         (
+            lambda c: c["datasets"]["tiny"].update(shape_radius=[0.3, 0.2]),
+            "'datasets.tiny.shape_radius': the minimum 0.3 exceeds the maximum 0.2",
+        ),
+        (
             lambda c: c["models"]["kl"]["autoencoder"]["training"].update(kept_states=2),
             "'models.kl.autoencoder.training.kept_states': training states are kept along the model's training",
         ),

@@ -29,6 +29,7 @@ def spec(**overrides):
         seed=3,
         unreadable_files="error",
         max_shapes=3,
+        shape_radius=(0.1, 0.3),
     )
     return DatasetSpec.of({**base, **overrides})
 
@@ -56,6 +57,21 @@ def test_max_shapes_bounds_the_shapes_in_each_image():
     single = open_source("d", spec(max_shapes=1)).load(indices)
     np.testing.assert_array_equal(single[4], render_shapes(3, 4, 16, max_shapes=1))
     assert not np.array_equal(single, open_source("d", spec()).load(indices))
+
+
+def test_shape_radius_bounds_each_shape_and_reaches_the_generator():
+    def drawn(radii):
+        return [shape[3] for i in range(60) for shape in draw_shapes(np.random.default_rng([0, i]), 3, radii)]
+
+    radii = {r: drawn(r) for r in ((0.2, 0.3), (0.1, 0.3))}
+    assert 0.2 <= min(radii[0.2, 0.3]) and max(radii[0.2, 0.3]) <= 0.3
+    assert min(radii[0.1, 0.3]) < 0.2  # the default reaches below: 60 images hold ~120 shapes
+    # the default range leaves the stream as it was before the key existed: same draws, same images
+    np.testing.assert_array_equal(render_shapes(3, 4, 16), render_shapes(3, 4, 16, radii=(0.1, 0.3)))
+    indices = np.arange(10)
+    large = open_source("d", spec(shape_radius=(0.2, 0.3))).load(indices)
+    np.testing.assert_array_equal(large[4], render_shapes(3, 4, 16, radii=(0.2, 0.3)))
+    assert not np.array_equal(large, open_source("d", spec()).load(indices))
 
 
 def test_split_is_deterministic_and_disjoint():

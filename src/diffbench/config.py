@@ -306,6 +306,11 @@ def check_input_paths(config: dict) -> None:
 def _check_semantics(config: dict, raw: dict) -> None:
     """The checks a schema cannot express, one section at a time."""
     _check_devices(config)
+    for name, dataset in config["datasets"].items():
+        low, high = dataset["shape_radius"]
+        if low > high:
+            key = f"datasets.{name}.shape_radius"
+            raise ConfigError(f"config key '{key}': the minimum {low} exceeds the maximum {high}.")
     for name, model in config["models"].items():
         _check_model(config, name, model, raw.get("models", {}).get(name, {}))
     _check_evaluation(config)

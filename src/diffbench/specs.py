@@ -82,6 +82,7 @@ class DatasetSpec(_Spec):
     num_reference: int
     seed: int
     max_shapes: int
+    shape_radius: tuple[float, float]
 
 
 @dataclass(frozen=True)

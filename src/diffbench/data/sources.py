@@ -37,8 +37,8 @@ class SyntheticSource:
         return self.size
 
     def load(self, indices: np.ndarray) -> np.ndarray:
-        res, ch = self.spec.resolution, self.spec.channels
-        rgb = [render_shapes(self.spec.seed, int(i), res, self.spec.max_shapes) for i in indices]
+        spec, res, ch = self.spec, self.spec.resolution, self.spec.channels
+        rgb = [render_shapes(spec.seed, int(i), res, spec.max_shapes, spec.shape_radius) for i in indices]
         return _stack(rgb if ch == 3 else [to_array(Image.fromarray(a), res, 1) for a in rgb], res, ch)
 
 

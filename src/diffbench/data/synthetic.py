@@ -11,8 +11,11 @@ import numpy as np
 _SUPERSAMPLE = 4  # render at 4x and box-filter down, so edges are antialiased at any resolution
 
 
-def render_shapes(seed: int, index: int, resolution: int, max_shapes: int = 3) -> np.ndarray:
-    """Image `index` of the stream `seed`, uint8 (resolution, resolution, 3)."""
+def render_shapes(
+    seed: int, index: int, resolution: int, max_shapes: int = 3, radii: tuple[float, float] = (0.1, 0.3)
+) -> np.ndarray:
+    """Image `index` of the stream `seed`, uint8 (resolution, resolution, 3); shape radii are drawn
+    from `radii` (fractions of the image's side)."""
     rng = np.random.default_rng([seed, index])
     size = resolution * _SUPERSAMPLE
     coords = (np.arange(size) + 0.5) / size
@@ -23,7 +26,7 @@ def render_shapes(seed: int, index: int, resolution: int, max_shapes: int = 3) -
     top, bottom = rng.uniform(0, 1, size=(2, 3))
     canvas = top * (1 - ramp[..., None]) + bottom * ramp[..., None]
 
-    for kind, cx, cy, radius, colour in draw_shapes(rng, max_shapes):
+    for kind, cx, cy, radius, colour in draw_shapes(rng, max_shapes, radii):
         if kind == 0:  # disc
             mask = (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
         elif kind == 1:  # square
@@ -37,12 +40,15 @@ def render_shapes(seed: int, index: int, resolution: int, max_shapes: int = 3) -
     return np.clip(np.rint(small * 255), 0, 255).astype(np.uint8)
 
 
-def draw_shapes(rng: np.random.Generator, max_shapes: int) -> list[tuple[int, float, float, float, np.ndarray]]:
-    """1 to `max_shapes` shapes, each (kind, centre x, centre y, radius, RGB colour in [0, 1])."""
+def draw_shapes(
+    rng: np.random.Generator, max_shapes: int, radii: tuple[float, float] = (0.1, 0.3)
+) -> list[tuple[int, float, float, float, np.ndarray]]:
+    """1 to `max_shapes` shapes, each (kind, centre x, centre y, radius, RGB colour in [0, 1]),
+    the radius uniform in `radii` (min, max)."""
     shapes = []
     for _ in range(rng.integers(1, max_shapes + 1)):
         kind = int(rng.integers(3))
         cx, cy = rng.uniform(0.2, 0.8, size=2)
-        radius = rng.uniform(0.1, 0.3)
-        shapes.append((kind, cx, cy, radius, rng.uniform(0, 1, size=3)))
+        size = rng.uniform(*radii)
+        shapes.append((kind, cx, cy, size, rng.uniform(0, 1, size=3)))
     return shapes

@@ -296,3 +296,31 @@ def test_images_that_were_nan_never_enter_the_metrics(weights, tmp_path):
     )
     assert record["n_generated"] == 4 and record["n_nonfinite_excluded"] == 2
     assert any("2 generated images had NaN/inf values" in w for w in record["warnings"])
+
+
+def test_the_recorded_fid_is_the_features_distance_that_the_interval_is_centred_on(tmp_path):
+    """distribution_metrics takes FID from the features (an n x m problem below 2048 images), not
+    the d x d moments: it must still be the Fréchet distance torch-fidelity computes from the
+    moments, to the round-off bound of test_metrics (singular products at n < dim), and the centre
+    of the jackknife interval, which is computed the same way."""
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+    from diffbench.io import write_npz
+    from diffbench.metrics.frechet import Moments
+    from diffbench.stages.distribution import distribution_metrics
+
+    rng = np.random.default_rng(0)
+    generated, reference = rng.normal(size=(40, 64)), rng.normal(0.3, 1.2, size=(30, 64))
+    for name, x in (("gen", generated), ("ref", reference)):
+        write_npz(tmp_path / f"{name}.npz", features=x, nonfinite_excluded=np.int64(0), **Moments.of(x).to_npz())
+    evaluation = typed_spec(EvaluationSpec, interval_groups=5, fid_infinity_fractions=[], pr_neighborhood=2)
+    record = distribution_metrics(
+        sample_features=tmp_path / "gen.npz", reference_features=tmp_path / "ref.npz", run=RUN,
+        evaluation=evaluation, out_record=tmp_path / "d.json",
+    )  # fmt: skip
+    sa, sb = Moments.of(generated).statistics(), Moments.of(reference).statistics()
+    theirs = fid_statistics_to_metric(sa, sb, verbose=False)["frechet_inception_distance"]
+    bound = 2 * 64 * np.sqrt(np.finfo(float).eps * np.linalg.norm(sa["sigma"] @ sb["sigma"], 2))
+    assert abs(record["fid"] - theirs) <= bound
+    assert record["fid"] == pytest.approx((record["fid_ci_low"] + record["fid_ci_high"]) / 2, rel=1e-12)
+    assert record["fid_sqrt_discarded"] == 0.0 and not any("square root" in w for w in record["warnings"])

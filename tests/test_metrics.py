@@ -5,9 +5,11 @@ import scipy.stats
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 
 from diffbench.metrics.frechet import (
+    FeatureSet,
     Moments,
     frechet_distance,
     frechet_of_features,
+    frechet_of_sets_detailed,
     gaussian_statistics,
     sample_size_warning,
 )
@@ -271,6 +273,21 @@ def test_fd_of_features_equals_fd_of_statistics_on_both_paths():
         product = np.cov(a, rowvar=False) @ np.cov(b, rowvar=False)
         bound = 2 * dim * np.sqrt(np.finfo(float).eps * np.linalg.norm(product, 2))
         assert abs(frechet_of_features(a, b) - fd(a, b)["fd"]) <= bound
+
+
+def test_detailed_fd_is_the_fd_of_sets_and_reports_what_it_discards():
+    """The record's FID and its fix-up come from frechet_of_sets_detailed. Singular values are never
+    negative, so the small-set path discards nothing; the covariance path clips the negative
+    eigenvalues that a singular product gets from round-off (+-eps ||S_a S_b|| each, so their
+    roots stay far below the fix-up threshold of 1e-6 of the trace)."""
+    small = features(40, dim=64, seed=20), features(30, dim=64, shift=0.3, seed=21)
+    large = features(400, dim=8, seed=22), features(300, dim=8, shift=0.3, seed=23)
+    large[0][:, -1] = 0.0  # a singular covariance: its product with the other has a zero eigenvalue
+    for a, b in (small, large):
+        detail = frechet_of_sets_detailed(FeatureSet(a), FeatureSet(b))
+        assert detail["fd"] == frechet_of_features(a, b)
+        assert 0.0 <= detail["sqrt_discarded"] <= 1e-6 and not detail["sqrt_fixup"]
+    assert frechet_of_sets_detailed(FeatureSet(small[0]), FeatureSet(small[1]))["sqrt_discarded"] == 0.0
 
 
 def test_jackknife_of_a_mean_is_the_standard_error_of_group_means():

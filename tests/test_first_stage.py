@@ -98,6 +98,33 @@ def test_perceptual_term_is_added_per_pixel_with_its_weight(kind):
     assert math.isclose((loss1 - loss0).item(), 2.5 * values * parts["perceptual"], rel_tol=1e-4)
 
 
+def test_scale_equivariance_decodes_the_halved_latent_to_the_halved_image():
+    """The term is the L1 between the image's 2x2 means and the decoding of the same posterior
+    sample's 2x2 means, summed per image as the KL kind's reconstruction, and added with its weight;
+    the loss names it, and configs where it cannot apply are refused."""
+    x = batch()
+    plain_spec = autoencoder_spec(perceptual_weight=0)
+    autoencoder, plain = make_loss(plain_spec)
+    _, with_term = make_loss(autoencoder_spec(perceptual_weight=0, scale_equivariance_weight=0.5))
+    torch.manual_seed(5)
+    loss0, parts0 = plain(x, step=0)
+    torch.manual_seed(5)
+    loss1, parts = with_term(x, step=0)
+    torch.manual_seed(5)
+    latents = autoencoder.encode(x).latent_dist.sample()  # the sample both losses decoded (same seed)
+    halved = autoencoder.decode(torch.nn.functional.avg_pool2d(latents, 2)).sample
+    assert halved.shape == (4, 3, 4, 4)
+    term = (torch.nn.functional.avg_pool2d(x, 2) - halved).abs().sum((1, 2, 3)).mean()
+    assert "scale_equivariance" not in parts0 and torch.equal(parts["scale_equivariance"], term.detach())
+    # float32 sums of ~200 terms of size ~1: round-off ~1e-5 relative, far below the term
+    assert math.isclose((loss1 - loss0).item(), 0.5 * term.item(), rel_tol=1e-4)
+    assert with_term.describe() == "L1 + 1e-06 KL + 0.5 scale equivariance (2x)"
+    with pytest.raises(ConfigError, match="scale_equivariance_weight' applies to type: kl only"):
+        autoencoder_spec("vq", scale_equivariance_weight=1.0)
+    with pytest.raises(ConfigError, match="the 3x3 latents of 6 px images at f=2 cannot be halved exactly"):
+        autoencoder_spec(resolution=6, scale_equivariance_weight=1.0)
+
+
 def test_adaptive_weight_is_the_ratio_of_gradient_norms():
     layer = torch.nn.Parameter(torch.ones(3))
     a, b = torch.tensor([3.0, 0.0, 4.0]), torch.tensor([0.0, 1.0, 0.0])

@@ -397,6 +397,13 @@ def _check_first_stage(model: dict, key: str, side: int) -> None:
         )
     if ae["max_channels"] < ae["base_channels"]:
         raise ConfigError(f"config key '{key}.autoencoder.max_channels' must be >= base_channels.")
+    if ae["scale_equivariance_weight"] and ae["type"] != "kl":
+        raise ConfigError(f"config key '{key}.autoencoder.scale_equivariance_weight' applies to type: kl only.")
+    if ae["scale_equivariance_weight"] and (side // f) % 2:
+        raise ConfigError(
+            f"config key '{key}.autoencoder.scale_equivariance_weight': the {side // f}x{side // f} latents of "
+            f"{side} px images at f={f} cannot be halved exactly; set it to 0."
+        )
     disc = ae["discriminator"]
     # the patch map of `layers` stride-2 and two stride-1 4x4 convolutions (models/discriminator.py)
     if disc["start_step"] is not None and side < 3 * 2 ** disc["layers"]:

@@ -133,6 +133,7 @@ class AutoencoderSpec(_Spec):
     layers_per_block: int
     num_vq_embeddings: int
     kl_weight: float
+    scale_equivariance_weight: float
     perceptual_weight: float
     perceptual_net: str
     perceptual_min_side: int

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from diffusers import AutoencoderKL, VQModel
 from diffusers.models.modeling_utils import ModelMixin
 
@@ -63,7 +64,16 @@ def _kl_forward(
     # A posterior sample is decoded; the regulariser is the LDM paper's KL-reg (weight ~1e-6).
     posterior = model.encode(x).latent_dist
     kl = posterior.kl().mean()
-    return model.decode(posterior.sample()).sample, spec.kl_weight * kl, {"kl": kl.detach()}
+    latents = posterior.sample()
+    regulariser, parts = spec.kl_weight * kl, {"kl": kl.detach()}
+    if spec.scale_equivariance_weight:
+        # Scale equivariance: decode the halved latent to the halved image (2x2 means, which are
+        # bilinear downsampling by exactly 2), reduced as the KL kind reduces its reconstruction.
+        halved = model.decode(F.avg_pool2d(latents, 2)).sample
+        term = (F.avg_pool2d(x, 2) - halved).abs().sum((1, 2, 3)).mean()
+        regulariser = regulariser + spec.scale_equivariance_weight * term
+        parts["scale_equivariance"] = term.detach()
+    return model.decode(latents).sample, regulariser, parts
 
 
 def _vq_forward(model: VQModel, x: torch.Tensor, spec: AutoencoderSpec) -> tuple[torch.Tensor, torch.Tensor, dict]:

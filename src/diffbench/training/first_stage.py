@@ -2,7 +2,8 @@
 
     per pixel:  |x - x_hat| + perceptual_weight * LPIPS(x, x_hat)      (LPIPS is per image, broadcast)
     reduced as the kind does (KL: sum over each image, mean over the batch; VQ: mean), then
-    + the kind's regulariser (weighted KL, or the codebook loss)
+    + the kind's regulariser (weighted KL, plus the weighted scale-equivariance L1 where set; or the
+      codebook loss)
     + adaptive_weight * discriminator.weight * (-mean D(x_hat))         from discriminator.start_step on
 
 The adaptive weight (Esser et al. 2021, eq. 7) balances the adversarial gradient against the
@@ -123,6 +124,8 @@ class FirstStageLoss:
         if self.perceptual is not None:
             terms.append(f"{self.spec.perceptual_weight:g} LPIPS-{self.spec.perceptual_net}")
         terms.append(f"{self.spec.kl_weight:g} KL" if self.kind.name == "kl" else "codebook")
+        if self.kind.name == "kl" and self.spec.scale_equivariance_weight:
+            terms.append(f"{self.spec.scale_equivariance_weight:g} scale equivariance (2x)")
         if self.start is not None:
             terms.append(f"{self.spec.discriminator.weight:g} adaptive PatchGAN from step {self.start}")
         return " + ".join(terms)

@@ -125,6 +125,38 @@ def test_scale_equivariance_decodes_the_halved_latent_to_the_halved_image():
         autoencoder_spec(resolution=6, scale_equivariance_weight=1.0)
 
 
+def train_kl(steps=4, **autoencoder):
+    """A small KL first stage trained by the loop for `steps` steps (FLOPs counted per phase)."""
+    spec = autoencoder_spec(perceptual_weight=0, **autoencoder)
+    autoencoder_model, loss_fn = make_loss(spec)
+    table, summary = fit_first_stage(autoencoder_model, loss_fn, batch(16), steps)
+    return loss_fn, table, summary
+
+
+def test_scale_equivariance_from_its_start_step_is_a_fine_tuning_phase():
+    """Before its start step the term is off (no record, the plain loss); from it on, it is in the
+    loss and its extra decoding is counted as a phase of its own."""
+    loss_fn, table, summary = train_kl(scale_equivariance_weight=0.5, scale_equivariance_start_step=2)
+    assert table["scale_equivariance"].isna().tolist() == [True, True, False, False]
+    assert loss_fn.describe() == "L1 + 1e-06 KL + 0.5 scale equivariance (2x) from step 2"
+    plain_step = train_kl()[2]["train_gflops"] / 4
+    equivariant_step = train_kl(scale_equivariance_weight=0.5)[2]["train_gflops"] / 4
+    assert equivariant_step > plain_step > 0
+    assert math.isclose(summary["train_gflops"], 2 * plain_step + 2 * equivariant_step, rel_tol=1e-12)
+    x = batch()
+    _, late = make_loss(autoencoder_spec(perceptual_weight=0, scale_equivariance_weight=0.5,
+                                         scale_equivariance_start_step=2))  # fmt: skip
+    _, from_start = make_loss(autoencoder_spec(perceptual_weight=0, scale_equivariance_weight=0.5))
+    _, plain = make_loss(autoencoder_spec(perceptual_weight=0))
+    for step, same_as in ((1, plain), (2, from_start)):  # same initial weights (seed 0), same posterior draw
+        torch.manual_seed(5)
+        expected = same_as(x, step)[0]
+        torch.manual_seed(5)
+        assert torch.equal(late(x, step)[0], expected), step
+    with pytest.raises(ConfigError, match="scale_equivariance_start_step' is set but scale_equivariance_weight is 0"):
+        autoencoder_spec(scale_equivariance_start_step=10)
+
+
 def test_adaptive_weight_is_the_ratio_of_gradient_norms():
     layer = torch.nn.Parameter(torch.ones(3))
     a, b = torch.tensor([3.0, 0.0, 4.0]), torch.tensor([0.0, 1.0, 0.0])
@@ -165,7 +197,13 @@ def train_with_discriminator(start, steps=4, checkpoint=None):
     if checkpoint is not None:
         checkpointing = Checkpointing(path=checkpoint, every=2, fingerprint="ae",
                                       modules={"autoencoder": autoencoder, "first_stage_loss": loss_fn})  # fmt: skip
-    table, summary = fit(
+    table, summary = fit_first_stage(autoencoder, loss_fn, data, steps, checkpointing)
+    return loss_fn, initial, table, summary
+
+
+def fit_first_stage(autoencoder, loss_fn, data, steps, checkpointing=None):
+    """The loop over `data` in batches of 4 for `steps` steps, as train_autoencoder runs it."""
+    return fit(
         parameters=list(autoencoder.parameters()),
         loss_fn=lambda indices, generator, step: loss_fn(data[indices], step),
         num_images=len(data),
@@ -174,10 +212,9 @@ def train_with_discriminator(start, steps=4, checkpoint=None):
         precision="fp32",
         description="ae",
         update=loss_fn.update,
-        phase=loss_fn.adversarial,
+        phase=loss_fn.phase,
         checkpointing=checkpointing,
     )  # fmt: skip
-    return loss_fn, initial, table, summary
 
 
 def test_discriminator_starts_late_and_its_flops_are_counted():

@@ -404,6 +404,11 @@ def _check_first_stage(model: dict, key: str, side: int) -> None:
             f"config key '{key}.autoencoder.scale_equivariance_weight': the {side // f}x{side // f} latents of "
             f"{side} px images at f={f} cannot be halved exactly; set it to 0."
         )
+    if ae["scale_equivariance_start_step"] and not ae["scale_equivariance_weight"]:
+        raise ConfigError(
+            f"config key '{key}.autoencoder.scale_equivariance_start_step' is set but "
+            f"scale_equivariance_weight is 0; set the weight or remove the start step."
+        )
     disc = ae["discriminator"]
     # the patch map of `layers` stride-2 and two stride-1 4x4 convolutions (models/discriminator.py)
     if disc["start_step"] is not None and side < 3 * 2 ** disc["layers"]:

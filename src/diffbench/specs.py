@@ -134,6 +134,7 @@ class AutoencoderSpec(_Spec):
     num_vq_embeddings: int
     kl_weight: float
     scale_equivariance_weight: float
+    scale_equivariance_start_step: int
     perceptual_weight: float
     perceptual_net: str
     perceptual_min_side: int

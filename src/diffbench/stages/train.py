@@ -101,7 +101,7 @@ def train_autoencoder(
         precision=precision,
         description=f"{name} autoencoder",
         update=first_stage_loss.update,
-        phase=first_stage_loss.adversarial,
+        phase=first_stage_loss.phase,
         checkpointing=checkpointing,
         budget=budget,
     )

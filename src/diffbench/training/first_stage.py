@@ -2,8 +2,8 @@
 
     per pixel:  |x - x_hat| + perceptual_weight * LPIPS(x, x_hat)      (LPIPS is per image, broadcast)
     reduced as the kind does (KL: sum over each image, mean over the batch; VQ: mean), then
-    + the kind's regulariser (weighted KL, plus the weighted scale-equivariance L1 where set; or the
-      codebook loss)
+    + the kind's regulariser (weighted KL, plus the weighted scale-equivariance L1 where set, from
+      its start step on; or the codebook loss)
     + adaptive_weight * discriminator.weight * (-mean D(x_hat))         from discriminator.start_step on
 
 The adaptive weight (Esser et al. 2021, eq. 7) balances the adversarial gradient against the
@@ -13,6 +13,8 @@ PatchGAN on the hinge loss, with the real batch and the step's (detached) recons
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 from diffusers.models.modeling_utils import ModelMixin
@@ -47,6 +49,8 @@ class FirstStageLoss:
         perceptual=None,
     ):
         self.autoencoder, self.kind, self.spec = autoencoder, kind, spec
+        # before its start step the scale-equivariance term is off: the kind sees a weight of 0
+        self.plain_spec = dataclasses.replace(spec, scale_equivariance_weight=0.0)
         self.device, self.precision = device, precision
         self.perceptual = perceptual  # a frozen lpips.LPIPS, or None when perceptual_weight is 0
         adversarial = spec.discriminator
@@ -64,8 +68,18 @@ class FirstStageLoss:
         """Whether the discriminator is on at `step` (the loop's phase: its steps cost more FLOPs)."""
         return self.start is not None and step >= self.start
 
+    def equivariant(self, step: int) -> bool:
+        """Whether the scale-equivariance term is on at `step`."""
+        return bool(self.spec.scale_equivariance_weight) and step >= self.spec.scale_equivariance_start_step
+
+    def phase(self, step: int) -> tuple[bool, bool]:
+        """The loop's phase at `step`: a discriminator and the scale-equivariance term each add FLOPs
+        from their start step on."""
+        return self.adversarial(step), self.equivariant(step)
+
     def __call__(self, x: torch.Tensor, step: int) -> tuple[torch.Tensor, dict]:
-        reconstruction, regulariser, parts = self.kind.forward(self.autoencoder, x, self.spec)
+        spec = self.spec if self.equivariant(step) else self.plain_spec
+        reconstruction, regulariser, parts = self.kind.forward(self.autoencoder, x, spec)
         l1 = (x - reconstruction).abs()
         per_pixel = l1
         if self.perceptual is not None:
@@ -125,7 +139,11 @@ class FirstStageLoss:
             terms.append(f"{self.spec.perceptual_weight:g} LPIPS-{self.spec.perceptual_net}")
         terms.append(f"{self.spec.kl_weight:g} KL" if self.kind.name == "kl" else "codebook")
         if self.kind.name == "kl" and self.spec.scale_equivariance_weight:
-            terms.append(f"{self.spec.scale_equivariance_weight:g} scale equivariance (2x)")
+            start = self.spec.scale_equivariance_start_step
+            terms.append(
+                f"{self.spec.scale_equivariance_weight:g} scale equivariance (2x)"
+                + (f" from step {start}" if start else "")
+            )
         if self.start is not None:
             terms.append(f"{self.spec.discriminator.weight:g} adaptive PatchGAN from step {self.start}")
         return " + ".join(terms)

@@ -396,7 +396,7 @@ def test_the_curves_along_training_render_in_chromium_with_fid_one_click_away(tm
     config = fixture_config(tmp_path, milestones=True)
     write_results(config)
     build_report(config=config, workflow_dir=tmp_path, published=[])
-    driver = headless_chromium("1400,1000")
+    driver = headless_chromium("1100,1000")  # docs/report.png's width
     try:
         driver.get(Path(ReportPaths.of(Experiment.of(config)).html).as_uri())
         plots = "return Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => p.id)"
@@ -414,6 +414,14 @@ def test_the_curves_along_training_render_in_chromium_with_fid_one_click_away(tm
         )
         drawn = driver.execute_script(lines)
         assert [[210, 280, 320], [0.09, 0.06, 0.04]] in drawn and [[210, 280, 425], [0.07, 0.05, 0.044]] in drawn
+        # the mode bar (in the page even before a hover shows it) leaves the headline figure's title clear
+        boxes = driver.execute_script(
+            "const f = document.getElementById('fig-answer_shapes');"
+            "return ['.modebar', '.gtitle'].map(s => f.querySelector(s).getBoundingClientRect().toJSON())"
+        )
+        bar, heading = boxes
+        assert bar["width"] > 0 and heading["width"] > 0
+        assert heading["right"] <= bar["left"] or heading["top"] >= bar["bottom"], boxes
         title = "return document.getElementById('fig-quality_along_training').layout.yaxis.title.text"
         assert driver.execute_script(title) == "KID (lower is better)"
         kid, fid = driver.find_elements(By.CSS_SELECTOR, "#fig-quality_along_training .updatemenu-button")

@@ -11,6 +11,8 @@ from diffbench.report.headline import Headline
 from diffbench.report.human import HUMAN_SCORES_SHOWN, HumanEval, metric_name
 from diffbench.report.tables import Tables
 
+# plotly's mode-bar tools for selecting points and the zoom steps, which a report's reader has no use for
+MODEBAR_REMOVED = ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d"]
 SECTIONS = [
     ("summary", "Summary"),
     ("quality", "Quality vs compute"),
@@ -107,11 +109,13 @@ def render_html(
     )
     divs = {
         name: pio.to_html(
-            fig,
+            # Titles start at the left and the mode bar keeps the tools a reader of a static report uses
+            # (save, zoom, pan, reset): a centred title ran under the full mode bar in a half-width figure.
+            fig.update_layout(title={"x": 0.02, "xanchor": "left"}),
             full_html=False,
             include_plotlyjs=False,
             div_id=f"fig-{name}",
-            config={"displaylogo": False, "responsive": True},
+            config={"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": MODEBAR_REMOVED},
         )
         for name, fig in figures.items()
     }

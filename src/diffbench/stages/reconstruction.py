@@ -12,7 +12,7 @@ import numpy as np
 from diffbench.data.images import load_images
 from diffbench.features import EXTRACTORS
 from diffbench.io import write_npz
-from diffbench.metrics.frechet import Moments, frechet_distance, frechet_of_features, sample_size_warning
+from diffbench.metrics.frechet import FeatureSet, frechet_of_features, frechet_of_sets_detailed, sample_size_warning
 from diffbench.metrics.kid import kid
 from diffbench.metrics.lpips import load_lpips, paired_distances
 from diffbench.metrics.reconstruction import psnr_ssim
@@ -63,9 +63,10 @@ def reconstruction_metrics(
     network = extractor.network(fetched_weights(assets, extractor.name), torch_device, evaluation.channels_last)
     features = extractor.extract(rebuilt, network, torch_device, evaluation.batch_size, evaluation.resize)
     with np.load(heldout_features) as ref:
-        ref_stats = Moments.from_npz(ref).statistics()
-    rec_stats = Moments.of(features).statistics()
-    rfid = frechet_distance(rec_stats["mu"], rec_stats["sigma"], ref_stats["mu"], ref_stats["sigma"])
+        heldout = FeatureSet(ref["features"])
+    # From the features, as distribution_metrics: with fewer images than dimensions the exact n x m
+    # form is far cheaper than the moments' 2048 x 2048 eigenproblem.
+    rfid = frechet_of_sets_detailed(FeatureSet(features), heldout)
     bound = _independent_bound(
         autoencoder, independent_images, reference_features, num_samples, seed, extractor, network, torch_device,
         evaluation,

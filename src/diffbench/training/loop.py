@@ -33,6 +33,9 @@ from diffbench.specs import TrainingSpec
 from diffbench.training.budget import Budget
 from diffbench.training.checkpoint import Checkpointing
 
+# Devices with torch's fused AdamW kernel (others take its default implementation).
+FUSED_ADAMW_DEVICES = ("cpu", "cuda")
+
 # (batch indices, noise generator on the training device, step) -> (loss, {component: detached tensor})
 LossFn = Callable[[torch.Tensor, torch.Generator, int], tuple[torch.Tensor, dict]]
 
@@ -141,7 +144,10 @@ class _Run:
         self.generator = torch.Generator("cpu").manual_seed(spec.seed)
         # Noise is drawn where it is used; on a CPU that is the batch-order generator, as it always was.
         self.noise = self.generator if device.type == "cpu" else torch.Generator(device).manual_seed(spec.seed + 1)
-        self.optimizer = torch.optim.AdamW(parameters, lr=spec.learning_rate)
+        # torch's fused AdamW: the same update as its default per-tensor loop (equal to float
+        # rounding), in one kernel; on a CPU the default loop took ~10 % of a small denoiser's step.
+        fused = device.type in FUSED_ADAMW_DEVICES
+        self.optimizer = torch.optim.AdamW(parameters, lr=spec.learning_rate, fused=fused or None)
         self.schedule = get_scheduler("constant_with_warmup", self.optimizer, num_warmup_steps=spec.warmup_steps)
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
         self.batches = Batches(num_images, spec.batch_size, self.generator)

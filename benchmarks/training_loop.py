@@ -12,7 +12,7 @@ every `log_every` steps, noise drawn on the device, EMA with foreach. Both run t
 `diffbench.training.loop.fit` on the default experiment's UNets (config/config.yaml): the pixel
 model on 16x16x3 images and the latent models on 8x8x4 (f = 2) and 4x4x4 (f = 4) latents.
 
-    .venv/bin/python benchmarks/training_loop.py [--device cuda] [--steps 300]
+    .venv/bin/python benchmarks/training_loop.py [--device cuda] [--steps 300] [--repeats 2]
 
 Prints steps/s of both and their ratio per model; record the output in benchmarks/RESULTS.md.
 """
@@ -34,7 +34,7 @@ from diffbench.config import load_config
 from diffbench.models.build import build_noise_scheduler, build_unet
 from diffbench.runtime import allow_tf32, synchronize
 from diffbench.specs import ModelSpec
-from diffbench.training.loop import fit
+from diffbench.training.loop import FUSED_ADAMW_DEVICES, fit
 
 SHAPES = {"pixel": (3, 16), "latent_kl_f2": (4, 8)}  # the default experiment's models
 
@@ -85,7 +85,8 @@ def bare_steps_per_second(model_spec: ModelSpec, shape: tuple[int, int], device:
     scheduler = build_noise_scheduler(model_spec.diffusion, None)  # the x0 clamp is for sampling only
     data = torch.randn(2048, channels, side, side, device=device)
     training = model_spec.training
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=training.learning_rate)
+    fused = device.type in FUSED_ADAMW_DEVICES or None  # as the loop's: the same arithmetic
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=training.learning_rate, fused=fused)
     schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=training.warmup_steps)
     ema = EMAModel(unet.parameters(), decay=0.999, use_ema_warmup=True, power=3 / 4, foreach=True)
     noise_generator = torch.Generator(device).manual_seed(0)
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each loop per model; the best counts")
     args = parser.parse_args()
     device = torch.device(args.device)
     allow_tf32(False)  # strict float32 for both loops, as precision fp32 trains in the workflow
@@ -130,7 +132,7 @@ def main() -> None:
         spec = ModelSpec.of(config["models"][model])
         # Alternate the three so that slow drift of the machine affects them alike.
         bare, replaced, ours = [], [], []
-        for _ in range(2):
+        for _ in range(args.repeats):
             bare.append(bare_steps_per_second(spec, shape, device, args.steps))
             replaced.append(steps_per_second(spec, shape, device, args.steps, ours=False))
             ours.append(steps_per_second(spec, shape, device, args.steps, ours=True))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.stats
+from scipy.spatial.distance import cdist
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 
 from diffbench.metrics.frechet import (
@@ -23,7 +24,7 @@ from diffbench.metrics.intervals import (
     t_interval,
 )
 from diffbench.metrics.kid import kid, kid_difference
-from diffbench.metrics.precision_recall import equal_sizes, precision_recall
+from diffbench.metrics.precision_recall import equal_sizes, knn_radii, precision_recall
 from diffbench.specs import EvaluationSpec
 from diffbench.stages.distribution import fid_infinity_hidden, fid_infinity_min_size
 from helpers import typed_spec
@@ -246,6 +247,29 @@ def test_precision_recall_hand_checked():
     half = np.concatenate([grid, far])
     result = precision_recall(half, grid, k=3)
     assert result["precision"] == pytest.approx(0.5) and result["recall"] == 1.0
+
+
+def test_precision_recall_agree_with_torch_fidelity():
+    """Two 32-point Gaussian sets in 64 dimensions, one shifted so both metrics sit strictly
+    between 0 and 1. Every distance is at least 1e-4 (relative) away from the k-NN radius it is
+    compared with (checked), while float32 distances by the matrix-product formula err by at most
+    ~64 x 6e-8 of a squared norm of the same size here (~4e-6 relative): torch-fidelity's float32
+    distances decide every comparison as ours do, so the two agree exactly on any machine."""
+    import torch
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    real, fake = gaussian_sets(32, 64, seed=46), gaussian_sets(32, 64, seed=146, shift=0.25)
+    for k in (3, 5):
+        ours = precision_recall(fake, real, k=k)
+        across = cdist(fake, real)
+        for dist, radii in ((across, knn_radii(real, k)), (across.T, knn_radii(fake, k))):
+            assert np.min(np.abs(dist / radii[None, :] - 1)) > 1e-4  # no comparison near a tie
+        theirs = prc_features_to_metric(torch.as_tensor(fake, dtype=torch.float32),
+                                        torch.as_tensor(real, dtype=torch.float32), prc_neighborhood=k,
+                                        prc_batch_size=10000, save_cpu_ram=False, verbose=False)  # fmt: skip
+        assert (ours["precision"], ours["recall"]) == (theirs["precision"], theirs["recall"])
+        assert 0 < ours["precision"] < 1 and 0 < ours["recall"] < 1
+        assert ours["f_score"] == pytest.approx(theirs["f_score"], rel=1e-12)
 
 
 def test_equal_sizes_cuts_the_larger_set_by_a_seeded_draw():

@@ -113,6 +113,7 @@ def snapshot(tmp_path, trained, name, milestone, scope="total", **training):
         autoencoder_record=layout.autoencoder_record(name) if latent else None,
         states_dir=tmp_path / "states",
         training_record=tmp_path / "r.json",
+        training_loss=tmp_path / "l.csv",
         device="cpu",
         precision="fp32",
         out_dir=out / "pipeline",
@@ -545,6 +546,9 @@ def test_a_milestone_is_the_model_of_a_run_stopped_there(tmp_path, trained):
         assert entry["step"] == stopped["steps"] and entry["unit"] == "GFLOPs" and entry["milestone"] == milestone
         assert entry["total_train_gflops"] == pytest.approx(stopped["total_train_gflops"], rel=1e-12)
         assert entry["images_seen"] == stopped["images_seen"]
+        # its seconds are the model's run's clock at that step, not this job's replay
+        clock = pd.read_csv(run / "denoiser" / "l.csv").set_index("step")["elapsed_s"]
+        assert entry["denoiser_s"] == clock[entry["step"]] and entry["replay_s"] != entry["denoiser_s"]
         pipeline = run / "denoiser" / "milestones" / milestone_name(milestone) / "pipeline"
         assert load_model(pipeline).family == "latent"  # a whole pipeline, autoencoder included
         assert_same_unet(pipeline, tmp_path / f"stopped{replayed}" / "denoiser" / "m")
@@ -578,6 +582,25 @@ def test_milestones_in_steps_stop_at_each_step_count(tmp_path, trained):
         (2, 2, "steps", 1.5),
         (4, 4, "steps", 3.0),
     ]
+
+
+def test_a_milestone_in_seconds_is_where_the_runs_clock_passed_it(tmp_path, trained, monkeypatch):
+    """A 6 s budget on a clock that advances 0.25 s per reading: the milestone at 3.5 s is the step
+    the run's clock passed 3.5 s, and the snapshot (from the state kept at 3 s) is that step's model
+    with the run's seconds, even when the replay's machine is 8x slower (whose own clock would pass
+    3.5 s steps earlier)."""
+    monkeypatch.setattr(training_loop, "time", fake_clock(0.25))
+    record = train_pixel(tmp_path, trained, max_steps=None, max_seconds=6.0)
+    clock = pd.read_csv(tmp_path / "l.csv").set_index("step")["elapsed_s"]
+    step = int(clock.index[clock >= 3.5][0])
+    assert 1 < step < record["steps"], (step, record["steps"])
+    monkeypatch.setattr(training_loop, "time", fake_clock(2.0))
+    entry = snapshot(tmp_path, trained, "pix", 3.5, max_steps=None, max_seconds=6.0)
+    assert (entry["step"], entry["unit"], entry["denoiser_s"]) == (step, "seconds", clock[step])
+    assert entry["trained_from"] == 3.0 and entry["replayed_steps"] >= 1
+    monkeypatch.setattr(training_loop, "time", fake_clock(0.25))
+    train_pixel(tmp_path / "stopped", trained, max_steps=step)
+    assert_same_unet(tmp_path / "milestones" / milestone_name(3.5) / "pipeline", tmp_path / "stopped" / "m")
 
 
 def test_a_milestone_within_the_first_stage_is_refused_before_training(tmp_path, trained):

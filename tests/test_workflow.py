@@ -133,6 +133,9 @@ def test_a_training_milestone_is_sampled_and_evaluated_like_a_final_model(run):
     assert [s["step"] for s in training["kept_states"]] == [1, 2, 2, 3]  # 4 / sqrt(2)^k steps, rounded up
     record = json.loads((workdir / layout.milestone_record("pix", 2)).read_text())
     assert (record["milestone"], record["step"], record["trained_from"], record["replayed_steps"]) == (2, 2, 2, 0)
+    # its seconds are the model's run's at that step, read from the run's own per-step table
+    clock = pd.read_csv(workdir / layout.training_loss("pix")).set_index("step")["elapsed_s"]
+    assert record["denoiser_s"] == record["total_train_s"] == clock[2] < training["wall_time_s"]
     milestone = json.loads((workdir / layout.distribution_metrics("pix@2", "ddim", 3)).read_text())
     final = json.loads((workdir / layout.distribution_metrics("pix", "ddim", 3)).read_text())
     assert (milestone["milestone_of"], milestone["milestone"], milestone["model"]) == ("pix", 2.0, "pix@2")
@@ -322,14 +325,17 @@ def test_bad_config_fails_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-TIMED_RULES = {"train_autoencoder", "train_diffusion", "milestone_snapshot", "sample_shard", "sampling_throughput"}
+TIMED_RULES = {"train_autoencoder", "train_diffusion", "sample_shard", "sampling_throughput"}
 NETWORK_EVALUATION_RULES = {"reference_features", "sample_feature_shard", "reconstruction_metrics"}
+# A milestone's snapshot (its seconds are its model's run's) and its samples (scored for quality only).
+MILESTONE_JOBS = {"milestone_snapshot", "sample_shard@milestone"}
 
 
 def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
-    """A job whose seconds are a result runs alone; two evaluation jobs may run at once; training,
-    the chain everything waits for, and the jobs it waits for are scheduled before anything else
-    that is ready, then the timed sampling jobs, then the rest."""
+    """A job whose seconds are a result runs alone; two evaluation or milestone jobs may run at
+    once; training, the chain everything waits for, and the jobs it waits for are scheduled before
+    anything else that is ready, then the timed sampling jobs, then the milestones' jobs (the
+    longest chain of the rest), then the rest."""
 
     def snakemake(*args):
         result = subprocess.run(
@@ -347,6 +353,8 @@ def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
         lines = [line for line in block.splitlines() if line.strip() and not line.startswith("[")]
         if lines and lines[0].startswith(("rule ", "localrule ")):
             rule = lines[0].split()[1].rstrip(":")
+            if any(line.strip().startswith("wildcards:") and re.search(r"model=\w+@", line) for line in lines):
+                rule += "@milestone"  # a milestone's sample set (<model>@<milestone>)
             for key, default in (("threads", 1), ("priority", 0)):
                 given = [int(line.split(":")[1]) for line in lines if line.strip().startswith(f"{key}:")]
                 planned[key].setdefault(rule, set()).add(given[0] if given else default)
@@ -354,7 +362,7 @@ def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
     assert {"fetch_assets", "fetch_perceptual_backbone", "prepare_data"} <= set(priority), sorted(priority)
     assert TIMED_RULES | NETWORK_EVALUATION_RULES <= set(threads), sorted(threads)
     assert all(threads[rule] == {4} for rule in TIMED_RULES), threads
-    assert all(threads[rule] == {2} for rule in NETWORK_EVALUATION_RULES), threads
+    assert all(threads[rule] == {2} for rule in NETWORK_EVALUATION_RULES | MILESTONE_JOBS), threads
     assert all(max(n) <= 2 for rule, n in threads.items() if rule not in TIMED_RULES), threads
     # training and every rule it depends on, from the rule graph (dot: `3[label = "train_diffusion", ...]`, `4 -> 3`)
     graph = snakemake("--rulegraph").stdout
@@ -368,8 +376,9 @@ def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
     assert min(min(priority[rule]) for rule in first) > max(max(p) for r, p in priority.items() if r not in first)
     # then the timed sampling jobs, so the evaluation jobs after them never wait for a timed one
     timed_sampling = TIMED_RULES - first
-    assert min(min(priority[rule]) for rule in timed_sampling) > max(
-        max(p) for r, p in priority.items() if r not in first | timed_sampling
+    assert min(min(priority[rule]) for rule in timed_sampling) > max(max(priority[rule]) for rule in MILESTONE_JOBS)
+    assert min(min(priority[rule]) for rule in MILESTONE_JOBS) > max(
+        max(p) for r, p in priority.items() if r not in first | timed_sampling | MILESTONE_JOBS
     ), priority
 
 

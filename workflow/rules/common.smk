@@ -43,7 +43,9 @@ FEATURES = EvaluationSpec.of(EVALUATION).features_key
 MAX_STEPS = max(SAMPLING["steps"])  # the reference step count for LPIPS convergence
 # Threads of the evaluation jobs that run a network. They are not timed, so two share the machine
 # and one's start-up (imports, weights) overlaps the other's work; training and sampling jobs are
-# timed: they take every core (threads: workflow.cores), so nothing runs beside them.
+# timed: they take every core (threads: workflow.cores), so nothing runs beside them. Milestones
+# are not: a snapshot's seconds are its model's run's, and its sample sets are scored for quality
+# only (timed_sampling).
 EVALUATION_THREADS = max(1, workflow.cores // 2)
 # Scheduling priority of training and of the jobs it waits for (data, the perceptual loss's
 # backbone): the chain every run waits for goes first. Otherwise an evaluation job that is ready
@@ -53,6 +55,9 @@ TRAINING_PRIORITY = 10
 # jobs come after them in one stretch, two at a time, instead of a core idling whenever a timed
 # job waits for both cores between them.
 SAMPLING_PRIORITY = 5
+# Then the milestones' snapshots and samples, untimed: theirs is the longest chain of the rest
+# (snapshot, samples, features, metrics), so it starts first there.
+MILESTONE_PRIORITY = 1
 TORCHVISION_DATASETS = [n for n, spec in EXPERIMENT.datasets.items() if spec.source in TORCHVISION_SOURCES]
 # The LPIPS backbones of the first stages' perceptual losses (models.<m>.autoencoder.perceptual_net).
 PERCEPTUAL_NETS = sorted({spec.autoencoder.perceptual_net for spec in EXPERIMENT.models.values() if spec.latent})
@@ -85,6 +90,12 @@ def training_run_spec(model):
     """A trained model's config without its milestones: each is a job of its own, so adding one
     changes no training job's params (Snakemake would rerun it)."""
     return EXPERIMENT.models[model].training_run().as_dict()
+
+
+def timed_sampling(model):
+    """A final model's sample sets are timed (their seconds per image are in the report); a
+    milestone's (<model>@<milestone>) are scored for quality only."""
+    return EXPERIMENT.base_model(model) == model
 
 
 def run_key_of(wildcards):

@@ -9,10 +9,12 @@ rule sample_shard:
         layout.log("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}"),
     benchmark:
         layout.benchmark("sample_shard", "{model}", "{sampler}", "{steps}", "{shard}")
-    priority: SAMPLING_PRIORITY
+    priority: lambda w: SAMPLING_PRIORITY if timed_sampling(w.model) else MILESTONE_PRIORITY
     conda:
         "../../environment.yml"
-    threads: workflow.cores
+    # A final model's sets are timed (every core, nothing beside them); a milestone's are scored
+    # for quality only: their shard records, the one place their seconds would be, are temporary.
+    threads: lambda w: workflow.cores if timed_sampling(w.model) else EVALUATION_THREADS
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:

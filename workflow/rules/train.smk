@@ -79,6 +79,8 @@ rule milestone_snapshot:
         autoencoder_record=lambda w: ([layout.autoencoder_record(w.model)] if EXPERIMENT.models[w.model].latent else []),
         states=layout.training_states("{model}"),
         training_record=layout.training_record("{model}"),
+        # the run's clock at each step: a milestone's seconds are the run's own
+        training_loss=layout.training_loss("{model}"),
     output:
         model=directory(layout.milestone_dir("{model}", "{milestone}")),
         record=layout.milestone_record("{model}", "{milestone}"),
@@ -89,11 +91,13 @@ rule milestone_snapshot:
     wildcard_constraints:
         model=one_of(EXPERIMENT.models_where(source="train")),
         milestone=r"[0-9][0-9.e+]*",
-    # after its model's training (it needs the kept states), beside the timed sampling jobs
-    priority: SAMPLING_PRIORITY
+    # after its model's training (it needs the kept states) and the timed sampling jobs
+    priority: MILESTONE_PRIORITY
     conda:
         "../../environment.yml"
-    threads: workflow.cores
+    # Not timed (its seconds are the model's run's), so two share the machine; the replay, mostly
+    # none or a step, runs on the model's run's thread count (stages.train.milestone_snapshot).
+    threads: EVALUATION_THREADS
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:

@@ -12,6 +12,7 @@ with job(snakemake.log[0], snakemake.threads):
         autoencoder_record=snakemake.input.autoencoder_record[0] if snakemake.input.autoencoder_record else None,
         states_dir=snakemake.input.states,
         training_record=snakemake.input.training_record,
+        training_loss=snakemake.input.training_loss,
         device=snakemake.params.device,
         precision=snakemake.params.precision,
         out_dir=snakemake.output.model,

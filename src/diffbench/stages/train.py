@@ -11,13 +11,14 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
 import torch
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.training_utils import EMAModel
 
 from diffbench.data.images import load_images
 from diffbench.data.tensors import to_model_range
-from diffbench.errors import ModelError
+from diffbench.errors import ModelError, ResultError
 from diffbench.experiment import milestone_name
 from diffbench.io import atomic_dir, fingerprint, read_json
 from diffbench.metrics.lpips import load_lpips
@@ -238,6 +239,7 @@ def milestone_snapshot(
     autoencoder_dir: str | Path | None,
     states_dir: str | Path,
     training_record: str | Path,
+    training_loss: str | Path,
     device: str,
     precision: str,
     out_dir: str | Path,
@@ -248,11 +250,17 @@ def milestone_snapshot(
     its nearest kept state at or below the milestone (`states_dir`, train_diffusion's; from step 0
     where there is none) and stopped by the milestone as its limit, as a run with that budget would
     stop (the learning rate is constant after warm-up, so the two are the same run; on a CPU the
-    same weights). The record gives where the milestone stands in the model's run; the training
-    this job did to get there (`replayed_steps`, `replay_s`) is not part of the model's cost.
+    same weights: the replay runs on the run's thread count, whose kernels sum in the same order).
+    The record gives where the milestone stands in the model's run; the training this job did to
+    get there (`replayed_steps`, `replay_s`) is not part of the model's cost.
+
+    The seconds are the model's run's own: its clock at the milestone's step (`training_loss`, the
+    run's per-step table), so this job is not timed and can run beside others. A milestone in
+    seconds is the step at which that clock passed it (the replay's clock would pass it elsewhere).
     `training_record`: the model's run's, whose first-stage seconds (the encoding's were measured
     there) the milestone's budget and cost take, so both stand on the same first stage."""
     trained = TRAINING.read(training_record)
+    run_clock = _run_clock(training_loss)
     run = _DenoiserRun.build(
         name, ModelSpec.of(model_spec), DatasetSpec.of(dataset_spec), train_images, autoencoder_dir,
         autoencoder_record, device, precision, first_stage_seconds=trained["stage_seconds"],
@@ -265,23 +273,50 @@ def milestone_snapshot(
             f"past milestone {milestone:g} ('models.{name}.training.milestones', budget_scope: total); move the "
             "milestones beyond it."
         )
+    stop = budget.stopping_at(milestone)
+    if budget.unit_limit == "max_seconds":
+        stop = budget.stopping_after(_step_passing(run_clock, budget, milestone, training_loss))
     start = max((p for p in budget.points if p <= milestone and _state_file(states_dir, p).is_file()), default=None)
     checkpointing = run.checkpointing(_state_file(states_dir, start), None) if start is not None else None
+    if run.device.type == "cpu" and trained.get("cpu_threads"):
+        torch.set_num_threads(trained["cpu_threads"])
     clock = time.perf_counter()
-    _, summary = run.fit(budget.stopping_at(milestone), checkpointing)
+    _, summary = run.fit(stop, checkpointing)
     replay_s = time.perf_counter() - clock
+    if summary["steps"] not in run_clock:
+        raise ResultError(
+            f"{training_loss} has no row for step {summary['steps']} of {name}'s run (milestone {milestone:g}); "
+            f"rerun train_diffusion for {name}."
+        )
+    denoiser_s = run_clock[summary["steps"]]
     with atomic_dir(out_dir) as tmp:
         save_model(run.ema_model(), tmp)
     return MILESTONE.write(out_record, {
         "model": name, "milestone": milestone, "unit": unit, "step": summary["steps"],
-        "images_seen": summary["images_seen"], "denoiser_s": summary["wall_time_s"],
+        "images_seen": summary["images_seen"], "denoiser_s": denoiser_s,
         "denoiser_gflops": summary["train_gflops"],
-        "total_train_s": sum(run.first.seconds.values()) + summary["wall_time_s"],
+        "total_train_s": sum(run.first.seconds.values()) + denoiser_s,
         "total_train_gflops": sum(run.first.gflops.values()) + summary["train_gflops"],
         "ema_decay": run.model.training.ema_decay, "trained_from": start,
         "replayed_steps": summary["steps"] - summary["resumed_from_step"], "replay_s": replay_s,
         "device": str(run.device),
     })  # fmt: skip
+
+
+def _run_clock(training_loss: str | Path) -> dict[int, float]:
+    """The model's run's training seconds after each of its steps (its per-step loss table)."""
+    table = pd.read_csv(training_loss, usecols=["step", "elapsed_s"])
+    return dict(zip(table["step"].astype(int), table["elapsed_s"].astype(float), strict=True))
+
+
+def _step_passing(run_clock: dict[int, float], budget: Budget, milestone: float, training_loss: str | Path) -> int:
+    """The first step after which the model's run had spent `milestone` seconds (its budget's scope)."""
+    passed = [step for step, elapsed in run_clock.items() if budget.spent(step, elapsed, 0.0) >= milestone]
+    if not passed:
+        raise ResultError(
+            f"the run in {training_loss} never reached milestone {milestone:g} s; it lies past the run's end."
+        )
+    return min(passed)
 
 
 def _state_file(states_dir: str | Path, point: float) -> Path:

@@ -59,6 +59,11 @@ class Budget:
         limit = int(math.ceil(milestone)) if self.unit_limit == "max_steps" else milestone
         return dataclasses.replace(self, points=(), **{self.unit_limit: limit})
 
+    def stopping_after(self, step: int) -> Budget:
+        """This budget stopped after `step` steps of the stage and nothing else: where a milestone
+        in seconds fell in the model's run, replayed without a clock of its own deciding."""
+        return dataclasses.replace(self, points=(), max_steps=step, max_seconds=None, max_gflops=None)
+
     def exhausted(self, step: int, elapsed: float, gflops: float = 0.0) -> str | None:
         """The limit reached after `step` steps, `elapsed` seconds and `gflops` of this stage, or None."""
         if self.max_steps is not None and step >= self.max_steps:

@@ -1,13 +1,16 @@
-"""The rule scripts' job wrapper: its log and the size of its thread pools."""
+"""The rule scripts' job wrapper: its log, the size of its thread pools and the process's end."""
 
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from diffbench.errors import ConfigError
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 
 
 def blas_threads() -> list[int]:
@@ -38,3 +41,26 @@ def test_a_job_logs_its_output_and_a_user_error_as_its_last_line(tmp_path, capsy
         print("working")
         raise ConfigError("config key 'x' is wrong.")
     assert log.read_text().splitlines()[-2:] == ["working", "error: config key 'x' is wrong."]
+
+
+def test_end_process_flushes_what_the_job_wrote_and_skips_the_teardown(tmp_path):
+    """A rule script's last call: its output reaches the log and the pipe (block-buffered), and the
+    exit status is 0, while an atexit hook, part of the interpreter's teardown, does not run."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(f"""
+            import atexit, logging, sys
+            from diffbench.jobs import {end_process.__name__}, job
+            atexit.register(print, "teardown ran")
+            with job(sys.argv[1], threads=1):
+                print("in the log")
+                logging.getLogger("stage").info("logged")
+            print("after the job", end="")
+            {end_process.__name__}()
+            print("never")
+        """)
+    )
+    log = tmp_path / "job.log"
+    done = subprocess.run([sys.executable, str(script), str(log)], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "after the job", "")
+    assert log.read_text().splitlines() == ["in the log", "INFO:stage:logged"]

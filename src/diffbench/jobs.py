@@ -1,5 +1,6 @@
 """Glue for Snakemake rule scripts: send a job's output to its log, size its thread pools, make float32
-strict, and set the hub environment the workflow gives its jobs (offline, except in the fetch rules)."""
+strict, end the process without the interpreter's teardown, and set the hub environment the workflow
+gives its jobs (offline, except in the fetch rules)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import traceback
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 from threadpoolctl import threadpool_limits
 
@@ -57,6 +59,22 @@ def job(log_path: str | Path, threads: int) -> Iterator[None]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+def end_process() -> NoReturn:
+    """End a rule script's process after its job has finished: flush, then exit without Python's
+    teardown. Every rule script calls this last.
+
+    With torch and diffusers loaded, the interpreter's teardown (clearing ~3,500 modules and ~400k
+    objects) takes ~1 s, as long as the work of a small job; the default runs ~40 such jobs, half
+    of them while the other core idles. Nothing is lost by skipping it: the stages close their files
+    before they return and leave no thread or process of their own behind (kaleido's browser ends
+    with its synchronous call). A failed job never gets here: its exception ends the script.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def hub_offline_for_jobs(environ: MutableMapping[str, str] = os.environ) -> None:

@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.compare import compare_runs
 
 with job(snakemake.log[0], snakemake.threads):
@@ -11,3 +11,4 @@ with job(snakemake.log[0], snakemake.threads):
         evaluation=snakemake.params.evaluation,
         out_record=snakemake.output.record,
     )
+end_process()

@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.distribution import distribution_metrics
 
 with job(snakemake.log[0], snakemake.threads):
@@ -9,3 +9,4 @@ with job(snakemake.log[0], snakemake.threads):
         evaluation=snakemake.params.evaluation,
         out_record=snakemake.output.record,
     )
+end_process()

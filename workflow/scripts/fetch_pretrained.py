@@ -1,4 +1,4 @@
-from diffbench.jobs import hub_setting_for_fetch, job
+from diffbench.jobs import end_process, hub_setting_for_fetch, job
 from diffbench.stages.assets import fetch_pretrained
 
 with job(snakemake.log[0], snakemake.threads):
@@ -6,3 +6,4 @@ with job(snakemake.log[0], snakemake.threads):
     fetch_pretrained(
         name=snakemake.wildcards.model, pretrained=snakemake.params.pretrained, out_record=snakemake.output.record
     )
+end_process()

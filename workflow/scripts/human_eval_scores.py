@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.human_eval import human_eval_scores
 
 with job(snakemake.log[0], snakemake.threads):
@@ -8,3 +8,4 @@ with job(snakemake.log[0], snakemake.threads):
         settings=snakemake.params.settings,
         out_record=snakemake.output.record,
     )
+end_process()

@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.human_eval import human_eval_study
 
 with job(snakemake.log[0], snakemake.threads):
@@ -11,3 +11,4 @@ with job(snakemake.log[0], snakemake.threads):
         out_page=snakemake.output.page,
         out_trials=snakemake.output.trials,
     )
+end_process()

@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.train import import_pretrained
 
 with job(snakemake.log[0], snakemake.threads):
@@ -10,3 +10,4 @@ with job(snakemake.log[0], snakemake.threads):
         out_record=snakemake.output.record,
         fetched=snakemake.input.fetched,
     )
+end_process()

@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.evaluate import lpips_metrics
 
 with job(snakemake.log[0], snakemake.threads):
@@ -12,3 +12,4 @@ with job(snakemake.log[0], snakemake.threads):
         device=snakemake.params.device,
         out_record=snakemake.output.record,
     )
+end_process()

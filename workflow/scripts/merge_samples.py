@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.merge import merge_samples
 
 with job(snakemake.log[0], snakemake.threads):
@@ -15,3 +15,4 @@ with job(snakemake.log[0], snakemake.threads):
         out_png_dir=snakemake.output.pngs,
         out_record=snakemake.output.record,
     )
+end_process()

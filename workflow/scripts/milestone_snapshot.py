@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.train import milestone_snapshot
 
 with job(snakemake.log[0], snakemake.threads):
@@ -18,3 +18,4 @@ with job(snakemake.log[0], snakemake.threads):
         out_dir=snakemake.output.model,
         out_record=snakemake.output.record,
     )
+end_process()

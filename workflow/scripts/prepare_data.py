@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.data import prepare_data
 
 with job(snakemake.log[0], snakemake.threads):
@@ -9,3 +9,4 @@ with job(snakemake.log[0], snakemake.threads):
         snakemake.output.heldout,
         snakemake.output.info,
     )
+end_process()

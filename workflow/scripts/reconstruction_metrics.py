@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.reconstruction import reconstruction_metrics
 
 with job(snakemake.log[0], snakemake.threads):
@@ -17,3 +17,4 @@ with job(snakemake.log[0], snakemake.threads):
         out_record=snakemake.output.record,
         out_examples=snakemake.output.examples,
     )
+end_process()

@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.report import report
 
 with job(snakemake.log[0], snakemake.threads):
@@ -7,3 +7,4 @@ with job(snakemake.log[0], snakemake.threads):
         workflow_dir=snakemake.params.workflow_dir,
         published=list(snakemake.input.published),
     )
+end_process()

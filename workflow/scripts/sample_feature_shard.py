@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.evaluate import sample_feature_shard
 
 with job(snakemake.log[0], snakemake.threads):
@@ -9,3 +9,4 @@ with job(snakemake.log[0], snakemake.threads):
         device=snakemake.params.device,
         out_features=snakemake.output.features,
     )
+end_process()

@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.sample import sample_shard
 
 with job(snakemake.log[0], snakemake.threads):
@@ -11,3 +11,4 @@ with job(snakemake.log[0], snakemake.threads):
         out_record=snakemake.output.record,
         batches_dir=snakemake.params.batches,
     )
+end_process()

@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.sample import sampling_throughput
 
 with job(snakemake.log[0], snakemake.threads):
@@ -13,3 +13,4 @@ with job(snakemake.log[0], snakemake.threads):
         precision=snakemake.params.precision,
         out_record=snakemake.output.record,
     )
+end_process()

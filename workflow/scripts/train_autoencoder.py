@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.train import train_autoencoder
 
 with job(snakemake.log[0], snakemake.threads):
@@ -14,3 +14,4 @@ with job(snakemake.log[0], snakemake.threads):
         out_loss=snakemake.output.loss,
         checkpoint=snakemake.params.checkpoint,
     )
+end_process()

@@ -1,4 +1,4 @@
-from diffbench.jobs import job
+from diffbench.jobs import end_process, job
 from diffbench.stages.train import train_diffusion
 
 with job(snakemake.log[0], snakemake.threads):
@@ -18,3 +18,4 @@ with job(snakemake.log[0], snakemake.threads):
         checkpoint=snakemake.params.checkpoint,
         states_staging=snakemake.params.states_staging,
     )
+end_process()

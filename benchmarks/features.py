@@ -7,9 +7,12 @@ path the workflow's feature and metric jobs take. Images: the default experiment
 shapes (two disjoint sets). Prints images/s of both, the ratio, and the relative FID difference.
 
     .venv/bin/python benchmarks/features.py [--device cuda] [--images 512] [--side 32] [--channels-last]
+        [--fold-batch-norm]
 
 --channels-last runs ours as the workflow does with evaluation.channels_last: true (the network's
-convolutions on NHWC kernels); the reference always runs torch's default layout.
+convolutions on NHWC kernels), --fold-batch-norm as with evaluation.fold_batch_norm: true (each batch
+norm folded into its convolution); the workflow's default is both. The reference always runs the
+network as torch-fidelity builds it.
 
 The Inception weights come from the torch hub cache (TORCH_HOME), as in the workflow.
 """
@@ -54,13 +57,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--channels-last", action="store_true", help="ours with evaluation.channels_last: true")
+    parser.add_argument("--fold-batch-norm", action="store_true", help="ours with evaluation.fold_batch_norm: true")
     args = parser.parse_args()
     device = torch.device(args.device)
     allow_tf32(False)  # strict float32 for both, as the workflow's feature jobs run
     weights = resolve_weights(None)  # the torch hub cache (TORCH_HOME); says how to fetch them when absent
     a = np.stack([render_shapes(0, i, args.side) for i in range(args.images)])
     b = np.stack([render_shapes(1, i, args.side) for i in range(args.images)])
-    model = EXTRACTORS["inception-v3-compat"].network(weights, device, args.channels_last)
+    model = EXTRACTORS["inception-v3-compat"].network(
+        weights, device, channels_last=args.channels_last, fold_batch_norm=args.fold_batch_norm
+    )
 
     def ours() -> float:
         fa = inception_features(a, model, device, args.batch_size)
@@ -91,7 +97,8 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"device {device.type} ({name}), {torch.get_num_threads()} CPU threads; torch {torch.__version__}, "
           f"torch-fidelity {torch_fidelity.__version__}; 2 x {args.images} images of {args.side}x{args.side}, "
-          f"batch {args.batch_size}, best of {args.repeats}; ours channels_last={args.channels_last}")  # fmt: skip
+          f"batch {args.batch_size}, best of {args.repeats}; ours channels_last={args.channels_last} "
+          f"fold_batch_norm={args.fold_batch_norm}")  # fmt: skip
     ref_s, ours_s = min(times["reference"]), min(times["ours"])
     n = 2 * args.images
     relative = abs(times["ours_fid"] - times["reference_fid"]) / abs(times["reference_fid"])

@@ -6,7 +6,8 @@ each model), so that a GPU held briefly yields them all, in parts with --only.
    CPU-only machines skip; 1. sampling.py in tf32, fp32 (strict), bf16 and fp16, then bf16 with
    each of sampling.speedups;
 2. features.py (Inception features and FID against torch-fidelity), in torch's default layout and
-   with evaluation.channels_last (the workflow's default); 3. training_loop.py;
+   with evaluation.channels_last, and with it and evaluation.fold_batch_norm (the workflow's
+   defaults); 3. training_loop.py;
 4. the default experiment end to end at each precision, at its own GFLOP budget (the same steps as
    on a CPU: its figures are the CPU run's at GPU speed) or at --default-gflops per model (its
    autoencoders' budget_share keeps their part of it);
@@ -153,7 +154,8 @@ def main() -> None:
     steps.update({f"sampling_{p}": [*sampling, "--precision", p] for p in ("tf32", *PRECISIONS)})
     steps.update({f"sampling_bf16_{s}": [*sampling, "--precision", "bf16", "--speedups", s] for s in SPEEDUPS})
     steps["features"] = [python, "benchmarks/features.py", *dev, *images, "--batch-size", "256"]
-    steps["features_channels_last"] = [*steps["features"], "--channels-last"]  # the workflow's default
+    steps["features_channels_last"] = [*steps["features"], "--channels-last"]
+    steps["features_workflow"] = [*steps["features_channels_last"], "--fold-batch-norm"]  # the workflow's defaults
     steps["training_loop"] = [python, "benchmarks/training_loop.py", *dev]
     gflops = args.default_gflops
     runs = {f"default_{p}": (lambda p=p: default_experiment(args.device, p, gflops, out / "runs" / f"default_{p}"))

@@ -111,7 +111,10 @@ def test_channels_last_runs_the_same_network_in_nhwc(weights):
     from diffbench.features import EXTRACTORS
 
     extractor = EXTRACTORS["inception-v3-compat"]
-    default, nhwc = (extractor.network(weights, CPU, channels_last) for channels_last in (False, True))
+    default, nhwc = (
+        extractor.network(weights, CPU, channels_last=channels_last, fold_batch_norm=False)
+        for channels_last in (False, True)
+    )
     conv = nhwc.Conv2d_1a_3x3.conv.weight
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
     assert default.Conv2d_1a_3x3.conv.weight.is_contiguous()
@@ -120,13 +123,30 @@ def test_channels_last_runs_the_same_network_in_nhwc(weights):
     assert_rows_close(inception_features(images, nhwc, CPU), inception_features(images, default, CPU))
 
 
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_fid_matches_torch_fidelity_on_the_same_weights(weights, channels_last):
+def test_fold_batch_norm_runs_the_same_network_with_no_batch_norm_left(weights):
+    from diffbench.features import EXTRACTORS
+
+    extractor = EXTRACTORS["inception-v3-compat"]
+    default, folded = (
+        extractor.network(weights, CPU, channels_last=False, fold_batch_norm=fold) for fold in (False, True)
+    )
+    batch_norms = [sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) for net in (default, folded)]
+    assert batch_norms == [94, 0]
+    assert not folded.training  # in inference form: a training-mode batch norm would not fold
+    images = shapes(6)
+    # The same affine maps in another order: assert_rows_close's bound (measured 2e-6).
+    assert_rows_close(inception_features(images, folded, CPU), inception_features(images, default, CPU))
+
+
+@pytest.mark.parametrize(("channels_last", "fold_batch_norm"), [(False, False), (True, False), (True, True)])
+def test_fid_matches_torch_fidelity_on_the_same_weights(weights, channels_last, fold_batch_norm):
     from diffbench.features import EXTRACTORS
 
     real, fake = shapes(24, start=0), shapes(24, start=500)
     fake[:, ::2] = 255 - fake[:, ::2]  # a visibly different distribution
-    model = EXTRACTORS["inception-v3-compat"].network(weights, CPU, channels_last)
+    model = EXTRACTORS["inception-v3-compat"].network(
+        weights, CPU, channels_last=channels_last, fold_batch_norm=fold_batch_norm
+    )
     ours = fid(inception_features(fake, model, CPU), inception_features(real, model, CPU))
 
     class Images(torch.utils.data.Dataset):

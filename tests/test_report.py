@@ -26,7 +26,7 @@ from diffbench.records import (
     TRAINING,
 )
 from diffbench.report.build import SECTIONS
-from diffbench.report.findings import infinity_line, pareto_front, summary
+from diffbench.report.findings import NETWORK_FORMS, infinity_line, network_form_words, pareto_front, summary
 from diffbench.report.outputs import ReportPaths, result_files
 from diffbench.report.tables import TRAINING_COLUMNS, collect, unread_keys
 from diffbench.specs import Comparison
@@ -933,3 +933,14 @@ def test_the_summary_says_why_fid_at_infinity_is_missing():
     (line,) = infinity_line(done)
     assert line.startswith("FID at infinity is not computed for 2 of 2 runs")
     assert "at least 40960 images" in line and "smallest subset" in line and "these hold 128." in line
+
+
+def test_the_summary_names_how_the_feature_network_ran():
+    """Folded batch norms and channels-last kernels move features by rounding; the sentence on the
+    features says which runs had them, and results from before a form existed stay silent on it."""
+    both = pd.DataFrame({"feature_channels_last": [True, True], "feature_fold_batch_norm": [True, True]})
+    assert network_form_words(both) == ", " + ", ".join(NETWORK_FORMS.values())
+    mixed = both.assign(feature_fold_batch_norm=[True, False])
+    layout, folded = NETWORK_FORMS["feature_channels_last"], NETWORK_FORMS["feature_fold_batch_norm"]
+    assert network_form_words(mixed) == f", {layout}, some runs' features with {folded}"
+    assert network_form_words(pd.DataFrame({"feature_channels_last": [False]})) == ""

@@ -97,7 +97,8 @@ def test_quality_metrics_for_every_run(run):
                 assert dist["pr_n"] == 6  # precision/recall on equal set sizes: 6 of the 16 reference images
                 assert dist["n_generated"] == 6 and dist["n_reference"] == 16 and dist["dataset"] == "tiny"
                 assert dist["feature_extractor"] == "inception-v3-compat" and dist["resize"] == "tf-bilinear"
-                assert dist["feature_channels_last"] is True  # the schema's default reached the feature jobs
+                assert dist["feature_channels_last"] is True  # the schema's defaults reached the feature jobs
+                assert dist["feature_fold_batch_norm"] is True
                 assert dist["seed_first"] == 100 and dist["seed_last"] == 105 and dist["steps"] == steps
                 assert 0 <= dist["precision"] <= 1 and 0 <= dist["recall"] <= 1
                 assert any("singular" in w for w in dist["warnings"])  # 6 samples for 2048-d features

@@ -25,6 +25,7 @@ def feature_settings(evaluation: EvaluationSpec) -> dict:
         "feature_extractor": evaluation.feature_extractor,
         "resize": evaluation.resize,
         "feature_channels_last": evaluation.channels_last,
+        "feature_fold_batch_norm": evaluation.fold_batch_norm,
         "features_key": evaluation.features_key,
     }
 
@@ -224,7 +225,8 @@ THROUGHPUT = RecordKind(
 # The run a metric belongs to (Experiment.run_key), and the feature settings (feature_settings).
 RUN_KEY = {"dataset": STR, "model": STR, "family": STR, "sampler": STR, "sampler_type": STR, "steps": INT,
            "seed_first": INT, "seed_last": INT}  # fmt: skip
-FEATURES = {"feature_extractor": STR, "resize": STR, "feature_channels_last": BOOL, "features_key": STR}
+FEATURES = {"feature_extractor": STR, "resize": STR, "feature_channels_last": BOOL, "feature_fold_batch_norm": BOOL,
+            "features_key": STR}  # fmt: skip
 DISTRIBUTION = RecordKind(
     "distribution metrics",
     {**RUN_KEY, **FEATURES, "reference_set": STR, "n_generated": INT, "n_nonfinite_excluded": INT,

@@ -246,6 +246,7 @@ class EvaluationSpec(_Spec):
     resize: str
     inception_weights: str | None
     channels_last: bool
+    fold_batch_norm: bool
     batch_size: int
     pr_neighborhood: int
     interval_groups: int

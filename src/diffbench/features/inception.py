@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, BasicConv2d, FeatureExtractorInceptionV3
 
 from diffbench.errors import MissingWeights
 from diffbench.features.transfer import gathered, on_device
@@ -58,6 +59,18 @@ def load_inception(weights: Path, device: torch.device) -> FeatureExtractorIncep
         "inception-v3-compat", [str(FEATURE_DIM)], feature_extractor_weights_path=str(weights)
     )
     return model.to(device).eval()
+
+
+def fold_batch_norm(model: FeatureExtractorInceptionV3) -> FeatureExtractorInceptionV3:
+    """Each conv + batch-norm pair (torch-fidelity's BasicConv2d: conv, bn, relu) as one convolution
+    with the batch norm's fixed scale and shift in its weights and bias, by torch's own fusion for
+    inference. On a CPU the batch norms were ~11 % of the network's time, a pass over every
+    activation; the features move by float rounding (~2e-6 of a feature vector, measured)."""
+    for block in model.modules():
+        if isinstance(block, BasicConv2d):
+            block.conv = fuse_conv_bn_eval(block.conv, block.bn)
+            block.bn = torch.nn.Identity()
+    return model
 
 
 # torch-fidelity's forward pass after its resize and normalisation, up to pool3.

@@ -78,12 +78,24 @@ def _reference_words(done: pd.DataFrame) -> str:
     return REFERENCE_WORDS.get(done.reference.iloc[0], "{n} reference images").format(n=n)
 
 
-def _layout_words(done: pd.DataFrame) -> str:
-    """The feature network's memory format when it was not torch's default (evaluation.channels_last)."""
-    layouts = set(done.feature_channels_last.dropna())
-    if layouts == {True}:
-        return ", channels-last convolutions"
-    return ", some runs' features with channels-last convolutions" if True in layouts else ""
+# How a feature network can run other than as torch-fidelity runs it (evaluation.channels_last,
+# evaluation.fold_batch_norm): the same arithmetic in another order, so features move by rounding.
+NETWORK_FORMS = {
+    "feature_channels_last": "channels-last convolutions",
+    "feature_fold_batch_norm": "batch norms folded into the convolutions",
+}
+
+
+def network_form_words(done: pd.DataFrame) -> str:
+    """Each of NETWORK_FORMS that some runs' features had (results from before a form existed lack it)."""
+    words = ""
+    for column, form in NETWORK_FORMS.items():
+        used = set(done[column].dropna()) if column in done else set()
+        if used == {True}:
+            words += f", {form}"
+        elif True in used:
+            words += f", some runs' features with {form}"
+    return words
 
 
 def _sampler_words(runs: pd.DataFrame) -> str:
@@ -423,7 +435,7 @@ def summary(
         f"{', '.join(sorted(done.dataset.unique()))}, FID from {fmt(done.n_samples.min(), 6)}"
         + (f"–{fmt(done.n_samples.max(), 6)}" if done.n_samples.nunique() > 1 else "")
         + f" samples against {_reference_words(done)}"
-        f" ({done.feature_extractor.iloc[0]}, {done.resize.iloc[0]} resize{_layout_words(done)}).{ci_text}"
+        f" ({done.feature_extractor.iloc[0]}, {done.resize.iloc[0]} resize{network_form_words(done)}).{ci_text}"
     ]
     differences = unequal_footing(runs, models)
     if differences:

@@ -89,6 +89,7 @@ DISTRIBUTION_COLUMNS = {
     "feature_extractor": "feature_extractor",
     "resize": "resize",
     "feature_channels_last": "feature_channels_last",
+    "feature_fold_batch_norm": "feature_fold_batch_norm",
     "feature_dim": "feature_dim",
     "reference_set": "reference",
     "n_reference": "n_reference",

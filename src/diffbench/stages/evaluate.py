@@ -45,7 +45,12 @@ def _extract_features(
     evaluation = EvaluationSpec.of(evaluation)
     extractor = EXTRACTORS[evaluation.feature_extractor]
     torch_device = resolve_device(device)
-    network = extractor.network(fetched_weights(assets, extractor.name), torch_device, evaluation.channels_last)
+    network = extractor.network(
+        fetched_weights(assets, extractor.name),
+        torch_device,
+        channels_last=evaluation.channels_last,
+        fold_batch_norm=evaluation.fold_batch_norm,
+    )
     pixels, _, finite = load_samples(images)
     features = extractor.extract(pixels[finite], network, torch_device, evaluation.batch_size, evaluation.resize)
     excluded = int((~finite).sum())

@@ -60,7 +60,12 @@ def reconstruction_metrics(
         originals, rebuilt, lpips_model, torch_device, evaluation.batch_size, evaluation.lpips_min_side
     )
     extractor = EXTRACTORS[evaluation.feature_extractor]
-    network = extractor.network(fetched_weights(assets, extractor.name), torch_device, evaluation.channels_last)
+    network = extractor.network(
+        fetched_weights(assets, extractor.name),
+        torch_device,
+        channels_last=evaluation.channels_last,
+        fold_batch_norm=evaluation.fold_batch_norm,
+    )
     features = extractor.extract(rebuilt, network, torch_device, evaluation.batch_size, evaluation.resize)
     with np.load(heldout_features) as ref:
         heldout = FeatureSet(ref["features"])

@@ -1,5 +1,6 @@
 """The Snakemake DAG end to end on the tiny config: every output exists and is well formed."""
 
+import itertools
 import json
 import re
 import shutil
@@ -330,13 +331,16 @@ TIMED_RULES = {"train_autoencoder", "train_diffusion", "sample_shard", "sampling
 NETWORK_EVALUATION_RULES = {"reference_features", "sample_feature_shard", "reconstruction_metrics"}
 # A milestone's snapshot (its seconds are its model's run's) and its samples (scored for quality only).
 MILESTONE_JOBS = {"milestone_snapshot", "sample_shard@milestone"}
+# Untimed single jobs of ~20-40 s that nothing but the report waits for after them.
+LONG_EVALUATION_JOBS = {"reference_features", "reconstruction_metrics"}
 
 
 def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
     """A job whose seconds are a result runs alone; two evaluation or milestone jobs may run at
     once; training, the chain everything waits for, and the jobs it waits for are scheduled before
-    anything else that is ready, then the timed sampling jobs, then the milestones' jobs (the
-    longest chain of the rest), then the rest."""
+    anything else that is ready, then the timed sampling jobs, then the long evaluation jobs (so
+    none is left to run alone at the end), then the milestones' jobs (the longest chain of the
+    rest), then the rest."""
 
     def snakemake(*args):
         result = subprocess.run(
@@ -377,9 +381,11 @@ def test_timed_jobs_take_every_core_and_evaluation_jobs_share_them(tmp_path):
     assert min(min(priority[rule]) for rule in first) > max(max(p) for r, p in priority.items() if r not in first)
     # then the timed sampling jobs, so the evaluation jobs after them never wait for a timed one
     timed_sampling = TIMED_RULES - first
-    assert min(min(priority[rule]) for rule in timed_sampling) > max(max(priority[rule]) for rule in MILESTONE_JOBS)
+    tiers = [timed_sampling, LONG_EVALUATION_JOBS, MILESTONE_JOBS]
+    for higher, lower in itertools.pairwise(tiers):
+        assert min(min(priority[rule]) for rule in higher) > max(max(priority[rule]) for rule in lower), priority
     assert min(min(priority[rule]) for rule in MILESTONE_JOBS) > max(
-        max(p) for r, p in priority.items() if r not in first | timed_sampling | MILESTONE_JOBS
+        max(p) for r, p in priority.items() if r not in first.union(*tiers)
     ), priority
 
 

@@ -55,6 +55,11 @@ TRAINING_PRIORITY = 10
 # jobs come after them in one stretch, two at a time, instead of a core idling whenever a timed
 # job waits for both cores between them.
 SAMPLING_PRIORITY = 5
+# Then the long untimed jobs that the report waits for and that feed no chain of their own: the
+# reference features (every metric job reads them) and a latent model's reconstruction metrics
+# (~40 s, one job). At the default 0, Snakemake's scheduler, which prefers jobs that free temporary
+# files, left reconstruction for last in two measured runs: it ran alone for ~30 s while a core idled.
+LONG_EVALUATION_PRIORITY = 2
 # Then the milestones' snapshots and samples, untimed: theirs is the longest chain of the rest
 # (snapshot, samples, features, metrics), so it starts first there.
 MILESTONE_PRIORITY = 1

@@ -25,6 +25,7 @@ rule reference_features:
     conda:
         "../../environment.yml"
     threads: EVALUATION_THREADS
+    priority: LONG_EVALUATION_PRIORITY
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:

@@ -27,6 +27,7 @@ rule reconstruction_metrics:
     conda:
         "../../environment.yml"
     threads: EVALUATION_THREADS
+    priority: LONG_EVALUATION_PRIORITY
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:

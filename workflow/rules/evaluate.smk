@@ -22,10 +22,10 @@ rule reference_features:
         layout.log("reference_features", "{dataset}", "{reference}"),
     benchmark:
         layout.benchmark("reference_features", "{dataset}", "{reference}")
+    priority: LONG_EVALUATION_PRIORITY
     conda:
         "../../environment.yml"
     threads: EVALUATION_THREADS
-    priority: LONG_EVALUATION_PRIORITY
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:

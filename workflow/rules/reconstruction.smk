@@ -24,10 +24,10 @@ rule reconstruction_metrics:
         layout.benchmark("reconstruction_metrics", "{model}")
     wildcard_constraints:
         model=one_of(EXPERIMENT.models_where(family="latent")),
+    priority: LONG_EVALUATION_PRIORITY
     conda:
         "../../environment.yml"
     threads: EVALUATION_THREADS
-    priority: LONG_EVALUATION_PRIORITY
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
     params:
